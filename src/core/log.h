@@ -1,0 +1,32 @@
+/* Structured logging: one JSON object per line on stdout (requests, audit)
+ * or stderr (faults). Never pass secrets: passwords, tokens, codes, keys. */
+#ifndef TS_LOG_H
+#define TS_LOG_H
+
+#include <stdarg.h>
+
+typedef enum { TS_LOG_DEBUG, TS_LOG_INFO, TS_LOG_WARN, TS_LOG_ERROR } ts_log_level;
+
+/* Sets the minimum level written; default INFO. Call once at start-up. */
+void ts_log_set_level(ts_log_level lvl);
+int ts_log_enabled(ts_log_level lvl);
+
+/* Writes {"ts":...,"level":...,"event":EVENT, <fields>} where fields are
+ * key/value string pairs terminated by a NULL key. Values are JSON-escaped.
+ * Thread-safe: each line is written with one write(2). */
+void ts_log_event(ts_log_level lvl, const char *event, ...);
+
+/* Free-form diagnostic with the caller's location, to stderr. */
+void ts_log_msg(ts_log_level lvl, const char *func, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#define ts_error(...) ts_log_msg(TS_LOG_ERROR, __func__, __LINE__, __VA_ARGS__)
+#define ts_warn(...) ts_log_msg(TS_LOG_WARN, __func__, __LINE__, __VA_ARGS__)
+#define ts_info(...) ts_log_msg(TS_LOG_INFO, __func__, __LINE__, __VA_ARGS__)
+#define ts_debug(...)                                                        \
+	do {                                                                 \
+		if (ts_log_enabled(TS_LOG_DEBUG))                            \
+			ts_log_msg(TS_LOG_DEBUG, __func__, __LINE__, __VA_ARGS__); \
+	} while (0)
+
+#endif

@@ -1,0 +1,76 @@
+/* HTTP transport: libmicrohttpd with epoll, request limits, per-request log
+ * line, and deferral of heavy handlers to the worker pool with
+ * suspend/resume. Knows routes only as a dispatch callback; knows nothing of
+ * JSON or of any contract. */
+#ifndef TS_HTTP_H
+#define TS_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/err.h"
+#include "core/pool.h"
+
+#define TS_HTTP_BODY_MAX (16 * 1024)
+
+typedef struct ts_http_req {
+	const char *method;          /* "GET", "POST", ... */
+	const char *path;            /* URL path, no query string */
+	const char *body;            /* NUL-terminated copy; NULL when none */
+	size_t body_len;
+	int body_too_large;          /* the body passed TS_HTTP_BODY_MAX: body is NULL */
+	const char *content_type;    /* header values, NULL when absent */
+	const char *authorization;
+	const char *host;            /* lower-cased, port stripped */
+	const char *client_ip;       /* socket peer, or the trusted proxy's word */
+	const char *request_id;      /* for logs and error details */
+	void *priv_;                 /* the transport's */
+} ts_http_req;
+
+/* Query-string or header lookup; NULL when absent. Valid for the request. */
+const char *ts_http_query(const ts_http_req *req, const char *key);
+const char *ts_http_header(const ts_http_req *req, const char *name);
+
+typedef struct ts_http_resp {
+	int status;
+	char *body;                  /* malloc'd; the transport frees it */
+	size_t body_len;
+	const char *content_type;    /* static; default "application/json" */
+	int retry_after;             /* > 0 adds Retry-After: N */
+	const char *cache_control;   /* static; default "no-store" */
+	const char *log_note;        /* static short word for the access log */
+} ts_http_resp;
+
+typedef enum { TS_HTTP_DONE, TS_HTTP_DEFERRED } ts_http_action;
+
+/* Called once per complete request on a connection thread. Fill resp and
+ * return DONE, or call ts_http_defer() and return DEFERRED. */
+typedef ts_http_action (*ts_http_dispatch_fn)(void *app, ts_http_req *req, ts_http_resp *resp);
+
+/* A deferred job runs on a pool worker; it fills resp. It owns arg. */
+typedef void (*ts_http_job_fn)(void *arg, ts_http_resp *resp);
+
+/* Runs job(arg, resp) on the pool and sends resp when it returns; req stays
+ * valid until then. TS_E_OVERLOADED when the queue is full: nothing was
+ * queued, the caller still owns arg and must answer now (503). */
+ts_err ts_http_defer(ts_http_req *req, ts_http_job_fn job, void *arg);
+
+typedef struct ts_http_config {
+	const char *listen;          /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
+	unsigned threads;            /* event-loop threads; 0 = cores */
+	unsigned conn_limit;         /* most open connections */
+	unsigned conn_timeout;       /* seconds of inactivity before a cut */
+	const char *trusted_proxies; /* comma list of IPs whose X-Forwarded-For is believed */
+	ts_pool *pool;               /* for ts_http_defer; not owned */
+	ts_http_dispatch_fn dispatch;
+	void *app;
+} ts_http_config;
+
+typedef struct ts_http ts_http;
+
+/* Binds and starts serving on background threads. *port_out (may be NULL)
+ * gets the bound port, useful with port 0. */
+ts_err ts_http_start(const ts_http_config *cfg, ts_http **out, unsigned *port_out);
+/* Stops accepting, finishes in-flight requests, frees h. */
+void ts_http_stop(ts_http *h);
+
+#endif

@@ -1,0 +1,186 @@
+/* The only way the core touches persistent data. A backend is a const table
+ * of functions (like curl's vtls or SQLite's VFS): sqlite.c today, a
+ * PostgreSQL one later, chosen by the DSN scheme in ts_store_open().
+ *
+ * Records are plain structs with fixed-size fields, so nothing a backend
+ * returns needs freeing. Every function is safe to call from any thread at
+ * once; a backend serialises or pools connections as it needs.
+ * Times are seconds since the epoch. Ids are UUID text. Secrets are never
+ * stored: callers pass the hex SHA-256 (ts_secret_hash) of each.
+ *
+ * Return codes: TS_OK; TS_E_NOT_FOUND; TS_E_CONFLICT on a unique clash;
+ * TS_E_STORE_UNAVAILABLE when the database cannot be reached, is locked past
+ * the busy timeout or is read-only; TS_E_INTERNAL for anything else. */
+#ifndef TS_STORE_H
+#define TS_STORE_H
+
+#include <stdint.h>
+#include "core/err.h"
+#include "core/util.h"
+#include "crypto/hash.h"
+#include "crypto/password.h"
+
+#define TS_ID_SZ (TS_UUID_LEN + 1)
+#define TS_HASH_SZ (TS_SECRET_HASH_LEN + 1)
+
+typedef struct ts_tenant {
+	char id[TS_ID_SZ];
+	char slug[TS_SLUG_MAX + 1];
+	int mfa_required;            /* every user must have a second factor */
+	int64_t created_at;
+} ts_tenant;
+
+typedef struct ts_user {
+	char id[TS_ID_SZ];
+	char tenant_id[TS_ID_SZ];
+	char email[TS_EMAIL_MAX + 1];    /* as given; matched case-insensitively */
+	char password_hash[TS_PHC_MAX];  /* PHC string, "" when none */
+	int is_verified;
+	int is_admin;
+	int is_disabled;
+	int failed_logins;               /* consecutive failures */
+	int64_t locked_until;            /* 0 when not locked */
+	int64_t created_at;
+} ts_user;
+
+/* kind of session: full access, or only good to enrol a second factor */
+enum { TS_SESSION_FULL = 0, TS_SESSION_ENROLL = 1 };
+
+typedef struct ts_session {
+	char id[TS_ID_SZ];
+	char tenant_id[TS_ID_SZ];
+	char user_id[TS_ID_SZ];
+	int kind;                    /* TS_SESSION_* */
+	char amr[32];                /* methods used, e.g. "pwd" or "pwd otp" */
+	int64_t created_at;
+	int64_t expires_at;          /* absolute end, refresh cannot pass it */
+	int64_t revoked_at;          /* 0 when live */
+} ts_session;
+
+/* Opaque, hashed, expiring secrets of every kind share one table. */
+typedef enum {
+	TS_SECRET_REFRESH = 1,       /* refresh token: session_id set */
+	TS_SECRET_ACCESS = 2,        /* opaque access token (px0): session_id set */
+	TS_SECRET_AUTH_TOKEN = 3,    /* IAM step-1 token: user_id, data = state */
+	TS_SECRET_MFA_CHALLENGE = 4, /* login challenge: user_id, data = state */
+	TS_SECRET_EMAIL_OTP = 5,     /* emailed code: user_id, data = bound token */
+} ts_secret_kind;
+
+typedef struct ts_secret {
+	char hash[TS_HASH_SZ];       /* primary key together with kind */
+	int kind;                    /* ts_secret_kind */
+	char tenant_id[TS_ID_SZ];
+	char user_id[TS_ID_SZ];
+	char session_id[TS_ID_SZ];   /* "" when none */
+	char data[256];              /* kind-specific state, "" when none */
+	int64_t created_at;
+	int64_t expires_at;
+	int64_t used_at;             /* 0 until consumed */
+} ts_secret;
+
+typedef struct ts_signing_key {
+	char kid[64];
+	char alg[16];                /* "ES256" | "EdDSA" */
+	char *private_pem;           /* see key_list for ownership */
+	int64_t created_at;
+	int64_t retired_at;          /* 0 = the active signer */
+	int64_t publish_until;       /* 0 = forever; else drop from JWKS after */
+} ts_signing_key;
+
+typedef struct ts_totp {
+	char user_id[TS_ID_SZ];
+	char secret_b32[64];
+	int confirmed;               /* 0 until the first code is accepted */
+	int64_t last_step;           /* last accepted RFC 6238 time step */
+	int64_t created_at;
+} ts_totp;
+
+typedef struct ts_store ts_store;
+
+typedef int (*ts_tenant_cb)(void *arg, const ts_tenant *t);   /* non-zero stops */
+typedef int (*ts_key_cb)(void *arg, const ts_signing_key *k); /* non-zero stops */
+
+typedef struct ts_store_ops {
+	const char *scheme;          /* "sqlite", "postgres" */
+	/* dsn is the part after "scheme:". Creates and migrates the schema. */
+	ts_err (*open)(const char *dsn, ts_store **out);
+	void (*close)(ts_store *s);
+	/* Cheap liveness check (SELECT 1). */
+	ts_err (*ping)(ts_store *s);
+
+	/* Tenants. slug and every domain are unique; domains lower-case. */
+	ts_err (*tenant_create)(ts_store *s, const ts_tenant *t);
+	ts_err (*tenant_add_domain)(ts_store *s, const char *tenant_id, const char *host);
+	ts_err (*tenant_by_slug)(ts_store *s, const char *slug, ts_tenant *out);
+	ts_err (*tenant_by_domain)(ts_store *s, const char *host, ts_tenant *out);
+	ts_err (*tenant_by_id)(ts_store *s, const char *id, ts_tenant *out);
+	ts_err (*tenant_set_mfa_required)(ts_store *s, const char *id, int required);
+	ts_err (*tenant_list)(ts_store *s, ts_tenant_cb cb, void *arg);
+
+	/* Users. (tenant_id, lower(email)) is unique. */
+	ts_err (*user_create)(ts_store *s, const ts_user *u);
+	ts_err (*user_by_email)(ts_store *s, const char *tenant_id, const char *email, ts_user *out);
+	ts_err (*user_by_id)(ts_store *s, const char *id, ts_user *out);
+	ts_err (*user_set_password)(ts_store *s, const char *id, const char *phc);
+	ts_err (*user_set_flags)(ts_store *s, const char *id, int is_verified, int is_admin,
+	                         int is_disabled);
+	/* Atomically adds one failure; if the count reaches lock_after, sets
+	 * locked_until = now + lock_secs. *count gets the new count. */
+	ts_err (*user_login_failed)(ts_store *s, const char *id, int64_t now, int lock_after,
+	                            int64_t lock_secs, int *count);
+	/* Clears the failure count and any lock. */
+	ts_err (*user_login_ok)(ts_store *s, const char *id);
+
+	/* Sessions. */
+	ts_err (*session_create)(ts_store *s, const ts_session *sess);
+	ts_err (*session_get)(ts_store *s, const char *id, ts_session *out);
+	/* Sets revoked_at (keeps an earlier one); also marks the session's
+	 * unused secrets used, so none of them works again. */
+	ts_err (*session_revoke)(ts_store *s, const char *id, int64_t now);
+	/* Revokes every live session of a user; *n gets how many. */
+	ts_err (*user_sessions_revoke)(ts_store *s, const char *user_id, int64_t now, int *n);
+
+	/* Secrets. */
+	ts_err (*secret_put)(ts_store *s, const ts_secret *sec);
+	/* Reads without consuming; NOT_FOUND when absent (expiry is the
+	 * caller's to judge from the record). */
+	ts_err (*secret_get)(ts_store *s, int kind, const char *hash, ts_secret *out);
+	/* Single use, atomic across threads and processes: sets used_at = now
+	 * only if it was 0. TS_OK when this call consumed it; TS_E_TOKEN_REUSED
+	 * when it had been consumed already (out is filled, so the caller can
+	 * revoke the session); NOT_FOUND when absent. Expiry is the caller's. */
+	ts_err (*secret_consume)(ts_store *s, int kind, const char *hash, int64_t now, ts_secret *out);
+	/* Replaces a secret's data (e.g. an attempt counter). */
+	ts_err (*secret_set_data)(ts_store *s, int kind, const char *hash, const char *data);
+	/* Deletes secrets that expired before `before`; *n gets how many. */
+	ts_err (*secret_purge)(ts_store *s, int64_t before, int *n);
+
+	/* Signing keys. key_list calls cb for every key, newest first; the
+	 * private_pem it passes lives only during the call. */
+	ts_err (*key_add)(ts_store *s, const ts_signing_key *k);
+	/* Retires every key but kid: retired_at = now, publish_until given. */
+	ts_err (*key_retire_others)(ts_store *s, const char *kid, int64_t now, int64_t publish_until);
+	ts_err (*key_list)(ts_store *s, ts_key_cb cb, void *arg);
+
+	/* TOTP. One per user; put replaces an unconfirmed one. */
+	ts_err (*totp_put)(ts_store *s, const ts_totp *t);
+	ts_err (*totp_get)(ts_store *s, const char *user_id, ts_totp *out);
+	ts_err (*totp_confirm)(ts_store *s, const char *user_id);
+	/* Atomically records step as used if it is greater than last_step:
+	 * TS_OK, or TS_E_TOKEN_REUSED when step <= last_step (replay). */
+	ts_err (*totp_use_step)(ts_store *s, const char *user_id, int64_t step);
+	ts_err (*totp_delete)(ts_store *s, const char *user_id);
+} ts_store_ops;
+
+/* Every store begins with this, so the generic calls below can dispatch. */
+struct ts_store {
+	const ts_store_ops *ops;
+};
+
+extern const ts_store_ops ts_store_sqlite;
+
+/* Opens "sqlite:PATH" (or a bare path). */
+ts_err ts_store_open(const char *url, ts_store **out);
+void ts_store_close(ts_store *s);
+
+#endif
