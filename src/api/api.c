@@ -1,1 +1,179 @@
-/* placeholder */
+/* The router: finds the face and handler for a request, and serves the few
+ * endpoints that belong to no contract (JWKS, OpenAPI, health). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "core/log.h"
+
+extern const char ts_openapi_native[];   /* embedded docs/openapi/native.json */
+
+static const api_route *const faces[] = {
+	api_native_routes,
+};
+
+static ts_http_action
+reply_simple(ts_http_resp *resp, int status, const char *code, const char *message)
+{
+	api_reply(resp, status, json_pack("{s:s, s:s}", "code", code, "message", message));
+	return TS_HTTP_DONE;
+}
+
+typedef struct jwks_ctx {
+	json_t *keys;
+} jwks_ctx;
+
+static int
+jwks_add(void *arg, const ts_jwk *k)
+{
+	jwks_ctx *c = arg;
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kty", k->kty, "crv", k->crv,
+	                      "x", k->x, "kid", k->kid, "alg", k->alg, "use", "sig");
+
+	if (o && *k->y)
+		json_object_set_new(o, "y", json_string(k->y));
+	return json_array_append_new(c->keys, o);
+}
+
+static ts_http_action
+get_jwks(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	jwks_ctx c = { .keys = json_array() };
+
+	(void)req;
+	if (!c.keys || ts_auth_jwks(api->auth, jwks_add, &c) != TS_OK) {
+		json_decref(c.keys);
+		return reply_simple(resp, 500, "internal", "signing keys unavailable");
+	}
+	api_reply(resp, 200, json_pack("{s:o}", "keys", c.keys));
+	/* Verifiers may cache it briefly; rotation keeps old keys published. */
+	resp->cache_control = "public, max-age=60";
+	return TS_HTTP_DONE;
+}
+
+static ts_http_action
+get_openapi(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	(void)api;
+	(void)req;
+	resp->status = 200;
+	resp->body = strdup(ts_openapi_native);
+	resp->body_len = resp->body ? strlen(resp->body) : 0;
+	resp->cache_control = "public, max-age=300";
+	if (!resp->body)
+		resp->status = 500;
+	return TS_HTTP_DONE;
+}
+
+static ts_http_action
+get_health(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	(void)req;
+	if (ts_auth_health(api->auth) != TS_OK) {
+		resp->retry_after = 5;
+		return reply_simple(resp, 503, "store_unavailable", "the store is unavailable");
+	}
+	api_reply(resp, 200, json_pack("{s:s}", "status", "ok"));
+	return TS_HTTP_DONE;
+}
+
+static const api_route common_routes[] = {
+	{ FACE_NATIVE, "GET", "/.well-known/jwks.json", get_jwks },
+	{ FACE_NATIVE, "GET", "/openapi.json", get_openapi },
+	{ FACE_NATIVE, "GET", "/healthz", get_health },
+	{ 0, NULL, NULL, NULL },
+};
+
+/* 1 if path is prefix + rest exactly. */
+static int
+path_is(const char *path, const char *prefix, const char *rest)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(path, prefix, n) == 0 && strcmp(path + n, rest) == 0;
+}
+
+/* Finds the route for req; *path_known is set when the path exists under
+ * another method. */
+static const api_route *
+route_find(const ts_api *api, const ts_http_req *req, int *path_known)
+{
+	const api_route *tables[1 + sizeof(faces) / sizeof(faces[0])];
+	size_t nt = 0;
+
+	tables[nt++] = common_routes;
+	for (size_t i = 0; i < sizeof(faces) / sizeof(faces[0]); i++)
+		tables[nt++] = faces[i];
+	*path_known = 0;
+	for (size_t t = 0; t < nt; t++) {
+		for (const api_route *r = tables[t]; r->fn; r++) {
+			const char *prefix = t == 0 ? "" : api->prefix[r->face];
+			if (!path_is(req->path, prefix, r->path))
+				continue;
+			if (strcmp(req->method, r->method) == 0)
+				return r;
+			*path_known = 1;
+		}
+	}
+	return NULL;
+}
+
+ts_http_action
+ts_api_dispatch(void *app, ts_http_req *req, ts_http_resp *resp)
+{
+	ts_api *api = app;
+	int path_known;
+	const api_route *r = route_find(api, req, &path_known);
+
+	if (r)
+		return r->fn(api, req, resp);
+	if (path_known)
+		return reply_simple(resp, 405, "method_not_allowed",
+		                    "this method is not allowed on this path");
+	return reply_simple(resp, 404, "not_found", "no such endpoint");
+}
+
+static char *
+prefix_dup(const char *p, const char *dflt)
+{
+	const char *v = p ? p : dflt;
+	size_t n = strlen(v);
+
+	/* "/" and "" both mean no prefix; a trailing slash is dropped. */
+	while (n && v[n - 1] == '/')
+		n--;
+	return strndup(v, n);
+}
+
+ts_err
+ts_api_new(const ts_api_config *cfg, ts_auth *auth, ts_api **out)
+{
+	ts_api *api = calloc(1, sizeof(*api));
+
+	*out = NULL;
+	if (!api)
+		return TS_E_NOMEM;
+	api->auth = auth;
+	api->prefix[FACE_NATIVE] = prefix_dup(cfg->prefix_native, "");
+	api->prefix[FACE_ADMIN] = prefix_dup(cfg->prefix_admin, "/admin");
+	api->prefix[FACE_IAM] = prefix_dup(cfg->prefix_iam, "/iam");
+	api->prefix[FACE_PX0] = prefix_dup(cfg->prefix_px0, "/px0");
+	for (int i = 0; i < 4; i++) {
+		if (!api->prefix[i]) {
+			ts_api_free(api);
+			return TS_E_NOMEM;
+		}
+	}
+	*out = api;
+	return TS_OK;
+}
+
+void
+ts_api_free(ts_api *api)
+{
+	if (!api)
+		return;
+	for (int i = 0; i < 4; i++)
+		free(api->prefix[i]);
+	free(api);
+}

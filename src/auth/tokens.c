@@ -1,1 +1,277 @@
-/* placeholder */
+/* Sessions and the tokens that speak for them: JWT (or opaque) access
+ * tokens, rotating refresh tokens with reuse detection, bearer checks. */
+#include <stdio.h>
+#include <string.h>
+
+#include "auth/auth_internal.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "crypto/hash.h"
+#include "crypto/jwt_claims.h"
+
+static const char *
+scope_name(int kind)
+{
+	return kind == TS_SESSION_ENROLL ? "enroll" : "full";
+}
+
+static ts_err
+issue_jwt(ts_auth *a, const ts_session *s, int64_t now, int64_t exp, int force_reload,
+          ts_tokens *out)
+{
+	ts_jwt_claims c;
+	char payload[1024];
+	unsigned char jti[16];
+	ts_err r;
+
+	memset(&c, 0, sizeof(c));
+	ts_strlcpy(c.iss, a->issuer, sizeof(c.iss));
+	ts_strlcpy(c.sub, s->user_id, sizeof(c.sub));
+	ts_strlcpy(c.aud, a->audience, sizeof(c.aud));
+	ts_strlcpy(c.tid, s->tenant_id, sizeof(c.tid));
+	ts_strlcpy(c.sid, s->id, sizeof(c.sid));
+	ts_strlcpy(c.scope, scope_name(s->kind), sizeof(c.scope));
+	ts_strlcpy(c.amr, s->amr, sizeof(c.amr));
+	ts_random(jti, sizeof(jti));
+	for (size_t i = 0; i < sizeof(jti); i++)
+		snprintf(c.jti + 2 * i, 3, "%02x", jti[i]);
+	c.iat = now;
+	c.exp = exp;
+	if ((r = ts_jwt_claims_encode(&c, payload, sizeof(payload))) != TS_OK)
+		return r;
+	return ts_keys_sign(a, payload, force_reload, out->access, sizeof(out->access));
+}
+
+/* An opaque access token (px0's uuid-shaped one): only its hash is kept. */
+static ts_err
+issue_opaque(ts_auth *a, const ts_session *s, int64_t now, int64_t exp, ts_tokens *out)
+{
+	ts_secret sec;
+
+	memset(&sec, 0, sizeof(sec));
+	ts_secret_new_uuidlike(out->access);
+	ts_secret_hash(out->access, strlen(out->access), sec.hash);
+	sec.kind = TS_SECRET_ACCESS;
+	ts_strlcpy(sec.tenant_id, s->tenant_id, sizeof(sec.tenant_id));
+	ts_strlcpy(sec.user_id, s->user_id, sizeof(sec.user_id));
+	ts_strlcpy(sec.session_id, s->id, sizeof(sec.session_id));
+	sec.created_at = now;
+	sec.expires_at = exp;
+	return SOPS(a)->secret_put(ST(a), &sec);
+}
+
+static ts_err
+issue_refresh(ts_auth *a, const ts_session *s, int64_t now, ts_tokens *out)
+{
+	ts_secret sec;
+	int64_t exp = now + a->cfg.refresh_ttl;
+
+	memset(&sec, 0, sizeof(sec));
+	ts_secret_new(out->refresh);
+	ts_secret_hash(out->refresh, strlen(out->refresh), sec.hash);
+	sec.kind = TS_SECRET_REFRESH;
+	ts_strlcpy(sec.tenant_id, s->tenant_id, sizeof(sec.tenant_id));
+	ts_strlcpy(sec.user_id, s->user_id, sizeof(sec.user_id));
+	ts_strlcpy(sec.session_id, s->id, sizeof(sec.session_id));
+	sec.created_at = now;
+	sec.expires_at = exp < s->expires_at ? exp : s->expires_at;
+	return SOPS(a)->secret_put(ST(a), &sec);
+}
+
+ts_err
+ts_tokens_issue(ts_auth *a, const ts_session *s, int access_kind, int with_refresh,
+                int force_reload, ts_tokens *out)
+{
+	int64_t now = ts_now();
+	int64_t exp = now + a->cfg.access_ttl;
+	ts_err r;
+
+	memset(out, 0, sizeof(*out));
+	/* An access token never outlives its session. */
+	if (exp > s->expires_at)
+		exp = s->expires_at;
+	if (access_kind == TS_ACCESS_OPAQUE)
+		r = issue_opaque(a, s, now, exp, out);
+	else
+		r = issue_jwt(a, s, now, exp, force_reload, out);
+	if (r != TS_OK)
+		return r;
+	if (with_refresh && (r = issue_refresh(a, s, now, out)) != TS_OK)
+		return r;
+	out->access_expires_at = exp;
+	out->expires_in = exp - now;
+	out->scope = s->kind;
+	ts_strlcpy(out->session_id, s->id, sizeof(out->session_id));
+	return TS_OK;
+}
+
+ts_err
+ts_auth_start_session(ts_auth *a, const ts_user *u, int kind, const char *amr,
+                      int access_kind, ts_tokens *out)
+{
+	ts_session s;
+	int64_t now = ts_now();
+	ts_err r;
+
+	memset(&s, 0, sizeof(s));
+	ts_uuid4(s.id);
+	ts_strlcpy(s.tenant_id, u->tenant_id, sizeof(s.tenant_id));
+	ts_strlcpy(s.user_id, u->id, sizeof(s.user_id));
+	s.kind = kind;
+	ts_strlcpy(s.amr, amr ? amr : "pwd", sizeof(s.amr));
+	s.created_at = now;
+	/* Enrolment sessions are short: just long enough to set up a factor. */
+	s.expires_at = now + (kind == TS_SESSION_ENROLL ? a->cfg.challenge_ttl * 2
+	                                                 : a->cfg.session_ttl);
+	if ((r = SOPS(a)->session_create(ST(a), &s)) != TS_OK)
+		return r;
+	r = ts_tokens_issue(a, &s, access_kind, kind == TS_SESSION_FULL, 1, out);
+	if (r == TS_OK)
+		ts_log_event(TS_LOG_INFO, "session_start", "session", s.id, "user", u->id,
+		             "tenant", u->tenant_id, "amr", s.amr, NULL);
+	return r;
+}
+
+/* Loads a live session and its user; revoked, expired and disabled all
+ * end the session's use. */
+static ts_err
+live_session(ts_auth *a, const char *sid, int64_t now, ts_session *s, ts_user *u)
+{
+	ts_err r;
+
+	if ((r = SOPS(a)->session_get(ST(a), sid, s)) != TS_OK)
+		return r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
+	if (s->revoked_at)
+		return TS_E_SESSION_REVOKED;
+	if (s->expires_at <= now)
+		return TS_E_TOKEN_EXPIRED;
+	if ((r = SOPS(a)->user_by_id(ST(a), s->user_id, u)) != TS_OK)
+		return r == TS_E_NOT_FOUND ? TS_E_SESSION_REVOKED : r;
+	if (u->is_disabled)
+		return TS_E_SESSION_REVOKED;
+	memset(u->password_hash, 0, sizeof(u->password_hash));
+	return TS_OK;
+}
+
+ts_err
+ts_auth_refresh(ts_auth *a, const char *refresh, ts_tokens *out, ts_user *u, ts_tenant *t)
+{
+	ts_secret sec;
+	ts_session s;
+	char hash[TS_HASH_SZ];
+	int64_t now = ts_now();
+	ts_err r;
+
+	if (!refresh || strlen(refresh) != TS_SECRET_TEXT_LEN)
+		return TS_E_TOKEN_INVALID;
+	ts_secret_hash(refresh, TS_SECRET_TEXT_LEN, hash);
+	/* Spending it first makes single use hold however many race. */
+	r = SOPS(a)->secret_consume(ST(a), TS_SECRET_REFRESH, hash, now, &sec);
+	if (r == TS_E_TOKEN_REUSED) {
+		/* RFC 6819 §5.2.2.3 / OAuth 2.1 §4.3.1: a spent refresh token
+		 * coming back means it leaked; end the session it belongs to. */
+		(void)SOPS(a)->session_revoke(ST(a), sec.session_id, now);
+		ts_log_event(TS_LOG_WARN, "refresh_reuse", "session", sec.session_id,
+		             "user", sec.user_id, NULL);
+		return TS_E_TOKEN_REUSED;
+	}
+	if (r != TS_OK)
+		return r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
+	if (sec.expires_at <= now)
+		return TS_E_TOKEN_INVALID;
+	if ((r = live_session(a, sec.session_id, now, &s, u)) != TS_OK)
+		return r;
+	if ((r = SOPS(a)->tenant_by_id(ST(a), s.tenant_id, t)) != TS_OK)
+		return r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
+	return ts_tokens_issue(a, &s, TS_ACCESS_JWT, 1, 0, out);
+}
+
+/* An opaque access token: 36 characters in uuid shape. */
+static ts_err
+check_opaque(ts_auth *a, const char *token, int64_t now, char sid[TS_ID_SZ], int64_t *exp)
+{
+	ts_secret sec;
+	char hash[TS_HASH_SZ];
+	ts_err r;
+
+	ts_secret_hash(token, strlen(token), hash);
+	r = SOPS(a)->secret_get(ST(a), TS_SECRET_ACCESS, hash, &sec);
+	if (r != TS_OK)
+		return r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
+	if (sec.used_at)
+		return TS_E_SESSION_REVOKED;   /* spent by the session's revocation */
+	if (sec.expires_at <= now)
+		return TS_E_TOKEN_EXPIRED;
+	ts_strlcpy(sid, sec.session_id, TS_ID_SZ);
+	*exp = sec.expires_at;
+	return TS_OK;
+}
+
+static ts_err
+check_jwt(ts_auth *a, const char *token, int64_t now, char sid[TS_ID_SZ], char tid[TS_ID_SZ],
+          int64_t *exp)
+{
+	ts_jws_parts p;
+	ts_jwt_claims c;
+	ts_err r;
+
+	if ((r = ts_keys_verify(a, token, &p)) != TS_OK)
+		return r;
+	r = ts_jwt_claims_decode(p.payload, &c);
+	ts_jws_parts_free(&p);
+	if (r != TS_OK)
+		return r;
+	if (strcmp(c.iss, a->issuer) != 0 || strcmp(c.aud, a->audience) != 0)
+		return TS_E_TOKEN_INVALID;
+	if (c.exp <= now)
+		return TS_E_TOKEN_EXPIRED;
+	if (c.iat > now + 60)
+		return TS_E_TOKEN_INVALID;   /* from the future, beyond clock skew */
+	if (!ts_is_uuid(c.sid) || !ts_is_uuid(c.tid))
+		return TS_E_TOKEN_INVALID;
+	ts_strlcpy(sid, c.sid, TS_ID_SZ);
+	ts_strlcpy(tid, c.tid, TS_ID_SZ);
+	*exp = c.exp;
+	return TS_OK;
+}
+
+ts_err
+ts_auth_check_token(ts_auth *a, const char *token, const ts_tenant *expect_tenant,
+                    ts_principal *out)
+{
+	char sid[TS_ID_SZ] = "", tid[TS_ID_SZ] = "";
+	int64_t now = ts_now();
+	ts_err r;
+
+	memset(out, 0, sizeof(*out));
+	if (!token || !*token || strlen(token) >= TS_JWT_MAX)
+		return TS_E_TOKEN_INVALID;
+	if (strlen(token) == TS_UUID_LEN && !strchr(token, '.'))
+		r = check_opaque(a, token, now, sid, &out->expires_at);
+	else
+		r = check_jwt(a, token, now, sid, tid, &out->expires_at);
+	if (r != TS_OK)
+		return r;
+	if ((r = live_session(a, sid, now, &out->session, &out->user)) != TS_OK)
+		return r;
+	/* The claim and the session must agree on the tenant. */
+	if (*tid && strcmp(tid, out->session.tenant_id) != 0)
+		return TS_E_TOKEN_INVALID;
+	if (expect_tenant && strcmp(expect_tenant->id, out->session.tenant_id) != 0)
+		return TS_E_TENANT_MISMATCH;
+	if ((r = SOPS(a)->tenant_by_id(ST(a), out->session.tenant_id, &out->tenant)) != TS_OK)
+		return r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
+	out->scope = out->session.kind;
+	return TS_OK;
+}
+
+ts_err
+ts_auth_logout(ts_auth *a, const ts_principal *p)
+{
+	ts_err r = SOPS(a)->session_revoke(ST(a), p->session.id, ts_now());
+
+	if (r == TS_OK)
+		ts_log_event(TS_LOG_INFO, "logout", "session", p->session.id, "user",
+		             p->user.id, NULL);
+	return r;
+}

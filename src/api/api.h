@@ -1,0 +1,24 @@
+/* The contract faces: each maps its own JSON to and from the engine. This is
+ * the one layer that knows JSON and HTTP status codes. */
+#ifndef TS_API_H
+#define TS_API_H
+
+#include "auth/auth.h"
+#include "http/http.h"
+
+typedef struct ts_api_config {
+	const char *prefix_native;   /* "" by default */
+	const char *prefix_admin;    /* contract 000, "/admin" */
+	const char *prefix_iam;      /* contract 001, "/iam" */
+	const char *prefix_px0;      /* contract 003, "/px0" */
+} ts_api_config;
+
+typedef struct ts_api ts_api;
+
+/* auth must outlive the api. */
+ts_err ts_api_new(const ts_api_config *cfg, ts_auth *auth, ts_api **out);
+void ts_api_free(ts_api *api);
+/* The transport's dispatch callback (app = the ts_api). */
+ts_http_action ts_api_dispatch(void *app, ts_http_req *req, ts_http_resp *resp);
+
+#endif

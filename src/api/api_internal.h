@@ -1,0 +1,65 @@
+/* Private to src/api: the router's view of a face, and JSON helpers every
+ * face uses. */
+#ifndef TS_API_INTERNAL_H
+#define TS_API_INTERNAL_H
+
+#include <jansson.h>
+#include "api/api.h"
+
+#define API_JSON_DEPTH_MAX 32
+#define API_BEARER_MAX 4096
+
+struct ts_api {
+	ts_auth *auth;
+	char *prefix[4];             /* by face: native, admin, iam, px0 */
+};
+
+typedef ts_http_action (*api_handler)(ts_api *api, ts_http_req *req, ts_http_resp *resp);
+
+typedef struct api_route {
+	int face;                    /* index into ts_api.prefix */
+	const char *method;
+	const char *path;            /* after the face's prefix */
+	api_handler fn;
+} api_route;
+
+enum { FACE_NATIVE = 0, FACE_ADMIN = 1, FACE_IAM = 2, FACE_PX0 = 3 };
+
+/* Each face's routes, NULL-fn terminated. */
+extern const api_route api_native_routes[];
+
+/* ---- request bodies ---- */
+
+typedef enum {
+	BODY_OK,
+	BODY_MISSING,                /* no body at all */
+	BODY_TOO_LARGE,
+	BODY_BAD_TYPE,               /* Content-Type says it is not JSON */
+	BODY_TOO_DEEP,
+	BODY_INVALID,                /* not JSON: syntax, UTF-8, NUL, duplicates */
+	BODY_NOT_OBJECT,
+} api_body;
+
+/* Parses the request body as a JSON object under our limits. *out gets a
+ * new reference (caller decrefs) only on BODY_OK. */
+api_body api_parse_body(const ts_http_req *req, json_t **out);
+/* A short English reason for a body status. */
+const char *api_body_reason(api_body b);
+
+/* A string member: 1 and *out set when present and a string, 0 when absent
+ * or null, -1 when present with another type. */
+int api_get_string(json_t *obj, const char *key, const char **out);
+
+/* ---- responses ---- */
+
+/* Serialises body (stolen) into resp with the given status. */
+void api_reply(ts_http_resp *resp, int status, json_t *body);
+/* The user object shared by the faces; tenant_slug NULL leaves it out. */
+json_t *api_user_json(const ts_user *u, const char *tenant_slug);
+/* RFC 3339 text for t, as a new JSON string. */
+json_t *api_time_json(int64_t t);
+
+/* The token of an "Authorization: Bearer ..." header, or NULL. */
+const char *api_bearer(const ts_http_req *req);
+
+#endif

@@ -1,0 +1,175 @@
+/* The login engine: tenants, password login, sessions, tokens, MFA. Knows
+ * nothing of HTTP or JSON: each contract face (src/api) parses its request,
+ * calls these functions and renders the result or the ts_err it returns.
+ * Thread-safe: one ts_auth serves every thread at once. */
+#ifndef TS_AUTH_H
+#define TS_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "core/err.h"
+#include "crypto/jwt.h"
+#include "crypto/password.h"
+#include "store/store.h"
+
+typedef struct ts_auth_config {
+	const char *issuer;          /* JWT iss */
+	const char *audience;        /* JWT aud; tokens for any other are refused */
+	const char *default_tenant;  /* slug used when a request names none; may be NULL */
+	ts_alg alg;                  /* algorithm of newly generated signing keys */
+	int64_t access_ttl;          /* seconds */
+	int64_t refresh_ttl;         /* idle lifetime of one refresh token */
+	int64_t session_ttl;         /* absolute lifetime of a session */
+	int64_t challenge_ttl;       /* MFA challenge, IAM auth token, email code */
+	ts_pw_cost pw_cost;
+	int lock_after;              /* failed logins before a temporary lock */
+	int64_t lock_secs;
+	const char *totp_issuer;     /* label shown in authenticator apps */
+} ts_auth_config;
+
+typedef struct ts_auth ts_auth;
+
+/* Loads signing keys (making the first one if there is none) and the dummy
+ * hash. store stays owned by the caller and must outlive *out. */
+ts_err ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out);
+void ts_auth_free(ts_auth *a);
+
+/* ---- login ---- */
+
+typedef struct ts_login_req {
+	const char *tenant_slug;     /* NULL when the request names none */
+	const char *host;            /* request Host, for domain resolution; may be NULL */
+	const char *email;
+	const char *password;
+	size_t password_len;
+	const char *client_ip;       /* for the audit log and rate limits */
+} ts_login_req;
+
+/* What a correct password leads to. */
+typedef enum {
+	TS_NEXT_SESSION,             /* no second factor needed: issue tokens */
+	TS_NEXT_MFA,                 /* the user has a second factor: challenge */
+	TS_NEXT_ENROLL,              /* the tenant requires one the user lacks */
+} ts_login_next;
+
+typedef struct ts_login_ok {
+	ts_user user;                /* password_hash cleared */
+	ts_tenant tenant;
+	ts_login_next next;
+	int has_totp;
+	const char *notices[4];      /* static texts: policy decisions taken */
+	int n_notices;
+} ts_login_ok;
+
+/* Checks email and password (the expensive part: call it on a worker).
+ * Returns TS_OK with *out filled, or TS_E_BAD_CREDENTIALS (unknown tenant,
+ * unknown user, wrong password or disabled account: indistinguishable, same
+ * work), TS_E_NOT_VERIFIED (only after a correct password), TS_E_LOCKED,
+ * TS_E_STORE_UNAVAILABLE, TS_E_INTERNAL. No session is created. */
+ts_err ts_auth_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out);
+
+/* ---- tokens and sessions ---- */
+
+enum { TS_ACCESS_JWT = 0, TS_ACCESS_OPAQUE = 1 };
+
+typedef struct ts_tokens {
+	char access[TS_JWT_MAX];
+	int64_t access_expires_at;
+	int64_t expires_in;
+	char refresh[TS_SECRET_TEXT_LEN + 1];   /* "" when none was issued */
+	char session_id[TS_ID_SZ];
+	int scope;                   /* TS_SESSION_FULL or TS_SESSION_ENROLL */
+} ts_tokens;
+
+/* Starts a session for a user that has passed every factor and issues its
+ * tokens. access_kind: TS_ACCESS_JWT or TS_ACCESS_OPAQUE. kind: a full
+ * session, or an enrolment-only one (no refresh token). amr as in RFC 8176. */
+ts_err ts_auth_start_session(ts_auth *a, const ts_user *u, int kind, const char *amr,
+                             int access_kind, ts_tokens *out);
+
+/* Rotates a refresh token: the old one is spent, a new pair comes back.
+ * TS_E_TOKEN_INVALID (unknown/expired), TS_E_TOKEN_REUSED (already spent:
+ * the whole session is revoked), TS_E_SESSION_REVOKED. u gets the user. */
+ts_err ts_auth_refresh(ts_auth *a, const char *refresh, ts_tokens *out, ts_user *u, ts_tenant *t);
+
+/* Who a bearer token speaks for. */
+typedef struct ts_principal {
+	ts_user user;
+	ts_tenant tenant;
+	ts_session session;
+	int scope;                   /* TS_SESSION_FULL | TS_SESSION_ENROLL */
+	int64_t expires_at;
+} ts_principal;
+
+/* Checks a bearer token (JWT, or an opaque px0 token) and its session.
+ * expect_tenant: the tenant the request names (NULL for none); a token of
+ * another tenant gives TS_E_TENANT_MISMATCH. Returns TS_E_TOKEN_INVALID,
+ * TS_E_TOKEN_EXPIRED, TS_E_SESSION_REVOKED as fits. */
+ts_err ts_auth_check_token(ts_auth *a, const char *token, const ts_tenant *expect_tenant,
+                           ts_principal *out);
+
+/* Resolves the tenant a request names: slug, else host, else (when
+ * use_default) the configured default. TS_E_TENANT_UNKNOWN when it names one
+ * that does not exist, TS_E_NOT_FOUND when it names none. */
+ts_err ts_auth_resolve_tenant(ts_auth *a, const char *slug, const char *host, int use_default,
+                              ts_tenant *out);
+
+ts_err ts_auth_tenant_by_id(ts_auth *a, const char *id, ts_tenant *out);
+
+/* Revokes the principal's session and every token of it. */
+ts_err ts_auth_logout(ts_auth *a, const ts_principal *p);
+
+/* ---- MFA ---- */
+
+/* Opens a login challenge for a user who passed the password step; id gets
+ * the challenge's uuid (the client's handle). */
+ts_err ts_auth_challenge_open(ts_auth *a, const ts_user *u, char id[TS_ID_SZ]);
+/* Completes a challenge with a TOTP code: TS_OK fills *u (the user) and the
+ * challenge is spent. TS_E_CHALLENGE_INVALID (unknown, spent, expired, or
+ * too many wrong codes), TS_E_MFA_INVALID (wrong code), TS_E_MFA_NOT_ENROLLED. */
+ts_err ts_auth_challenge_totp(ts_auth *a, const char *challenge_id, const char *code, ts_user *u);
+
+/* Starts TOTP enrolment: a new unconfirmed secret (replacing any earlier
+ * unconfirmed one). TS_E_CONFLICT when a confirmed one exists. uri is
+ * malloc'd; the caller frees it. */
+ts_err ts_auth_totp_begin(ts_auth *a, const ts_principal *p, char b32[64], char **uri);
+/* Confirms enrolment with a first code. TS_E_MFA_INVALID, TS_E_NOT_FOUND. */
+ts_err ts_auth_totp_confirm(ts_auth *a, const ts_principal *p, const char *code);
+/* Checks a TOTP code for a user with confirmed TOTP (replays refused). */
+ts_err ts_auth_totp_check(ts_auth *a, const ts_user *u, const char *code);
+int ts_auth_user_has_totp(ts_auth *a, const ts_user *u);
+
+/* ---- signing keys ---- */
+
+typedef struct ts_jwk {
+	char kid[TS_KID_MAX];
+	const char *alg;             /* "ES256" | "EdDSA" */
+	const char *kty;             /* "EC" | "OKP" */
+	const char *crv;
+	char x[64];
+	char y[64];                  /* "" for OKP */
+} ts_jwk;
+typedef int (*ts_jwk_cb)(void *arg, const ts_jwk *k);
+/* Calls cb for every published public key, newest first. */
+ts_err ts_auth_jwks(ts_auth *a, ts_jwk_cb cb, void *arg);
+
+/* TS_OK when the store answers; TS_E_STORE_UNAVAILABLE otherwise. */
+ts_err ts_auth_health(ts_auth *a);
+
+/* ---- administration (CLI, admin faces) ---- */
+
+ts_err ts_admin_tenant_add(ts_store *s, const char *slug, int mfa_required, ts_tenant *out);
+ts_err ts_admin_tenant_domain(ts_store *s, const ts_tenant *t, const char *host);
+/* Validates the email and the password policy (8..1024 bytes), hashes at
+ * cost c, creates the user. */
+ts_err ts_admin_user_add(ts_store *s, const ts_pw_cost *c, const char *tenant_slug,
+                         const char *email, const char *password, size_t pwlen,
+                         int verified, int admin, ts_user *out);
+ts_err ts_admin_user_find(ts_store *s, const char *tenant_slug, const char *email, ts_user *out);
+ts_err ts_admin_user_set_password(ts_store *s, const ts_pw_cost *c, const ts_user *u,
+                                  const char *password, size_t pwlen);
+/* A new signing key becomes the signer; the others stay published until
+ * every token they signed has expired (now + access_ttl). kid gets its id. */
+ts_err ts_admin_keys_rotate(ts_store *s, ts_alg alg, int64_t access_ttl, char kid[TS_KID_MAX]);
+
+#endif
