@@ -10,6 +10,9 @@ extern const char ts_openapi_native[];   /* embedded docs/openapi/native.json */
 
 static const api_route *const faces[] = {
 	api_native_routes,
+	api_admin_routes,
+	api_iam_routes,
+	api_px0_routes,
 };
 
 static ts_http_action

@@ -27,6 +27,9 @@ enum { FACE_NATIVE = 0, FACE_ADMIN = 1, FACE_IAM = 2, FACE_PX0 = 3 };
 
 /* Each face's routes, NULL-fn terminated. */
 extern const api_route api_native_routes[];
+extern const api_route api_admin_routes[];   /* contract 000 */
+extern const api_route api_iam_routes[];     /* contract 001 */
+extern const api_route api_px0_routes[];     /* contract 003 */
 
 /* ---- request bodies ---- */
 

@@ -1,0 +1,6 @@
+/* Contract face: placeholder until implemented. */
+#include "api/api_internal.h"
+
+const api_route api_iam_routes[] = {
+	{ 0, NULL, NULL, NULL },
+};
