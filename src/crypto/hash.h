@@ -11,6 +11,12 @@
 /* Stored form of a secret: hex SHA-256 = 64 chars. */
 #define TS_SECRET_HASH_LEN 64
 
+/* Initialises libsodium and liboath once (thread-safe, idempotent). Every
+ * crypto function calls it itself, so callers need not; calling it early at
+ * start-up just moves the one-time cost and surfaces a failure sooner.
+ * TS_OK or TS_E_INTERNAL. */
+ts_err ts_crypto_init(void) __attribute__((warn_unused_result));
+
 void ts_sha256(const void *in, size_t n, unsigned char out[TS_SHA256_LEN]);
 void ts_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n,
                     unsigned char out[TS_SHA256_LEN]);
