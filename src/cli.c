@@ -427,6 +427,10 @@ cmd_serve(cli_opts *o)
 		.lock_after = (int)o->cfg.lock_after,
 		.lock_secs = o->cfg.lock_secs,
 		.totp_issuer = "Tessera",
+		.rl_ip_rate = (double)o->cfg.rl_ip_per_min / 60.0,
+		.rl_ip_burst = (double)o->cfg.rl_ip_burst,
+		.rl_account_rate = (double)o->cfg.rl_account_per_min / 60.0,
+		.rl_account_burst = (double)o->cfg.rl_account_burst,
 	};
 	if ((r = ts_auth_new(&ac, s, &auth)) != TS_OK) {
 		fail("cannot start the login engine: %s", ts_strerror(r));

@@ -27,6 +27,10 @@
 	X(INT, conn_timeout, 10, 1, 3600, "idle connection timeout, seconds")              \
 	X(STR, trusted_proxies, "", 0, 0, "comma list of proxy IPs whose X-Forwarded-For counts") \
 	X(INT, lock_after, 10, 1, 100, "failed logins before an account is locked")        \
+	X(INT, rl_ip_per_min, 600, 0, 100000000, "password attempts per minute per client address (0 = off)") \
+	X(INT, rl_ip_burst, 100, 1, 100000000, "burst of attempts per client address")      \
+	X(INT, rl_account_per_min, 6, 0, 100000000, "password attempts per minute per account (0 = off)") \
+	X(INT, rl_account_burst, 5, 1, 100000000, "burst of attempts per account")           \
 	X(INT, lock_secs, 900, 1, 86400, "lock duration, seconds")                          \
 	X(STR, prefix_native, "", 0, 0, "path prefix of the native API")                   \
 	X(STR, prefix_admin, "/admin", 0, 0, "path prefix of contract 000")                \

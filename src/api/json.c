@@ -36,7 +36,10 @@ json_depth(const char *s, size_t n)
 	return max;
 }
 
-/* application/json, or any +json type, with optional parameters. */
+/* Which declared types we parse as JSON: application/json, any +json type,
+ * and text/plain (what fetch() sends for a string body; the seed servers
+ * ignore the type altogether). Form and multipart bodies, and anything
+ * else, are refused: they are what a browser posts cross-site unasked. */
 static int
 is_json_type(const char *ct)
 {
@@ -44,7 +47,8 @@ is_json_type(const char *ct)
 
 	while (n && isspace((unsigned char)ct[n - 1]))
 		n--;
-	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+	if ((n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+	    (n == 10 && strncasecmp(ct, "text/plain", 10) == 0))
 		return 1;
 	return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
 	       strncasecmp(ct + n - 5, "+json", 5) == 0;

@@ -53,9 +53,18 @@ ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out)
 		goto fail;
 	if ((r = ts_keys_init(a)) != TS_OK)
 		goto fail;
+	/* 64k slots: a few MiB at most, whatever the number of keys seen. */
+	if ((r = ts_limiter_new(1u << 16, cfg->rl_ip_rate, cfg->rl_ip_burst, &a->rl_ip)) != TS_OK ||
+	    (r = ts_limiter_new(1u << 16, cfg->rl_account_rate, cfg->rl_account_burst,
+	                        &a->rl_account)) != TS_OK) {
+		ts_keys_free(a);
+		goto fail;
+	}
 	*out = a;
 	return TS_OK;
 fail:
+	ts_limiter_free(a->rl_ip);
+	ts_limiter_free(a->rl_account);
 	free(a->issuer);
 	free(a->audience);
 	free(a->default_tenant);
@@ -70,6 +79,8 @@ ts_auth_free(ts_auth *a)
 	if (!a)
 		return;
 	ts_keys_free(a);
+	ts_limiter_free(a->rl_ip);
+	ts_limiter_free(a->rl_account);
 	free(a->issuer);
 	free(a->audience);
 	free(a->default_tenant);

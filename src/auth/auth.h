@@ -25,6 +25,10 @@ typedef struct ts_auth_config {
 	int lock_after;              /* failed logins before a temporary lock */
 	int64_t lock_secs;
 	const char *totp_issuer;     /* label shown in authenticator apps */
+	double rl_ip_rate;           /* password attempts per second per client address */
+	double rl_ip_burst;
+	double rl_account_rate;      /* per account (tenant + email, existing or not) */
+	double rl_account_burst;
 } ts_auth_config;
 
 typedef struct ts_auth ts_auth;
@@ -60,6 +64,13 @@ typedef struct ts_login_ok {
 	const char *notices[4];      /* static texts: policy decisions taken */
 	int n_notices;
 } ts_login_ok;
+
+/* Admission of a password attempt, cheap and run before any hashing (on the
+ * connection thread): the per-address and per-account rate limits and the
+ * account lock. TS_OK, or TS_E_RATE_LIMITED / TS_E_LOCKED with
+ * *retry_after in seconds. A refused attempt counts as a failed one. Known
+ * and unknown accounts are treated alike. */
+ts_err ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after);
 
 /* Checks email and password (the expensive part: call it on a worker).
  * Returns TS_OK with *out filled, or TS_E_BAD_CREDENTIALS (unknown tenant,

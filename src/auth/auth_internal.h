@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include "auth/auth.h"
+#include "auth/ratelimit.h"
 
 typedef struct ts_loaded_key {
 	char kid[TS_KID_MAX];
@@ -31,7 +32,14 @@ struct ts_auth {
 	ts_store *store;             /* not owned */
 	char dummy_hash[TS_PHC_MAX]; /* checked for unknown users (same work) */
 	ts_keyring ring;
+	ts_limiter *rl_ip;
+	ts_limiter *rl_account;
 };
+
+/* The key of an account for limits and locks: tenant id (or the name the
+ * request used, when no such tenant exists) and the lower-cased email. */
+#define TS_ACCOUNT_KEY_MAX (TS_ID_SZ + TS_HOST_MAX + TS_EMAIL_MAX + 4)
+void ts_account_key(const ts_tenant *t, const ts_login_req *req, char *out, size_t cap);
 
 /* keys.c */
 ts_err ts_keys_init(ts_auth *a);

@@ -2,6 +2,7 @@
  * password leads to. Unknown tenants, unknown users, wrong passwords and
  * disabled accounts all cost one argon2id verification and give the same
  * answer (OpenSSH's fakepw() idea), so none of them can be told apart. */
+#include <stdio.h>
 #include <string.h>
 
 #include "auth/auth_internal.h"
@@ -36,6 +37,43 @@ ts_err
 ts_auth_tenant_by_id(ts_auth *a, const char *id, ts_tenant *out)
 {
 	return SOPS(a)->tenant_by_id(ST(a), id, out);
+}
+
+void
+ts_account_key(const ts_tenant *t, const ts_login_req *req, char *out, size_t cap)
+{
+	const char *tn = t && *t->id ? t->id
+	               : req->tenant_slug ? req->tenant_slug : req->host ? req->host : "";
+
+	snprintf(out, cap, "%s|%s", tn, req->email ? req->email : "");
+	/* Emails match case-insensitively, so their limits must too. */
+	ts_ascii_lower(strchr(out, '|'));
+}
+
+ts_err
+ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after)
+{
+	char key[TS_ACCOUNT_KEY_MAX];
+	ts_tenant t;
+	int64_t now = ts_mono_us();
+	const char *ip = req->client_ip ? req->client_ip : "";
+	int wait;
+
+	*retry_after = 0;
+	if ((wait = ts_limiter_take(a->rl_ip, ip, strlen(ip), now)) > 0) {
+		*retry_after = wait;
+		ts_log_event(TS_LOG_INFO, "login_throttled", "ip", ip, "limit", "address", NULL);
+		return TS_E_RATE_LIMITED;
+	}
+	if (ts_auth_resolve_tenant(a, req->tenant_slug, req->host, 1, &t) != TS_OK)
+		memset(&t, 0, sizeof(t));
+	ts_account_key(&t, req, key, sizeof(key));
+	if ((wait = ts_limiter_take(a->rl_account, key, strlen(key), now)) > 0) {
+		*retry_after = wait;
+		ts_log_event(TS_LOG_INFO, "login_throttled", "ip", ip, "limit", "account", NULL);
+		return TS_E_RATE_LIMITED;
+	}
+	return TS_OK;
 }
 
 /* The same work as a real check, for a request with no real account. */
