@@ -281,6 +281,11 @@ post_login(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	}
 	j->req.host = req->host;
 	j->req.client_ip = req->client_ip;
+	int wait = 0;
+	if ((r = ts_auth_admit(api->auth, &j->req, &wait)) != TS_OK) {
+		login_job_free(j);
+		return native_error(resp, r, NULL, NULL, wait);
+	}
 	/* The hash runs on a worker, never on this connection thread. */
 	if ((r = ts_http_defer(req, login_job_run, j)) != TS_OK) {
 		login_job_free(j);

@@ -1,0 +1,292 @@
+/* The login engine against a real SQLite store in a temporary file: logins,
+ * sessions, refresh rotation and reuse, bearer checks, tenants, keys, TOTP,
+ * rate limits. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "auth/ratelimit.h"
+#include "check.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "crypto/base32.h"
+#include "crypto/totp.h"
+
+static const ts_pw_cost cheap = { 1, 8192 * 1024 };
+
+static ts_auth_config
+config(void)
+{
+	return (ts_auth_config){
+		.issuer = "https://auth.test", .audience = "tessera", .default_tenant = "acme",
+		.alg = TS_ALG_ES256, .access_ttl = 900, .refresh_ttl = 3600, .session_ttl = 7200,
+		.challenge_ttl = 300, .pw_cost = cheap, .lock_after = 10, .lock_secs = 60,
+		.totp_issuer = "Test",
+	};
+}
+
+static ts_login_req
+login_req(const char *email, const char *pw)
+{
+	return (ts_login_req){ .email = email, .password = pw, .password_len = strlen(pw),
+	                       .client_ip = "127.0.0.1" };
+}
+
+static void
+test_login(ts_auth *a, ts_store *s)
+{
+	ts_login_ok ok;
+	ts_login_req r = login_req("ALICE@example.com", "correct horse");
+
+	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
+	CHECK(ok.next == TS_NEXT_SESSION);
+	CHECK_STR(ok.tenant.slug, "acme");
+	CHECK(ok.user.password_hash[0] == '\0');   /* never handed out */
+
+	r = login_req("alice@example.com", "wrong horse");
+	CHECK(ts_auth_password(a, &r, &ok) == TS_E_BAD_CREDENTIALS);
+	r = login_req("nobody@example.com", "correct horse");
+	CHECK(ts_auth_password(a, &r, &ok) == TS_E_BAD_CREDENTIALS);
+	r = login_req("alice@example.com", "correct horse");
+	r.tenant_slug = "no-such-tenant";
+	CHECK(ts_auth_password(a, &r, &ok) == TS_E_BAD_CREDENTIALS);
+	r = login_req("bob@example.com", "battery staple");
+	CHECK(ts_auth_password(a, &r, &ok) == TS_E_NOT_VERIFIED);
+	r = login_req("bob@example.com", "not bobs password");
+	CHECK(ts_auth_password(a, &r, &ok) == TS_E_BAD_CREDENTIALS);
+	r = login_req("alice@example.com", "");
+	CHECK(ts_auth_password(a, &r, &ok) == TS_E_INVALID);
+
+	/* Host-based resolution picks the other tenant. */
+	r = login_req("carol@example.com", "carols password");
+	r.host = "beta.test";
+	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
+	CHECK_STR(ok.tenant.slug, "beta");
+	(void)s;
+}
+
+static void
+test_tokens(ts_auth *a)
+{
+	ts_login_ok ok;
+	ts_login_req r = login_req("alice@example.com", "correct horse");
+	ts_tokens t1, t2, t3;
+	ts_principal p;
+	ts_user u;
+	ts_tenant tn, beta;
+
+	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
+	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd", TS_ACCESS_JWT, &t1) == TS_OK);
+	CHECK(strlen(t1.refresh) == 43);
+	CHECK(t1.expires_in == 900);
+	CHECK(ts_auth_check_token(a, t1.access, NULL, &p) == TS_OK);
+	CHECK_STR(p.user.email, "Alice@Example.com");
+	CHECK(p.scope == TS_SESSION_FULL);
+
+	/* Another tenant's name on the request: refused. */
+	CHECK(ts_auth_resolve_tenant(a, "beta", NULL, 0, &beta) == TS_OK);
+	CHECK(ts_auth_check_token(a, t1.access, &beta, &p) == TS_E_TENANT_MISMATCH);
+	CHECK(ts_auth_check_token(a, t1.access, &ok.tenant, &p) == TS_OK);
+
+	/* A flipped signature byte, garbage, and alg none. */
+	char bad[TS_JWT_MAX];
+	strcpy(bad, t1.access);
+	size_t n = strlen(bad);
+	bad[n - 3] = bad[n - 3] == 'A' ? 'B' : 'A';
+	CHECK(ts_auth_check_token(a, bad, NULL, &p) == TS_E_TOKEN_INVALID);
+	CHECK(ts_auth_check_token(a, "garbage", NULL, &p) == TS_E_TOKEN_INVALID);
+	CHECK(ts_auth_check_token(a, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", NULL, &p) == TS_E_TOKEN_INVALID);
+
+	/* Rotation: the new pair works, the old refresh is spent... */
+	CHECK(ts_auth_refresh(a, t1.refresh, &t2, &u, &tn) == TS_OK);
+	CHECK(strcmp(t1.refresh, t2.refresh) != 0);
+	CHECK(ts_auth_check_token(a, t2.access, NULL, &p) == TS_OK);
+	/* ...and coming back it revokes the whole session. */
+	CHECK(ts_auth_refresh(a, t1.refresh, &t3, &u, &tn) == TS_E_TOKEN_REUSED);
+	CHECK(ts_auth_check_token(a, t2.access, NULL, &p) == TS_E_SESSION_REVOKED);
+	CHECK(ts_auth_refresh(a, t2.refresh, &t3, &u, &tn) != TS_OK);
+	CHECK(ts_auth_refresh(a, "not-a-token", &t3, &u, &tn) == TS_E_TOKEN_INVALID);
+
+	/* Logout ends the session and its refresh token. */
+	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd", TS_ACCESS_JWT, &t1) == TS_OK);
+	CHECK(ts_auth_check_token(a, t1.access, NULL, &p) == TS_OK);
+	CHECK(ts_auth_logout(a, &p) == TS_OK);
+	CHECK(ts_auth_check_token(a, t1.access, NULL, &p) == TS_E_SESSION_REVOKED);
+	CHECK(ts_auth_refresh(a, t1.refresh, &t3, &u, &tn) != TS_OK);
+
+	/* Opaque (px0) access tokens are checked the same way. */
+	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd", TS_ACCESS_OPAQUE, &t1) == TS_OK);
+	CHECK(strlen(t1.access) == 36 && ts_is_uuid(t1.access) + 1);
+	CHECK(ts_auth_check_token(a, t1.access, NULL, &p) == TS_OK);
+	CHECK(ts_auth_logout(a, &p) == TS_OK);
+	CHECK(ts_auth_check_token(a, t1.access, NULL, &p) == TS_E_SESSION_REVOKED);
+}
+
+typedef struct race {
+	ts_auth *a;
+	const char *refresh;
+	int ok;
+} race;
+
+static void *
+race_refresh(void *arg)
+{
+	race *r = arg;
+	ts_tokens t;
+	ts_user u;
+	ts_tenant tn;
+
+	r->ok = ts_auth_refresh(r->a, r->refresh, &t, &u, &tn) == TS_OK;
+	return NULL;
+}
+
+static void
+test_refresh_race(ts_auth *a)
+{
+	ts_login_ok ok;
+	ts_login_req r = login_req("alice@example.com", "correct horse");
+	ts_tokens t;
+	race rc[20];
+	pthread_t th[20];
+	int wins = 0;
+
+	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
+	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd", TS_ACCESS_JWT, &t) == TS_OK);
+	for (int i = 0; i < 20; i++) {
+		rc[i] = (race){ a, t.refresh, 0 };
+		pthread_create(&th[i], NULL, race_refresh, &rc[i]);
+	}
+	for (int i = 0; i < 20; i++) {
+		pthread_join(th[i], NULL);
+		wins += rc[i].ok;
+	}
+	CHECK(wins == 1);
+}
+
+static void
+test_keys(ts_auth *a, ts_store *s)
+{
+	ts_login_ok ok;
+	ts_login_req r = login_req("alice@example.com", "correct horse");
+	ts_tokens before, after;
+	ts_principal p;
+	char kid[TS_KID_MAX];
+
+	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
+	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd", TS_ACCESS_JWT, &before) == TS_OK);
+	CHECK(ts_admin_keys_rotate(s, TS_ALG_EDDSA, 900, kid) == TS_OK);
+	/* A password login looks for a new key at once. */
+	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
+	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd", TS_ACCESS_JWT, &after) == TS_OK);
+	CHECK(strncmp(before.access, after.access, strchr(after.access, '.') - after.access) != 0);
+	CHECK(strncmp(after.access, "eyJhbGciOiJFZERTQSI", 19) == 0);   /* {"alg":"EdDSA" */
+	CHECK(ts_auth_check_token(a, before.access, NULL, &p) == TS_OK);
+	CHECK(ts_auth_check_token(a, after.access, NULL, &p) == TS_OK);
+}
+
+static void
+test_totp(ts_auth *a)
+{
+	ts_login_ok ok;
+	ts_login_req r = login_req("alice@example.com", "correct horse");
+	ts_tokens t;
+	ts_principal p;
+	char b32[64], code[16], challenge[TS_ID_SZ];
+	char *uri = NULL;
+	unsigned char secret[64];
+	ts_user u;
+
+	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
+	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd", TS_ACCESS_JWT, &t) == TS_OK);
+	CHECK(ts_auth_check_token(a, t.access, NULL, &p) == TS_OK);
+	CHECK(ts_auth_totp_begin(a, &p, b32, &uri) == TS_OK);
+	CHECK(uri && strncmp(uri, "otpauth://totp/", 15) == 0);
+	free(uri);
+	long n = ts_base32_decode(b32, secret, sizeof(secret));
+	CHECK(n == TS_TOTP_SECRET_LEN);
+	CHECK(ts_totp_code(secret, (size_t)n, ts_now(), 6, code) == TS_OK);
+	CHECK(ts_auth_totp_confirm(a, &p, "000000") == TS_E_MFA_INVALID || strcmp(code, "000000") == 0);
+	CHECK(ts_auth_totp_confirm(a, &p, code) == TS_OK);
+
+	/* Now a password alone only opens a challenge. */
+	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
+	CHECK(ok.next == TS_NEXT_MFA);
+	CHECK(ts_auth_challenge_open(a, &ok.user, challenge) == TS_OK);
+	/* The code just used for enrolment is spent (RFC 6238 §5.2). */
+	CHECK(ts_auth_challenge_totp(a, challenge, code, &u) == TS_E_MFA_INVALID);
+	CHECK(ts_totp_code(secret, (size_t)n, ts_now() + 30, 6, code) == TS_OK);
+	CHECK(ts_auth_challenge_totp(a, challenge, code, &u) == TS_OK);
+	CHECK_STR(u.email, "Alice@Example.com");
+	CHECK(ts_auth_challenge_totp(a, challenge, code, &u) == TS_E_CHALLENGE_INVALID);
+	CHECK(ts_auth_challenge_totp(a, "00000000-0000-4000-8000-000000000000", code, &u) ==
+	      TS_E_CHALLENGE_INVALID);
+}
+
+static void
+test_limiter(void)
+{
+	ts_limiter *l;
+	int64_t t = 1000000;
+
+	CHECK(ts_limiter_new(1024, 1.0, 3, &l) == TS_OK);
+	CHECK(ts_limiter_take(l, "k", 1, t) == 0);
+	CHECK(ts_limiter_take(l, "k", 1, t) == 0);
+	CHECK(ts_limiter_take(l, "k", 1, t) == 0);
+	CHECK(ts_limiter_take(l, "k", 1, t) == 1);    /* burst of 3 spent */
+	CHECK(ts_limiter_take(l, "other", 5, t) == 0);
+	CHECK(ts_limiter_take(l, "k", 1, t + 1000000) == 0);   /* one second refills one */
+	ts_limiter_free(l);
+	CHECK(ts_limiter_new(1024, 0, 1, &l) == TS_OK);       /* rate 0: off */
+	for (int i = 0; i < 100; i++)
+		CHECK(ts_limiter_take(l, "k", 1, t) == 0);
+	ts_limiter_free(l);
+}
+
+int
+main(void)
+{
+	char dir[] = "/tmp/ts-auth-XXXXXX", url[128];
+	ts_store *s = NULL;
+	ts_auth *a = NULL;
+	ts_tenant acme, beta;
+	ts_user u;
+	ts_auth_config cfg = config();
+
+	ts_log_set_level(TS_LOG_ERROR);   /* audit lines would drown the results */
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(url, sizeof(url), "sqlite:%s/t.db", dir);
+	CHECK(ts_store_open(url, &s) == TS_OK);
+	if (!s)
+		return CHECK_DONE();
+	CHECK(ts_admin_tenant_add(s, "acme", 0, &acme) == TS_OK);
+	CHECK(ts_admin_tenant_add(s, "beta", 0, &beta) == TS_OK);
+	ts_tenant scratch;
+	CHECK(ts_admin_tenant_add(s, "Bad Slug", 0, &scratch) == TS_E_INVALID);
+	CHECK(ts_admin_tenant_domain(s, &beta, "Beta.Test") == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "Alice@Example.com", "correct horse", 13, 1, 0, &u) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "alice@EXAMPLE.com", "correct horse", 13, 1, 0, &u) == TS_E_CONFLICT);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "bob@example.com", "battery staple", 14, 0, 0, &u) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "short@example.com", "short", 5, 1, 0, &u) == TS_E_PASSWORD_POLICY);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "not-an-email", "long enough", 11, 1, 0, &u) == TS_E_INVALID);
+	CHECK(ts_admin_user_add(s, &cheap, "beta", "carol@example.com", "carols password", 15, 1, 0, &u) == TS_OK);
+	CHECK(ts_auth_new(&cfg, s, &a) == TS_OK);
+	if (a) {
+		test_login(a, s);
+		test_tokens(a);
+		test_refresh_race(a);
+		test_keys(a, s);
+		test_totp(a);
+	}
+	test_limiter();
+	ts_auth_free(a);
+	ts_store_close(s);
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	return CHECK_DONE();
+}
