@@ -1,1 +1,730 @@
-/* placeholder */
+/* The SQLite store: one small function per op of ts_store_ops. The SQL is
+ * in sqlite_internal.h (SQ_STATEMENTS); the pool, deadlines and error
+ * mapping are in sqlite_pool.c; the schema is in sqlite_schema.c.
+ *
+ * Every op is one sq_begin .. sq_end bracket on a pooled connection; ops
+ * that write take SQ_WRITE. Callbacks (tenant_list, key_list) run while a
+ * connection is held, so they should be quick. */
+#include <stdlib.h>
+#include <string.h>
+#include "store/sqlite_internal.h"
+
+/* A record field as (buffer, size) for sq_col_text. */
+#define SQ_BUF(rec, f) (rec)->f, sizeof (rec)->f
+
+/* Copies src lower-cased (ASCII only: matching must not depend on a
+ * locale) into dst of size n. -1 if src is NULL or does not fit. */
+static int
+lower_copy(char *dst, size_t n, const char *src)
+{
+	size_t i;
+
+	if (!src)
+		return -1;
+	for (i = 0; src[i]; i++) {
+		if (i + 1 >= n)
+			return -1;
+		dst[i] = (src[i] >= 'A' && src[i] <= 'Z') ? (char)(src[i] - 'A' + 'a') : src[i];
+	}
+	dst[i] = '\0';
+	return 0;
+}
+
+/* ---- rows ------------------------------------------------------------ */
+
+static void
+row_tenant(sqlite3_stmt *st, ts_tenant *t)
+{
+	memset(t, 0, sizeof *t);
+	sq_col_text(st, 0, SQ_BUF(t, id));
+	sq_col_text(st, 1, SQ_BUF(t, slug));
+	t->mfa_required = sqlite3_column_int(st, 2);
+	t->created_at = sqlite3_column_int64(st, 3);
+}
+
+static void
+row_user(sqlite3_stmt *st, ts_user *u)
+{
+	memset(u, 0, sizeof *u);
+	sq_col_text(st, 0, SQ_BUF(u, id));
+	sq_col_text(st, 1, SQ_BUF(u, tenant_id));
+	sq_col_text(st, 2, SQ_BUF(u, email));
+	sq_col_text(st, 3, SQ_BUF(u, password_hash));
+	u->is_verified = sqlite3_column_int(st, 4);
+	u->is_admin = sqlite3_column_int(st, 5);
+	u->is_disabled = sqlite3_column_int(st, 6);
+	u->failed_logins = sqlite3_column_int(st, 7);
+	u->locked_until = sqlite3_column_int64(st, 8);
+	u->created_at = sqlite3_column_int64(st, 9);
+}
+
+static void
+row_session(sqlite3_stmt *st, ts_session *x)
+{
+	memset(x, 0, sizeof *x);
+	sq_col_text(st, 0, SQ_BUF(x, id));
+	sq_col_text(st, 1, SQ_BUF(x, tenant_id));
+	sq_col_text(st, 2, SQ_BUF(x, user_id));
+	x->kind = sqlite3_column_int(st, 3);
+	sq_col_text(st, 4, SQ_BUF(x, amr));
+	x->created_at = sqlite3_column_int64(st, 5);
+	x->expires_at = sqlite3_column_int64(st, 6);
+	x->revoked_at = sqlite3_column_int64(st, 7);
+}
+
+static void
+row_secret(sqlite3_stmt *st, ts_secret *x)
+{
+	memset(x, 0, sizeof *x);
+	x->kind = sqlite3_column_int(st, 0);
+	sq_col_text(st, 1, SQ_BUF(x, hash));
+	sq_col_text(st, 2, SQ_BUF(x, tenant_id));
+	sq_col_text(st, 3, SQ_BUF(x, user_id));
+	sq_col_text(st, 4, SQ_BUF(x, session_id));
+	sq_col_text(st, 5, SQ_BUF(x, data));
+	x->created_at = sqlite3_column_int64(st, 6);
+	x->expires_at = sqlite3_column_int64(st, 7);
+	x->used_at = sqlite3_column_int64(st, 8);
+}
+
+static void
+row_totp(sqlite3_stmt *st, ts_totp *x)
+{
+	memset(x, 0, sizeof *x);
+	sq_col_text(st, 0, SQ_BUF(x, user_id));
+	sq_col_text(st, 1, SQ_BUF(x, secret_b32));
+	x->confirmed = sqlite3_column_int(st, 2);
+	x->last_step = sqlite3_column_int64(st, 3);
+	x->created_at = sqlite3_column_int64(st, 4);
+}
+
+/* Shared by the by-key getters: one statement, one text key, one row. The
+ * row goes through a local copy and out is cleared only at the end, so key
+ * may point into out (e.g. user_by_id(s, u->id, u) to re-read a record). */
+#define GET_ONE(s, stmt, key, out, type, row_fn)                            \
+	do {                                                                \
+		type tmp_;                                                  \
+		sq_call k;                                                  \
+		ts_err r;                                                   \
+		if ((r = sq_begin(s, SQ_READ, stmt, &k)) == TS_OK) {        \
+			sq_text(&k, 1, key);                                \
+			if ((r = sq_row(&k)) == TS_OK)                      \
+				row_fn(k.st, &tmp_);                        \
+			r = sq_end(&k, r);                                  \
+		}                                                           \
+		if (r == TS_OK)                                             \
+			*(out) = tmp_;                                      \
+		else                                                        \
+			memset(out, 0, sizeof *(out));                      \
+		return r;                                                   \
+	} while (0)
+
+/* Runs a one-text-key UPDATE/DELETE; NOT_FOUND when no row matched. */
+static ts_err
+change_by_key(ts_store *s, sq_stmt stmt, const char *key)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, stmt, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, key);
+	return sq_end(&k, sq_changed(&k));
+}
+
+/* After an UPDATE matched no row: TS_E_NOT_FOUND if the row is absent,
+ * else `present` (the guard in its WHERE refused). */
+static ts_err
+absent_or(sq_call *k, sq_stmt exists, const char *key, ts_err present)
+{
+	ts_err r;
+
+	if ((r = sq_use(k, exists)) != TS_OK)
+		return r;
+	sq_text(k, 1, key);
+	r = sq_row(k);
+	return r == TS_OK ? present : r;
+}
+
+/* ---- ops: liveness --------------------------------------------------- */
+
+static ts_err
+op_ping(ts_store *s)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_READ, ST_PING, &k)) != TS_OK)
+		return r;
+	return sq_end(&k, sq_exec(&k));
+}
+
+/* ---- ops: tenants ---------------------------------------------------- */
+
+static ts_err
+op_tenant_create(ts_store *s, const ts_tenant *t)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_TENANT_INSERT, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, t->id);
+	sq_text(&k, 2, t->slug);
+	sq_int(&k, 3, t->mfa_required != 0);
+	sq_int(&k, 4, t->created_at);
+	return sq_end(&k, sq_exec(&k));
+}
+
+static ts_err
+op_tenant_add_domain(ts_store *s, const char *tenant_id, const char *host)
+{
+	char h[TS_HOST_MAX + 1];
+	sq_call k;
+	ts_err r;
+
+	if (lower_copy(h, sizeof h, host) != 0 || !h[0])
+		return TS_E_INVALID;
+	if ((r = sq_begin(s, SQ_WRITE, ST_DOMAIN_INSERT, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, h);
+	sq_text(&k, 2, tenant_id);
+	return sq_end(&k, sq_exec(&k));   /* unknown tenant: FK -> NOT_FOUND */
+}
+
+static ts_err
+op_tenant_by_slug(ts_store *s, const char *slug, ts_tenant *out)
+{
+	GET_ONE(s, ST_TENANT_BY_SLUG, slug, out, ts_tenant, row_tenant);
+}
+
+static ts_err
+op_tenant_by_domain(ts_store *s, const char *host, ts_tenant *out)
+{
+	char h[TS_HOST_MAX + 1];
+
+	if (lower_copy(h, sizeof h, host) != 0) {
+		memset(out, 0, sizeof *out);
+		return TS_E_NOT_FOUND;         /* too long to have been added */
+	}
+	GET_ONE(s, ST_TENANT_BY_DOMAIN, h, out, ts_tenant, row_tenant);
+}
+
+static ts_err
+op_tenant_by_id(ts_store *s, const char *id, ts_tenant *out)
+{
+	GET_ONE(s, ST_TENANT_BY_ID, id, out, ts_tenant, row_tenant);
+}
+
+static ts_err
+op_tenant_set_mfa_required(ts_store *s, const char *id, int required)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_TENANT_SET_MFA, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, id);
+	sq_int(&k, 2, required != 0);
+	return sq_end(&k, sq_changed(&k));
+}
+
+static ts_err
+op_tenant_list(ts_store *s, ts_tenant_cb cb, void *arg)
+{
+	ts_tenant t;
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_READ, ST_TENANT_LIST, &k)) != TS_OK)
+		return r;
+	while ((r = sq_row(&k)) == TS_OK) {
+		row_tenant(k.st, &t);
+		if (cb(arg, &t) != 0)
+			break;
+	}
+	return sq_end(&k, r == TS_E_NOT_FOUND ? TS_OK : r);
+}
+
+/* ---- ops: users ------------------------------------------------------ */
+
+static ts_err
+op_user_create(ts_store *s, const ts_user *u)
+{
+	char norm[TS_EMAIL_MAX + 1];
+	sq_call k;
+	ts_err r;
+
+	if (lower_copy(norm, sizeof norm, u->email) != 0 || !norm[0])
+		return TS_E_INVALID;
+	if ((r = sq_begin(s, SQ_WRITE, ST_USER_INSERT, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, u->id);
+	sq_text(&k, 2, u->tenant_id);
+	sq_text(&k, 3, u->email);
+	sq_text(&k, 4, norm);
+	sq_text(&k, 5, u->password_hash);
+	sq_int(&k, 6, u->is_verified != 0);
+	sq_int(&k, 7, u->is_admin != 0);
+	sq_int(&k, 8, u->is_disabled != 0);
+	sq_int(&k, 9, u->failed_logins);
+	sq_int(&k, 10, u->locked_until);
+	sq_int(&k, 11, u->created_at);
+	return sq_end(&k, sq_exec(&k));   /* unknown tenant: FK -> NOT_FOUND */
+}
+
+static ts_err
+op_user_by_email(ts_store *s, const char *tenant_id, const char *email, ts_user *out)
+{
+	char norm[TS_EMAIL_MAX + 1];
+	ts_user tmp;
+	sq_call k;
+	ts_err r = TS_E_NOT_FOUND;            /* too long to have been stored */
+
+	if (lower_copy(norm, sizeof norm, email) == 0 &&
+	    (r = sq_begin(s, SQ_READ, ST_USER_BY_EMAIL, &k)) == TS_OK) {
+		sq_text(&k, 1, tenant_id);
+		sq_text(&k, 2, norm);
+		if ((r = sq_row(&k)) == TS_OK)
+			row_user(k.st, &tmp);
+		r = sq_end(&k, r);
+	}
+	if (r == TS_OK)
+		*out = tmp;                    /* late, so tenant_id may alias out */
+	else
+		memset(out, 0, sizeof *out);
+	return r;
+}
+
+static ts_err
+op_user_by_id(ts_store *s, const char *id, ts_user *out)
+{
+	GET_ONE(s, ST_USER_BY_ID, id, out, ts_user, row_user);
+}
+
+static ts_err
+op_user_set_password(ts_store *s, const char *id, const char *phc)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_USER_SET_PASSWORD, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, id);
+	sq_text(&k, 2, phc ? phc : "");
+	return sq_end(&k, sq_changed(&k));
+}
+
+static ts_err
+op_user_set_flags(ts_store *s, const char *id, int is_verified, int is_admin,
+                  int is_disabled)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_USER_SET_FLAGS, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, id);
+	sq_int(&k, 2, is_verified != 0);
+	sq_int(&k, 3, is_admin != 0);
+	sq_int(&k, 4, is_disabled != 0);
+	return sq_end(&k, sq_changed(&k));
+}
+
+static ts_err
+op_user_login_failed(ts_store *s, const char *id, int64_t now, int lock_after,
+                     int64_t lock_secs, int *count)
+{
+	sq_call k;
+	ts_err r;
+
+	*count = 0;
+	if ((r = sq_begin(s, SQ_WRITE, ST_USER_LOGIN_FAILED, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, id);
+	sq_int(&k, 2, now);
+	sq_int(&k, 3, lock_after);
+	sq_int(&k, 4, lock_secs);
+	if ((r = sq_row(&k)) == TS_OK) {
+		*count = sqlite3_column_int(k.st, 0);
+		r = sq_exec(&k);               /* finish, so the commit is checked */
+	}
+	return sq_end(&k, r);
+}
+
+static ts_err
+op_user_login_ok(ts_store *s, const char *id)
+{
+	return change_by_key(s, ST_USER_LOGIN_OK, id);
+}
+
+/* ---- ops: sessions --------------------------------------------------- */
+
+static ts_err
+op_session_create(ts_store *s, const ts_session *x)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_SESSION_INSERT, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, x->id);
+	sq_text(&k, 2, x->tenant_id);
+	sq_text(&k, 3, x->user_id);
+	sq_int(&k, 4, x->kind);
+	sq_text(&k, 5, x->amr);
+	sq_int(&k, 6, x->created_at);
+	sq_int(&k, 7, x->expires_at);
+	sq_int(&k, 8, x->revoked_at);
+	return sq_end(&k, sq_exec(&k));
+}
+
+static ts_err
+op_session_get(ts_store *s, const char *id, ts_session *out)
+{
+	GET_ONE(s, ST_SESSION_GET, id, out, ts_session, row_session);
+}
+
+/* One transaction, so no refresh can slip between the two updates. */
+static ts_err
+op_session_revoke(ts_store *s, const char *id, int64_t now)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_BEGIN, &k)) != TS_OK)
+		return r;
+	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_SESSION_REVOKE)) != TS_OK)
+		goto out;
+	sq_text(&k, 1, id);
+	sq_int(&k, 2, now);
+	r = sq_changed(&k);
+	/* Already revoked keeps its earlier time, and still kills secrets. */
+	if (r == TS_E_NOT_FOUND)
+		r = absent_or(&k, ST_SESSION_EXISTS, id, TS_OK);
+	if (r != TS_OK || (r = sq_use(&k, ST_SESSION_KILL_SECRETS)) != TS_OK)
+		goto out;
+	sq_text(&k, 1, id);
+	sq_int(&k, 2, now);
+	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_COMMIT)) != TS_OK)
+		goto out;
+	r = sq_exec(&k);
+out:
+	return sq_end(&k, r);                 /* rolls back unless committed */
+}
+
+static ts_err
+op_user_sessions_revoke(ts_store *s, const char *user_id, int64_t now, int *n)
+{
+	sq_call k;
+	ts_err r;
+
+	*n = 0;
+	if ((r = sq_begin(s, SQ_WRITE, ST_BEGIN, &k)) != TS_OK)
+		return r;
+	/* Secrets first: the subquery picks sessions that are still live. */
+	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_USER_KILL_SECRETS)) != TS_OK)
+		goto out;
+	sq_text(&k, 1, user_id);
+	sq_int(&k, 2, now);
+	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_USER_REVOKE_SESSIONS)) != TS_OK)
+		goto out;
+	sq_text(&k, 1, user_id);
+	sq_int(&k, 2, now);
+	if ((r = sq_exec(&k)) != TS_OK)
+		goto out;
+	*n = sqlite3_changes(k.c->db);
+	if ((r = sq_use(&k, ST_COMMIT)) != TS_OK || (r = sq_exec(&k)) != TS_OK)
+		*n = 0;
+out:
+	return sq_end(&k, r);
+}
+
+/* ---- ops: secrets ---------------------------------------------------- */
+
+static ts_err
+op_secret_put(ts_store *s, const ts_secret *x)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_SECRET_INSERT, &k)) != TS_OK)
+		return r;
+	sq_int(&k, 1, x->kind);
+	sq_text(&k, 2, x->hash);
+	sq_text(&k, 3, x->tenant_id);
+	sq_text(&k, 4, x->user_id);
+	sq_text(&k, 5, x->session_id);
+	sq_text(&k, 6, x->data);
+	sq_int(&k, 7, x->created_at);
+	sq_int(&k, 8, x->expires_at);
+	sq_int(&k, 9, x->used_at);
+	return sq_end(&k, sq_exec(&k));
+}
+
+static ts_err
+op_secret_get(ts_store *s, int kind, const char *hash, ts_secret *out)
+{
+	ts_secret tmp;
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_READ, ST_SECRET_GET, &k)) == TS_OK) {
+		sq_int(&k, 1, kind);
+		sq_text(&k, 2, hash);
+		if ((r = sq_row(&k)) == TS_OK)
+			row_secret(k.st, &tmp);
+		r = sq_end(&k, r);
+	}
+	if (r == TS_OK)
+		*out = tmp;                    /* late, so hash may alias out */
+	else
+		memset(out, 0, sizeof *out);
+	return r;
+}
+
+/* The guarded UPDATE is the whole of the single-use guarantee: SQLite runs
+ * it under its write lock, so across threads and processes exactly one
+ * caller sees a row come back. */
+static ts_err
+consume(sq_call *k, int kind, const char *hash, int64_t now, ts_secret *tmp)
+{
+	ts_err r;
+
+	sq_int(k, 1, kind);
+	sq_text(k, 2, hash);
+	sq_int(k, 3, now);
+	if ((r = sq_row(k)) == TS_OK) {
+		row_secret(k->st, tmp);
+		return sq_exec(k);             /* finish, so the commit is checked */
+	}
+	if (r != TS_E_NOT_FOUND || (r = sq_use(k, ST_SECRET_GET)) != TS_OK)
+		return r;
+	/* Nothing consumed: absent, or used before (the row tells by whom). */
+	sq_int(k, 1, kind);
+	sq_text(k, 2, hash);
+	if ((r = sq_row(k)) != TS_OK)
+		return r;
+	row_secret(k->st, tmp);
+	return TS_E_TOKEN_REUSED;
+}
+
+static ts_err
+op_secret_consume(ts_store *s, int kind, const char *hash, int64_t now, ts_secret *out)
+{
+	ts_secret tmp;
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_SECRET_CONSUME, &k)) == TS_OK)
+		r = sq_end(&k, consume(&k, kind, hash, now, &tmp));
+	if (r == TS_OK || r == TS_E_TOKEN_REUSED)
+		*out = tmp;                    /* late, so hash may alias out */
+	else
+		memset(out, 0, sizeof *out);
+	return r;
+}
+
+static ts_err
+op_secret_set_data(ts_store *s, int kind, const char *hash, const char *data)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_SECRET_SET_DATA, &k)) != TS_OK)
+		return r;
+	sq_int(&k, 1, kind);
+	sq_text(&k, 2, hash);
+	sq_text(&k, 3, data ? data : "");
+	return sq_end(&k, sq_changed(&k));
+}
+
+static ts_err
+op_secret_purge(ts_store *s, int64_t before, int *n)
+{
+	sq_call k;
+	ts_err r;
+
+	*n = 0;
+	if ((r = sq_begin(s, SQ_WRITE, ST_SECRET_PURGE, &k)) != TS_OK)
+		return r;
+	sq_int(&k, 1, before);
+	if ((r = sq_exec(&k)) == TS_OK)
+		*n = sqlite3_changes(k.c->db);
+	return sq_end(&k, r);
+}
+
+/* ---- ops: signing keys ----------------------------------------------- */
+
+static ts_err
+op_key_add(ts_store *s, const ts_signing_key *x)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_KEY_INSERT, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, x->kid);
+	sq_text(&k, 2, x->alg);
+	sq_text(&k, 3, x->private_pem);
+	sq_int(&k, 4, x->created_at);
+	sq_int(&k, 5, x->retired_at);
+	sq_int(&k, 6, x->publish_until);
+	return sq_end(&k, sq_exec(&k));
+}
+
+/* NOT_FOUND if kid is unknown: retiring every key would leave no signer. */
+static ts_err
+op_key_retire_others(ts_store *s, const char *kid, int64_t now, int64_t publish_until)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_BEGIN, &k)) != TS_OK)
+		return r;
+	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_KEY_EXISTS)) != TS_OK)
+		goto out;
+	sq_text(&k, 1, kid);
+	if ((r = sq_row(&k)) != TS_OK || (r = sq_use(&k, ST_KEY_RETIRE_OTHERS)) != TS_OK)
+		goto out;
+	sq_text(&k, 1, kid);
+	sq_int(&k, 2, now);
+	sq_int(&k, 3, publish_until);
+	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_COMMIT)) != TS_OK)
+		goto out;
+	r = sq_exec(&k);
+out:
+	return sq_end(&k, r);
+}
+
+/* Passes cb a private copy of each PEM, wiped and freed after the call, so
+ * the callback can neither keep nor scribble on SQLite's buffer. */
+static ts_err
+op_key_list(ts_store *s, ts_key_cb cb, void *arg)
+{
+	ts_signing_key key;
+	const unsigned char *pem;
+	size_t len;
+	sq_call k;
+	ts_err r;
+	int stop;
+
+	if ((r = sq_begin(s, SQ_READ, ST_KEY_LIST, &k)) != TS_OK)
+		return r;
+	while ((r = sq_row(&k)) == TS_OK) {
+		memset(&key, 0, sizeof key);
+		sq_col_text(k.st, 0, SQ_BUF(&key, kid));
+		sq_col_text(k.st, 1, SQ_BUF(&key, alg));
+		pem = sqlite3_column_text(k.st, 2);
+		len = (size_t)sqlite3_column_bytes(k.st, 2);
+		if (!(key.private_pem = malloc(len + 1))) {
+			r = TS_E_NOMEM;
+			break;
+		}
+		if (len)
+			memcpy(key.private_pem, pem, len);
+		key.private_pem[len] = '\0';
+		key.created_at = sqlite3_column_int64(k.st, 3);
+		key.retired_at = sqlite3_column_int64(k.st, 4);
+		key.publish_until = sqlite3_column_int64(k.st, 5);
+		stop = cb(arg, &key);
+		explicit_bzero(key.private_pem, len);
+		free(key.private_pem);
+		if (stop)
+			break;
+	}
+	return sq_end(&k, r == TS_E_NOT_FOUND ? TS_OK : r);
+}
+
+/* ---- ops: TOTP ------------------------------------------------------- */
+
+static ts_err
+op_totp_put(ts_store *s, const ts_totp *t)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_TOTP_PUT, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, t->user_id);
+	sq_text(&k, 2, t->secret_b32);
+	sq_int(&k, 3, t->confirmed != 0);
+	sq_int(&k, 4, t->last_step);
+	sq_int(&k, 5, t->created_at);
+	r = sq_changed(&k);
+	/* Nothing changed: a confirmed factor is in the way. */
+	return sq_end(&k, r == TS_E_NOT_FOUND ? TS_E_CONFLICT : r);
+}
+
+static ts_err
+op_totp_get(ts_store *s, const char *user_id, ts_totp *out)
+{
+	GET_ONE(s, ST_TOTP_GET, user_id, out, ts_totp, row_totp);
+}
+
+static ts_err
+op_totp_confirm(ts_store *s, const char *user_id)
+{
+	return change_by_key(s, ST_TOTP_CONFIRM, user_id);
+}
+
+/* RFC 6238 §5.2: a verifier must not accept the same code twice. The
+ * guarded UPDATE makes that hold across threads and processes. */
+static ts_err
+op_totp_use_step(ts_store *s, const char *user_id, int64_t step)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_TOTP_USE_STEP, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, user_id);
+	sq_int(&k, 2, step);
+	if ((r = sq_changed(&k)) == TS_E_NOT_FOUND)
+		r = absent_or(&k, ST_TOTP_EXISTS, user_id, TS_E_TOKEN_REUSED);
+	return sq_end(&k, r);
+}
+
+static ts_err
+op_totp_delete(ts_store *s, const char *user_id)
+{
+	return change_by_key(s, ST_TOTP_DELETE, user_id);
+}
+
+const ts_store_ops ts_store_sqlite = {
+	.scheme = "sqlite",
+	.open = sq_store_open,
+	.close = sq_store_close,
+	.ping = op_ping,
+	.tenant_create = op_tenant_create,
+	.tenant_add_domain = op_tenant_add_domain,
+	.tenant_by_slug = op_tenant_by_slug,
+	.tenant_by_domain = op_tenant_by_domain,
+	.tenant_by_id = op_tenant_by_id,
+	.tenant_set_mfa_required = op_tenant_set_mfa_required,
+	.tenant_list = op_tenant_list,
+	.user_create = op_user_create,
+	.user_by_email = op_user_by_email,
+	.user_by_id = op_user_by_id,
+	.user_set_password = op_user_set_password,
+	.user_set_flags = op_user_set_flags,
+	.user_login_failed = op_user_login_failed,
+	.user_login_ok = op_user_login_ok,
+	.session_create = op_session_create,
+	.session_get = op_session_get,
+	.session_revoke = op_session_revoke,
+	.user_sessions_revoke = op_user_sessions_revoke,
+	.secret_put = op_secret_put,
+	.secret_get = op_secret_get,
+	.secret_consume = op_secret_consume,
+	.secret_set_data = op_secret_set_data,
+	.secret_purge = op_secret_purge,
+	.key_add = op_key_add,
+	.key_retire_others = op_key_retire_others,
+	.key_list = op_key_list,
+	.totp_put = op_totp_put,
+	.totp_get = op_totp_get,
+	.totp_confirm = op_totp_confirm,
+	.totp_use_step = op_totp_use_step,
+	.totp_delete = op_totp_delete,
+};

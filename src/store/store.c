@@ -1,1 +1,59 @@
-/* placeholder */
+/* Picks a store backend by the DSN's scheme. */
+#include <stdio.h>
+#include <string.h>
+#include "store/store.h"
+
+/* Backends built into this binary. */
+static const ts_store_ops *const backends[] = {
+	&ts_store_sqlite,
+};
+
+/* Length of a leading URI scheme ("sqlite" in "sqlite:..."), or 0 when url
+ * does not start with [a-z][a-z0-9+.-]*: (RFC 3986 §3.1, lower case). */
+static size_t
+scheme_len(const char *url)
+{
+	size_t i;
+
+	if (!(url[0] >= 'a' && url[0] <= 'z'))
+		return 0;
+	for (i = 1; url[i] != ':'; i++) {
+		char c = url[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '.' || c == '-'))
+			return 0;
+	}
+	return i;
+}
+
+ts_err
+ts_store_open(const char *url, ts_store **out)
+{
+	size_t n, i;
+	const char *rest;
+
+	*out = NULL;
+	if (!url || !*url)
+		return TS_E_INVALID;
+	/* A bare path is SQLite; write "sqlite:a:b.db" for a path with a colon
+	 * that would otherwise read as a scheme. */
+	if ((n = scheme_len(url)) == 0)
+		return ts_store_sqlite.open(url, out);
+	rest = url + n + 1;
+	if (strncmp(rest, "//", 2) == 0)
+		rest += 2;                     /* "sqlite:///var/x.db" too */
+	for (i = 0; i < sizeof backends / sizeof backends[0]; i++)
+		if (strlen(backends[i]->scheme) == n &&
+		    memcmp(backends[i]->scheme, url, n) == 0)
+			return backends[i]->open(rest, out);
+	fprintf(stderr, "store: no backend for \"%.*s:\" in this build\n", (int)n, url);
+	return TS_E_INVALID;
+}
+
+void
+ts_store_close(ts_store *s)
+{
+	if (s)
+		s->ops->close(s);
+}

@@ -1,1 +1,976 @@
-int main(void){return 0;}
+/* Unit tests of the store layer against the SQLite backend, on temporary
+ * database files under /tmp (removed at the end). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <sqlite3.h>
+#include "store/store.h"
+#include "store/sqlite_internal.h"
+#include "check.h"
+
+static char dir[64];          /* this run's temporary directory */
+
+/* Ids are made here: the store only stores what callers give it. */
+static void
+mkid(char out[TS_ID_SZ], unsigned n)
+{
+	snprintf(out, TS_ID_SZ, "00000000-0000-4000-8000-%012u", n);
+}
+
+static void
+mkhash(char out[TS_HASH_SZ], unsigned n)
+{
+	snprintf(out, TS_HASH_SZ, "%064u", n);
+}
+
+static void
+db_path(char *out, size_t n, const char *name)
+{
+	snprintf(out, n, "%s/%s", dir, name);
+}
+
+static void
+db_remove(const char *name)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
+	char p[128];
+	size_t i;
+
+	for (i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+		snprintf(p, sizeof p, "%s/%s%s", dir, name, suffix[i]);
+		unlink(p);
+	}
+}
+
+/* Opens dir/name with optional "?options". */
+static ts_store *
+open_db(const char *name, const char *opts)
+{
+	char url[256];
+	ts_store *s = NULL;
+	ts_err r;
+
+	snprintf(url, sizeof url, "sqlite:%s/%s%s", dir, name, opts ? opts : "");
+	r = ts_store_open(url, &s);
+	CHECK(r == TS_OK);
+	CHECK(s != NULL);
+	return s;
+}
+
+static int64_t
+ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* A tenant and one user in it, the fixture most tests start from. */
+static void
+seed(ts_store *s, unsigned tn, unsigned un, ts_tenant *t, ts_user *u)
+{
+	memset(t, 0, sizeof *t);
+	mkid(t->id, tn);
+	snprintf(t->slug, sizeof t->slug, "tenant-%u", tn);
+	t->created_at = 1000 + tn;
+	CHECK(s->ops->tenant_create(s, t) == TS_OK);
+	memset(u, 0, sizeof *u);
+	mkid(u->id, un);
+	memcpy(u->tenant_id, t->id, sizeof u->tenant_id);
+	snprintf(u->email, sizeof u->email, "User%u@Example.COM", un);
+	strcpy(u->password_hash, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
+	u->created_at = 2000;
+	CHECK(s->ops->user_create(s, u) == TS_OK);
+}
+
+/* ---- open ------------------------------------------------------------ */
+
+static void
+test_open(void)
+{
+	char url[256];
+	ts_store *s = NULL;
+
+	CHECK(ts_store_open("", &s) == TS_E_INVALID && s == NULL);
+	CHECK(ts_store_open("postgres://localhost/x", &s) == TS_E_INVALID && s == NULL);
+	CHECK(ts_store_open("sqlite:", &s) == TS_E_INVALID);
+	snprintf(url, sizeof url, "sqlite:%s/o.db?bogus=1", dir);
+	CHECK(ts_store_open(url, &s) == TS_E_INVALID && s == NULL);
+	snprintf(url, sizeof url, "sqlite:%s/o.db?busy_timeout=abc", dir);
+	CHECK(ts_store_open(url, &s) == TS_E_INVALID);
+	snprintf(url, sizeof url, "%s/nodir/o.db", dir);
+	CHECK(ts_store_open(url, &s) == TS_E_STORE_UNAVAILABLE && s == NULL);
+
+	/* bare path, then the same file as sqlite:// with every option */
+	snprintf(url, sizeof url, "%s/o.db", dir);
+	CHECK(ts_store_open(url, &s) == TS_OK);
+	CHECK(s && strcmp(s->ops->scheme, "sqlite") == 0);
+	CHECK(s && s->ops->ping(s) == TS_OK);
+	ts_store_close(s);
+	snprintf(url, sizeof url, "sqlite://%s/o.db?busy_timeout=250&pool=4&idle_ms=0", dir);
+	CHECK(ts_store_open(url, &s) == TS_OK);
+	CHECK(s && s->ops->ping(s) == TS_OK);
+	ts_store_close(s);
+	ts_store_close(NULL);
+	db_remove("o.db");
+
+	/* a relative path keeps meaning the same file after a chdir */
+	{
+		char cwd[512], p[128];
+		ts_tenant t = { 0 };
+
+		CHECK(getcwd(cwd, sizeof cwd) != NULL);
+		CHECK(chdir(dir) == 0);
+		CHECK(ts_store_open("sqlite:rel.db", &s) == TS_OK);
+		CHECK(chdir("/") == 0);
+		strcpy(t.id, "rel");
+		strcpy(t.slug, "rel");
+		CHECK(s && s->ops->tenant_create(s, &t) == TS_OK);
+		CHECK(s && s->ops->ping(s) == TS_OK);
+		ts_store_close(s);
+		db_path(p, sizeof p, "rel.db");
+		CHECK(access(p, F_OK) == 0);
+		CHECK(chdir(cwd) == 0);
+		db_remove("rel.db");
+	}
+
+	CHECK(ts_store_open("sqlite::memory:", &s) == TS_OK);
+	CHECK(s && s->ops->ping(s) == TS_OK);
+	ts_store_close(s);
+}
+
+/* ---- tenants --------------------------------------------------------- */
+
+static int
+collect_slugs(void *arg, const ts_tenant *t)
+{
+	char *buf = arg;
+
+	strcat(buf, t->slug);
+	strcat(buf, ",");
+	return strcmp(t->slug, "c") == 0;   /* stop after "c" */
+}
+
+static void
+test_tenants(ts_store *s)
+{
+	ts_tenant t = { 0 }, got, dup;
+	char list[256] = "";
+	const char *slugs[] = { "b", "a", "c", "d" };
+	int i;
+
+	mkid(t.id, 100);
+	strcpy(t.slug, "acme");
+	t.mfa_required = 1;
+	t.created_at = 111;
+	CHECK(s->ops->tenant_create(s, &t) == TS_OK);
+	dup = t;
+	CHECK(s->ops->tenant_create(s, &dup) == TS_E_CONFLICT);      /* same id */
+	mkid(dup.id, 101);
+	CHECK(s->ops->tenant_create(s, &dup) == TS_E_CONFLICT);      /* same slug */
+
+	CHECK(s->ops->tenant_by_slug(s, "acme", &got) == TS_OK);
+	CHECK_STR(got.id, t.id);
+	CHECK(got.mfa_required == 1 && got.created_at == 111);
+	CHECK(s->ops->tenant_by_slug(s, "nope", &got) == TS_E_NOT_FOUND);
+	CHECK(got.id[0] == '\0');                                    /* cleared */
+	CHECK(s->ops->tenant_by_id(s, t.id, &got) == TS_OK);
+	CHECK_STR(got.slug, "acme");
+	CHECK(s->ops->tenant_by_id(s, dup.id, &got) == TS_E_NOT_FOUND);
+
+	CHECK(s->ops->tenant_add_domain(s, t.id, "Auth.Acme.EXAMPLE") == TS_OK);
+	CHECK(s->ops->tenant_add_domain(s, t.id, "login.acme.example") == TS_OK);
+	CHECK(s->ops->tenant_add_domain(s, t.id, "auth.acme.example") == TS_E_CONFLICT);
+	CHECK(s->ops->tenant_add_domain(s, dup.id, "x.example") == TS_E_NOT_FOUND);
+	CHECK(s->ops->tenant_by_domain(s, "auth.acme.example", &got) == TS_OK);
+	CHECK_STR(got.slug, "acme");
+	CHECK(s->ops->tenant_by_domain(s, "LOGIN.acme.example", &got) == TS_OK);
+	CHECK_STR(got.id, t.id);
+	CHECK(s->ops->tenant_by_domain(s, "other.example", &got) == TS_E_NOT_FOUND);
+
+	CHECK(s->ops->tenant_set_mfa_required(s, t.id, 0) == TS_OK);
+	CHECK(s->ops->tenant_by_id(s, t.id, &got) == TS_OK && got.mfa_required == 0);
+	CHECK(s->ops->tenant_set_mfa_required(s, dup.id, 1) == TS_E_NOT_FOUND);
+
+	/* list: oldest first (created_at, then insertion), callback can stop */
+	for (i = 0; i < 4; i++) {
+		ts_tenant x = { 0 };
+
+		mkid(x.id, 110 + (unsigned)i);
+		strcpy(x.slug, slugs[i]);
+		x.created_at = i < 2 ? 50 : 60;     /* b, a tie at 50 */
+		CHECK(s->ops->tenant_create(s, &x) == TS_OK);
+	}
+	CHECK(s->ops->tenant_list(s, collect_slugs, list) == TS_OK);
+	CHECK_STR(list, "b,a,c,");
+}
+
+/* ---- users ----------------------------------------------------------- */
+
+static void
+test_users(ts_store *s)
+{
+	ts_tenant t, t2;
+	ts_user u, got, dup;
+	char missing[TS_ID_SZ], other[TS_ID_SZ];
+	int n = -1;
+
+	seed(s, 200, 201, &t, &u);
+	mkid(missing, 299);
+
+	/* email unique per tenant, case-insensitively */
+	dup = u;
+	mkid(dup.id, 202);
+	strcpy(dup.email, "user201@example.com");
+	CHECK(s->ops->user_create(s, &dup) == TS_E_CONFLICT);
+	dup = u;
+	CHECK(s->ops->user_create(s, &dup) == TS_E_CONFLICT);        /* same id */
+	seed(s, 210, 211, &t2, &dup);
+	mkid(dup.id, 212);
+	strcpy(dup.email, "USER201@example.com");                    /* other tenant */
+	CHECK(s->ops->user_create(s, &dup) == TS_OK);
+	memcpy(other, dup.id, sizeof other);
+	mkid(dup.id, 213);
+	memcpy(dup.tenant_id, missing, sizeof dup.tenant_id);
+	CHECK(s->ops->user_create(s, &dup) == TS_E_NOT_FOUND);       /* no tenant */
+	dup.email[0] = '\0';
+	CHECK(s->ops->user_create(s, &dup) == TS_E_INVALID);
+
+	CHECK(s->ops->user_by_email(s, t.id, "user201@EXAMPLE.com", &got) == TS_OK);
+	CHECK_STR(got.id, u.id);
+	CHECK_STR(got.email, "User201@Example.COM");                 /* as given */
+	CHECK_STR(got.password_hash, u.password_hash);
+	CHECK(got.created_at == 2000 && got.failed_logins == 0 && got.locked_until == 0);
+	CHECK(s->ops->user_by_email(s, t2.id, "user201@example.com", &got) == TS_OK);
+	CHECK_STR(got.id, other);
+	CHECK(s->ops->user_by_email(s, t.id, "nobody@example.com", &got) == TS_E_NOT_FOUND);
+	CHECK(s->ops->user_by_email(s, missing, "user201@example.com", &got) == TS_E_NOT_FOUND);
+	CHECK(s->ops->user_by_id(s, u.id, &got) == TS_OK);
+	CHECK_STR(got.tenant_id, t.id);
+	CHECK(s->ops->user_by_id(s, missing, &got) == TS_E_NOT_FOUND);
+
+	CHECK(s->ops->user_set_password(s, u.id, "$argon2id$new") == TS_OK);
+	CHECK(s->ops->user_set_password(s, missing, "$x") == TS_E_NOT_FOUND);
+	CHECK(s->ops->user_set_flags(s, u.id, 1, 1, 0) == TS_OK);
+	CHECK(s->ops->user_set_flags(s, missing, 1, 1, 1) == TS_E_NOT_FOUND);
+	CHECK(s->ops->user_by_id(s, u.id, &got) == TS_OK);
+	CHECK_STR(got.password_hash, "$argon2id$new");
+	CHECK(got.is_verified == 1 && got.is_admin == 1 && got.is_disabled == 0);
+
+	/* lockout: the third failure locks for 60 s from now */
+	CHECK(s->ops->user_login_failed(s, u.id, 5000, 3, 60, &n) == TS_OK && n == 1);
+	CHECK(s->ops->user_login_failed(s, u.id, 5001, 3, 60, &n) == TS_OK && n == 2);
+	CHECK(s->ops->user_by_id(s, u.id, &got) == TS_OK && got.locked_until == 0);
+	CHECK(s->ops->user_login_failed(s, u.id, 5002, 3, 60, &n) == TS_OK && n == 3);
+	CHECK(s->ops->user_by_id(s, u.id, &got) == TS_OK);
+	CHECK(got.failed_logins == 3 && got.locked_until == 5062);
+	CHECK(s->ops->user_login_failed(s, missing, 5003, 3, 60, &n) == TS_E_NOT_FOUND && n == 0);
+	CHECK(s->ops->user_login_ok(s, u.id) == TS_OK);
+	CHECK(s->ops->user_by_id(s, u.id, &got) == TS_OK);
+	CHECK(got.failed_logins == 0 && got.locked_until == 0);
+	CHECK(s->ops->user_login_ok(s, missing) == TS_E_NOT_FOUND);
+	/* lock_after 0: count, never lock */
+	CHECK(s->ops->user_login_failed(s, u.id, 6000, 0, 60, &n) == TS_OK && n == 1);
+	CHECK(s->ops->user_by_id(s, u.id, &got) == TS_OK && got.locked_until == 0);
+}
+
+/* ---- sessions and secrets -------------------------------------------- */
+
+static void
+put_secret(ts_store *s, int kind, unsigned hn, const char *session_id, const char *user_id,
+           int64_t expires_at)
+{
+	ts_secret x = { 0 };
+
+	x.kind = kind;
+	mkhash(x.hash, hn);
+	strcpy(x.tenant_id, "t");
+	strcpy(x.user_id, user_id);
+	strcpy(x.session_id, session_id);
+	x.created_at = 100;
+	x.expires_at = expires_at;
+	CHECK(s->ops->secret_put(s, &x) == TS_OK);
+}
+
+static void
+test_sessions(ts_store *s)
+{
+	ts_tenant t;
+	ts_user u;
+	ts_session x = { 0 }, got;
+	ts_secret sec;
+	char h[TS_HASH_SZ], missing[TS_ID_SZ];
+	int n = -1, i;
+
+	seed(s, 300, 301, &t, &u);
+	mkid(missing, 399);
+	mkid(x.id, 310);
+	memcpy(x.tenant_id, t.id, sizeof x.tenant_id);
+	memcpy(x.user_id, u.id, sizeof x.user_id);
+	x.kind = TS_SESSION_ENROLL;
+	strcpy(x.amr, "pwd otp");
+	x.created_at = 10;
+	x.expires_at = 9999;
+	CHECK(s->ops->session_create(s, &x) == TS_OK);
+	CHECK(s->ops->session_create(s, &x) == TS_E_CONFLICT);
+	CHECK(s->ops->session_get(s, x.id, &got) == TS_OK);
+	CHECK_STR(got.user_id, u.id);
+	CHECK_STR(got.amr, "pwd otp");
+	CHECK(got.kind == TS_SESSION_ENROLL && got.expires_at == 9999 && got.revoked_at == 0);
+	CHECK(s->ops->session_get(s, missing, &got) == TS_E_NOT_FOUND);
+
+	/* revoke kills the session's unused secrets and only those */
+	put_secret(s, TS_SECRET_REFRESH, 1, x.id, u.id, 9999);
+	put_secret(s, TS_SECRET_ACCESS, 2, x.id, u.id, 9999);
+	put_secret(s, TS_SECRET_REFRESH, 3, x.id, u.id, 9999);
+	put_secret(s, TS_SECRET_REFRESH, 4, "other-session", u.id, 9999);
+	mkhash(h, 3);
+	CHECK(s->ops->secret_consume(s, TS_SECRET_REFRESH, h, 50, &sec) == TS_OK);
+	CHECK(s->ops->session_revoke(s, x.id, 77) == TS_OK);
+	CHECK(s->ops->session_get(s, x.id, &got) == TS_OK && got.revoked_at == 77);
+	mkhash(h, 1);
+	CHECK(s->ops->secret_get(s, TS_SECRET_REFRESH, h, &sec) == TS_OK && sec.used_at == 77);
+	CHECK(s->ops->secret_consume(s, TS_SECRET_REFRESH, h, 80, &sec) == TS_E_TOKEN_REUSED);
+	CHECK_STR(sec.session_id, x.id);
+	mkhash(h, 2);
+	CHECK(s->ops->secret_get(s, TS_SECRET_ACCESS, h, &sec) == TS_OK && sec.used_at == 77);
+	mkhash(h, 3);
+	CHECK(s->ops->secret_get(s, TS_SECRET_REFRESH, h, &sec) == TS_OK && sec.used_at == 50);
+	mkhash(h, 4);
+	CHECK(s->ops->secret_get(s, TS_SECRET_REFRESH, h, &sec) == TS_OK && sec.used_at == 0);
+	/* again: keeps the first time */
+	CHECK(s->ops->session_revoke(s, x.id, 88) == TS_OK);
+	CHECK(s->ops->session_get(s, x.id, &got) == TS_OK && got.revoked_at == 77);
+	CHECK(s->ops->session_revoke(s, missing, 88) == TS_E_NOT_FOUND);
+
+	/* user_sessions_revoke: three live, one already revoked */
+	for (i = 0; i < 3; i++) {
+		mkid(x.id, 320 + (unsigned)i);
+		CHECK(s->ops->session_create(s, &x) == TS_OK);
+		put_secret(s, TS_SECRET_REFRESH, 20 + (unsigned)i, x.id, u.id, 9999);
+	}
+	CHECK(s->ops->user_sessions_revoke(s, u.id, 90, &n) == TS_OK && n == 3);
+	CHECK(s->ops->session_get(s, x.id, &got) == TS_OK && got.revoked_at == 90);
+	mkid(x.id, 310);
+	CHECK(s->ops->session_get(s, x.id, &got) == TS_OK && got.revoked_at == 77);
+	mkhash(h, 22);
+	CHECK(s->ops->secret_consume(s, TS_SECRET_REFRESH, h, 91, &sec) == TS_E_TOKEN_REUSED);
+	CHECK(sec.used_at == 90);
+	CHECK(s->ops->user_sessions_revoke(s, u.id, 95, &n) == TS_OK && n == 0);
+	CHECK(s->ops->user_sessions_revoke(s, missing, 95, &n) == TS_OK && n == 0);
+}
+
+static void
+test_secrets(ts_store *s)
+{
+	ts_secret x = { 0 }, got;
+	char h[TS_HASH_SZ];
+	int n = -1;
+
+	x.kind = TS_SECRET_MFA_CHALLENGE;
+	mkhash(x.hash, 400);
+	strcpy(x.tenant_id, "tenant");
+	strcpy(x.user_id, "user");
+	strcpy(x.data, "{\"attempts\":0}");
+	x.created_at = 1;
+	x.expires_at = 500;
+	CHECK(s->ops->secret_put(s, &x) == TS_OK);
+	CHECK(s->ops->secret_put(s, &x) == TS_E_CONFLICT);
+	x.kind = TS_SECRET_EMAIL_OTP;               /* same hash, other kind */
+	CHECK(s->ops->secret_put(s, &x) == TS_OK);
+
+	CHECK(s->ops->secret_get(s, TS_SECRET_MFA_CHALLENGE, x.hash, &got) == TS_OK);
+	CHECK(got.kind == TS_SECRET_MFA_CHALLENGE && got.expires_at == 500 && got.used_at == 0);
+	CHECK_STR(got.data, "{\"attempts\":0}");
+	CHECK_STR(got.session_id, "");
+	CHECK_STR(got.hash, x.hash);
+	CHECK(s->ops->secret_get(s, TS_SECRET_REFRESH, x.hash, &got) == TS_E_NOT_FOUND);
+
+	CHECK(s->ops->secret_set_data(s, TS_SECRET_MFA_CHALLENGE, x.hash, "{\"attempts\":1}") == TS_OK);
+	CHECK(s->ops->secret_get(s, TS_SECRET_MFA_CHALLENGE, x.hash, &got) == TS_OK);
+	CHECK_STR(got.data, "{\"attempts\":1}");
+	CHECK(s->ops->secret_set_data(s, TS_SECRET_REFRESH, x.hash, "x") == TS_E_NOT_FOUND);
+
+	CHECK(s->ops->secret_consume(s, TS_SECRET_MFA_CHALLENGE, x.hash, 42, &got) == TS_OK);
+	CHECK(got.used_at == 42);
+	CHECK_STR(got.user_id, "user");
+	CHECK(s->ops->secret_consume(s, TS_SECRET_MFA_CHALLENGE, x.hash, 43, &got) == TS_E_TOKEN_REUSED);
+	CHECK(got.used_at == 42);
+	CHECK_STR(got.data, "{\"attempts\":1}");
+	mkhash(h, 499);
+	CHECK(s->ops->secret_consume(s, TS_SECRET_MFA_CHALLENGE, h, 43, &got) == TS_E_NOT_FOUND);
+	CHECK(got.hash[0] == '\0');
+	/* inputs may point into the output record */
+	got.kind = TS_SECRET_MFA_CHALLENGE;
+	mkhash(got.hash, 400);
+	CHECK(s->ops->secret_consume(s, got.kind, got.hash, 44, &got) == TS_E_TOKEN_REUSED);
+	CHECK(got.used_at == 42 && got.kind == TS_SECRET_MFA_CHALLENGE);
+	CHECK(s->ops->secret_get(s, got.kind, got.hash, &got) == TS_OK && got.used_at == 42);
+	/* a clock reading of 0 still marks it used */
+	CHECK(s->ops->secret_consume(s, TS_SECRET_EMAIL_OTP, x.hash, 0, &got) == TS_OK);
+	CHECK(s->ops->secret_consume(s, TS_SECRET_EMAIL_OTP, x.hash, 0, &got) == TS_E_TOKEN_REUSED);
+
+	/* purge: strictly before */
+	x.kind = TS_SECRET_AUTH_TOKEN;
+	mkhash(x.hash, 401);
+	x.expires_at = 600;
+	CHECK(s->ops->secret_put(s, &x) == TS_OK);
+	mkhash(x.hash, 402);
+	x.expires_at = 700;
+	CHECK(s->ops->secret_put(s, &x) == TS_OK);
+	CHECK(s->ops->secret_purge(s, 600, &n) == TS_OK);
+	CHECK(n >= 2);                                   /* the two at 500, maybe more */
+	CHECK(s->ops->secret_get(s, TS_SECRET_AUTH_TOKEN, x.hash, &got) == TS_OK);
+	mkhash(h, 401);
+	CHECK(s->ops->secret_get(s, TS_SECRET_AUTH_TOKEN, h, &got) == TS_OK);
+	CHECK(s->ops->secret_purge(s, 601, &n) == TS_OK && n == 1);
+	CHECK(s->ops->secret_get(s, TS_SECRET_AUTH_TOKEN, h, &got) == TS_E_NOT_FOUND);
+}
+
+/* ---- signing keys ---------------------------------------------------- */
+
+struct key_seen {
+	char order[128];
+	int64_t retired[8], until[8];
+	int n, stop_at;
+};
+
+static int
+collect_keys(void *arg, const ts_signing_key *k)
+{
+	struct key_seen *ks = arg;
+
+	strcat(ks->order, k->kid);
+	strcat(ks->order, ",");
+	if (ks->n < 8) {
+		ks->retired[ks->n] = k->retired_at;
+		ks->until[ks->n] = k->publish_until;
+	}
+	CHECK(strncmp(k->private_pem, "-----BEGIN", 10) == 0);
+	return ++ks->n == ks->stop_at;
+}
+
+static void
+test_keys(ts_store *s)
+{
+	static const struct { const char *kid; int64_t at; } keys[] = {
+		{ "k1", 100 }, { "k2", 300 }, { "k3", 200 }, { "k4", 300 },
+	};
+	ts_signing_key k = { 0 };
+	struct key_seen ks = { .stop_at = -1 };
+	size_t i;
+
+	k.private_pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQ==\n-----END PRIVATE KEY-----\n";
+	strcpy(k.alg, "EdDSA");
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		strcpy(k.kid, keys[i].kid);
+		k.created_at = keys[i].at;
+		CHECK(s->ops->key_add(s, &k) == TS_OK);
+	}
+	CHECK(s->ops->key_add(s, &k) == TS_E_CONFLICT);
+	CHECK(s->ops->key_list(s, collect_keys, &ks) == TS_OK);
+	CHECK_STR(ks.order, "k4,k2,k3,k1,");       /* newest first, ties: last added */
+
+	CHECK(s->ops->key_retire_others(s, "nope", 400, 500) == TS_E_NOT_FOUND);
+	CHECK(s->ops->key_retire_others(s, "k4", 400, 500) == TS_OK);
+	memset(&ks, 0, sizeof ks);
+	ks.stop_at = -1;
+	CHECK(s->ops->key_list(s, collect_keys, &ks) == TS_OK);
+	CHECK(ks.retired[0] == 0 && ks.until[0] == 0);              /* k4 */
+	CHECK(ks.retired[1] == 400 && ks.until[1] == 500);          /* k2 */
+	CHECK(ks.retired[3] == 400 && ks.until[3] == 500);          /* k1 */
+	/* already retired keys keep their dates */
+	CHECK(s->ops->key_retire_others(s, "k4", 450, 900) == TS_OK);
+	memset(&ks, 0, sizeof ks);
+	ks.stop_at = 2;
+	CHECK(s->ops->key_list(s, collect_keys, &ks) == TS_OK);
+	CHECK_STR(ks.order, "k4,k2,");
+	CHECK(ks.retired[1] == 400 && ks.until[1] == 500);
+}
+
+/* ---- TOTP ------------------------------------------------------------ */
+
+static void
+test_totp(ts_store *s)
+{
+	ts_tenant t;
+	ts_user u;
+	ts_totp x = { 0 }, got;
+	char missing[TS_ID_SZ];
+
+	seed(s, 500, 501, &t, &u);
+	mkid(missing, 599);
+	memcpy(x.user_id, u.id, sizeof x.user_id);
+	strcpy(x.secret_b32, "JBSWY3DPEHPK3PXP");
+	x.created_at = 5;
+	CHECK(s->ops->totp_put(s, &x) == TS_OK);
+	strcpy(x.secret_b32, "KRSXG5CTMVRXEZLU");       /* unconfirmed: replaced */
+	x.created_at = 6;
+	CHECK(s->ops->totp_put(s, &x) == TS_OK);
+	CHECK(s->ops->totp_get(s, u.id, &got) == TS_OK);
+	CHECK_STR(got.secret_b32, "KRSXG5CTMVRXEZLU");
+	CHECK(got.confirmed == 0 && got.created_at == 6 && got.last_step == 0);
+	CHECK(s->ops->totp_get(s, missing, &got) == TS_E_NOT_FOUND);
+
+	CHECK(s->ops->totp_use_step(s, u.id, 1000) == TS_OK);
+	CHECK(s->ops->totp_use_step(s, u.id, 1000) == TS_E_TOKEN_REUSED);   /* replay */
+	CHECK(s->ops->totp_use_step(s, u.id, 999) == TS_E_TOKEN_REUSED);    /* older */
+	CHECK(s->ops->totp_use_step(s, u.id, 1001) == TS_OK);
+	CHECK(s->ops->totp_use_step(s, missing, 5) == TS_E_NOT_FOUND);
+	CHECK(s->ops->totp_confirm(s, u.id) == TS_OK);
+	CHECK(s->ops->totp_confirm(s, missing) == TS_E_NOT_FOUND);
+	CHECK(s->ops->totp_get(s, u.id, &got) == TS_OK);
+	CHECK(got.confirmed == 1 && got.last_step == 1001);
+	strcpy(x.secret_b32, "AAAAAAAAAAAAAAAA");       /* confirmed: kept */
+	CHECK(s->ops->totp_put(s, &x) == TS_E_CONFLICT);
+	CHECK(s->ops->totp_get(s, u.id, &got) == TS_OK);
+	CHECK_STR(got.secret_b32, "KRSXG5CTMVRXEZLU");
+	CHECK(s->ops->totp_delete(s, u.id) == TS_OK);
+	CHECK(s->ops->totp_delete(s, u.id) == TS_E_NOT_FOUND);
+	CHECK(s->ops->totp_put(s, &x) == TS_OK);
+}
+
+/* ---- migrations and reopen ------------------------------------------- */
+
+static int
+user_version(const char *name)
+{
+	char p[128];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+
+	db_path(p, sizeof p, name);
+	if (sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void
+test_reopen(void)
+{
+	ts_store *s;
+	ts_tenant t, got;
+	ts_user u;
+	char p[128];
+	sqlite3 *db = NULL;
+
+	s = open_db("r.db", NULL);
+	seed(s, 600, 601, &t, &u);
+	ts_store_close(s);
+	CHECK(user_version("r.db") == sq_migration_count);
+	s = open_db("r.db", NULL);                 /* migrations already applied */
+	CHECK(s->ops->tenant_by_id(s, t.id, &got) == TS_OK);
+	CHECK_STR(got.slug, "tenant-600");
+	ts_store_close(s);
+	CHECK(user_version("r.db") == sq_migration_count);
+
+	/* a file from a newer build is refused */
+	db_path(p, sizeof p, "r.db");
+	CHECK(sqlite3_open(p, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	s = NULL;
+	snprintf(p, sizeof p, "%s/r.db", dir);
+	CHECK(ts_store_open(p, &s) == TS_E_INTERNAL && s == NULL);
+	db_remove("r.db");
+}
+
+/* The migration engine on its own: only new steps run, in order. */
+static void
+test_migrate_steps(void)
+{
+	static const char *const steps[] = {
+		"CREATE TABLE a(x); INSERT INTO a VALUES(1);",
+		"INSERT INTO a VALUES(2);",
+		"INSERT INTO a VALUES(3);",
+		"THIS IS NOT SQL",
+	};
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char p[128];
+	int sum = -1;
+
+	db_path(p, sizeof p, "m.db");
+	CHECK(sqlite3_open(p, &db) == SQLITE_OK);
+	CHECK(sq_migrate(db, steps, 1) == TS_OK);
+	CHECK(sq_migrate(db, steps, 1) == TS_OK);
+	CHECK(sq_migrate(db, steps, 3) == TS_OK);
+	CHECK(sq_migrate(db, steps, 3) == TS_OK);
+	CHECK(sq_migrate(db, steps, 2) == TS_E_INTERNAL);     /* file is newer */
+	fprintf(stderr, "(an error about \"THIS\" is expected next)\n");
+	CHECK(sq_migrate(db, steps, 4) == TS_E_INTERNAL);     /* bad step: rolled back */
+	CHECK(sqlite3_prepare_v2(db, "SELECT sum(x) * 10 + count(*) FROM a", -1, &st, NULL) == SQLITE_OK);
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		sum = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	CHECK(sum == 63);                                      /* 1+2+3, three rows */
+	CHECK(user_version("m.db") == 3);
+	db_remove("m.db");
+}
+
+/* ---- concurrency ----------------------------------------------------- */
+
+struct race {
+	ts_store *s;
+	pthread_barrier_t go;
+	const char *id;      /* user for login_failed */
+	char hash[TS_HASH_SZ];
+	ts_err res[64];
+	int count[64];
+	int next;
+	pthread_mutex_t mu;
+};
+
+static int
+race_slot(struct race *r)
+{
+	int i;
+
+	pthread_mutex_lock(&r->mu);
+	i = r->next++;
+	pthread_mutex_unlock(&r->mu);
+	return i;
+}
+
+static void *
+consume_main(void *arg)
+{
+	struct race *r = arg;
+	ts_secret out;
+	int i = race_slot(r);
+
+	pthread_barrier_wait(&r->go);
+	r->res[i] = r->s->ops->secret_consume(r->s, TS_SECRET_REFRESH, r->hash, 1234, &out);
+	return NULL;
+}
+
+/* The same on the read-then-consume path of access tokens. */
+static void *
+consume_access_main(void *arg)
+{
+	struct race *r = arg;
+	ts_secret out;
+	int i = race_slot(r);
+
+	pthread_barrier_wait(&r->go);
+	if (r->s->ops->secret_get(r->s, TS_SECRET_ACCESS, r->hash, &out) != TS_OK)
+		r->res[i] = TS_E_INTERNAL;
+	else
+		r->res[i] = r->s->ops->secret_consume(r->s, TS_SECRET_ACCESS, r->hash, 9, &out);
+	return NULL;
+}
+
+static void *
+failed_main(void *arg)
+{
+	struct race *r = arg;
+	int i = race_slot(r);
+
+	pthread_barrier_wait(&r->go);
+	r->res[i] = r->s->ops->user_login_failed(r->s, r->id, 7000, 10, 300, &r->count[i]);
+	return NULL;
+}
+
+static void
+run_race(struct race *r, int n, void *(*fn)(void *))
+{
+	pthread_t th[64];
+	int i;
+
+	r->next = 0;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_barrier_init(&r->go, NULL, (unsigned)n);
+	for (i = 0; i < n; i++)
+		pthread_create(&th[i], NULL, fn, r);
+	for (i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&r->go);
+	pthread_mutex_destroy(&r->mu);
+}
+
+static void
+test_races(ts_store *s)
+{
+	struct race r = { .s = s };
+	ts_tenant t;
+	ts_user u;
+	int ok = 0, reused = 0, i, seen[51] = { 0 }, distinct = 0;
+
+	put_secret(s, TS_SECRET_REFRESH, 700, "sess", "user", 9999);
+	mkhash(r.hash, 700);
+	run_race(&r, 20, consume_main);
+	for (i = 0; i < 20; i++) {
+		ok += r.res[i] == TS_OK;
+		reused += r.res[i] == TS_E_TOKEN_REUSED;
+	}
+	CHECK(ok == 1);
+	CHECK(reused == 19);
+
+	seed(s, 710, 711, &t, &u);
+	r.id = u.id;
+	run_race(&r, 50, failed_main);
+	for (i = 0; i < 50; i++) {
+		CHECK(r.res[i] == TS_OK);
+		if (r.count[i] >= 1 && r.count[i] <= 50 && !seen[r.count[i]]++)
+			distinct++;
+	}
+	CHECK(distinct == 50);                 /* every count 1..50 seen once */
+	CHECK(s->ops->user_by_id(s, u.id, &u) == TS_OK);
+	CHECK(u.failed_logins == 50 && u.locked_until == 7300);
+}
+
+/* ---- unavailability -------------------------------------------------- */
+
+struct writer {
+	ts_store *s;
+	const char *id;
+	ts_err r;
+	int64_t ms;
+};
+
+static void *
+writer_main(void *arg)
+{
+	struct writer *w = arg;
+	int64_t t0 = ms_now();
+
+	w->r = w->s->ops->tenant_set_mfa_required(w->s, w->id, 1);
+	w->ms = ms_now() - t0;
+	return NULL;
+}
+
+/* Runs 8 writers at once against a locked file; returns the slowest's ms. */
+static int64_t
+queued_writers(ts_store *s, const char *id)
+{
+	struct writer w[8];
+	pthread_t th[8];
+	int64_t worst = 0;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		w[i] = (struct writer){ s, id, TS_OK, 0 };
+		pthread_create(&th[i], NULL, writer_main, &w[i]);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		CHECK(w[i].r == TS_E_STORE_UNAVAILABLE);
+		if (w[i].ms > worst)
+			worst = w[i].ms;
+	}
+	return worst;
+}
+
+/* Another process-like connection takes the file for itself: every op,
+ * reads included, must give up within about the busy timeout. */
+static void
+test_exclusive_lock(void)
+{
+	ts_store *s;
+	ts_tenant t = { 0 }, got;
+	ts_session sess;
+	char p[128];
+	sqlite3 *db = NULL;
+	int64_t t0, waited;
+	ts_err r;
+
+	s = open_db("x.db", "?busy_timeout=200&idle_ms=50");
+	mkid(t.id, 800);
+	strcpy(t.slug, "locked");
+	CHECK(s->ops->tenant_create(s, &t) == TS_OK);
+	msleep(300);        /* idle connections closed, so none holds a lock */
+
+	db_path(p, sizeof p, "x.db");
+	CHECK(sqlite3_open(p, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; "
+	                   "UPDATE tenants SET mfa_required = 1;", NULL, NULL, NULL) == SQLITE_OK);
+
+	t0 = ms_now();
+	r = s->ops->tenant_set_mfa_required(s, t.id, 0);
+	waited = ms_now() - t0;
+	CHECK(r == TS_E_STORE_UNAVAILABLE);
+	CHECK(waited >= 150 && waited < 1000);
+	t0 = ms_now();
+	CHECK(s->ops->session_get(s, "x", &sess) == TS_E_STORE_UNAVAILABLE);
+	CHECK(s->ops->ping(s) == TS_E_STORE_UNAVAILABLE);
+	CHECK(ms_now() - t0 < 2000);
+
+	/* many queued writers: each gives up within its own deadline */
+	CHECK(queued_writers(s, t.id) < 1000);
+
+	CHECK(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	CHECK(s->ops->ping(s) == TS_OK);
+	CHECK(s->ops->tenant_set_mfa_required(s, t.id, 1) == TS_OK);
+	CHECK(s->ops->tenant_by_id(s, t.id, &got) == TS_OK && got.mfa_required == 1);
+	ts_store_close(s);
+
+	/* and at open: the lock is there first */
+	CHECK(sqlite3_open(p, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE; "
+	                   "UPDATE tenants SET mfa_required = 1;", NULL, NULL, NULL) == SQLITE_OK);
+	snprintf(p, sizeof p, "sqlite:%s/x.db?busy_timeout=100", dir);
+	s = NULL;
+	t0 = ms_now();
+	CHECK(ts_store_open(p, &s) == TS_E_STORE_UNAVAILABLE && s == NULL);
+	CHECK(ms_now() - t0 < 1000);
+	sqlite3_close(db);
+	db_remove("x.db");
+}
+
+/* Open descriptors outlive chmod and unlink; the store must not. */
+static void
+test_file_gone(void)
+{
+	ts_store *s;
+	ts_tenant t = { 0 }, got;
+	char p[128];
+
+	s = open_db("g.db", "?busy_timeout=200");
+	mkid(t.id, 900);
+	strcpy(t.slug, "gone");
+	CHECK(s->ops->tenant_create(s, &t) == TS_OK);
+	db_path(p, sizeof p, "g.db");
+
+	CHECK(chmod(p, 0) == 0);
+	CHECK(s->ops->ping(s) == TS_E_STORE_UNAVAILABLE);
+	CHECK(s->ops->tenant_by_id(s, t.id, &got) == TS_E_STORE_UNAVAILABLE);
+	CHECK(chmod(p, 0600) == 0);
+	CHECK(s->ops->tenant_by_id(s, t.id, &got) == TS_OK);
+
+	db_remove("g.db");
+	CHECK(s->ops->ping(s) == TS_E_STORE_UNAVAILABLE);
+	t.slug[0] = 'G';
+	mkid(t.id, 901);
+	CHECK(s->ops->tenant_create(s, &t) == TS_E_STORE_UNAVAILABLE);
+	ts_store_close(s);
+	db_remove("g.db");
+}
+
+/* Fewer connections than threads: callers queue for one. */
+static void
+test_small_pool(void)
+{
+	ts_store *s = open_db("p.db", "?pool=2");
+	struct race r = { .s = s };
+	int ok = 0, i;
+
+	put_secret(s, TS_SECRET_ACCESS, 1, "sess", "user", 9999);
+	r.s = s;
+	mkhash(r.hash, 1);
+	run_race(&r, 20, consume_access_main);
+	for (i = 0; i < 20; i++)
+		ok += r.res[i] == TS_OK;
+	CHECK(ok == 1);
+	ts_store_close(s);
+	db_remove("p.db");
+}
+
+/* ---- speed of the token paths (informational) ------------------------ */
+
+struct bench {
+	ts_store *s;
+	unsigned base;
+	int n;
+};
+
+static void *
+bench_main(void *arg)
+{
+	struct bench *b = arg;
+	ts_secret x = { 0 }, out;
+	ts_session sess;
+	int i;
+
+	for (i = 0; i < b->n; i++) {
+		x.kind = TS_SECRET_REFRESH;
+		mkhash(x.hash, b->base + (unsigned)i);
+		strcpy(x.session_id, "00000000-0000-4000-8000-000000000310");
+		x.expires_at = 10;
+		if (b->s->ops->secret_put(b->s, &x) != TS_OK ||
+		    b->s->ops->secret_get(b->s, x.kind, x.hash, &out) != TS_OK ||
+		    b->s->ops->session_get(b->s, x.session_id, &sess) == TS_E_INTERNAL ||
+		    b->s->ops->secret_consume(b->s, x.kind, x.hash, 5, &out) != TS_OK)
+			break;
+	}
+	b->n = i;
+	return NULL;
+}
+
+static void
+test_bench(ts_store *s)
+{
+	enum { THREADS = 4, EACH = 5000 };
+	struct bench b[THREADS];
+	pthread_t th[THREADS];
+	int64_t t0 = ms_now(), ms;
+	int i, done = 0;
+
+	for (i = 0; i < THREADS; i++) {
+		b[i] = (struct bench){ s, 100000 + (unsigned)i * EACH, EACH };
+		pthread_create(&th[i], NULL, bench_main, &b[i]);
+	}
+	for (i = 0; i < THREADS; i++) {
+		pthread_join(th[i], NULL);
+		done += b[i].n;
+	}
+	ms = ms_now() - t0;
+	CHECK(done == THREADS * EACH);
+	fprintf(stderr, "bench: %d x (put+get+session_get+consume) on %d threads in %lld ms"
+	        " = %lld ops/s\n", done, THREADS, (long long)ms,
+	        (long long)(ms ? (int64_t)done * 4 * 1000 / ms : 0));
+}
+
+int
+main(void)
+{
+	ts_store *s;
+
+	snprintf(dir, sizeof dir, "/tmp/ts-store-XXXXXX");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_open();
+	s = open_db("main.db", NULL);
+	if (s) {
+		test_tenants(s);
+		test_users(s);
+		test_sessions(s);
+		test_secrets(s);
+		test_keys(s);
+		test_totp(s);
+		test_races(s);
+		test_bench(s);
+		ts_store_close(s);
+	}
+	db_remove("main.db");
+	test_reopen();
+	test_migrate_steps();
+	test_small_pool();
+	test_exclusive_lock();
+	test_file_gone();
+	if (rmdir(dir) != 0)
+		fprintf(stderr, "rmdir %s: %s\n", dir, strerror(errno));
+	return CHECK_DONE();
+}

@@ -1,0 +1,223 @@
+/* Internals of the SQLite backend, shared by its three files:
+ *   sqlite_pool.c   DSN, connection pool, per-connection setup, errors
+ *   sqlite_schema.c versioned migrations
+ *   sqlite.c        the ts_store_ops table (one small function per op)
+ * Nothing outside src/store/sqlite*.c and tests/unit/test_store.c includes it. */
+#ifndef TS_STORE_SQLITE_INTERNAL_H
+#define TS_STORE_SQLITE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sqlite3.h>
+#include "store/store.h"
+
+/* Column lists, so each record is read by one row_*() function. */
+#define SQ_TENANT_COLS "id, slug, mfa_required, created_at"
+#define SQ_USER_COLS                                                        \
+	"id, tenant_id, email, password_hash, is_verified, is_admin, "      \
+	"is_disabled, failed_logins, locked_until, created_at"
+#define SQ_SESSION_COLS                                                     \
+	"id, tenant_id, user_id, kind, amr, created_at, expires_at, revoked_at"
+#define SQ_SECRET_COLS                                                      \
+	"kind, hash, tenant_id, user_id, session_id, data, created_at, "    \
+	"expires_at, used_at"
+#define SQ_KEY_COLS "kid, alg, private_pem, created_at, retired_at, publish_until"
+#define SQ_TOTP_COLS "user_id, secret_b32, confirmed, last_step, created_at"
+
+/* Every statement the backend runs, X(name, sql): each connection prepares
+ * one lazily on first use and keeps it, so the hot paths never re-parse.
+ * Parameters are numbered (?1..) so an op binds by meaning, not position. */
+#define SQ_STATEMENTS(X)                                                      \
+	X(ST_BEGIN, "BEGIN IMMEDIATE")                                        \
+	X(ST_COMMIT, "COMMIT")                                                \
+	X(ST_PING, "SELECT 1 FROM tenants LIMIT 1")                           \
+	X(ST_TENANT_INSERT,                                                   \
+	  "INSERT INTO tenants(id, slug, mfa_required, created_at) "          \
+	  "VALUES(?1, ?2, ?3, ?4)")                                           \
+	X(ST_DOMAIN_INSERT,                                                   \
+	  "INSERT INTO tenant_domains(host, tenant_id) VALUES(?1, ?2)")       \
+	X(ST_TENANT_BY_SLUG,                                                  \
+	  "SELECT " SQ_TENANT_COLS " FROM tenants WHERE slug = ?1")           \
+	X(ST_TENANT_BY_DOMAIN,                                                \
+	  "SELECT t.id, t.slug, t.mfa_required, t.created_at "                \
+	  "FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id "       \
+	  "WHERE d.host = ?1")                                                \
+	X(ST_TENANT_BY_ID,                                                    \
+	  "SELECT " SQ_TENANT_COLS " FROM tenants WHERE id = ?1")             \
+	X(ST_TENANT_SET_MFA,                                                  \
+	  "UPDATE tenants SET mfa_required = ?2 WHERE id = ?1")               \
+	X(ST_TENANT_LIST,                                                     \
+	  "SELECT " SQ_TENANT_COLS " FROM tenants ORDER BY created_at, rowid") \
+	X(ST_USER_INSERT,                                                     \
+	  "INSERT INTO users(id, tenant_id, email, email_norm, password_hash, " \
+	  "is_verified, is_admin, is_disabled, failed_logins, locked_until, " \
+	  "created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")  \
+	X(ST_USER_BY_EMAIL,                                                   \
+	  "SELECT " SQ_USER_COLS " FROM users "                               \
+	  "WHERE tenant_id = ?1 AND email_norm = ?2")                         \
+	X(ST_USER_BY_ID, "SELECT " SQ_USER_COLS " FROM users WHERE id = ?1")  \
+	X(ST_USER_SET_PASSWORD,                                               \
+	  "UPDATE users SET password_hash = ?2 WHERE id = ?1")                \
+	X(ST_USER_SET_FLAGS,                                                  \
+	  "UPDATE users SET is_verified = ?2, is_admin = ?3, is_disabled = ?4 " \
+	  "WHERE id = ?1")                                                    \
+	/* The right-hand sides see the old failed_logins; RETURNING sees the \
+	 * new one. lock_after <= 0 disables the lock. */                     \
+	X(ST_USER_LOGIN_FAILED,                                               \
+	  "UPDATE users SET failed_logins = failed_logins + 1, "              \
+	  "locked_until = CASE WHEN ?3 > 0 AND failed_logins + 1 >= ?3 "      \
+	  "THEN ?2 + ?4 ELSE locked_until END "                               \
+	  "WHERE id = ?1 RETURNING failed_logins")                            \
+	X(ST_USER_LOGIN_OK,                                                   \
+	  "UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?1") \
+	X(ST_SESSION_INSERT,                                                  \
+	  "INSERT INTO sessions(id, tenant_id, user_id, kind, amr, created_at, " \
+	  "expires_at, revoked_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")   \
+	X(ST_SESSION_GET,                                                     \
+	  "SELECT " SQ_SESSION_COLS " FROM sessions WHERE id = ?1")           \
+	X(ST_SESSION_EXISTS, "SELECT 1 FROM sessions WHERE id = ?1")          \
+	X(ST_SESSION_REVOKE,                                                  \
+	  "UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at = 0") \
+	X(ST_SESSION_KILL_SECRETS,                                            \
+	  "UPDATE secrets SET used_at = max(?2, 1) "                          \
+	  "WHERE session_id = ?1 AND used_at = 0")                            \
+	X(ST_USER_KILL_SECRETS,                                               \
+	  "UPDATE secrets SET used_at = max(?2, 1) WHERE used_at = 0 AND "    \
+	  "session_id IN (SELECT id FROM sessions "                           \
+	  "WHERE user_id = ?1 AND revoked_at = 0)")                           \
+	X(ST_USER_REVOKE_SESSIONS,                                            \
+	  "UPDATE sessions SET revoked_at = ?2 "                              \
+	  "WHERE user_id = ?1 AND revoked_at = 0")                            \
+	X(ST_SECRET_INSERT,                                                   \
+	  "INSERT INTO secrets(kind, hash, tenant_id, user_id, session_id, "  \
+	  "data, created_at, expires_at, used_at) "                           \
+	  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                       \
+	X(ST_SECRET_GET,                                                      \
+	  "SELECT " SQ_SECRET_COLS " FROM secrets WHERE kind = ?1 AND hash = ?2") \
+	/* used_at 0 means unused, so a clock reading of 0 must not be stored. */ \
+	X(ST_SECRET_CONSUME,                                                  \
+	  "UPDATE secrets SET used_at = max(?3, 1) "                          \
+	  "WHERE kind = ?1 AND hash = ?2 AND used_at = 0 "                    \
+	  "RETURNING " SQ_SECRET_COLS)                                        \
+	X(ST_SECRET_SET_DATA,                                                 \
+	  "UPDATE secrets SET data = ?3 WHERE kind = ?1 AND hash = ?2")       \
+	X(ST_SECRET_PURGE, "DELETE FROM secrets WHERE expires_at < ?1")       \
+	X(ST_KEY_INSERT,                                                      \
+	  "INSERT INTO signing_keys(kid, alg, private_pem, created_at, "      \
+	  "retired_at, publish_until) VALUES(?1, ?2, ?3, ?4, ?5, ?6)")        \
+	X(ST_KEY_EXISTS, "SELECT 1 FROM signing_keys WHERE kid = ?1")         \
+	X(ST_KEY_RETIRE_OTHERS,                                               \
+	  "UPDATE signing_keys SET retired_at = ?2, publish_until = ?3 "      \
+	  "WHERE kid <> ?1 AND retired_at = 0")                               \
+	X(ST_KEY_LIST,                                                        \
+	  "SELECT " SQ_KEY_COLS " FROM signing_keys "                         \
+	  "ORDER BY created_at DESC, rowid DESC")                             \
+	/* A confirmed factor is never overwritten: the upsert's WHERE leaves \
+	 * it alone and changes() == 0 tells the caller. */                  \
+	X(ST_TOTP_PUT,                                                        \
+	  "INSERT INTO totp(user_id, secret_b32, confirmed, last_step, "      \
+	  "created_at) VALUES(?1, ?2, ?3, ?4, ?5) "                           \
+	  "ON CONFLICT(user_id) DO UPDATE SET secret_b32 = excluded.secret_b32, " \
+	  "confirmed = excluded.confirmed, last_step = excluded.last_step, "  \
+	  "created_at = excluded.created_at WHERE totp.confirmed = 0")        \
+	X(ST_TOTP_GET, "SELECT " SQ_TOTP_COLS " FROM totp WHERE user_id = ?1") \
+	X(ST_TOTP_EXISTS, "SELECT 1 FROM totp WHERE user_id = ?1")            \
+	X(ST_TOTP_CONFIRM, "UPDATE totp SET confirmed = 1 WHERE user_id = ?1") \
+	X(ST_TOTP_USE_STEP,                                                   \
+	  "UPDATE totp SET last_step = ?2 WHERE user_id = ?1 AND last_step < ?2") \
+	X(ST_TOTP_DELETE, "DELETE FROM totp WHERE user_id = ?1")
+
+typedef enum {
+#define SQ_ST_ENUM(name, sql) name,
+	SQ_STATEMENTS(SQ_ST_ENUM)
+#undef SQ_ST_ENUM
+	SQ_ST__COUNT
+} sq_stmt;
+
+/* One pooled connection. Only the thread that acquired it touches it. */
+typedef struct sq_conn {
+	sqlite3 *db;
+	sqlite3_stmt *st[SQ_ST__COUNT]; /* prepared on first use, NULL before */
+	struct sq_conn *next;           /* free list link while idle */
+	int64_t idle_since_us;          /* monotonic; the reaper closes stale ones */
+	int64_t deadline_us;            /* the busy handler gives up after this */
+	int writer;                     /* holds the store's write lock */
+} sq_conn;
+
+typedef struct sq_store {
+	ts_store base;        /* first, so a ts_store * is an sq_store * */
+	char *path;           /* owned */
+	int busy_ms;          /* total time an op may wait for locks */
+	int max_conns;
+	int idle_ms;          /* close connections idle this long; 0 = never */
+	int memory;           /* ":memory:": one connection, no file checks */
+	dev_t dev;            /* identity of the file we migrated, so a */
+	ino_t ino;            /* removed or replaced file is noticed */
+	uid_t euid;           /* ours, for the permission check */
+
+	pthread_mutex_t mu;   /* guards the fields below */
+	pthread_cond_t cv;    /* a connection came back or a slot freed */
+	sq_conn *idle;        /* free list, most recently used first */
+	int nconns;           /* open, plus being opened */
+	int closing;
+	pthread_cond_t reaper_cv;
+	pthread_t reaper;
+	int has_reaper;
+
+	/* One writer at a time inside this process: SQLite allows one anyway,
+	 * and queueing here is far cheaper than every writer sleeping in the
+	 * busy handler. Other processes are still kept out by SQLite's locks.
+	 * A flag and a condvar rather than a mutex, so the wait can have a
+	 * monotonic deadline that sanitizers understand. */
+	pthread_mutex_t wmu;  /* guards writing */
+	pthread_cond_t wcv;
+	int writing;
+} sq_store;
+
+enum { SQ_READ = 0, SQ_WRITE = 1 };
+
+/* One op's hold on a connection and its current statement. */
+typedef struct sq_call {
+	sq_store *s;
+	sq_conn *c;
+	sqlite3_stmt *st;     /* current statement, NULL before sq_use */
+	sq_stmt id;
+	int bind_rc;          /* first failed bind; the next step reports it */
+} sq_call;
+
+/* sqlite_pool.c */
+ts_err sq_store_open(const char *dsn, ts_store **out);
+void sq_store_close(ts_store *s);
+/* Takes a connection (and for SQ_WRITE the write lock), then makes stmt
+ * current. On failure nothing is held and k need not be ended. */
+ts_err sq_begin(ts_store *s, int mode, sq_stmt stmt, sq_call *k);
+/* Resets the current statement and makes stmt current. */
+ts_err sq_use(sq_call *k, sq_stmt stmt);
+void sq_text(sq_call *k, int i, const char *v);
+void sq_int(sq_call *k, int i, int64_t v);
+/* Steps once: TS_OK with a row, TS_E_NOT_FOUND when there is none. */
+ts_err sq_row(sq_call *k);
+/* Steps to the end: TS_OK, or the mapped error. */
+ts_err sq_exec(sq_call *k);
+/* As sq_exec, then TS_E_NOT_FOUND if no row changed. */
+ts_err sq_changed(sq_call *k);
+/* Rolls back an open transaction, resets, returns the connection and the
+ * write lock; returns r so an op can end with `return sq_end(&k, r);`. */
+ts_err sq_end(sq_call *k, ts_err r);
+/* Maps a SQLite result code (extended or primary) to a ts_err. */
+ts_err sq_map(int rc);
+/* Logs an unexpected failure (never bound values: those may be secrets). */
+void sq_log(sqlite3 *db, int rc, const char *what);
+/* Copies column i into dst (size n), NUL-terminated; NULL gives "". */
+void sq_col_text(sqlite3_stmt *st, int i, char *dst, size_t n);
+
+/* sqlite_schema.c */
+extern const char *const sq_migrations[];
+extern const int sq_migration_count;
+/* Brings db up to n migrations, one transaction each, tracked in PRAGMA
+ * user_version; already applied steps are skipped. TS_E_INTERNAL if the
+ * file is newer than n (a downgrade). */
+ts_err sq_migrate(sqlite3 *db, const char *const *steps, int n);
+
+#endif

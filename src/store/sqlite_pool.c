@@ -1,0 +1,719 @@
+/* SQLite backend plumbing: DSN options, a pool of connections shared by all
+ * threads, per-connection setup, lazily prepared statements, error mapping.
+ *
+ * Why a pool of NOMUTEX connections: a SQLite connection is cheap but not
+ * shareable without a mutex around every call, and WAL mode lets readers on
+ * separate connections run in parallel with the one writer.
+ *
+ * Availability: every op has one deadline, busy_timeout from now. Waiting
+ * for a pooled connection, for this process's write lock and for SQLite's
+ * file locks (our own busy handler) all stop at it, so a database another
+ * process has locked yields TS_E_STORE_UNAVAILABLE in about busy_timeout,
+ * never a hang. Because open descriptors do not notice a chmod or an unlink,
+ * each op also stats the path first (see file_usable). */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "store/sqlite_internal.h"
+
+#define SQ_BUSY_MS_DEFAULT 5000
+#define SQ_BUSY_MS_MAX 600000
+#define SQ_POOL_DEFAULT 16
+#define SQ_POOL_MAX 64
+#define SQ_IDLE_MS_DEFAULT 1000
+#define SQ_IDLE_MS_MAX 3600000
+
+static const char *const sq_sql[SQ_ST__COUNT] = {
+#define SQ_ST_SQL(name, sql) [name] = sql,
+	SQ_STATEMENTS(SQ_ST_SQL)
+#undef SQ_ST_SQL
+};
+
+static const char *const sq_stmt_name[SQ_ST__COUNT] = {
+#define SQ_ST_NAME(name, sql) [name] = #name,
+	SQ_STATEMENTS(SQ_ST_NAME)
+#undef SQ_ST_NAME
+};
+
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static struct timespec
+mono_abs(int64_t us)
+{
+	struct timespec ts = { us / 1000000, (long)(us % 1000000) * 1000 };
+
+	return ts;
+}
+
+/* ---- errors ---------------------------------------------------------- */
+
+ts_err
+sq_map(int rc)
+{
+	switch (rc) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return TS_OK;
+	case SQLITE_CONSTRAINT_UNIQUE:
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+		return TS_E_CONFLICT;
+	case SQLITE_CONSTRAINT_FOREIGNKEY:
+		return TS_E_NOT_FOUND;      /* the referenced row is missing */
+	case SQLITE_CONSTRAINT_NOTNULL:
+	case SQLITE_TOOBIG:
+		return TS_E_INVALID;
+	case SQLITE_NOMEM:
+		return TS_E_NOMEM;
+	}
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_PERM:
+	case SQLITE_PROTOCOL:
+		return TS_E_STORE_UNAVAILABLE;
+	}
+	return TS_E_INTERNAL;
+}
+
+/* During an outage every request fails the same way: say so once a
+ * second, not once per request. */
+static int
+unavail_log_due(void)
+{
+	static _Atomic int64_t last_us;
+	int64_t now = mono_us(), last = atomic_load(&last_us);
+
+	return now - last >= 1000000 && atomic_compare_exchange_strong(&last_us, &last, now);
+}
+
+void
+sq_log(sqlite3 *db, int rc, const char *what)
+{
+	if (sq_map(rc) == TS_E_STORE_UNAVAILABLE && !unavail_log_due())
+		return;
+	fprintf(stderr, "store: %s: %s (%d)\n", what,
+	        db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+}
+
+/* ---- DSN ------------------------------------------------------------- */
+
+/* Parses a decimal in [lo, hi] into *out; 0 on success. */
+static int
+parse_int(const char *s, size_t n, int lo, int hi, int *out)
+{
+	long v = 0;
+	size_t i;
+
+	if (n == 0 || n > 9)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* Applies one "name=value" option of the DSN's query part. */
+static int
+parse_option(sq_store *s, const char *opt, size_t n)
+{
+	const char *eq = memchr(opt, '=', n);
+	size_t klen, vlen;
+
+	if (!eq)
+		return -1;
+	klen = (size_t)(eq - opt);
+	vlen = n - klen - 1;
+#define SQ_IS(name) (klen == sizeof(name) - 1 && memcmp(opt, name, klen) == 0)
+	if (SQ_IS("busy_timeout"))
+		return parse_int(eq + 1, vlen, 0, SQ_BUSY_MS_MAX, &s->busy_ms);
+	if (SQ_IS("pool"))
+		return parse_int(eq + 1, vlen, 1, SQ_POOL_MAX, &s->max_conns);
+	if (SQ_IS("idle_ms"))
+		return parse_int(eq + 1, vlen, 0, SQ_IDLE_MS_MAX, &s->idle_ms);
+#undef SQ_IS
+	return -1;
+}
+
+/* A copy of path[0..n) (caller frees), made absolute: connections are
+ * opened and the file is checked long after start-up, when a daemon may
+ * have changed directory. */
+static char *
+absolute_path(const char *path, size_t n)
+{
+	char *cwd, *abs = NULL;
+
+	if (path[0] == '/' || (n == 8 && memcmp(path, ":memory:", 8) == 0))
+		return strndup(path, n);
+	if (!(cwd = getcwd(NULL, 0)))
+		return NULL;
+	if (asprintf(&abs, "%s/%.*s", cwd, (int)n, path) < 0)
+		abs = NULL;
+	free(cwd);
+	return abs;
+}
+
+/* "PATH[?name=value&...]". Sets s->path (owned) and the options. */
+static ts_err
+parse_dsn(sq_store *s, const char *dsn)
+{
+	const char *q = strchr(dsn, '?'), *opt, *end;
+	size_t plen = q ? (size_t)(q - dsn) : strlen(dsn);
+
+	if (plen == 0) {
+		fprintf(stderr, "store: empty sqlite path\n");
+		return TS_E_INVALID;
+	}
+	if (!(s->path = absolute_path(dsn, plen)))
+		return TS_E_NOMEM;
+	for (opt = q ? q + 1 : NULL; opt && *opt; opt = *end ? end + 1 : NULL) {
+		end = strchrnul(opt, '&');
+		if (parse_option(s, opt, (size_t)(end - opt)) != 0) {
+			fprintf(stderr, "store: bad sqlite option \"%.*s\" (known: "
+			        "busy_timeout=MS, pool=N, idle_ms=MS)\n",
+			        (int)(end - opt), opt);
+			return TS_E_INVALID;
+		}
+	}
+	s->memory = strcmp(s->path, ":memory:") == 0;
+	if (s->memory) {
+		/* Each connection would get its own empty database. */
+		s->max_conns = 1;
+		s->idle_ms = 0;
+	}
+	return TS_OK;
+}
+
+/* ---- connections ----------------------------------------------------- */
+
+/* Waits for a lock held elsewhere, in short naps so a released lock is
+ * noticed quickly, until the op's deadline. */
+static int
+busy_cb(void *arg, int count)
+{
+	sq_conn *c = arg;
+	int64_t left = c->deadline_us - mono_us();
+	int64_t nap = (int64_t)100 << (count < 5 ? count : 5);  /* 0.1..3.2 ms */
+	struct timespec ts;
+
+	if (left <= 0)
+		return 0;
+	if (nap > left)
+		nap = left;
+	ts = mono_abs(nap);
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
+/* Runs a PRAGMA and, when want is given, checks its one text result. */
+static int
+pragma(sqlite3 *db, const char *sql, const char *want, const char *alt)
+{
+	sqlite3_stmt *st = NULL;
+	const char *got;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL)) != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && want) {
+		got = (const char *)sqlite3_column_text(st, 0);
+		if (!got || (strcmp(got, want) != 0 && (!alt || strcmp(got, alt) != 0))) {
+			fprintf(stderr, "store: %s gave \"%s\"\n", sql, got ? got : "");
+			rc = SQLITE_ERROR;
+			goto out;
+		}
+	}
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void
+conn_free(sq_conn *c)
+{
+	int i;
+
+	if (!c)
+		return;
+	for (i = 0; i < SQ_ST__COUNT; i++)
+		sqlite3_finalize(c->st[i]);
+	/* close_v2 never fails for busy statements; it defers instead. */
+	sqlite3_close_v2(c->db);
+	free(c);
+}
+
+/* Opens and configures a new connection. On success *out is owned by the
+ * caller (the pool); deadline_us bounds the lock waits of the set-up. */
+static ts_err
+conn_open(sq_store *s, int64_t deadline_us, sq_conn **out)
+{
+	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	sq_conn *c;
+	int rc;
+	ts_err r = TS_E_INTERNAL;
+
+	if (!(c = calloc(1, sizeof *c)))
+		return TS_E_NOMEM;
+	c->deadline_us = deadline_us;
+	if ((rc = sqlite3_open_v2(s->path, &c->db, flags, NULL)) != SQLITE_OK)
+		goto fail;
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_handler(c->db, busy_cb, c);
+	/* "memory" is what an in-memory database answers. */
+	if ((rc = pragma(c->db, "PRAGMA journal_mode=WAL", "wal", "memory")) != SQLITE_OK ||
+	    (rc = pragma(c->db, "PRAGMA synchronous=NORMAL", NULL, NULL)) != SQLITE_OK ||
+	    (rc = pragma(c->db, "PRAGMA foreign_keys=ON", NULL, NULL)) != SQLITE_OK)
+		goto fail;
+	*out = c;
+	return TS_OK;
+fail:
+	sq_log(c->db, rc, "open");
+	r = sq_map(rc);
+	conn_free(c);
+	return r == TS_OK ? TS_E_INTERNAL : r;
+}
+
+/* The kernel checks permissions only at open(2), and root bypasses them, so
+ * a database made unreachable after start-up (chmod 000, deleted, its
+ * directory removed, replaced by another file) would go on working through
+ * our open descriptors, or silently write to an unlinked file. One stat per
+ * op catches all of these. */
+static ts_err
+file_usable(sq_store *s)
+{
+	struct stat st;
+	uid_t me = s->euid;
+
+	if (s->memory)
+		return TS_OK;
+	if (stat(s->path, &st) != 0 || st.st_dev != s->dev || st.st_ino != s->ino)
+		goto gone;
+	if (me == 0 || me == st.st_uid) {
+		if ((st.st_mode & (S_IRUSR | S_IWUSR)) != (S_IRUSR | S_IWUSR))
+			goto gone;
+	} else if (access(s->path, R_OK | W_OK) != 0) {
+		goto gone;
+	}
+	return TS_OK;
+gone:
+	if (unavail_log_due())
+		fprintf(stderr, "store: %s is gone, replaced, or not readable and "
+		        "writable\n", s->path);
+	return TS_E_STORE_UNAVAILABLE;
+}
+
+/* Waits (until deadline) for an idle connection or a free slot. */
+static ts_err
+pool_take(sq_store *s, int64_t deadline_us, sq_conn **out)
+{
+	struct timespec until = mono_abs(deadline_us);
+	sq_conn *c = NULL;
+	ts_err r;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->idle && s->nconns >= s->max_conns) {
+		if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT) {
+			pthread_mutex_unlock(&s->mu);
+			return TS_E_STORE_UNAVAILABLE;
+		}
+	}
+	if ((c = s->idle) != NULL)
+		s->idle = c->next;
+	else
+		s->nconns++;            /* reserve the slot, open outside the lock */
+	pthread_mutex_unlock(&s->mu);
+	if (c) {
+		c->deadline_us = deadline_us;
+		*out = c;
+		return TS_OK;
+	}
+	if ((r = conn_open(s, deadline_us, out)) != TS_OK) {
+		pthread_mutex_lock(&s->mu);
+		s->nconns--;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+	}
+	return r;
+}
+
+static void
+pool_give(sq_store *s, sq_conn *c)
+{
+	c->idle_since_us = mono_us();
+	pthread_mutex_lock(&s->mu);
+	c->next = s->idle;
+	s->idle = c;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Closes connections idle longer than idle_ms, so an idle server holds no
+ * file locks. (In WAL mode every open connection keeps a shared lock on the
+ * database file; without this no other process could ever lock it.) */
+static void *
+reaper_main(void *arg)
+{
+	sq_store *s = arg;
+	int64_t period = (int64_t)s->idle_ms * 1000 / 2;
+	sq_conn *victims, **pp, *c;
+	struct timespec until;
+
+	if (period < 10000)
+		period = 10000;
+	pthread_mutex_lock(&s->mu);
+	while (!s->closing) {
+		until = mono_abs(mono_us() + period);
+		pthread_cond_timedwait(&s->reaper_cv, &s->mu, &until);
+		victims = NULL;
+		for (pp = &s->idle; (c = *pp) != NULL;) {
+			if (mono_us() - c->idle_since_us >= (int64_t)s->idle_ms * 1000) {
+				*pp = c->next;
+				c->next = victims;
+				victims = c;
+				s->nconns--;
+			} else {
+				pp = &c->next;
+			}
+		}
+		if (!victims)
+			continue;
+		pthread_cond_broadcast(&s->cv);   /* slots freed */
+		pthread_mutex_unlock(&s->mu);
+		while ((c = victims) != NULL) {
+			victims = c->next;
+			conn_free(c);
+		}
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* ---- the write lock -------------------------------------------------- */
+
+/* Takes the store's write lock, or gives up at deadline. */
+static ts_err
+write_lock(sq_store *s, int64_t deadline_us)
+{
+	struct timespec until = mono_abs(deadline_us);
+	ts_err r = TS_OK;
+
+	pthread_mutex_lock(&s->wmu);
+	while (s->writing) {
+		if (pthread_cond_timedwait(&s->wcv, &s->wmu, &until) == ETIMEDOUT &&
+		    s->writing) {
+			r = TS_E_STORE_UNAVAILABLE;
+			break;
+		}
+	}
+	if (r == TS_OK)
+		s->writing = 1;
+	pthread_mutex_unlock(&s->wmu);
+	return r;
+}
+
+static void
+write_unlock(sq_store *s)
+{
+	pthread_mutex_lock(&s->wmu);
+	s->writing = 0;
+	pthread_cond_signal(&s->wcv);
+	pthread_mutex_unlock(&s->wmu);
+}
+
+/* ---- calls ----------------------------------------------------------- */
+
+ts_err
+sq_use(sq_call *k, sq_stmt id)
+{
+	sq_conn *c = k->c;
+	int rc;
+
+	if (k->st) {
+		sqlite3_reset(k->st);
+		sqlite3_clear_bindings(k->st);
+		k->st = NULL;
+	}
+	if (!c->st[id]) {
+		rc = sqlite3_prepare_v3(c->db, sq_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+		                        &c->st[id], NULL);
+		if (rc != SQLITE_OK) {
+			sq_log(c->db, rc, sq_stmt_name[id]);
+			return sq_map(rc) == TS_OK ? TS_E_INTERNAL : sq_map(rc);
+		}
+	}
+	k->st = c->st[id];
+	k->id = id;
+	k->bind_rc = SQLITE_OK;
+	return TS_OK;
+}
+
+ts_err
+sq_begin(ts_store *base, int mode, sq_stmt stmt, sq_call *k)
+{
+	sq_store *s = (sq_store *)base;
+	int64_t deadline = mono_us() + (int64_t)s->busy_ms * 1000;
+	ts_err r;
+
+	memset(k, 0, sizeof *k);
+	k->s = s;
+	if ((r = file_usable(s)) != TS_OK)
+		return r;
+	/* Write lock before connection, so queued writers hold no connection
+	 * that readers could use. */
+	if (mode == SQ_WRITE && (r = write_lock(s, deadline)) != TS_OK)
+		return r;
+	if ((r = pool_take(s, deadline, &k->c)) != TS_OK)
+		goto fail;
+	k->c->writer = mode == SQ_WRITE;
+	if ((r = sq_use(k, stmt)) != TS_OK) {
+		sq_end(k, r);
+		return r;
+	}
+	return TS_OK;
+fail:
+	if (mode == SQ_WRITE)
+		write_unlock(s);
+	return r;
+}
+
+ts_err
+sq_end(sq_call *k, ts_err r)
+{
+	sq_conn *c = k->c;
+	int writer;
+
+	if (!c)
+		return r;
+	if (k->st) {
+		sqlite3_reset(k->st);
+		sqlite3_clear_bindings(k->st);
+	}
+	/* Only after a failed op; ROLLBACK is best effort (SQLite may have
+	 * rolled back already). */
+	if (!sqlite3_get_autocommit(c->db))
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	writer = c->writer;
+	c->writer = 0;
+	pool_give(k->s, c);
+	if (writer)
+		write_unlock(k->s);
+	k->c = NULL;
+	k->st = NULL;
+	return r;
+}
+
+void
+sq_text(sq_call *k, int i, const char *v)
+{
+	int rc = sqlite3_bind_text(k->st, i, v, -1, SQLITE_STATIC);
+
+	if (rc != SQLITE_OK && k->bind_rc == SQLITE_OK)
+		k->bind_rc = rc;
+}
+
+void
+sq_int(sq_call *k, int i, int64_t v)
+{
+	int rc = sqlite3_bind_int64(k->st, i, v);
+
+	if (rc != SQLITE_OK && k->bind_rc == SQLITE_OK)
+		k->bind_rc = rc;
+}
+
+/* Steps the current statement once; returns the SQLite code. */
+static int
+step(sq_call *k)
+{
+	int rc;
+
+	if (k->bind_rc != SQLITE_OK)
+		rc = k->bind_rc;
+	else
+		rc = sqlite3_step(k->st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE && sq_map(rc) != TS_E_CONFLICT &&
+	    sq_map(rc) != TS_E_NOT_FOUND)
+		sq_log(k->c->db, rc, sq_stmt_name[k->id]);
+	return rc;
+}
+
+ts_err
+sq_row(sq_call *k)
+{
+	int rc = step(k);
+
+	if (rc == SQLITE_ROW)
+		return TS_OK;
+	if (rc == SQLITE_DONE)
+		return TS_E_NOT_FOUND;
+	return sq_map(rc);
+}
+
+ts_err
+sq_exec(sq_call *k)
+{
+	int rc;
+
+	while ((rc = step(k)) == SQLITE_ROW)
+		;
+	return sq_map(rc);
+}
+
+ts_err
+sq_changed(sq_call *k)
+{
+	ts_err r = sq_exec(k);
+
+	if (r == TS_OK && sqlite3_changes(k->c->db) == 0)
+		return TS_E_NOT_FOUND;
+	return r;
+}
+
+void
+sq_col_text(sqlite3_stmt *st, int i, char *dst, size_t n)
+{
+	const unsigned char *v = sqlite3_column_text(st, i);
+	size_t len = v ? (size_t)sqlite3_column_bytes(st, i) : 0;
+
+	if (n == 0)
+		return;
+	if (len >= n)
+		len = n - 1;
+	if (len)
+		memcpy(dst, v, len);
+	dst[len] = '\0';
+}
+
+/* ---- open and close -------------------------------------------------- */
+
+static ts_err
+store_init(sq_store *s)
+{
+	pthread_condattr_t ca;
+	int bad;
+
+	s->base.ops = &ts_store_sqlite;
+	s->busy_ms = SQ_BUSY_MS_DEFAULT;
+	s->max_conns = SQ_POOL_DEFAULT;
+	s->idle_ms = SQ_IDLE_MS_DEFAULT;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	bad = pthread_mutex_init(&s->mu, NULL) || pthread_mutex_init(&s->wmu, NULL) ||
+	      pthread_cond_init(&s->cv, &ca) || pthread_cond_init(&s->reaper_cv, &ca) ||
+	      pthread_cond_init(&s->wcv, &ca);
+	pthread_condattr_destroy(&ca);
+	return bad ? TS_E_INTERNAL : TS_OK;
+}
+
+/* Runs the migrations on a first connection, which then seeds the pool,
+ * and records which file we migrated. */
+static ts_err
+store_prepare(sq_store *s)
+{
+	sq_conn *c = NULL;
+	struct stat st;
+	ts_err r;
+
+	if ((r = pool_take(s, mono_us() + (int64_t)s->busy_ms * 1000, &c)) != TS_OK)
+		return r;
+	r = sq_migrate(c->db, sq_migrations, sq_migration_count);
+	pool_give(s, c);
+	if (r != TS_OK || s->memory)
+		return r;
+	if (stat(s->path, &st) != 0) {
+		fprintf(stderr, "store: %s vanished while opening\n", s->path);
+		return TS_E_STORE_UNAVAILABLE;
+	}
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	s->euid = geteuid();
+	return TS_OK;
+}
+
+ts_err
+sq_store_open(const char *dsn, ts_store **out)
+{
+	sq_store *s;
+	ts_err r;
+
+	*out = NULL;
+	if (!sqlite3_threadsafe()) {
+		fprintf(stderr, "store: libsqlite3 was built without thread support\n");
+		return TS_E_INTERNAL;
+	}
+	if (!(s = calloc(1, sizeof *s)))
+		return TS_E_NOMEM;
+	if ((r = store_init(s)) != TS_OK)
+		goto fail;
+	if ((r = parse_dsn(s, dsn)) != TS_OK || (r = store_prepare(s)) != TS_OK)
+		goto fail;
+	if (s->idle_ms > 0) {
+		if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
+			r = TS_E_INTERNAL;
+			goto fail;
+		}
+		s->has_reaper = 1;
+	}
+	*out = &s->base;
+	return TS_OK;
+fail:
+	sq_store_close(&s->base);
+	return r;
+}
+
+/* No op may be in flight: the caller stops its threads first. */
+void
+sq_store_close(ts_store *base)
+{
+	sq_store *s = (sq_store *)base;
+	sq_conn *c;
+
+	if (!s)
+		return;
+	if (s->has_reaper) {
+		pthread_mutex_lock(&s->mu);
+		s->closing = 1;
+		pthread_cond_signal(&s->reaper_cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->reaper, NULL);
+	}
+	while ((c = s->idle) != NULL) {
+		s->idle = c->next;
+		s->nconns--;
+		conn_free(c);
+	}
+	if (s->nconns != 0)
+		fprintf(stderr, "store: closed with %d connection(s) still in use\n",
+		        s->nconns);
+	pthread_cond_destroy(&s->wcv);
+	pthread_cond_destroy(&s->reaper_cv);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->wmu);
+	pthread_mutex_destroy(&s->mu);
+	free(s->path);
+	free(s);
+}

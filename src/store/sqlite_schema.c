@@ -1,0 +1,150 @@
+/* The SQLite schema as an ordered list of migrations. Step i (from 0) moves a
+ * database from PRAGMA user_version i to i + 1. Steps are append-only: never
+ * edit one that has shipped, add the next instead. */
+#include <stdio.h>
+#include "store/sqlite_internal.h"
+
+const char *const sq_migrations[] = {
+	/* 1: initial schema. Times are epoch seconds, 0 meaning "not set";
+	 * NOT NULL everywhere so the C side never meets a NULL it did not
+	 * expect. */
+	"CREATE TABLE tenants ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  slug TEXT NOT NULL UNIQUE,"
+	"  mfa_required INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE tenant_domains ("
+	"  host TEXT PRIMARY KEY NOT NULL,"          /* lower-case */
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE);"
+	"CREATE INDEX tenant_domains_tenant ON tenant_domains(tenant_id);"
+	"CREATE TABLE users ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  email TEXT NOT NULL,"                     /* as given */
+	"  email_norm TEXT NOT NULL,"                /* ASCII lower-cased */
+	"  password_hash TEXT NOT NULL DEFAULT '',"
+	"  is_verified INTEGER NOT NULL DEFAULT 0,"
+	"  is_admin INTEGER NOT NULL DEFAULT 0,"
+	"  is_disabled INTEGER NOT NULL DEFAULT 0,"
+	"  failed_logins INTEGER NOT NULL DEFAULT 0,"
+	"  locked_until INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL DEFAULT 0,"
+	"  UNIQUE (tenant_id, email_norm));"
+	"CREATE TABLE sessions ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  tenant_id TEXT NOT NULL,"
+	"  user_id TEXT NOT NULL,"
+	"  kind INTEGER NOT NULL DEFAULT 0,"
+	"  amr TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL DEFAULT 0,"
+	"  expires_at INTEGER NOT NULL DEFAULT 0,"
+	"  revoked_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX sessions_user ON sessions(user_id);"
+	/* Only hashes of secrets are stored (see store.h). */
+	"CREATE TABLE secrets ("
+	"  kind INTEGER NOT NULL,"
+	"  hash TEXT NOT NULL,"
+	"  tenant_id TEXT NOT NULL DEFAULT '',"
+	"  user_id TEXT NOT NULL DEFAULT '',"
+	"  session_id TEXT NOT NULL DEFAULT '',"
+	"  data TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL DEFAULT 0,"
+	"  expires_at INTEGER NOT NULL DEFAULT 0,"
+	"  used_at INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (kind, hash));"
+	"CREATE INDEX secrets_session ON secrets(session_id);"
+	"CREATE INDEX secrets_expires ON secrets(expires_at);"
+	"CREATE TABLE signing_keys ("
+	"  kid TEXT PRIMARY KEY NOT NULL,"
+	"  alg TEXT NOT NULL,"
+	"  private_pem TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL DEFAULT 0,"
+	"  retired_at INTEGER NOT NULL DEFAULT 0,"
+	"  publish_until INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE totp ("
+	"  user_id TEXT PRIMARY KEY NOT NULL,"
+	"  secret_b32 TEXT NOT NULL,"
+	"  confirmed INTEGER NOT NULL DEFAULT 0,"
+	"  last_step INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL DEFAULT 0);",
+};
+
+const int sq_migration_count = (int)(sizeof sq_migrations / sizeof sq_migrations[0]);
+
+/* *v gets PRAGMA user_version. */
+static int
+read_version(sqlite3 *db, int *v)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*v = sqlite3_column_int(st, 0);
+		rc = SQLITE_OK;
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Applies step i in its own transaction unless another process got there
+ * first (the version is re-read under the write lock). *v gets the version
+ * found, so the caller can tell a newer file. */
+static int
+apply_step(sqlite3 *db, const char *sql, int i, int *v)
+{
+	char setv[48];
+	int rc;
+
+	if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK) {
+		sq_log(db, rc, "migrate");
+		return rc;
+	}
+	if ((rc = read_version(db, v)) != SQLITE_OK)
+		goto out;
+	if (*v > i)
+		goto out;      /* done meanwhile by someone else */
+	if ((rc = sqlite3_exec(db, sql, NULL, NULL, NULL)) != SQLITE_OK)
+		goto out;
+	snprintf(setv, sizeof setv, "PRAGMA user_version = %d", i + 1);
+	rc = sqlite3_exec(db, setv, NULL, NULL, NULL);
+out:
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		sq_log(db, rc, "migrate");     /* before ROLLBACK resets the message */
+		if (!sqlite3_get_autocommit(db))
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	return rc;
+}
+
+ts_err
+sq_migrate(sqlite3 *db, const char *const *steps, int n)
+{
+	int rc, v = 0, i;
+
+	/* The common case, an up-to-date file, takes no write lock. */
+	if ((rc = read_version(db, &v)) != SQLITE_OK) {
+		sq_log(db, rc, "migrate");
+		goto fail;
+	}
+	for (i = v; i < n && v <= n; i++)
+		if ((rc = apply_step(db, steps[i], i, &v)) != SQLITE_OK)
+			goto fail;
+	if (v > n) {
+		/* A newer build migrated it; our statements may not fit. */
+		fprintf(stderr, "store: database schema version %d is newer than this "
+		        "build's %d; refusing to use it\n", v, n);
+		return TS_E_INTERNAL;
+	}
+	return TS_OK;
+fail:
+	if (sq_map(rc) == TS_OK)
+		return TS_E_INTERNAL;
+	return sq_map(rc);
+}
