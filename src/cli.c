@@ -291,6 +291,48 @@ out:
 	return rc;
 }
 
+static int
+cmd_user_unlock(cli_opts *o)
+{
+	ts_store *s = NULL;
+	ts_err r;
+
+	if (need_user_flags(o, "unlock") || open_store(o, &s))
+		return 1;
+	r = ts_admin_unlock(s, o->tenant, o->email);
+	ts_store_close(s);
+	if (r == TS_E_TENANT_UNKNOWN)
+		return fail("no tenant '%s'", o->tenant);
+	return r == TS_OK ? 0 : fail("cannot unlock: %s", ts_strerror(r));
+}
+
+static int
+print_lock(void *arg, const ts_lock *l)
+{
+	char until[32] = "-";
+	int64_t now = *(const int64_t *)arg;
+
+	if (l->locked_until > now)
+		ts_rfc3339(l->locked_until, until);
+	printf("%s %s failures=%d locked_until=%s\n", l->tenant_id[0] ? l->tenant_id : "-",
+	       l->email, l->failures, until);
+	return 0;
+}
+
+static int
+cmd_user_locks(cli_opts *o)
+{
+	ts_store *s = NULL;
+	int64_t now = ts_now();
+	ts_err r;
+
+	if (open_store(o, &s))
+		return 1;
+	r = s->ops->lock_list(s, print_lock, &now);
+	ts_store_close(s);
+	return r == TS_OK ? 0 : fail("cannot list locks: %s", ts_strerror(r));
+}
+
 /* ---- keys ---- */
 
 static int
@@ -431,6 +473,9 @@ cmd_serve(cli_opts *o)
 		.rl_ip_burst = (double)o->cfg.rl_ip_burst,
 		.rl_account_rate = (double)o->cfg.rl_account_per_min / 60.0,
 		.rl_account_burst = (double)o->cfg.rl_account_burst,
+		.smtp_url = o->cfg.smtp_url,
+		.smtp_from = o->cfg.smtp_from,
+		.smtp_timeout = o->cfg.smtp_timeout,
 	};
 	if ((r = ts_auth_new(&ac, s, &auth)) != TS_OK) {
 		fail("cannot start the login engine: %s", ts_strerror(r));
@@ -502,6 +547,10 @@ static const cli_cmd commands[] = {
 	{ "user", "enable", cmd_user_enable, "tessera user enable --tenant SLUG --email EMAIL", "" },
 	{ "user", "password", cmd_user_password,
 	  "tessera user password --tenant SLUG --email EMAIL  (new password on stdin)", "" },
+	{ "user", "unlock", cmd_user_unlock,
+	  "tessera user unlock --tenant SLUG --email EMAIL  (clears failed logins and any lock)", "" },
+	{ "user", "locks", cmd_user_locks,
+	  "tessera user locks  (accounts with failed logins: tenant id, email, count, lock end)", "" },
 	{ "keys", "rotate", cmd_keys_rotate, "tessera keys rotate  (new signing key; old ones stay published until their tokens expire)", "" },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

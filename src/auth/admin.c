@@ -2,7 +2,7 @@
  * passwords. Policy checks live here so every way in applies them. */
 #include <string.h>
 
-#include "auth/auth.h"
+#include "auth/auth_internal.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "crypto/hash.h"
@@ -96,5 +96,21 @@ ts_admin_user_set_password(ts_store *s, const ts_pw_cost *c, const ts_user *u,
 		return r;
 	r = s->ops->user_set_password(s, u->id, phc);
 	ts_wipe(phc, sizeof(phc));
+	return r;
+}
+
+ts_err
+ts_admin_unlock(ts_store *s, const char *tenant_slug, const char *email)
+{
+	ts_tenant t;
+	ts_login_req req = { .email = email, .tenant_slug = tenant_slug };
+	char key[TS_ACCOUNT_KEY_MAX];
+	ts_err r;
+
+	if ((r = s->ops->tenant_by_slug(s, tenant_slug, &t)) != TS_OK)
+		return r == TS_E_NOT_FOUND ? TS_E_TENANT_UNKNOWN : r;
+	ts_account_key(&t, &req, key, sizeof(key));
+	if ((r = s->ops->lock_clear(s, key)) == TS_OK)
+		ts_log_event(TS_LOG_INFO, "account_unlocked", "tenant", t.slug, "reason", "admin", NULL);
 	return r;
 }

@@ -29,6 +29,9 @@ typedef struct ts_auth_config {
 	double rl_ip_burst;
 	double rl_account_rate;      /* per account (tenant + email, existing or not) */
 	double rl_account_burst;
+	const char *smtp_url;        /* "smtp://host:port" or "smtps://..."; NULL or "" = no mail */
+	const char *smtp_from;       /* envelope sender and From: of every mail */
+	int64_t smtp_timeout;        /* seconds one delivery may take; 0 = 10 */
 } ts_auth_config;
 
 typedef struct ts_auth ts_auth;
@@ -179,8 +182,60 @@ ts_err ts_admin_user_add(ts_store *s, const ts_pw_cost *c, const char *tenant_sl
 ts_err ts_admin_user_find(ts_store *s, const char *tenant_slug, const char *email, ts_user *out);
 ts_err ts_admin_user_set_password(ts_store *s, const ts_pw_cost *c, const ts_user *u,
                                   const char *password, size_t pwlen);
+/* Clears the failure count and lock of an account (known or not). */
+ts_err ts_admin_unlock(ts_store *s, const char *tenant_slug, const char *email);
+
 /* A new signing key becomes the signer; the others stay published until
  * every token they signed has expired (now + access_ttl). kid gets its id. */
 ts_err ts_admin_keys_rotate(ts_store *s, ts_alg alg, int64_t access_ttl, char kid[TS_KID_MAX]);
+
+/* ==== Contract faces: access-only sessions, the IAM two-step login (iam.c)
+ * and mailed one-time codes (email.c). ==== */
+
+/* Starts a full session whose only token is the access token: no refresh
+ * token is made and the session ends when the access token does. For faces
+ * whose contract has no refresh (000 admin, 003 px0). access_kind:
+ * TS_ACCESS_JWT or TS_ACCESS_OPAQUE. out->refresh is "". */
+ts_err ts_auth_start_session_access(ts_auth *a, const ts_user *u, const char *amr,
+                                    int access_kind, ts_tokens *out);
+
+/* How the second step of an IAM login is proven. */
+typedef enum {
+	TS_IAM_NO_CODE = 0,          /* the auth token alone suffices */
+	TS_IAM_TOTP = 1,             /* a code from the user's authenticator app */
+	TS_IAM_EMAIL = 2,            /* a code mailed to the user's address */
+} ts_iam_method;
+
+typedef struct ts_iam_token {
+	char token[TS_SECRET_TEXT_LEN + 1];   /* the client's handle; wipe after use */
+	ts_iam_method method;
+	int64_t expires_at;
+} ts_iam_token;
+
+/* IAM step 1, after ts_auth_password returned TS_OK for ok: issues a
+ * single-use auth token, valid challenge_ttl seconds and stored hashed. The
+ * method follows ok->next: a user with TOTP proves it with TOTP; a user
+ * whose tenant requires MFA and who has none gets a mailed code (call
+ * ts_auth_iam_mail_code next); otherwise no code. TS_E_NOMEM when the token
+ * cannot be made; store errors when it cannot be saved. */
+ts_err ts_auth_iam_token(ts_auth *a, const ts_login_ok *ok, ts_iam_token *out);
+
+/* Makes a 6-digit code bound to the auth token t (stored hashed with it,
+ * same expiry) and mails it to u's address. Blocks for up to smtp_timeout:
+ * call it on a worker. TS_E_MFA_NOT_ENROLLED when no SMTP server is
+ * configured (the code cannot be delivered); store errors when the code
+ * cannot be saved; TS_E_EMAIL_SEND when the mail server cannot be reached or
+ * refuses the mail. */
+ts_err ts_auth_iam_mail_code(ts_auth *a, const ts_user *u, const ts_iam_token *t);
+
+/* IAM step 2: checks the auth token and, when its method needs one, the
+ * code (NULL or "" when none was sent), spends the token and starts a full
+ * session with a JWT access token and a refresh token. A method with a code
+ * allows 5 codes per token, counted atomically. Errors:
+ * TS_E_CHALLENGE_INVALID (unknown, spent or expired token, codes used up, or
+ * the account was disabled since step 1), TS_E_MFA_INVALID (code missing or
+ * wrong), store errors. u gets the user. */
+ts_err ts_auth_iam_session(ts_auth *a, const char *auth_token, const char *code,
+                           ts_tokens *out, ts_user *u);
 
 #endif

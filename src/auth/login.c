@@ -50,25 +50,60 @@ ts_account_key(const ts_tenant *t, const ts_login_req *req, char *out, size_t ca
 	ts_ascii_lower(strchr(out, '|'));
 }
 
+/* Counts one failed attempt against the account; logs the moment it locks. */
+static void
+count_failure(ts_auth *a, const char *key, const ts_tenant *t, const char *email)
+{
+	ts_lock l;
+	int64_t now = ts_now();
+
+	if (SOPS(a)->lock_fail(ST(a), key, t ? t->id : "", email, now, a->cfg.lock_after,
+	                       a->cfg.lock_secs, &l) != TS_OK)
+		return;
+	if (l.locked_until > now && l.failures == a->cfg.lock_after) {
+		char until[32], n[16];
+		ts_rfc3339(l.locked_until, until);
+		snprintf(n, sizeof(n), "%d", l.failures);
+		ts_log_event(TS_LOG_WARN, "account_locked", "tenant", t ? t->slug : "",
+		             "until", until, "failures", n, NULL);
+	}
+}
+
 ts_err
 ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after)
 {
 	char key[TS_ACCOUNT_KEY_MAX];
 	ts_tenant t;
-	int64_t now = ts_mono_us();
+	ts_lock l;
+	int64_t now = ts_now(), mono = ts_mono_us();
 	const char *ip = req->client_ip ? req->client_ip : "";
-	int wait;
+	int wait, have_tenant;
 
 	*retry_after = 0;
-	if ((wait = ts_limiter_take(a->rl_ip, ip, strlen(ip), now)) > 0) {
+	if ((wait = ts_limiter_take(a->rl_ip, ip, strlen(ip), mono)) > 0) {
 		*retry_after = wait;
 		ts_log_event(TS_LOG_INFO, "login_throttled", "ip", ip, "limit", "address", NULL);
 		return TS_E_RATE_LIMITED;
 	}
-	if (ts_auth_resolve_tenant(a, req->tenant_slug, req->host, 1, &t) != TS_OK)
+	have_tenant = ts_auth_resolve_tenant(a, req->tenant_slug, req->host, 1, &t) == TS_OK;
+	if (!have_tenant)
 		memset(&t, 0, sizeof(t));
 	ts_account_key(&t, req, key, sizeof(key));
-	if ((wait = ts_limiter_take(a->rl_account, key, strlen(key), now)) > 0) {
+	ts_err r = SOPS(a)->lock_get(ST(a), key, &l);
+	if (r == TS_E_STORE_UNAVAILABLE)
+		return r;
+	if (r == TS_OK && l.locked_until > now) {
+		count_failure(a, key, have_tenant ? &t : NULL, req->email);
+		*retry_after = (int)(l.locked_until - now);
+		ts_log_event(TS_LOG_INFO, "login_throttled", "ip", ip, "limit", "locked", NULL);
+		return TS_E_LOCKED;
+	}
+	if (r == TS_OK && l.locked_until && l.locked_until <= now)
+		ts_log_event(TS_LOG_INFO, "account_unlocked", "tenant", have_tenant ? t.slug : "",
+		             "reason", "expired", NULL);
+	if ((wait = ts_limiter_take(a->rl_account, key, strlen(key), mono)) > 0) {
+		/* Attempts refused for speed count too: fifty at once are fifty. */
+		count_failure(a, key, have_tenant ? &t : NULL, req->email);
 		*retry_after = wait;
 		ts_log_event(TS_LOG_INFO, "login_throttled", "ip", ip, "limit", "account", NULL);
 		return TS_E_RATE_LIMITED;
@@ -138,17 +173,22 @@ ts_auth_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out)
 	    req->password_len > TS_PASSWORD_MAX)
 		return TS_E_INVALID;
 
+	char key[TS_ACCOUNT_KEY_MAX];
 	r = ts_auth_resolve_tenant(a, req->tenant_slug, req->host, 1, &out->tenant);
 	if (r == TS_E_TENANT_UNKNOWN || r == TS_E_NOT_FOUND) {
+		ts_account_key(NULL, req, key, sizeof(key));
 		audit_fail(req, req->tenant_slug, "tenant");
+		count_failure(a, key, NULL, req->email);
 		return fake_check(a, req);
 	}
 	if (r != TS_OK)
 		return r;
+	ts_account_key(&out->tenant, req, key, sizeof(key));
 
 	r = SOPS(a)->user_by_email(ST(a), out->tenant.id, req->email, u);
 	if (r == TS_E_NOT_FOUND) {
 		audit_fail(req, out->tenant.slug, "credentials");
+		count_failure(a, key, &out->tenant, req->email);
 		return fake_check(a, req);
 	}
 	if (r != TS_OK)
@@ -161,8 +201,14 @@ ts_auth_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out)
 			ts_error("stored hash of user %s cannot be checked: %s", u->id,
 			         ts_strerror(r));
 		audit_fail(req, out->tenant.slug, u->is_disabled ? "disabled" : "credentials");
+		count_failure(a, key, &out->tenant, req->email);
 		return TS_E_BAD_CREDENTIALS;
 	}
+	/* A correct password ends the run of failures (NIST SP 800-63B
+	 * §5.2.2); reading first keeps the common case free of a write. */
+	ts_lock l;
+	if (SOPS(a)->lock_get(ST(a), key, &l) == TS_OK)
+		(void)SOPS(a)->lock_clear(ST(a), key);
 	upgrade_hash(a, u, req);
 	memset(u->password_hash, 0, sizeof(u->password_hash));
 	if (!u->is_verified) {

@@ -98,6 +98,18 @@ row_totp(sqlite3_stmt *st, ts_totp *x)
 	x->created_at = sqlite3_column_int64(st, 4);
 }
 
+static void
+row_lock(sqlite3_stmt *st, ts_lock *x)
+{
+	memset(x, 0, sizeof *x);
+	sq_col_text(st, 0, SQ_BUF(x, key));
+	sq_col_text(st, 1, SQ_BUF(x, tenant_id));
+	sq_col_text(st, 2, SQ_BUF(x, email));
+	x->failures = sqlite3_column_int(st, 3);
+	x->locked_until = sqlite3_column_int64(st, 4);
+	x->updated_at = sqlite3_column_int64(st, 5);
+}
+
 /* Shared by the by-key getters: one statement, one text key, one row. The
  * row goes through a local copy and out is cleared only at the end, so key
  * may point into out (e.g. user_by_id(s, u->id, u) to re-read a record). */
@@ -691,6 +703,62 @@ op_totp_delete(ts_store *s, const char *user_id)
 	return change_by_key(s, ST_TOTP_DELETE, user_id);
 }
 
+/* ---- ops: account locks --------------------------------------------- */
+
+static ts_err
+op_lock_get(ts_store *s, const char *key, ts_lock *out)
+{
+	GET_ONE(s, ST_LOCK_GET, key, out, ts_lock, row_lock);
+}
+
+static ts_err
+op_lock_fail(ts_store *s, const char *key, const char *tenant_id, const char *email,
+             int64_t now, int lock_after, int64_t lock_secs, ts_lock *out)
+{
+	sq_call k;
+	ts_err r;
+
+	memset(out, 0, sizeof *out);
+	if ((r = sq_begin(s, SQ_WRITE, ST_LOCK_FAIL, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, key);
+	sq_text(&k, 2, tenant_id ? tenant_id : "");
+	sq_text(&k, 3, email ? email : "");
+	sq_int(&k, 4, now);
+	sq_int(&k, 5, lock_after);
+	sq_int(&k, 6, lock_secs);
+	if ((r = sq_row(&k)) == TS_OK) {
+		row_lock(k.st, out);
+		r = sq_exec(&k);               /* finish, so the commit is checked */
+	}
+	return sq_end(&k, r);
+}
+
+static ts_err
+op_lock_clear(ts_store *s, const char *key)
+{
+	ts_err r = change_by_key(s, ST_LOCK_CLEAR, key);
+
+	return r == TS_E_NOT_FOUND ? TS_OK : r;
+}
+
+static ts_err
+op_lock_list(ts_store *s, ts_lock_cb cb, void *arg)
+{
+	sq_call k;
+	ts_lock l;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_READ, ST_LOCK_LIST, &k)) != TS_OK)
+		return r;
+	while ((r = sq_row(&k)) == TS_OK) {
+		row_lock(k.st, &l);
+		if (cb(arg, &l))
+			break;
+	}
+	return sq_end(&k, r == TS_E_NOT_FOUND ? TS_OK : r);
+}
+
 const ts_store_ops ts_store_sqlite = {
 	.scheme = "sqlite",
 	.open = sq_store_open,
@@ -727,4 +795,8 @@ const ts_store_ops ts_store_sqlite = {
 	.totp_confirm = op_totp_confirm,
 	.totp_use_step = op_totp_use_step,
 	.totp_delete = op_totp_delete,
+	.lock_get = op_lock_get,
+	.lock_fail = op_lock_fail,
+	.lock_clear = op_lock_clear,
+	.lock_list = op_lock_list,
 };

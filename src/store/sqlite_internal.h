@@ -24,6 +24,7 @@
 	"expires_at, used_at"
 #define SQ_KEY_COLS "kid, alg, private_pem, created_at, retired_at, publish_until"
 #define SQ_TOTP_COLS "user_id, secret_b32, confirmed, last_step, created_at"
+#define SQ_LOCK_COLS "key, tenant_id, email, failures, locked_until, updated_at"
 
 /* Every statement the backend runs, X(name, sql): each connection prepares
  * one lazily on first use and keeps it, so the hot paths never re-parse.
@@ -126,7 +127,28 @@
 	X(ST_TOTP_CONFIRM, "UPDATE totp SET confirmed = 1 WHERE user_id = ?1") \
 	X(ST_TOTP_USE_STEP,                                                   \
 	  "UPDATE totp SET last_step = ?2 WHERE user_id = ?1 AND last_step < ?2") \
-	X(ST_TOTP_DELETE, "DELETE FROM totp WHERE user_id = ?1")
+	X(ST_TOTP_DELETE, "DELETE FROM totp WHERE user_id = ?1")              \
+	X(ST_LOCK_GET, "SELECT " SQ_LOCK_COLS " FROM login_locks WHERE key = ?1") \
+	/* One statement, so parallel failures all count. The right-hand     \
+	 * sides see the old row: an expired lock starts a fresh count; a     \
+	 * live one is not extended by attempts made during it. */            \
+	X(ST_LOCK_FAIL,                                                       \
+	  "INSERT INTO login_locks(key, tenant_id, email, failures, "         \
+	  "locked_until, updated_at) VALUES(?1, ?2, ?3, 1, "                  \
+	  "CASE WHEN ?5 <= 1 THEN ?4 + ?6 ELSE 0 END, ?4) "                   \
+	  "ON CONFLICT(key) DO UPDATE SET "                                   \
+	  "failures = CASE WHEN locked_until > 0 AND locked_until <= ?4 "     \
+	  "  THEN 1 ELSE failures + 1 END, "                                  \
+	  "locked_until = CASE "                                              \
+	  "  WHEN locked_until > 0 AND locked_until <= ?4 "                   \
+	  "    THEN (CASE WHEN ?5 <= 1 THEN ?4 + ?6 ELSE 0 END) "             \
+	  "  WHEN locked_until = 0 AND failures + 1 >= ?5 THEN ?4 + ?6 "      \
+	  "  ELSE locked_until END, "                                         \
+	  "updated_at = ?4 "                                                  \
+	  "RETURNING " SQ_LOCK_COLS)                                          \
+	X(ST_LOCK_CLEAR, "DELETE FROM login_locks WHERE key = ?1")            \
+	X(ST_LOCK_LIST,                                                       \
+	  "SELECT " SQ_LOCK_COLS " FROM login_locks ORDER BY updated_at DESC")
 
 typedef enum {
 #define SQ_ST_ENUM(name, sql) name,

@@ -67,6 +67,15 @@ const char *const sq_migrations[] = {
 	"  confirmed INTEGER NOT NULL DEFAULT 0,"
 	"  last_step INTEGER NOT NULL DEFAULT 0,"
 	"  created_at INTEGER NOT NULL DEFAULT 0);",
+	/* 2: failed logins per account key (tenant + email), kept whether or
+	 * not such a user exists, so a lock reveals nothing about existence. */
+	"CREATE TABLE login_locks ("
+	"  key TEXT PRIMARY KEY NOT NULL,"
+	"  tenant_id TEXT NOT NULL DEFAULT '',"
+	"  email TEXT NOT NULL DEFAULT '',"
+	"  failures INTEGER NOT NULL DEFAULT 0,"
+	"  locked_until INTEGER NOT NULL DEFAULT 0,"
+	"  updated_at INTEGER NOT NULL DEFAULT 0);",
 };
 
 const int sq_migration_count = (int)(sizeof sq_migrations / sizeof sq_migrations[0]);

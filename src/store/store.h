@@ -95,10 +95,23 @@ typedef struct ts_totp {
 	int64_t created_at;
 } ts_totp;
 
+/* Failed password attempts of one account key (tenant + lower-cased
+ * email), whether or not the user exists. */
+#define TS_LOCK_KEY_MAX 600
+typedef struct ts_lock {
+	char key[TS_LOCK_KEY_MAX];
+	char tenant_id[TS_ID_SZ];
+	char email[TS_EMAIL_MAX + 1];
+	int failures;
+	int64_t locked_until;        /* 0 = not locked */
+	int64_t updated_at;
+} ts_lock;
+
 typedef struct ts_store ts_store;
 
 typedef int (*ts_tenant_cb)(void *arg, const ts_tenant *t);   /* non-zero stops */
 typedef int (*ts_key_cb)(void *arg, const ts_signing_key *k); /* non-zero stops */
+typedef int (*ts_lock_cb)(void *arg, const ts_lock *l);       /* non-zero stops */
 
 typedef struct ts_store_ops {
 	const char *scheme;          /* "sqlite", "postgres" */
@@ -170,6 +183,15 @@ typedef struct ts_store_ops {
 	 * TS_OK, or TS_E_TOKEN_REUSED when step <= last_step (replay). */
 	ts_err (*totp_use_step)(ts_store *s, const char *user_id, int64_t step);
 	ts_err (*totp_delete)(ts_store *s, const char *user_id);
+
+	/* Account locks. lock_fail counts one failure atomically: a lock
+	 * that has run out starts a fresh count; reaching lock_after sets
+	 * locked_until = now + lock_secs. out gets the row after the change. */
+	ts_err (*lock_get)(ts_store *s, const char *key, ts_lock *out);
+	ts_err (*lock_fail)(ts_store *s, const char *key, const char *tenant_id, const char *email,
+	                    int64_t now, int lock_after, int64_t lock_secs, ts_lock *out);
+	ts_err (*lock_clear)(ts_store *s, const char *key);
+	ts_err (*lock_list)(ts_store *s, ts_lock_cb cb, void *arg);
 } ts_store_ops;
 
 /* Every store begins with this, so the generic calls below can dispatch. */

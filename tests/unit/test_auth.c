@@ -225,6 +225,94 @@ test_totp(ts_auth *a)
 	      TS_E_CHALLENGE_INVALID);
 }
 
+typedef struct fail_arg {
+	ts_auth *a;
+	const char *email;
+} fail_arg;
+
+static void *
+fail_once(void *arg)
+{
+	fail_arg *f = arg;
+	ts_login_req r = login_req(f->email, "wrong password");
+	ts_login_ok ok;
+	int wait;
+
+	if (ts_auth_admit(f->a, &r, &wait) == TS_OK)
+		(void)ts_auth_password(f->a, &r, &ok);
+	return NULL;
+}
+
+typedef struct lock_count {
+	const char *email;
+	int failures;
+	int64_t until;
+} lock_count;
+
+static int
+find_lock(void *arg, const ts_lock *l)
+{
+	lock_count *c = arg;
+
+	if (strcmp(l->email, c->email) != 0)
+		return 0;
+	c->failures = l->failures;
+	c->until = l->locked_until;
+	return 1;
+}
+
+/* Lockout: known and unknown accounts alike, parallel failures all count. */
+static void
+test_lockout(ts_store *s)
+{
+	ts_auth_config cfg = config();
+	ts_auth *a = NULL;
+	ts_login_req r;
+	ts_login_ok ok;
+	int wait;
+	pthread_t th[50];
+	fail_arg fa[50];
+
+	cfg.lock_after = 5;
+	cfg.rl_account_rate = 1000;    /* let the lock, not the bucket, decide */
+	cfg.rl_account_burst = 1000;
+	CHECK(ts_auth_new(&cfg, s, &a) == TS_OK);
+	if (!a)
+		return;
+	const char *who[2] = { "dave@example.com", "ghost@example.com" };
+	for (int w = 0; w < 2; w++) {
+		for (int i = 0; i < 5; i++) {
+			r = login_req(who[w], "wrong password");
+			CHECK(ts_auth_admit(a, &r, &wait) == TS_OK);
+			CHECK(ts_auth_password(a, &r, &ok) == TS_E_BAD_CREDENTIALS);
+		}
+		/* Locked: refused before any hashing, with a wait to report. */
+		r = login_req(who[w], "dave's password");
+		CHECK(ts_auth_admit(a, &r, &wait) == TS_E_LOCKED);
+		CHECK(wait > 0 && wait <= 60);
+	}
+	/* Fifty at once count as fifty (no lost updates). */
+	for (int i = 0; i < 50; i++) {
+		fa[i] = (fail_arg){ a, "erin@example.com" };
+		pthread_create(&th[i], NULL, fail_once, &fa[i]);
+	}
+	for (int i = 0; i < 50; i++)
+		pthread_join(th[i], NULL);
+	lock_count c = { "erin@example.com", 0, 0 };
+	CHECK(s->ops->lock_list(s, find_lock, &c) == TS_OK);
+	CHECK(c.failures == 50);
+	CHECK(c.until > ts_now());
+	/* A correct password clears the count (before the lock is reached). */
+	r = login_req("frank@example.com", "wrong password");
+	CHECK(ts_auth_password(a, &r, &ok) == TS_E_BAD_CREDENTIALS);
+	r = login_req("frank@example.com", "franks password");
+	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
+	c = (lock_count){ "frank@example.com", 0, 0 };
+	CHECK(s->ops->lock_list(s, find_lock, &c) == TS_OK);
+	CHECK(c.failures == 0);
+	ts_auth_free(a);
+}
+
 static void
 test_limiter(void)
 {
@@ -273,6 +361,9 @@ main(void)
 	CHECK(ts_admin_user_add(s, &cheap, "acme", "short@example.com", "short", 5, 1, 0, &u) == TS_E_PASSWORD_POLICY);
 	CHECK(ts_admin_user_add(s, &cheap, "acme", "not-an-email", "long enough", 11, 1, 0, &u) == TS_E_INVALID);
 	CHECK(ts_admin_user_add(s, &cheap, "beta", "carol@example.com", "carols password", 15, 1, 0, &u) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "dave@example.com", "daves password", 14, 1, 0, &u) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "erin@example.com", "erins password", 14, 1, 0, &u) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "frank@example.com", "franks password", 15, 1, 0, &u) == TS_OK);
 	CHECK(ts_auth_new(&cfg, s, &a) == TS_OK);
 	if (a) {
 		test_login(a, s);
@@ -281,6 +372,7 @@ main(void)
 		test_keys(a, s);
 		test_totp(a);
 	}
+	test_lockout(s);
 	test_limiter();
 	ts_auth_free(a);
 	ts_store_close(s);
