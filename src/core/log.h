@@ -10,9 +10,15 @@ typedef enum { TS_LOG_DEBUG, TS_LOG_INFO, TS_LOG_WARN, TS_LOG_ERROR } ts_log_lev
 /* Sets the minimum level written; default INFO. Call once at start-up. */
 void ts_log_set_level(ts_log_level lvl);
 int ts_log_enabled(ts_log_level lvl);
+/* Where records go: ts_log_event to event_fd (default 1, stdout) and
+ * ts_log_msg to msg_fd (default 2, stderr). The fds are not owned. For tests
+ * and daemons that log to a file; call before the threads start. */
+void ts_log_set_fds(int event_fd, int msg_fd);
 
 /* Writes {"ts":...,"level":...,"event":EVENT, <fields>} where fields are
- * key/value string pairs terminated by a NULL key. Values are JSON-escaped.
+ * key/value string pairs terminated by a NULL key; a NULL value is written
+ * as null. Values are JSON-escaped (invalid UTF-8 becomes U+FFFD). A line
+ * is at most 4 KiB: past that it is cut and ends with "truncated":true.
  * Thread-safe: each line is written with one write(2). */
 void ts_log_event(ts_log_level lvl, const char *event, ...);
 

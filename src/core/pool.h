@@ -12,8 +12,9 @@ typedef void (*ts_pool_fn)(void *arg);
 
 /* nthreads >= 1; capacity = most jobs waiting (not counting running ones). */
 ts_err ts_pool_new(unsigned nthreads, unsigned capacity, ts_pool **out);
-/* Queues fn(arg). TS_E_OVERLOADED when the queue is full: fn is not called
- * and the caller still owns arg. Otherwise the job owns arg. */
+/* Queues fn(arg). Never blocks. TS_E_OVERLOADED when the queue is full or
+ * ts_pool_free has begun: fn is not called and the caller still owns arg.
+ * Otherwise the job owns arg. */
 ts_err ts_pool_submit(ts_pool *p, ts_pool_fn fn, void *arg);
 /* Jobs waiting right now (a snapshot). */
 unsigned ts_pool_queued(ts_pool *p);

@@ -22,6 +22,12 @@ void ts_uuid4(char out[TS_UUID_LEN + 1]);
 /* 1 if s is a UUID in canonical 8-4-4-4-12 hex text form. */
 int ts_is_uuid(const char *s);
 
+/* len bytes from libsodium's CSPRNG (initialised on first use). */
+void ts_random_bytes(void *buf, size_t len);
+/* nbytes (at most 64) random bytes as lower-case hex; out holds
+ * 2 * nbytes + 1 bytes. For request ids, not for secrets. */
+void ts_random_hex(char *out, size_t nbytes);
+
 /* RFC 3339 UTC time ("2026-11-23T10:00:00Z"); out holds 32 bytes. */
 void ts_rfc3339(int64_t t, char out[32]);
 
@@ -34,6 +40,10 @@ void ts_ascii_lower(char *s);
 
 /* 1 if s (len bytes) is well-formed UTF-8 with no NUL byte. */
 int ts_utf8_valid(const char *s, size_t len);
+/* Length (1..4) of the well-formed, non-NUL UTF-8 sequence at s (len bytes
+ * available), or 0 when it is malformed, overlong, a surrogate, past
+ * U+10FFFF or truncated. */
+size_t ts_utf8_seq(const unsigned char *s, size_t len);
 
 /* 1 if s looks like an addr-spec we accept: one '@', a non-empty local
  * part and a dotted domain, printable ASCII or UTF-8, at most 254 bytes.

@@ -1,7 +1,15 @@
 /* HTTP transport: libmicrohttpd with epoll, request limits, per-request log
  * line, and deferral of heavy handlers to the worker pool with
  * suspend/resume. Knows routes only as a dispatch callback; knows nothing of
- * JSON or of any contract. */
+ * JSON or of any contract.
+ *
+ * Answered by the transport itself, before any dispatch: 400 for framing a
+ * proxy could read differently (Transfer-Encoding with Content-Length, two
+ * Content-Length or Host fields, a Transfer-Encoding other than "chunked",
+ * whitespace in a field name), 400 for HTTP/1.1 without Host and 431 for a
+ * header block over 32 KiB (libmicrohttpd). Connections are cut when the
+ * request line and headers, or the body, take longer than conn_timeout,
+ * even if the client keeps sending a byte at a time. */
 #ifndef TS_HTTP_H
 #define TS_HTTP_H
 
@@ -38,6 +46,7 @@ typedef struct ts_http_resp {
 	int retry_after;             /* > 0 adds Retry-After: N */
 	const char *cache_control;   /* static; default "no-store" */
 	const char *log_note;        /* static short word for the access log */
+	const char *www_authenticate; /* static; adds WWW-Authenticate (RFC 6750 §3) */
 } ts_http_resp;
 
 typedef enum { TS_HTTP_DONE, TS_HTTP_DEFERRED } ts_http_action;
@@ -50,8 +59,12 @@ typedef ts_http_action (*ts_http_dispatch_fn)(void *app, ts_http_req *req, ts_ht
 typedef void (*ts_http_job_fn)(void *arg, ts_http_resp *resp);
 
 /* Runs job(arg, resp) on the pool and sends resp when it returns; req stays
- * valid until then. TS_E_OVERLOADED when the queue is full: nothing was
- * queued, the caller still owns arg and must answer now (503). */
+ * valid until then. Call only from the dispatch callback, at most once, and
+ * then return DEFERRED without touching resp again: the job owns it (it may
+ * already be running when ts_http_defer returns). TS_E_OVERLOADED when the
+ * queue is full or ts_http_stop has begun: nothing was queued, the caller
+ * still owns arg and must answer now (503). TS_E_INVALID for a second call
+ * or a request whose body was too large (answer those at once). */
 ts_err ts_http_defer(ts_http_req *req, ts_http_job_fn job, void *arg);
 
 typedef struct ts_http_config {
@@ -68,9 +81,22 @@ typedef struct ts_http_config {
 typedef struct ts_http ts_http;
 
 /* Binds and starts serving on background threads. *port_out (may be NULL)
- * gets the bound port, useful with port 0. */
+ * gets the bound port, useful with port 0. cfg is copied (trusted_proxies
+ * is parsed; a bad entry is TS_E_INVALID); cfg->pool must outlive h. */
 ts_err ts_http_start(const ts_http_config *cfg, ts_http **out, unsigned *port_out);
-/* Stops accepting, finishes in-flight requests, frees h. */
+/* Why the last ts_http_start on this thread failed, as one line of English
+ * for the operator ("Address already in use", "listen address 'x' is
+ * not ..."); ts_http_start itself logs nothing. Never NULL. */
+const char *ts_http_start_error(void);
+/* Stops accepting, refuses new deferrals (TS_E_OVERLOADED), waits for every
+ * deferred job to finish and its response to be queued, then closes all
+ * connections and frees h. NULL is a no-op.
+ *
+ * Shutdown order: ts_http_stop(h) first, ts_pool_free(pool) after. The wait
+ * above needs the pool running; freeing the pool first would let a
+ * connection thread still serving a keep-alive request submit to a freed
+ * pool. (Draining the pool first is still safe for the transport's own
+ * state, but not for that race.) */
 void ts_http_stop(ts_http *h);
 
 #endif

@@ -1,1 +1,784 @@
-/* placeholder */
+/* HTTP transport on libmicrohttpd: epoll event-loop threads, bounded
+ * headers and bodies, one access-log line per request, and deferral of
+ * heavy handlers to the worker pool by suspending the connection.
+ *
+ * A request's life: on_access() is called once when the headers are in
+ * (on_headers), once per body chunk (on_body_chunk) and once more when
+ * the body is complete (dispatch). dispatch() either queues the response at
+ * once or, when the handler deferred, suspends the connection until the
+ * pool job has filled the response; MHD then calls on_access() again and
+ * the stored response is queued (on_resumed). on_completed() logs the
+ * request and frees it. on_connection() registers each connection with the
+ * header watchdog (watchdog.c). */
+#include "http/http.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "http/http_internal.h"
+
+/* Header block limit: MHD keeps the request line and headers in this
+ * per-connection arena and answers 431 past it. */
+#define HTTP_CONN_MEMORY (32 * 1024)
+#define HTTP_DEFAULT_TIMEOUT 10
+#define HTTP_DEFAULT_CONN_LIMIT 1024
+#define HTTP_BACKLOG 1024      /* the kernel caps it at somaxconn */
+/* A chunked body past TS_HTTP_BODY_MAX cannot be answered mid-upload (MHD
+ * queues responses only between uploads), so it is read and dropped; past
+ * this much the connection is cut instead. */
+#define HTTP_DISCARD_MAX (256 * 1024)
+#define HTTP_REQID_BYTES 8
+
+struct ts_http {
+	struct MHD_Daemon *daemon;
+	ts_http_dispatch_fn dispatch;
+	void *app;
+	ts_pool *pool;
+	http_ip *trusted;           /* owned; ntrusted entries */
+	size_t ntrusted;
+	unsigned conn_timeout;      /* seconds; also the body deadline */
+	pthread_mutex_t mu;         /* guards closing and ndeferred */
+	pthread_cond_t cv;          /* signalled when ndeferred drops to 0 */
+	int closing;                /* ts_http_stop began: no new deferrals */
+	http_watchdog *watchdog;    /* owned */
+	unsigned ndeferred;         /* deferred requests not yet completed
+	                               (answered or dropped); stop waits for 0 */
+};
+
+typedef struct http_request {
+	ts_http *h;
+	http_conn *c;               /* the connection's watchdog entry, or NULL */
+	struct MHD_Connection *conn;
+	ts_http_req req;
+	ts_http_resp resp;
+	char *path;                 /* owned copy of the URL path */
+	char *method;               /* owned copy: logged after MHD's arena
+	                               may have been reset */
+	char *body;                 /* owned; TS_HTTP_BODY_MAX + 1 bytes */
+	size_t body_len;
+	size_t discarded;           /* bytes dropped after too_large */
+	int too_large;
+	int dispatched;             /* dispatch ran (or the transport answered) */
+	unsigned status;            /* status queued to MHD; 0 = none */
+	int64_t start_us;
+	char id[2 * HTTP_REQID_BYTES + 1];
+	char host[TS_HOST_MAX + 1];
+	char ip[HTTP_IP_STRLEN];
+
+	/* Deferral. job and job_arg are set before submission; deferred is
+	 * only touched on the connection thread. The rest is shared with the
+	 * pool worker under mu. */
+	ts_http_job_fn job;
+	void *job_arg;
+	int deferred;               /* a job was submitted */
+	pthread_mutex_t mu;
+	int job_done;               /* the job has filled resp */
+	int suspended;              /* the connection thread suspended conn */
+	int orphaned;               /* MHD dropped the request while the job
+	                               ran: the worker frees it */
+} http_request;
+
+static const char body_internal[] = "{\"error\":\"internal error\"}";
+static const char body_bad_request[] = "{\"error\":\"bad request\"}";
+
+/* ---- connections: the header watchdog's registry ---- */
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+              enum MHD_ConnectionNotificationCode code)
+{
+	ts_http *h = cls;
+	const union MHD_ConnectionInfo *fdi, *ai;
+	http_ip peer;
+	char ip[HTTP_IP_STRLEN] = "unknown";
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		/* MHD closes the fd after this returns. */
+		http_watchdog_remove(h->watchdog, *socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	fdi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	ai = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ai != NULL && http_ip_from_sockaddr(ai->client_addr, &peer))
+		http_ip_format(&peer, ip);
+	*socket_context = fdi ? http_watchdog_add(h->watchdog, fdi->connect_fd, ip) : NULL;
+}
+
+/* The watchdog entry of conn, marked busy: its headers are in. */
+static http_conn *
+conn_busy(ts_http *h, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci;
+	http_conn *c;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	c = ci ? ci->socket_context : NULL;
+	http_watchdog_busy(h->watchdog, c, 1);
+	return c;
+}
+
+/* ---- per-request state ---- */
+
+static void
+request_free(http_request *r)
+{
+	if (r == NULL)
+		return;
+	pthread_mutex_destroy(&r->mu);
+	free(r->resp.body);
+	free(r->body);
+	free(r->path);
+	free(r->method);
+	free(r);
+}
+
+/* Resolves the client address: the socket peer, or, when the peer is one
+ * of our trusted proxies, the rightmost X-Forwarded-For entry that is not. */
+static enum MHD_Result
+xff_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	if (key != NULL && strcasecmp(key, "X-Forwarded-For") == 0)
+		http_xff_feed(cls, value);
+	return MHD_YES;
+}
+
+static void
+resolve_client_ip(http_request *r)
+{
+	const union MHD_ConnectionInfo *ci;
+	http_ip peer, client;
+	int trusted = 0;
+
+	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || !http_ip_from_sockaddr(ci->client_addr, &peer)) {
+		ts_strlcpy(r->ip, "unknown", sizeof(r->ip));
+		return;
+	}
+	for (size_t i = 0; i < r->h->ntrusted; i++)
+		trusted |= http_ip_equal(&peer, &r->h->trusted[i]);
+	client = peer;
+	if (trusted) {
+		/* All X-Forwarded-For fields, in order: a proxy may add its
+		 * own field rather than extend the first one. */
+		http_xff x = { .trusted = r->h->trusted, .ntrusted = r->h->ntrusted };
+		MHD_get_connection_values(r->conn, MHD_HEADER_KIND, xff_value, &x);
+		http_xff_result(&x, &peer, &client);
+	}
+	http_ip_format(&client, r->ip);
+}
+
+static const char *
+header(struct MHD_Connection *conn, const char *name)
+{
+	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
+/* Allocates the request when its headers are in. NULL on out-of-memory. */
+static http_request *
+request_new(ts_http *h, struct MHD_Connection *conn, const char *url, const char *method)
+{
+	http_request *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	pthread_mutex_init(&r->mu, NULL);
+	r->path = strdup(url ? url : "/");
+	r->method = strdup(method ? method : "-");
+	if (r->path == NULL || r->method == NULL) {
+		request_free(r);
+		return NULL;
+	}
+	r->h = h;
+	r->conn = conn;
+	r->start_us = ts_mono_us();
+	r->c = conn_busy(h, conn);
+	ts_random_hex(r->id, HTTP_REQID_BYTES);
+	resolve_client_ip(r);
+
+	r->req.method = r->method;
+	r->req.path = r->path;
+	r->req.content_type = header(conn, MHD_HTTP_HEADER_CONTENT_TYPE);
+	r->req.authorization = header(conn, MHD_HTTP_HEADER_AUTHORIZATION);
+	r->req.host = http_host_normalize(header(conn, MHD_HTTP_HEADER_HOST), r->host)
+	              ? r->host : NULL;
+	r->req.client_ip = r->ip;
+	r->req.request_id = r->id;
+	r->req.priv_ = r;
+	return r;
+}
+
+/* ---- responses ---- */
+
+/* Makes resp a transport-made answer with a static JSON body. */
+static void
+resp_set_static(ts_http_resp *resp, int status, const char *body, const char *note)
+{
+	free(resp->body);
+	memset(resp, 0, sizeof(*resp));
+	resp->status = status;
+	resp->body = strdup(body);
+	resp->body_len = resp->body ? strlen(body) : 0;
+	resp->log_note = note;
+}
+
+static int
+add_headers(struct MHD_Response *m, const http_request *r)
+{
+	const ts_http_resp *rs = &r->resp;
+	char retry[16];
+	int ok = 1;
+
+	ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                              rs->content_type ? rs->content_type : "application/json") == MHD_YES;
+	ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_CACHE_CONTROL,
+	                              rs->cache_control ? rs->cache_control : "no-store") == MHD_YES;
+	ok &= MHD_add_response_header(m, "X-Request-Id", r->id) == MHD_YES;
+	/* A JSON API is never framed or sniffed into HTML. */
+	ok &= MHD_add_response_header(m, "X-Content-Type-Options", "nosniff") == MHD_YES;
+	ok &= MHD_add_response_header(m, "X-Frame-Options", "DENY") == MHD_YES;
+	ok &= MHD_add_response_header(m, "Referrer-Policy", "no-referrer") == MHD_YES;
+	if (rs->www_authenticate != NULL)
+		ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		                              rs->www_authenticate) == MHD_YES;
+	if (rs->retry_after > 0) {
+		snprintf(retry, sizeof(retry), "%d", rs->retry_after);
+		ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_RETRY_AFTER, retry) == MHD_YES;
+	}
+	return ok;
+}
+
+/* Queues r->resp; the body's ownership passes to MHD. A handler that left
+ * no valid status gets the internal-error answer. */
+static enum MHD_Result
+send_resp(http_request *r)
+{
+	ts_http_resp *rs = &r->resp;
+	struct MHD_Response *m;
+	enum MHD_Result ret;
+
+	if (rs->status < 100 || rs->status > 599) {
+		if (rs->status != 0)
+			ts_error("handler set status %d for %s", rs->status, r->path);
+		resp_set_static(rs, 500, body_internal, rs->log_note ? rs->log_note : "no_status");
+	}
+	if (rs->body != NULL && rs->body_len > 0) {
+		m = MHD_create_response_from_buffer(rs->body_len, rs->body, MHD_RESPMEM_MUST_FREE);
+		if (m != NULL)
+			rs->body = NULL;
+	} else {
+		m = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	}
+	if (m == NULL)
+		return MHD_NO; /* out of memory: MHD closes the connection */
+	if (!add_headers(m, r)) {
+		MHD_destroy_response(m);
+		return MHD_NO;
+	}
+	ret = MHD_queue_response(r->conn, (unsigned)rs->status, m);
+	MHD_destroy_response(m);
+	if (ret == MHD_YES)
+		r->status = (unsigned)rs->status;
+	return ret;
+}
+
+/* ---- the access handler ---- */
+
+static enum MHD_Result
+dispatch(http_request *r)
+{
+	ts_http *h = r->h;
+	ts_http_action act;
+
+	if (r->body != NULL) {
+		r->body[r->body_len] = '\0';
+		r->req.body = r->body;
+		r->req.body_len = r->body_len;
+	}
+	r->req.body_too_large = r->too_large;
+	r->dispatched = 1;
+	act = h->dispatch(h->app, &r->req, &r->resp);
+
+	if (r->deferred) {
+		/* The job owns resp now, whatever the handler returned. */
+		if (act != TS_HTTP_DEFERRED)
+			ts_error("dispatch deferred %s but returned DONE", r->path);
+		pthread_mutex_lock(&r->mu);
+		if (!r->job_done) {
+			/* Suspend under mu: the worker resumes only a connection
+			 * it sees suspended, so resume never precedes suspend. */
+			MHD_suspend_connection(r->conn);
+			r->suspended = 1;
+			pthread_mutex_unlock(&r->mu);
+			return MHD_YES;
+		}
+		pthread_mutex_unlock(&r->mu);
+		return send_resp(r); /* the job already finished */
+	}
+	if (act == TS_HTTP_DEFERRED) {
+		ts_error("dispatch returned DEFERRED for %s without ts_http_defer", r->path);
+		resp_set_static(&r->resp, 500, body_internal, "bad_defer");
+	}
+	return send_resp(r);
+}
+
+/* Called again after the worker resumed the connection. */
+static enum MHD_Result
+on_resumed(http_request *r)
+{
+	int done;
+
+	pthread_mutex_lock(&r->mu);
+	done = r->deferred && r->job_done;
+	pthread_mutex_unlock(&r->mu);
+	if (!done) {
+		/* MHD calls a non-suspended handler until it answers; nothing
+		 * else can reach here. */
+		ts_error("request %s called again before its job finished", r->id);
+		return MHD_NO;
+	}
+	return send_resp(r);
+}
+
+static enum MHD_Result
+framing_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	http_framing_feed(cls, key, value);
+	return MHD_YES;
+}
+
+/* First call, headers complete. Refuses ambiguous framing (framing.c) and
+ * answers at once when the declared body is over the cap. */
+static enum MHD_Result
+on_headers(ts_http *h, struct MHD_Connection *conn, const char *url, const char *method,
+           const char *version, void **con_cls)
+{
+	http_request *r = request_new(h, conn, url, method);
+	http_framing f = { 0 };
+	const char *bad, *cl;
+
+	if (r == NULL)
+		return MHD_NO;
+	*con_cls = r;
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_field, &f);
+	bad = http_framing_verdict(&f, version != NULL &&
+	                               strcmp(version, MHD_HTTP_VERSION_1_0) == 0);
+	if (bad != NULL) {
+		r->dispatched = 1;
+		resp_set_static(&r->resp, 400, body_bad_request, bad);
+		return send_resp(r); /* MHD closes the connection after it */
+	}
+	cl = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL) {
+		char *end;
+		unsigned long long n = strtoull(cl, &end, 10);
+		if (n > TS_HTTP_BODY_MAX || *end != '\0') {
+			r->too_large = 1;
+			return dispatch(r); /* the rest is never read */
+		}
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result
+on_body_chunk(http_request *r, const char *data, size_t *size)
+{
+	size_t n = *size;
+
+	*size = 0;
+	/* MHD's timeout is for silence; a body trickled a byte at a time must
+	 * also finish within it, or it holds a connection slot forever. */
+	if (ts_mono_us() - r->start_us > (int64_t)r->h->conn_timeout * 1000000) {
+		r->resp.log_note = "body_timeout";
+		return MHD_NO;
+	}
+	if (r->too_large) {
+		r->discarded += n;
+		return r->discarded > HTTP_DISCARD_MAX ? MHD_NO : MHD_YES;
+	}
+	if (n > TS_HTTP_BODY_MAX - r->body_len) {
+		r->too_large = 1;
+		free(r->body);
+		r->body = NULL;
+		r->body_len = 0;
+		r->discarded = n;
+		return MHD_YES;
+	}
+	if (r->body == NULL && (r->body = malloc(TS_HTTP_BODY_MAX + 1)) == NULL)
+		return MHD_NO;
+	memcpy(r->body + r->body_len, data, n);
+	r->body_len += n;
+	return MHD_YES;
+}
+
+static enum MHD_Result
+on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+          const char *version, const char *upload_data, size_t *upload_data_size,
+          void **con_cls)
+{
+	http_request *r = *con_cls;
+
+	if (r == NULL)
+		return on_headers(cls, conn, url, method, version, con_cls);
+	if (r->dispatched)
+		return on_resumed(r);
+	if (*upload_data_size > 0)
+		return on_body_chunk(r, upload_data, upload_data_size);
+	return dispatch(r);
+}
+
+/* ---- completion and logging ---- */
+
+/* A deferred request is over (answered, or dropped): ts_http_stop may go
+ * on once none is left. */
+static void
+deferred_done(ts_http *h)
+{
+	pthread_mutex_lock(&h->mu);
+	if (--h->ndeferred == 0)
+		pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+static const char *
+termination_note(enum MHD_RequestTerminationCode toe)
+{
+	switch (toe) {
+	case MHD_REQUEST_TERMINATED_COMPLETED_OK: return NULL;
+	case MHD_REQUEST_TERMINATED_WITH_ERROR: return "conn_error";
+	case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED: return "timeout";
+	case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN: return "shutdown";
+	case MHD_REQUEST_TERMINATED_READ_ERROR: return "read_error";
+	case MHD_REQUEST_TERMINATED_CLIENT_ABORT: return "client_abort";
+	}
+	return "terminated";
+}
+
+static void
+log_access(const http_request *r, const char *note)
+{
+	char status[8], ms[24];
+
+	snprintf(status, sizeof(status), "%u", r->status);
+	snprintf(ms, sizeof(ms), "%lld", (long long)((ts_mono_us() - r->start_us) / 1000));
+	/* Path only: query strings, headers and bodies may carry secrets. */
+	ts_log_event(TS_LOG_INFO, "request",
+	             "id", r->id, "method", r->req.method, "path", r->path,
+	             "status", status, "ms", ms, "ip", r->ip, "note", note, NULL);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+	http_request *r = *con_cls;
+	const char *note;
+	int orphan;
+
+	(void)cls;
+	(void)conn;
+	if (r == NULL)
+		return;
+	*con_cls = NULL;
+	http_watchdog_busy(r->h->watchdog, r->c, 0);
+	pthread_mutex_lock(&r->mu);
+	orphan = r->deferred && !r->job_done;
+	r->orphaned = orphan;
+	pthread_mutex_unlock(&r->mu);
+	if (orphan) {
+		/* Cannot happen while the connection is suspended; if MHD ever
+		 * drops it anyway, the job still writes resp, so leave r to it. */
+		log_access(r, "orphaned");
+		return;
+	}
+	note = r->resp.log_note;
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && note == NULL)
+		note = termination_note(toe);
+	log_access(r, note);
+	if (r->deferred)
+		deferred_done(r->h);
+	request_free(r);
+}
+
+/* ---- deferral ---- */
+
+static void
+run_job(void *arg)
+{
+	http_request *r = arg;
+	ts_http *h = r->h;
+	struct MHD_Connection *conn = r->conn;
+	int resume, orphan;
+
+	r->job(r->job_arg, &r->resp);
+	pthread_mutex_lock(&r->mu);
+	r->job_done = 1;
+	resume = r->suspended;
+	orphan = r->orphaned;
+	pthread_mutex_unlock(&r->mu);
+	/* From here r may be freed by the connection thread: only locals. */
+	if (orphan) {
+		request_free(r);
+		deferred_done(h);
+	} else if (resume) {
+		MHD_resume_connection(conn);
+	}
+}
+
+ts_err
+ts_http_defer(ts_http_req *req, ts_http_job_fn job, void *arg)
+{
+	http_request *r = req ? req->priv_ : NULL;
+	ts_http *h;
+	ts_err e;
+
+	if (r == NULL || job == NULL || r->deferred || r->status != 0 || r->too_large)
+		return TS_E_INVALID;
+	h = r->h;
+	r->job = job;
+	r->job_arg = arg;
+	/* Under h->mu so ts_http_stop, once it has set closing, knows no
+	 * connection thread is between the check and the submit. */
+	pthread_mutex_lock(&h->mu);
+	if (h->closing || h->pool == NULL)
+		e = TS_E_OVERLOADED;
+	else
+		e = ts_pool_submit(h->pool, run_job, r);
+	if (e == TS_OK) {
+		h->ndeferred++;
+		r->deferred = 1;
+	}
+	pthread_mutex_unlock(&h->mu);
+	return e;
+}
+
+const char *
+ts_http_query(const ts_http_req *req, const char *key)
+{
+	const http_request *r = req ? req->priv_ : NULL;
+
+	return r ? MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key) : NULL;
+}
+
+const char *
+ts_http_header(const ts_http_req *req, const char *name)
+{
+	const http_request *r = req ? req->priv_ : NULL;
+
+	return r ? header(r->conn, name) : NULL;
+}
+
+/* ---- daemon ---- */
+
+/* Why the last ts_http_start on this thread failed (ts_http_start_error). */
+static _Thread_local char start_error[256];
+
+static void start_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+start_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(start_error, sizeof(start_error), fmt, ap);
+	va_end(ap);
+}
+
+const char *
+ts_http_start_error(void)
+{
+	return start_error[0] ? start_error : "no error";
+}
+
+/* MHD's messages about what clients did wrong (framing, timeouts, early
+ * closes) are routine on a public port: debug level, so a scan does not
+ * flood stderr. Anything else (accept, epoll, thread faults) is a warning. */
+static ts_log_level
+mhd_msg_level(const char *msg)
+{
+	static const char *const routine[] = {
+		"Connection was closed", "Connection socket is closed",
+		"Application reported internal error", "Error processing request",
+		"Failed to parse", "Received HTTP/1.1 request without",
+		"Error while parsing", "Received malformed", "Failed to receive",
+		"Failed to send", "Connection reset",
+	};
+
+	for (size_t i = 0; i < sizeof(routine) / sizeof(routine[0]); i++)
+		if (strncmp(msg, routine[i], strlen(routine[i])) == 0)
+			return TS_LOG_DEBUG;
+	return TS_LOG_WARN;
+}
+
+static void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+	ts_log_level lvl;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	lvl = mhd_msg_level(msg);
+	if (ts_log_enabled(lvl))
+		ts_log_msg(lvl, "libmicrohttpd", 0, "%s", msg);
+}
+
+static unsigned
+event_threads(unsigned wanted)
+{
+	long n;
+
+	if (wanted > 0)
+		return wanted;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+/* Starts MHD on our own listening socket, so a failure to bind is our
+ * errno, not a log line. */
+static struct MHD_Daemon *
+start_daemon(ts_http *h, const ts_http_config *cfg, int lsock, int v6)
+{
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+	                 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+	unsigned limit = cfg->conn_limit ? cfg->conn_limit : HTTP_DEFAULT_CONN_LIMIT;
+	unsigned threads = event_threads(cfg->threads);
+
+	/* The logger goes first so MHD's start-up messages use it. The
+	 * thread-pool option goes last because MHD warns about a pool of 0 or
+	 * 1: for one thread the list simply ends before it. MHD_USE_TURBO was
+	 * measured and gave nothing here, so MHD keeps its shutdown() calls. */
+	return MHD_start_daemon(flags, 0, NULL, NULL, on_access, h,
+	        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+	        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lsock,
+	        MHD_OPTION_CONNECTION_LIMIT, limit,
+	        MHD_OPTION_CONNECTION_TIMEOUT, h->conn_timeout,
+	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+	        MHD_OPTION_STRICT_FOR_CLIENT, 1,
+	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+	        threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads,
+	        MHD_OPTION_END);
+}
+
+static void
+http_free(ts_http *h)
+{
+	if (h == NULL)
+		return;
+	if (h->daemon != NULL)
+		MHD_stop_daemon(h->daemon);
+	http_watchdog_stop(h->watchdog); /* after MHD: it unregisters on close */
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mu);
+	free(h->trusted);
+	free(h);
+}
+
+ts_err
+ts_http_start(const ts_http_config *cfg, ts_http **out, unsigned *port_out)
+{
+	ts_http *h = NULL;
+	http_listen l;
+	int lsock = -1, err = 0;
+	ts_err r;
+
+	*out = NULL;
+	start_error[0] = '\0';
+	if (cfg == NULL || cfg->dispatch == NULL) {
+		start_fail("no dispatch callback");
+		return TS_E_INVALID;
+	}
+	if (http_parse_listen(cfg->listen, &l) != TS_OK) {
+		start_fail("listen address '%.64s' is not IP:PORT, [IPv6]:PORT or :PORT",
+		           cfg->listen ? cfg->listen : "");
+		return TS_E_INVALID;
+	}
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return TS_E_NOMEM;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	h->dispatch = cfg->dispatch;
+	h->app = cfg->app;
+	h->pool = cfg->pool;
+	h->conn_timeout = cfg->conn_timeout ? cfg->conn_timeout : HTTP_DEFAULT_TIMEOUT;
+	if ((r = http_parse_ip_list(cfg->trusted_proxies, &h->trusted, &h->ntrusted)) != TS_OK) {
+		start_fail("trusted proxies must be a comma list of IP addresses");
+		goto out;
+	}
+	/* Before the daemon: MHD reports connections to it at once. */
+	if ((r = http_watchdog_start(h->conn_timeout, &h->watchdog)) != TS_OK) {
+		start_fail("cannot start the header watchdog thread");
+		goto out;
+	}
+	if ((r = http_listen_open(&l, HTTP_BACKLOG, &lsock, &err)) != TS_OK) {
+		start_fail("%s", strerror(err)); /* e.g. "Address already in use" */
+		goto out;
+	}
+	if ((h->daemon = start_daemon(h, cfg, lsock, l.v6)) == NULL) {
+		/* Not closed: whether MHD already closed it depends on where it
+		 * failed, and a double close could hit another thread's fd. */
+		start_fail("libmicrohttpd failed to start (see its log line)");
+		r = TS_E_INTERNAL;
+		goto out;
+	}
+	if (port_out != NULL)
+		*port_out = http_socket_port(lsock);
+	*out = h;
+	h = NULL;
+	r = TS_OK;
+out:
+	http_free(h);
+	return r;
+}
+
+void
+ts_http_stop(ts_http *h)
+{
+	MHD_socket lsock;
+	int64_t waited_from;
+
+	if (h == NULL)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->closing = 1;
+	pthread_mutex_unlock(&h->mu);
+	lsock = MHD_quiesce_daemon(h->daemon);
+
+	/* MHD_stop_daemon must not meet a suspended connection (it aborts),
+	 * so wait until every deferred request has been answered: the jobs
+	 * need the pool running, the answers the (quiesced) event loop. A
+	 * client that stops reading is cut by the connection timeout. */
+	waited_from = ts_mono_us();
+	pthread_mutex_lock(&h->mu);
+	while (h->ndeferred > 0) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 5;
+		if (pthread_cond_timedwait(&h->cv, &h->mu, &until) != 0 && h->ndeferred > 0)
+			ts_warn("stop: %u deferred requests still running after %lld s",
+			        h->ndeferred, (long long)((ts_mono_us() - waited_from) / 1000000));
+	}
+	pthread_mutex_unlock(&h->mu);
+
+	MHD_stop_daemon(h->daemon);
+	h->daemon = NULL;
+	if (lsock != MHD_INVALID_SOCKET)
+		close(lsock); /* quiesce handed it to us; only after stop */
+	http_free(h);
+}
