@@ -386,9 +386,9 @@ demo_setup(ts_store *s, cli_opts *o)
 		o->cfg.default_tenant = strdup(DEMO_TENANT);
 	}
 	printf("Demo tenant: %s\nDemo user:   %s\nPassword:    %s\n", DEMO_TENANT, DEMO_EMAIL, pw);
-	printf("Try: curl -s http://%s/v1/auth/login -H 'Content-Type: application/json' "
-	       "-d '{\"email\":\"%s\",\"password\":\"%s\"}'\n",
-	       o->cfg.listen, DEMO_EMAIL, pw);
+	printf("Try:         curl -s http://HOST:PORT/v1/auth/login -H 'Content-Type: application/json' "
+	       "-d '{\"email\":\"%s\",\"password\":\"%s\"}'  (HOST:PORT as in the \"listening\" line below)\n",
+	       DEMO_EMAIL, pw);
 	fflush(stdout);
 	ts_wipe(pw, sizeof(pw));
 	return 0;
@@ -507,7 +507,7 @@ cmd_serve(cli_opts *o)
 		.app = api,
 	};
 	if ((r = ts_http_start(&hc, &http, &port)) != TS_OK) {
-		fail("cannot listen on %s: %s", o->cfg.listen, ts_strerror(r));
+		fail("cannot listen on %s: %s", o->cfg.listen, ts_http_start_error());
 		goto out;
 	}
 	char addr[300], ports[16];

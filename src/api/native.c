@@ -39,7 +39,7 @@ native_map(ts_err e)
 	case TS_E_NOT_VERIFIED:
 		return (native_err){ 403, "email_not_verified", "Email not verified.", 0 };
 	case TS_E_LOCKED:
-		return (native_err){ 429, "account_locked", "Too many failed attempts; try again later.", 900 };
+		return (native_err){ 429, "rate_limited", "Too many failed attempts for this account; try again later.", 900 };
 	case TS_E_FORBIDDEN:
 		return (native_err){ 403, "forbidden", "This token does not allow this.", 0 };
 	case TS_E_PASSWORD_POLICY:
@@ -308,7 +308,9 @@ authenticate(ts_api *api, ts_http_req *req, ts_http_resp *resp, ts_principal *p)
 	ts_err r;
 
 	if (!tok) {
+		/* RFC 6750 §3: no credentials, so no error code in the challenge. */
 		native_error(resp, TS_E_TOKEN_INVALID, NULL, "a Bearer token is required", 0);
+		resp->www_authenticate = "Bearer realm=\"tessera\"";
 		return 0;
 	}
 	r = ts_auth_resolve_tenant(api->auth, slug, req->host, 0, &t);
@@ -322,6 +324,8 @@ authenticate(ts_api *api, ts_http_req *req, ts_http_resp *resp, ts_principal *p)
 		r = ts_auth_check_token(api->auth, tok, named ? &t : NULL, p);
 	if (r != TS_OK) {
 		native_error(resp, r, NULL, NULL, 0);
+		if (resp->status == 401)
+			resp->www_authenticate = "Bearer realm=\"tessera\", error=\"invalid_token\"";
 		return 0;
 	}
 	return 1;
