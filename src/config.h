@@ -36,7 +36,10 @@
 	X(STR, prefix_admin, "/admin", 0, 0, "path prefix of contract 000")                \
 	X(STR, prefix_iam, "/iam", 0, 0, "path prefix of contract 001")                    \
 	X(STR, prefix_px0, "/px0", 0, 0, "path prefix of contract 003")                    \
-	X(STR, log_level, "info", 0, 0, "debug, info, warn or error")
+	X(STR, log_level, "info", 0, 0, "debug, info, warn or error")                     \
+	X(STR, smtp_url, "", 0, 0, "SMTP server for mailed codes, smtp[s]://[user:pass@]host:port (\"\" = no mail)") \
+	X(STR, smtp_from, "tessera@localhost", 0, 0, "sender address of mailed codes")      \
+	X(INT, smtp_timeout, 10, 1, 300, "seconds one mail delivery may take")
 
 #define TS_CFG_TYPE_STR char *
 #define TS_CFG_TYPE_INT long long

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "auth/auth_internal.h"
+#include "auth/email.h"
 #include "core/log.h"
 
 static char *
@@ -60,9 +61,16 @@ ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out)
 		ts_keys_free(a);
 		goto fail;
 	}
+	if ((r = ts_mailer_new(cfg->smtp_url, cfg->smtp_from, cfg->smtp_timeout, &a->mailer)) != TS_OK) {
+		ts_keys_free(a);
+		goto fail;
+	}
+	/* The mailer keeps its own copies. */
+	a->cfg.smtp_url = a->cfg.smtp_from = NULL;
 	*out = a;
 	return TS_OK;
 fail:
+	ts_mailer_free(a->mailer);
 	ts_limiter_free(a->rl_ip);
 	ts_limiter_free(a->rl_account);
 	free(a->issuer);
@@ -81,6 +89,7 @@ ts_auth_free(ts_auth *a)
 	ts_keys_free(a);
 	ts_limiter_free(a->rl_ip);
 	ts_limiter_free(a->rl_account);
+	ts_mailer_free(a->mailer);
 	free(a->issuer);
 	free(a->audience);
 	free(a->default_tenant);

@@ -34,6 +34,7 @@ struct ts_auth {
 	ts_keyring ring;
 	ts_limiter *rl_ip;
 	ts_limiter *rl_account;
+	struct ts_mailer *mailer;    /* NULL when mail is off (email.h) */
 };
 
 /* The key of an account for limits and locks: tenant id (or the name the

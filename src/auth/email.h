@@ -1,0 +1,28 @@
+/* Private to src/auth: outgoing mail over SMTP (RFC 5321) through libcurl.
+ * One plain-text message per call; nothing is queued or retried, so the
+ * caller learns at once whether the mail server took it. */
+#ifndef TS_AUTH_EMAIL_H
+#define TS_AUTH_EMAIL_H
+
+#include <stdint.h>
+#include "core/err.h"
+
+typedef struct ts_mailer ts_mailer;
+
+/* A mailer for url ("smtp://host[:port]" or "smtps://...", optionally with
+ * "user:password@" for SMTP AUTH) sending as from. url NULL or "" means mail
+ * is off: TS_OK with *out NULL. TS_E_INVALID for another scheme or a from
+ * that is not a plain address. timeout_s <= 0 means 10 s. The strings are
+ * copied; free with ts_mailer_free (NULL is a no-op). */
+ts_err ts_mailer_new(const char *url, const char *from, int64_t timeout_s, ts_mailer **out);
+void ts_mailer_free(ts_mailer *m);
+
+/* Sends one text/plain UTF-8 message to the address to and waits for the
+ * server's answer. Thread-safe; blocks for up to the timeout. TS_OK when the
+ * server accepted it; TS_E_EMAIL_SEND when it could not be reached or
+ * refused it (logged, without the message); TS_E_INVALID for an address or
+ * subject that cannot go into a header. Callers check for a NULL mailer
+ * (mail off) first; passing one gives TS_E_EMAIL_SEND. */
+ts_err ts_mailer_send(ts_mailer *m, const char *to, const char *subject, const char *text);
+
+#endif
