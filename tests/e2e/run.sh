@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Black-box suite: runs every test/*.test.js against a tessera binary.
+# Usage: tests/e2e/run.sh PATH/TO/tessera   (extra args go to node --test)
+set -euo pipefail
+if [ $# -lt 1 ]; then
+  echo "usage: $0 PATH/TO/tessera [node --test args...]" >&2
+  exit 2
+fi
+bin=$(realpath "$1")
+shift
+[ -x "$bin" ] || { echo "run.sh: $bin is not an executable" >&2; exit 2; }
+cd "$(dirname "$0")"
+
+# Install the pinned packages when node_modules is missing or was made from
+# another package-lock.json.
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+have=$(cat node_modules/.lock-hash 2>/dev/null || true)
+if [ "$want" != "$have" ]; then
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$want" > node_modules/.lock-hash
+fi
+
+export TESSERA_BIN="$bin"
+case "$bin" in
+  *asan*)
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    ;;
+esac
+exec node --test --test-concurrency=1 --test-reporter=spec "$@" test/*.test.js
