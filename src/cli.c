@@ -63,7 +63,7 @@ open_store(const cli_opts *o, ts_store **s)
 	ts_err r = ts_store_open(o->cfg.db, s);
 
 	if (r != TS_OK)
-		return fail("cannot open store %s: %s", o->cfg.db, ts_strerror(r));
+		return fail("cannot open store %s: %s", o->cfg.db, ts_store_open_error());
 	return 0;
 }
 
@@ -148,10 +148,22 @@ out:
 }
 
 static int
-print_tenant(void *arg, const ts_tenant *t)
+print_domain(void *arg, const char *host)
 {
 	(void)arg;
-	printf("%s %s%s\n", t->slug, t->id, t->mfa_required ? " mfa-required" : "");
+	printf(" %s", host);
+	return 0;
+}
+
+/* "SLUG ID [mfa-required] [domain...]" */
+static int
+print_tenant(void *arg, const ts_tenant *t)
+{
+	ts_store *s = arg;
+
+	printf("%s %s%s", t->slug, t->id, t->mfa_required ? " mfa-required" : "");
+	(void)s->ops->tenant_domains(s, t->id, print_domain, NULL);
+	putchar('\n');
 	return 0;
 }
 
@@ -163,7 +175,7 @@ cmd_tenant_list(cli_opts *o)
 
 	if (open_store(o, &s))
 		return 1;
-	r = s->ops->tenant_list(s, print_tenant, NULL);
+	r = s->ops->tenant_list(s, print_tenant, s);
 	ts_store_close(s);
 	return r == TS_OK ? 0 : fail("cannot list tenants: %s", ts_strerror(r));
 }
@@ -618,6 +630,9 @@ parse_flags(cli_opts *o, int argc, char **argv, int first)
 		if (!strcmp(name, "verified")) { o->verified = 1; continue; }
 		if (!strcmp(name, "admin")) { o->admin = 1; continue; }
 		if (!strcmp(name, "mfa-required")) { o->mfa_required = 1; continue; }
+		if (strcmp(name, "config") && strcmp(name, "domain") && strcmp(name, "tenant") &&
+		    strcmp(name, "email") && !ts_config_known(name))
+			return fail("unknown flag --%s (see --help)", name);
 		if (!(v = flag_value(argc, argv, &i, arg)))
 			return fail("%s needs a value", arg);
 		if (!strcmp(name, "config"))

@@ -81,6 +81,12 @@ find(const char *name)
 }
 
 int
+ts_config_known(const char *name)
+{
+	return find(name) != NULL;
+}
+
+int
 ts_config_set(ts_config *cfg, const char *name, const char *value, char *err, size_t errsz)
 {
 	const cfg_entry *e = find(name);

@@ -58,6 +58,8 @@ void ts_config_free(ts_config *cfg);
  * Returns 0, or -1 with a one-line reason in err (errsz bytes); -2 when the
  * name is not a setting. */
 int ts_config_set(ts_config *cfg, const char *name, const char *value, char *err, size_t errsz);
+/* 1 if name ("access_ttl" or "access-ttl") is a setting. */
+int ts_config_known(const char *name);
 /* Applies a `key = value` file (# comments); errors cite FILE:LINE. */
 int ts_config_load_file(ts_config *cfg, const char *path, char *err, size_t errsz);
 /* Applies every TESSERA_<NAME> variable that is set. */

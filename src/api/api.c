@@ -8,6 +8,13 @@
 
 extern const char ts_openapi_native[];   /* embedded docs/openapi/native.json */
 
+static const api_reject_fn rejects[] = {
+	[FACE_NATIVE] = api_native_reject,
+	[FACE_ADMIN] = api_admin_reject,
+	[FACE_IAM] = api_iam_reject,
+	[FACE_PX0] = api_px0_reject,
+};
+
 static const api_route *const faces[] = {
 	api_native_routes,
 	api_admin_routes,
@@ -128,6 +135,8 @@ ts_api_dispatch(void *app, ts_http_req *req, ts_http_resp *resp)
 	int path_known;
 	const api_route *r = route_find(api, req, &path_known);
 
+	if (req->malformed)
+		return rejects[r ? r->face : FACE_NATIVE](resp, "ambiguous request framing");
 	if (r)
 		return r->fn(api, req, resp);
 	if (path_known)

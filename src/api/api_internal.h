@@ -25,6 +25,14 @@ typedef struct api_route {
 
 enum { FACE_NATIVE = 0, FACE_ADMIN = 1, FACE_IAM = 2, FACE_PX0 = 3 };
 
+/* Each face's answer to a request it must refuse before reading it (an
+ * ambiguous framing): its own 400 with reason as the text. */
+typedef ts_http_action (*api_reject_fn)(ts_http_resp *resp, const char *reason);
+ts_http_action api_native_reject(ts_http_resp *resp, const char *reason);
+ts_http_action api_admin_reject(ts_http_resp *resp, const char *reason);
+ts_http_action api_iam_reject(ts_http_resp *resp, const char *reason);
+ts_http_action api_px0_reject(ts_http_resp *resp, const char *reason);
+
 /* Each face's routes, NULL-fn terminated. */
 extern const api_route api_native_routes[];
 extern const api_route api_admin_routes[];   /* contract 000 */

@@ -122,6 +122,12 @@ iam_error(ts_http_resp *resp, ts_err e, iam_stage st, json_t *details, const cha
 	return TS_HTTP_DONE;
 }
 
+ts_http_action
+api_iam_reject(ts_http_resp *resp, const char *reason)
+{
+	return iam_error(resp, TS_E_INVALID, IAM_AT_FIELDS, NULL, reason, 0);
+}
+
 /* ---- request validation: the contract's validationDetail ---- */
 
 static void

@@ -100,6 +100,12 @@ bad_request(ts_http_resp *resp, const char *field, const char *reason)
 	return native_error(resp, TS_E_INVALID, field, reason, 0);
 }
 
+ts_http_action
+api_native_reject(ts_http_resp *resp, const char *reason)
+{
+	return bad_request(resp, NULL, reason);
+}
+
 /* Parses the body; on failure the 400 is already in resp. */
 static json_t *
 parse_or_400(ts_http_req *req, ts_http_resp *resp)

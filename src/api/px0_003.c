@@ -73,6 +73,13 @@ px0_error(ts_http_resp *resp, ts_err e, int retry_after)
 	return TS_HTTP_DONE;
 }
 
+ts_http_action
+api_px0_reject(ts_http_resp *resp, const char *reason)
+{
+	(void)reason;   /* the contract's 400 has one fixed text */
+	return px0_error(resp, TS_E_INVALID, 0);
+}
+
 typedef struct login_job {
 	ts_api *api;
 	json_t *body;                /* owns the strings in req */

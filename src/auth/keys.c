@@ -51,7 +51,13 @@ load_one(void *arg, const ts_signing_key *sk)
 	ts_key *k;
 	int alg;
 
-	if (sk->publish_until && sk->publish_until <= now)
+	/* The rotating process (often the CLI) may not know this server's
+	 * token lifetime: a retired key stays at least until every token this
+	 * server signed with it has expired. */
+	int64_t until = sk->publish_until;
+	if (sk->retired_at && until && until < sk->retired_at + c->a->cfg.access_ttl + 60)
+		until = sk->retired_at + c->a->cfg.access_ttl + 60;
+	if (until && until <= now)
 		return 0;   /* expired from the JWKS: no token of it is valid */
 	if (c->n == c->cap) {
 		size_t ncap = c->cap ? c->cap * 2 : 4;
@@ -77,7 +83,7 @@ load_one(void *arg, const ts_signing_key *sk)
 	lk->key = k;
 	lk->created_at = sk->created_at;
 	lk->retired_at = sk->retired_at;
-	lk->publish_until = sk->publish_until;
+	lk->publish_until = until;
 	return 0;
 }
 

@@ -86,6 +86,8 @@ ts_auth_totp_confirm(ts_auth *a, const ts_principal *p, const char *code)
 	ts_totp t;
 	ts_err r = SOPS(a)->totp_get(ST(a), p->user.id, &t);
 
+	if (r == TS_E_NOT_FOUND)
+		return TS_E_MFA_NOT_ENROLLED;   /* confirm before any enrolment */
 	if (r != TS_OK)
 		return r;
 	if (t.confirmed)

@@ -26,6 +26,10 @@ typedef struct ts_http_req {
 	const char *body;            /* NUL-terminated copy; NULL when none */
 	size_t body_len;
 	int body_too_large;          /* the body passed TS_HTTP_BODY_MAX: body is NULL */
+	const char *malformed;       /* non-NULL: the framing is ambiguous (a smuggling
+	                                attempt); the reason. The body was not read,
+	                                the connection closes after the answer, and the
+	                                request must not be acted upon: answer 400. */
 	const char *content_type;    /* header values, NULL when absent */
 	const char *authorization;
 	const char *host;            /* lower-cased, port stripped */

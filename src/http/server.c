@@ -87,7 +87,6 @@ typedef struct http_request {
 } http_request;
 
 static const char body_internal[] = "{\"error\":\"internal error\"}";
-static const char body_bad_request[] = "{\"error\":\"bad request\"}";
 
 /* ---- connections: the header watchdog's registry ---- */
 
@@ -247,6 +246,10 @@ add_headers(struct MHD_Response *m, const http_request *r)
 	ok &= MHD_add_response_header(m, "X-Content-Type-Options", "nosniff") == MHD_YES;
 	ok &= MHD_add_response_header(m, "X-Frame-Options", "DENY") == MHD_YES;
 	ok &= MHD_add_response_header(m, "Referrer-Policy", "no-referrer") == MHD_YES;
+	/* After an ambiguous framing nothing more on this connection can be
+	 * trusted to start where we think it does. */
+	if (r->req.malformed != NULL)
+		ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
 	if (rs->www_authenticate != NULL)
 		ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		                              rs->www_authenticate) == MHD_YES;
@@ -289,6 +292,43 @@ send_resp(http_request *r)
 	if (ret == MHD_YES)
 		r->status = (unsigned)rs->status;
 	return ret;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes a URL in place, as MHD's default does, except that %00
+ * stays as it is: a decoded NUL would cut the path short in C, so that
+ * "/healthz%00.json" would be routed as "/healthz". */
+static size_t
+unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *w = s;
+	const char *p = s;
+
+	(void)cls;
+	(void)conn;
+	while (*p) {
+		int hi, lo;
+		if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0 &&
+		    (hi | lo) != 0) {
+			*w++ = (char)(hi << 4 | lo);
+			p += 3;
+		} else {
+			*w++ = *p++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
 }
 
 /* ---- the access handler ---- */
@@ -374,9 +414,11 @@ on_headers(ts_http *h, struct MHD_Connection *conn, const char *url, const char 
 	bad = http_framing_verdict(&f, version != NULL &&
 	                               strcmp(version, MHD_HTTP_VERSION_1_0) == 0);
 	if (bad != NULL) {
-		r->dispatched = 1;
-		resp_set_static(&r->resp, 400, body_bad_request, bad);
-		return send_resp(r); /* MHD closes the connection after it */
+		/* The face answers in its own error shape; the connection is
+		 * closed after it (see add_headers). */
+		r->req.malformed = bad;
+		r->resp.log_note = bad;
+		return dispatch(r);
 	}
 	cl = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL) {
@@ -670,6 +712,7 @@ start_daemon(ts_http *h, const ts_http_config *cfg, int lsock, int v6)
 	        MHD_OPTION_CONNECTION_TIMEOUT, h->conn_timeout,
 	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
 	        MHD_OPTION_STRICT_FOR_CLIENT, 1,
+	        MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, NULL,
 	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 	        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
 	        threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads,

@@ -703,6 +703,27 @@ op_totp_delete(ts_store *s, const char *user_id)
 	return change_by_key(s, ST_TOTP_DELETE, user_id);
 }
 
+/* ---- ops: tenant domains ------------------------------------------- */
+
+static ts_err
+op_tenant_domains(ts_store *s, const char *tenant_id, int (*cb)(void *arg, const char *host),
+                  void *arg)
+{
+	sq_call k;
+	char host[TS_HOST_MAX + 1];
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_READ, ST_DOMAIN_LIST, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, tenant_id);
+	while ((r = sq_row(&k)) == TS_OK) {
+		sq_col_text(k.st, 0, host, sizeof(host));
+		if (cb(arg, host))
+			break;
+	}
+	return sq_end(&k, r == TS_E_NOT_FOUND ? TS_OK : r);
+}
+
 /* ---- ops: account locks --------------------------------------------- */
 
 static ts_err
@@ -795,6 +816,7 @@ const ts_store_ops ts_store_sqlite = {
 	.totp_confirm = op_totp_confirm,
 	.totp_use_step = op_totp_use_step,
 	.totp_delete = op_totp_delete,
+	.tenant_domains = op_tenant_domains,
 	.lock_get = op_lock_get,
 	.lock_fail = op_lock_fail,
 	.lock_clear = op_lock_clear,

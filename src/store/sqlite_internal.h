@@ -50,6 +50,8 @@
 	  "UPDATE tenants SET mfa_required = ?2 WHERE id = ?1")               \
 	X(ST_TENANT_LIST,                                                     \
 	  "SELECT " SQ_TENANT_COLS " FROM tenants ORDER BY created_at, rowid") \
+	X(ST_DOMAIN_LIST,                                                     \
+	  "SELECT host FROM tenant_domains WHERE tenant_id = ?1 ORDER BY host") \
 	X(ST_USER_INSERT,                                                     \
 	  "INSERT INTO users(id, tenant_id, email, email_norm, password_hash, " \
 	  "is_verified, is_admin, is_disabled, failed_logins, locked_until, " \

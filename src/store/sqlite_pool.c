@@ -108,8 +108,7 @@ sq_log(sqlite3 *db, int rc, const char *what)
 {
 	if (sq_map(rc) == TS_E_STORE_UNAVAILABLE && !unavail_log_due())
 		return;
-	fprintf(stderr, "store: %s: %s (%d)\n", what,
-	        db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+	ts_store_report("%s: %s (%d)", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
 }
 
 /* ---- DSN ------------------------------------------------------------- */
@@ -182,7 +181,7 @@ parse_dsn(sq_store *s, const char *dsn)
 	size_t plen = q ? (size_t)(q - dsn) : strlen(dsn);
 
 	if (plen == 0) {
-		fprintf(stderr, "store: empty sqlite path\n");
+		ts_store_report("empty sqlite path");
 		return TS_E_INVALID;
 	}
 	if (!(s->path = absolute_path(dsn, plen)))
@@ -190,8 +189,8 @@ parse_dsn(sq_store *s, const char *dsn)
 	for (opt = q ? q + 1 : NULL; opt && *opt; opt = *end ? end + 1 : NULL) {
 		end = strchrnul(opt, '&');
 		if (parse_option(s, opt, (size_t)(end - opt)) != 0) {
-			fprintf(stderr, "store: bad sqlite option \"%.*s\" (known: "
-			        "busy_timeout=MS, pool=N, idle_ms=MS)\n",
+			ts_store_report("bad sqlite option \"%.*s\" (known: "
+			        "busy_timeout=MS, pool=N, idle_ms=MS)",
 			        (int)(end - opt), opt);
 			return TS_E_INVALID;
 		}
@@ -240,7 +239,7 @@ pragma(sqlite3 *db, const char *sql, const char *want, const char *alt)
 	if (rc == SQLITE_ROW && want) {
 		got = (const char *)sqlite3_column_text(st, 0);
 		if (!got || (strcmp(got, want) != 0 && (!alt || strcmp(got, alt) != 0))) {
-			fprintf(stderr, "store: %s gave \"%s\"\n", sql, got ? got : "");
+			ts_store_report("%s gave \"%s\"", sql, got ? got : "");
 			rc = SQLITE_ERROR;
 			goto out;
 		}
@@ -321,8 +320,8 @@ file_usable(sq_store *s)
 	return TS_OK;
 gone:
 	if (unavail_log_due())
-		fprintf(stderr, "store: %s is gone, replaced, or not readable and "
-		        "writable\n", s->path);
+		ts_store_report("%s is gone, replaced, or not readable and "
+		        "writable", s->path);
 	return TS_E_STORE_UNAVAILABLE;
 }
 
@@ -645,7 +644,7 @@ store_prepare(sq_store *s)
 	if (r != TS_OK || s->memory)
 		return r;
 	if (stat(s->path, &st) != 0) {
-		fprintf(stderr, "store: %s vanished while opening\n", s->path);
+		ts_store_report("%s vanished while opening", s->path);
 		return TS_E_STORE_UNAVAILABLE;
 	}
 	s->dev = st.st_dev;
@@ -662,7 +661,7 @@ sq_store_open(const char *dsn, ts_store **out)
 
 	*out = NULL;
 	if (!sqlite3_threadsafe()) {
-		fprintf(stderr, "store: libsqlite3 was built without thread support\n");
+		ts_store_report("libsqlite3 was built without thread support");
 		return TS_E_INTERNAL;
 	}
 	if (!(s = calloc(1, sizeof *s)))
@@ -707,7 +706,7 @@ sq_store_close(ts_store *base)
 		conn_free(c);
 	}
 	if (s->nconns != 0)
-		fprintf(stderr, "store: closed with %d connection(s) still in use\n",
+		ts_store_report("closed with %d connection(s) still in use",
 		        s->nconns);
 	pthread_cond_destroy(&s->wcv);
 	pthread_cond_destroy(&s->reaper_cv);

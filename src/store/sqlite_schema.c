@@ -147,8 +147,8 @@ sq_migrate(sqlite3 *db, const char *const *steps, int n)
 			goto fail;
 	if (v > n) {
 		/* A newer build migrated it; our statements may not fit. */
-		fprintf(stderr, "store: database schema version %d is newer than this "
-		        "build's %d; refusing to use it\n", v, n);
+		ts_store_report("database schema version %d is newer than this "
+		                "build's %d; refusing to use it", v, n);
 		return TS_E_INTERNAL;
 	}
 	return TS_OK;

@@ -1,4 +1,5 @@
 /* Picks a store backend by the DSN's scheme. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "store/store.h"
@@ -27,8 +28,8 @@ scheme_len(const char *url)
 	return i;
 }
 
-ts_err
-ts_store_open(const char *url, ts_store **out)
+static ts_err
+store_open(const char *url, ts_store **out)
 {
 	size_t n, i;
 	const char *rest;
@@ -47,7 +48,7 @@ ts_store_open(const char *url, ts_store **out)
 		if (strlen(backends[i]->scheme) == n &&
 		    memcmp(backends[i]->scheme, url, n) == 0)
 			return backends[i]->open(rest, out);
-	fprintf(stderr, "store: no backend for \"%.*s:\" in this build\n", (int)n, url);
+	ts_store_report("no backend for \"%.*s:\" in this build", (int)n, url);
 	return TS_E_INVALID;
 }
 
@@ -56,4 +57,43 @@ ts_store_close(ts_store *s)
 {
 	if (s)
 		s->ops->close(s);
+}
+
+static _Thread_local char open_error[256];
+static _Thread_local int opening;
+
+void
+ts_store_report(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (opening) {
+		vsnprintf(open_error, sizeof(open_error), fmt, ap);
+	} else {
+		char line[512];
+		vsnprintf(line, sizeof(line), fmt, ap);
+		fprintf(stderr, "store: %s\n", line);
+	}
+	va_end(ap);
+}
+
+const char *
+ts_store_open_error(void)
+{
+	return open_error;
+}
+
+ts_err
+ts_store_open(const char *url, ts_store **out)
+{
+	ts_err r;
+
+	open_error[0] = '\0';
+	opening = 1;
+	r = store_open(url, out);
+	opening = 0;
+	if (r != TS_OK && !open_error[0])
+		snprintf(open_error, sizeof(open_error), "%s", ts_strerror(r));
+	return r;
 }

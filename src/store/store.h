@@ -129,6 +129,9 @@ typedef struct ts_store_ops {
 	ts_err (*tenant_by_id)(ts_store *s, const char *id, ts_tenant *out);
 	ts_err (*tenant_set_mfa_required)(ts_store *s, const char *id, int required);
 	ts_err (*tenant_list)(ts_store *s, ts_tenant_cb cb, void *arg);
+	/* Calls cb with each domain of a tenant, in order. */
+	ts_err (*tenant_domains)(ts_store *s, const char *tenant_id,
+	                         int (*cb)(void *arg, const char *host), void *arg);
 
 	/* Users. (tenant_id, lower(email)) is unique. */
 	ts_err (*user_create)(ts_store *s, const ts_user *u);
@@ -203,6 +206,12 @@ extern const ts_store_ops ts_store_sqlite;
 
 /* Opens "sqlite:PATH" (or a bare path). */
 ts_err ts_store_open(const char *url, ts_store **out);
+/* Why the last ts_store_open on this thread failed, one line ("" if unknown). */
+const char *ts_store_open_error(void);
+/* For backends: a problem worth telling. Inside ts_store_open it becomes
+ * the open error (so a command-line tool prints one line, not two);
+ * elsewhere it goes to stderr prefixed "store: ". */
+void ts_store_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ts_store_close(ts_store *s);
 
 #endif
