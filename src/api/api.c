@@ -103,10 +103,10 @@ path_is(const char *path, const char *prefix, const char *rest)
 	return strncmp(path, prefix, n) == 0 && strcmp(path + n, rest) == 0;
 }
 
-/* Finds the route for req; *path_known is set when the path exists under
- * another method. */
+/* Finds the route for req; *allowed is set to a method the path does take
+ * when it exists under another one (every path takes one method). */
 static const api_route *
-route_find(const ts_api *api, const ts_http_req *req, int *path_known)
+route_find(const ts_api *api, const ts_http_req *req, const char **allowed)
 {
 	const api_route *tables[1 + sizeof(faces) / sizeof(faces[0])];
 	size_t nt = 0;
@@ -114,7 +114,7 @@ route_find(const ts_api *api, const ts_http_req *req, int *path_known)
 	tables[nt++] = common_routes;
 	for (size_t i = 0; i < sizeof(faces) / sizeof(faces[0]); i++)
 		tables[nt++] = faces[i];
-	*path_known = 0;
+	*allowed = NULL;
 	for (size_t t = 0; t < nt; t++) {
 		for (const api_route *r = tables[t]; r->fn; r++) {
 			const char *prefix = t == 0 ? "" : api->prefix[r->face];
@@ -122,7 +122,7 @@ route_find(const ts_api *api, const ts_http_req *req, int *path_known)
 				continue;
 			if (strcmp(req->method, r->method) == 0)
 				return r;
-			*path_known = 1;
+			*allowed = r->method;
 		}
 	}
 	return NULL;
@@ -132,16 +132,18 @@ ts_http_action
 ts_api_dispatch(void *app, ts_http_req *req, ts_http_resp *resp)
 {
 	ts_api *api = app;
-	int path_known;
-	const api_route *r = route_find(api, req, &path_known);
+	const char *allowed;
+	const api_route *r = route_find(api, req, &allowed);
 
 	if (req->malformed)
 		return rejects[r ? r->face : FACE_NATIVE](resp, "ambiguous request framing");
 	if (r)
 		return r->fn(api, req, resp);
-	if (path_known)
+	if (allowed) {
+		resp->allow = allowed;   /* RFC 9110 §15.5.6 */
 		return reply_simple(resp, 405, "method_not_allowed",
 		                    "this method is not allowed on this path");
+	}
 	return reply_simple(resp, 404, "not_found", "no such endpoint");
 }
 

@@ -50,6 +50,7 @@ typedef struct ts_http_resp {
 	int retry_after;             /* > 0 adds Retry-After: N */
 	const char *cache_control;   /* static; default "no-store" */
 	const char *log_note;        /* static short word for the access log */
+	const char *allow;           /* static; adds Allow (on 405) */
 	const char *www_authenticate; /* static; adds WWW-Authenticate (RFC 6750 §3) */
 } ts_http_resp;
 

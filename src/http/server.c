@@ -250,6 +250,8 @@ add_headers(struct MHD_Response *m, const http_request *r)
 	 * trusted to start where we think it does. */
 	if (r->req.malformed != NULL)
 		ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
+	if (rs->allow != NULL)
+		ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_ALLOW, rs->allow) == MHD_YES;
 	if (rs->www_authenticate != NULL)
 		ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		                              rs->www_authenticate) == MHD_YES;
