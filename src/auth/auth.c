@@ -5,6 +5,7 @@
 #include "auth/auth_internal.h"
 #include "auth/email.h"
 #include "core/log.h"
+#include "crypto/hash.h"
 
 static char *
 dup_or_null(const char *s)
@@ -54,39 +55,36 @@ ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out)
 		goto fail;
 	if ((r = ts_keys_init(a)) != TS_OK)
 		goto fail;
+	a->keys_ready = 1;
+	/* 16k slots (about 2.5 MiB once full): enough for the access tokens
+	 * in use at once on a busy node. */
+	if ((r = ts_tokcache_new(1u << 14, &a->verified)) != TS_OK)
+		goto fail;
 	/* 64k slots: a few MiB at most, whatever the number of keys seen. */
 	if ((r = ts_limiter_new(1u << 16, cfg->rl_ip_rate, cfg->rl_ip_burst, &a->rl_ip)) != TS_OK ||
 	    (r = ts_limiter_new(1u << 16, cfg->rl_account_rate, cfg->rl_account_burst,
-	                        &a->rl_account)) != TS_OK) {
-		ts_keys_free(a);
+	                        &a->rl_account)) != TS_OK)
 		goto fail;
-	}
-	if ((r = ts_mailer_new(cfg->smtp_url, cfg->smtp_from, cfg->smtp_timeout, &a->mailer)) != TS_OK) {
-		ts_keys_free(a);
+	if ((r = ts_mailer_new(cfg->smtp_url, cfg->smtp_from, cfg->smtp_timeout, &a->mailer)) != TS_OK)
 		goto fail;
-	}
 	/* The mailer keeps its own copies. */
 	a->cfg.smtp_url = a->cfg.smtp_from = NULL;
 	*out = a;
 	return TS_OK;
 fail:
-	ts_mailer_free(a->mailer);
-	ts_limiter_free(a->rl_ip);
-	ts_limiter_free(a->rl_account);
-	free(a->issuer);
-	free(a->audience);
-	free(a->default_tenant);
-	free(a->totp_issuer);
-	free(a);
+	ts_auth_free(a);
 	return r;
 }
 
+/* Frees whatever part of a was built; safe on a half-made engine. */
 void
 ts_auth_free(ts_auth *a)
 {
 	if (!a)
 		return;
-	ts_keys_free(a);
+	if (a->keys_ready)
+		ts_keys_free(a);
+	ts_tokcache_free(a->verified);
 	ts_limiter_free(a->rl_ip);
 	ts_limiter_free(a->rl_account);
 	ts_mailer_free(a->mailer);
@@ -94,6 +92,7 @@ ts_auth_free(ts_auth *a)
 	free(a->audience);
 	free(a->default_tenant);
 	free(a->totp_issuer);
+	ts_wipe(a->dummy_hash, sizeof(a->dummy_hash));
 	free(a);
 }
 

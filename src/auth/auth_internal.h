@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include "auth/auth.h"
 #include "auth/ratelimit.h"
+#include "auth/tokcache.h"
 
 typedef struct ts_loaded_key {
 	char kid[TS_KID_MAX];
@@ -32,9 +33,11 @@ struct ts_auth {
 	ts_store *store;             /* not owned */
 	char dummy_hash[TS_PHC_MAX]; /* checked for unknown users (same work) */
 	ts_keyring ring;
+	int keys_ready;              /* ring initialised (ts_auth_free's guide) */
 	ts_limiter *rl_ip;
 	ts_limiter *rl_account;
 	struct ts_mailer *mailer;    /* NULL when mail is off (email.h) */
+	ts_tokcache *verified;       /* access tokens already verified */
 };
 
 /* The key of an account for limits and locks: tenant id (or the name the

@@ -184,13 +184,17 @@ ts_keys_init(ts_auth *a)
 	if (pthread_rwlock_init(&a->ring.lock, NULL) != 0)
 		return TS_E_INTERNAL;
 	if ((r = ring_reload(a, 1)) != TS_OK)
-		return r;
+		goto fail;
 	if (ring_signer(a))
 		return TS_OK;
 	/* A fresh store: make the first key. */
-	if ((r = ts_admin_keys_rotate(ST(a), a->cfg.alg, a->cfg.access_ttl, NULL)) != TS_OK)
-		return r;
-	return ring_reload(a, 1);
+	if ((r = ts_admin_keys_rotate(ST(a), a->cfg.alg, a->cfg.access_ttl, NULL)) != TS_OK ||
+	    (r = ring_reload(a, 1)) != TS_OK)
+		goto fail;
+	return TS_OK;
+fail:
+	ts_keys_free(a);
+	return r;
 }
 
 void

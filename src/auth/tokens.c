@@ -132,24 +132,22 @@ ts_auth_start_session(ts_auth *a, const ts_user *u, int kind, const char *amr,
 	return r;
 }
 
-/* Loads a live session and its user; revoked, expired and disabled all
- * end the session's use. */
+/* Loads a live session with its user and tenant; revoked, expired and
+ * disabled all end the session's use. */
 static ts_err
-live_session(ts_auth *a, const char *sid, int64_t now, ts_session *s, ts_user *u)
+live_session(ts_auth *a, const char *sid, int64_t now, ts_session *s, ts_user *u, ts_tenant *t)
 {
 	ts_err r;
 
-	if ((r = SOPS(a)->session_get(ST(a), sid, s)) != TS_OK)
+	if ((r = SOPS(a)->session_principal(ST(a), sid, s, u, t)) != TS_OK)
 		return r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
+	memset(u->password_hash, 0, sizeof(u->password_hash));
 	if (s->revoked_at)
 		return TS_E_SESSION_REVOKED;
 	if (s->expires_at <= now)
 		return TS_E_TOKEN_EXPIRED;
-	if ((r = SOPS(a)->user_by_id(ST(a), s->user_id, u)) != TS_OK)
-		return r == TS_E_NOT_FOUND ? TS_E_SESSION_REVOKED : r;
 	if (u->is_disabled)
 		return TS_E_SESSION_REVOKED;
-	memset(u->password_hash, 0, sizeof(u->password_hash));
 	return TS_OK;
 }
 
@@ -179,10 +177,8 @@ ts_auth_refresh(ts_auth *a, const char *refresh, ts_tokens *out, ts_user *u, ts_
 		return r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
 	if (sec.expires_at <= now)
 		return TS_E_TOKEN_INVALID;
-	if ((r = live_session(a, sec.session_id, now, &s, u)) != TS_OK)
+	if ((r = live_session(a, sec.session_id, now, &s, u, t)) != TS_OK)
 		return r;
-	if ((r = SOPS(a)->tenant_by_id(ST(a), s.tenant_id, t)) != TS_OK)
-		return r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
 	return ts_tokens_issue(a, &s, TS_ACCESS_JWT, 1, 0, out);
 }
 
@@ -215,6 +211,8 @@ check_jwt(ts_auth *a, const char *token, int64_t now, char sid[TS_ID_SZ], char t
 	ts_jwt_claims c;
 	ts_err r;
 
+	if (ts_tokcache_get(a->verified, token, now, sid, tid, exp))
+		return TS_OK;
 	if ((r = ts_keys_verify(a, token, &p)) != TS_OK)
 		return r;
 	r = ts_jwt_claims_decode(p.payload, &c);
@@ -232,6 +230,7 @@ check_jwt(ts_auth *a, const char *token, int64_t now, char sid[TS_ID_SZ], char t
 	ts_strlcpy(sid, c.sid, TS_ID_SZ);
 	ts_strlcpy(tid, c.tid, TS_ID_SZ);
 	*exp = c.exp;
+	ts_tokcache_put(a->verified, token, sid, tid, c.exp);
 	return TS_OK;
 }
 
@@ -252,15 +251,13 @@ ts_auth_check_token(ts_auth *a, const char *token, const ts_tenant *expect_tenan
 		r = check_jwt(a, token, now, sid, tid, &out->expires_at);
 	if (r != TS_OK)
 		return r;
-	if ((r = live_session(a, sid, now, &out->session, &out->user)) != TS_OK)
+	if ((r = live_session(a, sid, now, &out->session, &out->user, &out->tenant)) != TS_OK)
 		return r;
 	/* The claim and the session must agree on the tenant. */
 	if (*tid && strcmp(tid, out->session.tenant_id) != 0)
 		return TS_E_TOKEN_INVALID;
 	if (expect_tenant && strcmp(expect_tenant->id, out->session.tenant_id) != 0)
 		return TS_E_TENANT_MISMATCH;
-	if ((r = SOPS(a)->tenant_by_id(ST(a), out->session.tenant_id, &out->tenant)) != TS_OK)
-		return r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
 	out->scope = out->session.kind;
 	return TS_OK;
 }

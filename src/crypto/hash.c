@@ -1,15 +1,20 @@
-/* Digests, MACs, randomness and opaque secrets, on libsodium. */
+/* Digests, MACs, randomness and opaque secrets, on libsodium; SHA-256 on
+ * OpenSSL, whose SHA-NI code is ~10x libsodium's portable one here (it
+ * hashes every bearer token on the hot path). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
 #include <oath.h>
+#include <openssl/evp.h>
 
 #include "crypto/b64url.h"
 #include "crypto/hash.h"
 
 static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
 static ts_err crypto_init_result = TS_E_INTERNAL;
+/* Fetched once: EVP_Digest with a NULL-free md skips the per-call lookup. */
+static EVP_MD *sha256_md;
 
 static void
 crypto_init_once(void)
@@ -18,6 +23,8 @@ crypto_init_once(void)
 	if (sodium_init() < 0)
 		return;
 	if (oath_init() != OATH_OK)
+		return;
+	if (!(sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)))
 		return;
 	crypto_init_result = TS_OK;
 }
@@ -43,7 +50,8 @@ void
 ts_sha256(const void *in, size_t n, unsigned char out[TS_SHA256_LEN])
 {
 	crypto_init_or_die();
-	crypto_hash_sha256(out, in, n);
+	if (EVP_Digest(in, n, out, NULL, sha256_md, NULL) != 1)
+		abort();   /* cannot happen with a fetched SHA-256; no error to return */
 }
 
 void

@@ -33,43 +33,61 @@ lower_copy(char *dst, size_t n, const char *src)
 /* ---- rows ------------------------------------------------------------ */
 
 static void
-row_tenant(sqlite3_stmt *st, ts_tenant *t)
+row_tenant_at(sqlite3_stmt *st, int c0, ts_tenant *t)
 {
 	memset(t, 0, sizeof *t);
-	sq_col_text(st, 0, SQ_BUF(t, id));
-	sq_col_text(st, 1, SQ_BUF(t, slug));
-	t->mfa_required = sqlite3_column_int(st, 2);
-	t->created_at = sqlite3_column_int64(st, 3);
+	sq_col_text(st, c0 + 0, SQ_BUF(t, id));
+	sq_col_text(st, c0 + 1, SQ_BUF(t, slug));
+	t->mfa_required = sqlite3_column_int(st, c0 + 2);
+	t->created_at = sqlite3_column_int64(st, c0 + 3);
+}
+
+static void
+row_tenant(sqlite3_stmt *st, ts_tenant *t)
+{
+	row_tenant_at(st, 0, t);
+}
+
+static void
+row_user_at(sqlite3_stmt *st, int c0, ts_user *u)
+{
+	memset(u, 0, sizeof *u);
+	sq_col_text(st, c0 + 0, SQ_BUF(u, id));
+	sq_col_text(st, c0 + 1, SQ_BUF(u, tenant_id));
+	sq_col_text(st, c0 + 2, SQ_BUF(u, email));
+	sq_col_text(st, c0 + 3, SQ_BUF(u, password_hash));
+	u->is_verified = sqlite3_column_int(st, c0 + 4);
+	u->is_admin = sqlite3_column_int(st, c0 + 5);
+	u->is_disabled = sqlite3_column_int(st, c0 + 6);
+	u->failed_logins = sqlite3_column_int(st, c0 + 7);
+	u->locked_until = sqlite3_column_int64(st, c0 + 8);
+	u->created_at = sqlite3_column_int64(st, c0 + 9);
 }
 
 static void
 row_user(sqlite3_stmt *st, ts_user *u)
 {
-	memset(u, 0, sizeof *u);
-	sq_col_text(st, 0, SQ_BUF(u, id));
-	sq_col_text(st, 1, SQ_BUF(u, tenant_id));
-	sq_col_text(st, 2, SQ_BUF(u, email));
-	sq_col_text(st, 3, SQ_BUF(u, password_hash));
-	u->is_verified = sqlite3_column_int(st, 4);
-	u->is_admin = sqlite3_column_int(st, 5);
-	u->is_disabled = sqlite3_column_int(st, 6);
-	u->failed_logins = sqlite3_column_int(st, 7);
-	u->locked_until = sqlite3_column_int64(st, 8);
-	u->created_at = sqlite3_column_int64(st, 9);
+	row_user_at(st, 0, u);
+}
+
+static void
+row_session_at(sqlite3_stmt *st, int c0, ts_session *x)
+{
+	memset(x, 0, sizeof *x);
+	sq_col_text(st, c0 + 0, SQ_BUF(x, id));
+	sq_col_text(st, c0 + 1, SQ_BUF(x, tenant_id));
+	sq_col_text(st, c0 + 2, SQ_BUF(x, user_id));
+	x->kind = sqlite3_column_int(st, c0 + 3);
+	sq_col_text(st, c0 + 4, SQ_BUF(x, amr));
+	x->created_at = sqlite3_column_int64(st, c0 + 5);
+	x->expires_at = sqlite3_column_int64(st, c0 + 6);
+	x->revoked_at = sqlite3_column_int64(st, c0 + 7);
 }
 
 static void
 row_session(sqlite3_stmt *st, ts_session *x)
 {
-	memset(x, 0, sizeof *x);
-	sq_col_text(st, 0, SQ_BUF(x, id));
-	sq_col_text(st, 1, SQ_BUF(x, tenant_id));
-	sq_col_text(st, 2, SQ_BUF(x, user_id));
-	x->kind = sqlite3_column_int(st, 3);
-	sq_col_text(st, 4, SQ_BUF(x, amr));
-	x->created_at = sqlite3_column_int64(st, 5);
-	x->expires_at = sqlite3_column_int64(st, 6);
-	x->revoked_at = sqlite3_column_int64(st, 7);
+	row_session_at(st, 0, x);
 }
 
 static void
@@ -395,6 +413,28 @@ static ts_err
 op_session_get(ts_store *s, const char *id, ts_session *out)
 {
 	GET_ONE(s, ST_SESSION_GET, id, out, ts_session, row_session);
+}
+
+static ts_err
+op_session_principal(ts_store *s, const char *id, ts_session *sess, ts_user *u, ts_tenant *t)
+{
+	sq_call k;
+	ts_session x;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_READ, ST_SESSION_PRINCIPAL, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, id);
+	if ((r = sq_row(&k)) == TS_OK) {
+		/* Through a copy: id may point into *sess. */
+		row_session_at(k.st, 0, &x);
+		row_user_at(k.st, 8, u);
+		row_tenant_at(k.st, 18, t);
+	}
+	r = sq_end(&k, r);
+	if (r == TS_OK)
+		*sess = x;
+	return r;
 }
 
 /* One transaction, so no refresh can slip between the two updates. */
@@ -801,6 +841,7 @@ const ts_store_ops ts_store_sqlite = {
 	.user_login_ok = op_user_login_ok,
 	.session_create = op_session_create,
 	.session_get = op_session_get,
+	.session_principal = op_session_principal,
 	.session_revoke = op_session_revoke,
 	.user_sessions_revoke = op_user_sessions_revoke,
 	.secret_put = op_secret_put,

@@ -79,6 +79,14 @@
 	  "expires_at, revoked_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")   \
 	X(ST_SESSION_GET,                                                     \
 	  "SELECT " SQ_SESSION_COLS " FROM sessions WHERE id = ?1")           \
+	X(ST_SESSION_PRINCIPAL,                                               \
+	  "SELECT s.id, s.tenant_id, s.user_id, s.kind, s.amr, s.created_at, " \
+	  "s.expires_at, s.revoked_at, "                                      \
+	  "u.id, u.tenant_id, u.email, u.password_hash, u.is_verified, "      \
+	  "u.is_admin, u.is_disabled, u.failed_logins, u.locked_until, "      \
+	  "u.created_at, t.id, t.slug, t.mfa_required, t.created_at "         \
+	  "FROM sessions s JOIN users u ON u.id = s.user_id "                 \
+	  "JOIN tenants t ON t.id = s.tenant_id WHERE s.id = ?1")             \
 	X(ST_SESSION_EXISTS, "SELECT 1 FROM sessions WHERE id = ?1")          \
 	X(ST_SESSION_REVOKE,                                                  \
 	  "UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at = 0") \

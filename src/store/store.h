@@ -150,6 +150,10 @@ typedef struct ts_store_ops {
 	/* Sessions. */
 	ts_err (*session_create)(ts_store *s, const ts_session *sess);
 	ts_err (*session_get)(ts_store *s, const char *id, ts_session *out);
+	/* A session with its user and tenant in one read (the bearer-check
+	 * path runs it on every request). NOT_FOUND when any is missing. */
+	ts_err (*session_principal)(ts_store *s, const char *id, ts_session *sess, ts_user *u,
+	                            ts_tenant *t);
 	/* Sets revoked_at (keeps an earlier one); also marks the session's
 	 * unused secrets used, so none of them works again. */
 	ts_err (*session_revoke)(ts_store *s, const char *id, int64_t now);
