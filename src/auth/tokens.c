@@ -156,30 +156,49 @@ ts_auth_refresh(ts_auth *a, const char *refresh, ts_tokens *out, ts_user *u, ts_
 {
 	ts_secret sec;
 	ts_session s;
-	char hash[TS_HASH_SZ];
+	char hash[TS_HASH_SZ], next_hash[TS_HASH_SZ];
 	int64_t now = ts_now();
 	ts_err r;
 
+	memset(out, 0, sizeof(*out));
 	if (!refresh || strlen(refresh) != TS_SECRET_TEXT_LEN)
 		return TS_E_TOKEN_INVALID;
 	ts_secret_hash(refresh, TS_SECRET_TEXT_LEN, hash);
-	/* Spending it first makes single use hold however many race. */
-	r = SOPS(a)->secret_consume(ST(a), TS_SECRET_REFRESH, hash, now, &sec);
+	/* The next refresh token is made up front so that spending the old
+	 * one and storing the new one is a single transaction, and single use
+	 * holds however many race. */
+	char next[TS_SECRET_TEXT_LEN + 1];
+	ts_secret_new(next);
+	ts_secret_hash(next, TS_SECRET_TEXT_LEN, next_hash);
+	r = SOPS(a)->secret_rotate(ST(a), TS_SECRET_REFRESH, hash, now, next_hash,
+	                           now + a->cfg.refresh_ttl, &sec);
 	if (r == TS_E_TOKEN_REUSED) {
 		/* RFC 6819 §5.2.2.3 / OAuth 2.1 §4.3.1: a spent refresh token
 		 * coming back means it leaked; end the session it belongs to. */
 		(void)SOPS(a)->session_revoke(ST(a), sec.session_id, now);
 		ts_log_event(TS_LOG_WARN, "refresh_reuse", "session", sec.session_id,
 		             "user", sec.user_id, NULL);
-		return TS_E_TOKEN_REUSED;
+		r = TS_E_TOKEN_REUSED;
+		goto out;
 	}
-	if (r != TS_OK)
-		return r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
-	if (sec.expires_at <= now)
-		return TS_E_TOKEN_INVALID;
+	if (r != TS_OK) {
+		r = r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
+		goto out;
+	}
+	/* The new token was stored with the old one's session; if that
+	 * session cannot be used it is never handed out, and is dead with it. */
+	if (sec.expires_at <= now) {
+		r = TS_E_TOKEN_INVALID;
+		goto out;
+	}
 	if ((r = live_session(a, sec.session_id, now, &s, u, t)) != TS_OK)
-		return r;
-	return ts_tokens_issue(a, &s, TS_ACCESS_JWT, 1, 0, out);
+		goto out;
+	if ((r = ts_tokens_issue(a, &s, TS_ACCESS_JWT, 0, 0, out)) != TS_OK)
+		goto out;
+	memcpy(out->refresh, next, sizeof(next));
+out:
+	ts_wipe(next, sizeof(next));
+	return r;
 }
 
 /* An opaque access token: 36 characters in uuid shape. */

@@ -578,6 +578,46 @@ op_secret_consume(ts_store *s, int kind, const char *hash, int64_t now, ts_secre
 }
 
 static ts_err
+op_secret_rotate(ts_store *s, int kind, const char *old_hash, int64_t now, const char *new_hash,
+                 int64_t new_expires, ts_secret *out)
+{
+	ts_secret tmp;
+	sq_call k;
+	ts_err r;
+
+	memset(&tmp, 0, sizeof tmp);
+	if ((r = sq_begin(s, SQ_WRITE, ST_BEGIN, &k)) != TS_OK) {
+		memset(out, 0, sizeof *out);
+		return r;
+	}
+	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_SECRET_CONSUME)) != TS_OK)
+		goto out;
+	if ((r = consume(&k, kind, old_hash, now, &tmp)) != TS_OK)
+		goto out;
+	if ((r = sq_use(&k, ST_SECRET_INSERT)) != TS_OK)
+		goto out;
+	sq_int(&k, 1, kind);
+	sq_text(&k, 2, new_hash);
+	sq_text(&k, 3, tmp.tenant_id);
+	sq_text(&k, 4, tmp.user_id);
+	sq_text(&k, 5, tmp.session_id);
+	sq_text(&k, 6, "");
+	sq_int(&k, 7, now);
+	sq_int(&k, 8, new_expires);
+	sq_int(&k, 9, 0);
+	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_COMMIT)) != TS_OK)
+		goto out;
+	r = sq_exec(&k);
+out:
+	r = sq_end(&k, r);                    /* rolls back unless committed */
+	if (r == TS_OK || r == TS_E_TOKEN_REUSED)
+		*out = tmp;
+	else
+		memset(out, 0, sizeof *out);
+	return r;
+}
+
+static ts_err
 op_secret_set_data(ts_store *s, int kind, const char *hash, const char *data)
 {
 	sq_call k;
@@ -847,6 +887,7 @@ const ts_store_ops ts_store_sqlite = {
 	.secret_put = op_secret_put,
 	.secret_get = op_secret_get,
 	.secret_consume = op_secret_consume,
+	.secret_rotate = op_secret_rotate,
 	.secret_set_data = op_secret_set_data,
 	.secret_purge = op_secret_purge,
 	.key_add = op_key_add,

@@ -170,6 +170,12 @@ typedef struct ts_store_ops {
 	 * when it had been consumed already (out is filled, so the caller can
 	 * revoke the session); NOT_FOUND when absent. Expiry is the caller's. */
 	ts_err (*secret_consume)(ts_store *s, int kind, const char *hash, int64_t now, ts_secret *out);
+	/* Rotation in one transaction: consumes old_hash exactly as
+	 * secret_consume does and, only if that succeeded, stores a fresh
+	 * secret of the same kind, tenant, user and session with new_hash,
+	 * created now and expiring at new_expires. Same returns. */
+	ts_err (*secret_rotate)(ts_store *s, int kind, const char *old_hash, int64_t now,
+	                        const char *new_hash, int64_t new_expires, ts_secret *out);
 	/* Replaces a secret's data (e.g. an attempt counter). */
 	ts_err (*secret_set_data)(ts_store *s, int kind, const char *hash, const char *data);
 	/* Deletes secrets that expired before `before`; *n gets how many. */
