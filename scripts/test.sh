@@ -13,6 +13,9 @@ meson test -C build --print-errorlogs
 echo "== unit tests (asan+ubsan)"
 meson test -C build-asan --print-errorlogs
 
+echo "== fuzz (10 s per harness, ASan+UBSan)"
+bash tests/fuzz/run.sh 10
+
 echo "== black-box suite"
 bash tests/e2e/run.sh build/tessera
 echo "== black-box suite (asan+ubsan)"

@@ -44,10 +44,14 @@ ts_account_key(const ts_tenant *t, const ts_login_req *req, char *out, size_t ca
 {
 	const char *tn = t && *t->id ? t->id
 	               : req->tenant_slug ? req->tenant_slug : req->host ? req->host : "";
+	char *bar;
 
-	snprintf(out, cap, "%s|%s", tn, req->email ? req->email : "");
+	/* The tenant part is bounded so the separator always fits, however
+	 * long a name the request made up. */
+	snprintf(out, cap, "%.*s|%.*s", TS_HOST_MAX, tn, TS_EMAIL_MAX, req->email ? req->email : "");
 	/* Emails match case-insensitively, so their limits must too. */
-	ts_ascii_lower(strchr(out, '|'));
+	if ((bar = strchr(out, '|')) != NULL)
+		ts_ascii_lower(bar);
 }
 
 /* Counts one failed attempt against the account; logs the moment it locks. */

@@ -60,6 +60,16 @@ test_login(ts_auth *a, ts_store *s)
 	r = login_req("alice@example.com", "");
 	CHECK(ts_auth_password(a, &r, &ok) == TS_E_INVALID);
 
+	/* A made-up tenant name longer than any key (found by fuzz_dispatch:
+	 * it once overran the account key and crashed the server). */
+	static char longslug[16000];
+	memset(longslug, 's', sizeof(longslug) - 1);
+	int wait;
+	r = login_req("alice@example.com", "correct horse");
+	r.tenant_slug = longslug;
+	CHECK(ts_auth_admit(a, &r, &wait) == TS_OK);
+	CHECK(ts_auth_password(a, &r, &ok) == TS_E_BAD_CREDENTIALS);
+
 	/* Host-based resolution picks the other tenant. */
 	r = login_req("carol@example.com", "carols password");
 	r.host = "beta.test";

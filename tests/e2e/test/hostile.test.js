@@ -27,7 +27,7 @@ const LOOSE = [
  * Splits the bytes a server sent into responses (Content-Length, chunked, or
  * read-to-close framing). Returns an array; .rest holds unparsed bytes.
  */
-export function parseResponses(buf, { head = false } = {}) {
+function parseResponses(buf, { head = false } = {}) {
   const out = [];
   let off = 0;
   out.rest = Buffer.alloc(0);
@@ -107,7 +107,7 @@ export function parseResponses(buf, { head = false } = {}) {
  * pass without a close (why: 'kept-open'), or after `timeout` ms
  * (why: 'timeout'). {data, responses, why, closed, err, ms, closedAtMs}.
  */
-export function raw(port, parts, opts = {}) {
+function raw(port, parts, opts = {}) {
   const { timeout = 8000, gap = 0, responses: want = 0, linger = 300, head = false, end = false } = opts;
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
@@ -567,6 +567,20 @@ describe('hostile input', { timeout: 300000 }, () => {
       no5xx(r2, LOGIN);
     });
 
+    it('Expect: 100-continue: the login still works; an oversized one is refused without a 100', async () => {
+      const b = Buffer.from(goodLogin());
+      const head = req('POST', LOGIN, { 'Content-Type': 'application/json', 'Content-Length': String(b.length), Expect: '100-continue' });
+      const r = await raw(srv.port, [head, b], { gap: 200, responses: 2, timeout: 5000 });
+      const final = r.responses.filter((x) => x.status >= 200);
+      assert.equal(final[0]?.status, 200, show(r));
+      noteSecret(final[0].json?.token);
+      noteSecret(final[0].json?.refresh_token);
+      const big = req('POST', LOGIN, { 'Content-Type': 'application/json', 'Content-Length': '1000000', Expect: '100-continue' });
+      const r2 = await raw(srv.port, [big], { responses: 1, timeout: 5000 });
+      no5xx(r2);
+      assert.ok(r2.responses.length && r2.responses[0].status >= 400, `expected a refusal before any body: ${show(r2)}`);
+    });
+
     it('HTTP/1.1 without Host: 400', async () => {
       const r = await raw(srv.port, ['GET /healthz HTTP/1.1\r\n\r\n'], { responses: 1 });
       no5xx(r);
@@ -604,7 +618,7 @@ describe('hostile input', { timeout: 300000 }, () => {
       nativeError(r, 'method_not_allowed');
     });
 
-    it('a 405 names the allowed methods in Allow (RFC 9110 §15.5.6)', { todo: 'the router answers 405 without Allow' }, async () => {
+    it('a 405 names the allowed methods in Allow (RFC 9110 §15.5.6)', async () => {
       const r = await raw(srv.port, [req('BREW', LOGIN, { 'Content-Length': '0' })], { responses: 1 });
       assert.equal(r.responses[0]?.status, 405, show(r));
       assert.match(r.responses[0].headers.allow ?? '', /\bPOST\b/, show(r));
@@ -798,5 +812,67 @@ describe('slow clients', { timeout: 120000 }, () => {
     const r = await raw(srv.port, [req('GET', '/healthz')], { timeout: TIMEOUT_S * 1000 + 2 * SLACK + 3000 });
     assert.equal(r.responses[0]?.status, 200, show(r));
     assert.ok(r.closed, show(r));
+  });
+});
+
+// Oversized values in fields the engine uses as keys (rate limits, locks),
+// on a server of their own: a crash here must not take the other cases down.
+describe('oversized login fields', { timeout: 60000 }, () => {
+  let srv;
+  const db = newDb();
+  before(async () => {
+    await mkTenant(db, 'acme');
+    srv = await startServer({ db, args: LOOSE });
+  });
+  after(async () => {
+    if (srv) await srv.stop();
+  });
+  afterEach(async (t) => {
+    // A case that killed the server has failed already; the next gets a new one.
+    await Promise.race([srv.exited, sleep(300)]);
+    if (srv.exit) srv = await startServer({ db, args: LOOSE });
+    else await healthy(srv, t.name);
+  });
+
+  /** Fails when the server died on the request that gave r. */
+  async function alive(r, what) {
+    if (!r.responses.length) await Promise.race([srv.exited, sleep(1000)]);
+    assert.ok(!srv.exit, `the server died: ${JSON.stringify(srv.exit)} on ${what}\n${show(r)}`);
+  }
+
+  for (const n of [63, 64, 546, 547, 548, 600, 15000]) {
+    it(`a tenant_slug of ${n} characters: 400 or 401, and the server lives`, async () => {
+      const b = JSON.stringify({ email: 'nobody@example.com', password: 'whatever-pw', tenant_slug: 's'.repeat(n) });
+      const r = await raw(srv.port, [jsonPost(LOGIN, b)], { responses: 1, timeout: 5000 });
+      await alive(r, `POST ${LOGIN} with a ${n}-character tenant_slug`);
+      no5xx(r, LOGIN);
+      assert.ok([400, 401].includes(r.responses[0]?.status), show(r));
+    });
+  }
+
+  it('a 250-character Host with no tenant named: 400 or 401, and the server lives', async () => {
+    const host = 'h'.repeat(240) + '.example';
+    const r = await raw(srv.port, [jsonPost(LOGIN, JSON.stringify({ email: 'nobody@example.com', password: 'whatever-pw' }), { Host: host })], { responses: 1, timeout: 5000 });
+    await alive(r, `POST ${LOGIN} with a ${host.length}-character Host`);
+    no5xx(r, LOGIN);
+    assert.ok([400, 401].includes(r.responses[0]?.status), show(r));
+  });
+
+  it('an email at the 254-byte limit and past it', async () => {
+    for (const email of ['a'.repeat(64) + '@' + 'd'.repeat(185) + '.test', 'a'.repeat(300) + '@example.com', 'é'.repeat(200) + '@example.com']) {
+      const r = await raw(srv.port, [jsonPost(LOGIN, JSON.stringify({ email, password: 'whatever-pw', tenant_slug: 'acme' }))], { responses: 1, timeout: 5000 });
+      await alive(r, `POST ${LOGIN} with a ${email.length}-character email`);
+      no5xx(r, LOGIN);
+      assert.ok([400, 401].includes(r.responses[0]?.status), `${email.length}: ${show(r)}`);
+    }
+  });
+
+  it('a 1024-byte and a 1025-byte password', async () => {
+    for (const [n, want] of [[1024, 401], [1025, 400]]) {
+      const r = await raw(srv.port, [jsonPost(LOGIN, JSON.stringify({ email: 'nobody@example.com', password: 'p'.repeat(n), tenant_slug: 'acme' }))], { responses: 1, timeout: 5000 });
+      await alive(r, `POST ${LOGIN} with a ${n}-byte password`);
+      no5xx(r, LOGIN);
+      assert.equal(r.responses[0]?.status, want, `${n}: ${show(r)}`);
+    }
   });
 });
