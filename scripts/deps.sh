@@ -8,7 +8,7 @@ build_pkgs=(gcc make meson ninja-build pkg-config
   libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev liboath-dev
   libfido2-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev sqlite3 ca-certificates)
 test_pkgs=(clang libclang-rt-14-dev nodejs npm curl)
-bench_pkgs=(wrk glewlwyd procps)
+bench_pkgs=(wrk glewlwyd procps valgrind nettle-dev g++ make python3 linux-perf)
 
 pkgs=("${build_pkgs[@]}")
 case "$what" in

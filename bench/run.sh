@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The Tessera benchmark, in one command (`make bench`):
+#   bash bench/run.sh            full run, ~12 min: medians of 3 runs of 10 s
+#   bash bench/run.sh --quick    ~3 min: 1 run of 4 s, no callgrind profile
+# other flags: --profile / --no-profile (perf + callgrind of the token paths; on
+# in full mode), --no-peers (Tessera only), --out FILE (default
+# docs/BENCHMARKS.md), --head (benchmark the committed HEAD, built apart in
+# bench/out, instead of the work tree's build/tessera).
+# TESSERA_BIN=path uses that binary (TESSERA_DESC=text says what it is).
+# `node bench/bench.mjs --render` rewrites the report from the last
+# bench/out/results.json without measuring.
+# Installs what it needs (Debian packages via scripts/deps.sh bench, npm
+# packages in bench/peers from its lockfile), measures, and writes
+# docs/BENCHMARKS.md plus bench/out/results.json. Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+out=$root/bench/out
+mkdir -p "$out/bin"
+
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+# 1. Debian packages: the project's list, plus what the bench alone uses.
+bash scripts/deps.sh bench
+extra=()
+for p in g++ make python3 valgrind nettle-dev; do  # g++/make/python3: node-gyp builds better-sqlite3; nettle: Glewlwyd's PBKDF2
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || extra+=("$p")
+done
+if [ ${#extra[@]} -gt 0 ]; then
+  echo "bench: installing ${extra[*]}" >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${extra[@]}" >/dev/null \
+    || { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${extra[@]}" >/dev/null; }
+fi
+
+# 2. The server. The bench runs a snapshot copy (bench/out/bin/tessera): others
+# may rebuild build/ while it runs.
+head=0
+for a in "$@"; do [ "$a" = --head ] && head=1; done
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "${TESSERA_BIN:-}" ]; then
+  bin=$(realpath "$TESSERA_BIN")
+  desc=${TESSERA_DESC:-"given binary $TESSERA_BIN"}
+elif [ "$head" = 1 ]; then
+  # the committed HEAD alone, built apart from the work tree and build/
+  src=$out/src-$rev
+  rm -rf "$src" && mkdir -p "$src"
+  git archive HEAD | tar -x -C "$src"
+  [ -f "$out/build-$rev/build.ninja" ] || meson setup "$out/build-$rev" "$src" --buildtype=release >/dev/null
+  ninja -C "$out/build-$rev" tessera >/dev/null
+  bin=$out/build-$rev/tessera
+  desc="commit $rev (HEAD, built from git archive, release)"
+else
+  bash scripts/build.sh release >/dev/null
+  bin=$root/build/tessera
+  dirty=""; [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && dirty=" + uncommitted changes"
+  desc="work tree at $rev$dirty (build/tessera, release)"
+fi
+[ -x "$bin" ] || { echo "bench: no Tessera binary at $bin" >&2; exit 1; }
+cp "$bin" "$out/bin/tessera.new" && mv -f "$out/bin/tessera.new" "$out/bin/tessera"
+export TESSERA_BIN=$out/bin/tessera TESSERA_DESC=$desc
+
+# 3. The bench's own tools.
+cc=${CC:-gcc}
+$cc -O2 -Wall -Wextra -o "$out/bin/hashbound" bench/hashbound.c \
+  $(pkg-config --cflags --libs libsodium nettle) -lpthread
+$cc -O2 -Wall -Wextra -o "$out/bin/loadgen" bench/loadgen.c -lm
+
+# 4. The node peer (better-auth + better-sqlite3, compiled from source: ~1.5 min the first time).
+(
+  cd bench/peers
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    echo "bench: npm ci in bench/peers" >&2
+    npm ci --no-audit --no-fund --loglevel=error >&2
+  fi
+  if ! node -e "new (require('better-sqlite3'))(':memory:')" 2>/dev/null; then
+    echo "bench: building better-sqlite3" >&2
+    npm rebuild better-sqlite3 --loglevel=error >&2
+  fi
+)
+
+# 5. Measure. Every server the bench starts is killed when it ends, whatever happens.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+bench_pid=""
+cleanup() {
+  [ -n "$bench_pid" ] && kill "$bench_pid" 2>/dev/null || true
+  if [ -f "$out/pids" ]; then
+    while read -r pid; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; done < "$out/pids"
+    rm -f "$out/pids"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+node bench/bench.mjs "$@" &
+bench_pid=$!
+wait "$bench_pid"
