@@ -70,6 +70,16 @@ json_t *api_user_json(const ts_user *u, const char *tenant_slug);
 /* RFC 3339 text for t, as a new JSON string. */
 json_t *api_time_json(int64_t t);
 
+/* A password attempt on its way to a hashing worker (every face's login
+ * deferral). body is a reference the job owns; req's strings point into it. */
+typedef struct api_login_job {
+	ts_api *api;
+	json_t *body;
+	ts_login_req req;
+} api_login_job;
+/* Wipes the password in the parsed body, releases the body, frees j. */
+void api_login_job_free(api_login_job *j);
+
 /* The token of an "Authorization: Bearer ..." header, or NULL. */
 const char *api_bearer(const ts_http_req *req);
 

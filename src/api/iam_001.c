@@ -185,22 +185,6 @@ parse_or_400(ts_http_req *req, ts_http_resp *resp)
 
 /* ---- POST /me/auth-tokens ---- */
 
-typedef struct token_job {
-	ts_api *api;
-	json_t *body;                /* owns the strings in req */
-	ts_login_req req;
-} token_job;
-
-static void
-token_job_free(token_job *j)
-{
-	/* The password lives in the parsed body; wipe it before it is freed. */
-	if (j->req.password)
-		ts_wipe((char *)j->req.password, j->req.password_len);
-	json_decref(j->body);
-	free(j);
-}
-
 /* Field checks done before any hashing, the same for every account; every
  * failing field is reported. */
 static int
@@ -232,7 +216,7 @@ token_fields_ok(json_t *body, ts_login_req *lr, ts_http_resp *resp)
 static void
 token_job_run(void *arg, ts_http_resp *resp)
 {
-	token_job *j = arg;
+	api_login_job *j = arg;
 	ts_login_ok ok;
 	ts_iam_token t;
 	ts_err r;
@@ -254,13 +238,13 @@ token_job_run(void *arg, ts_http_resp *resp)
 		api_reply(resp, 201, json_pack("{s:s, s:b}", "authToken", t.token, "is2FARequired",
 		                               t.method != TS_IAM_NO_CODE));
 	ts_wipe(&t, sizeof(t));
-	token_job_free(j);
+	api_login_job_free(j);
 }
 
 static ts_http_action
 post_auth_tokens(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 {
-	token_job *j;
+	api_login_job *j;
 	json_t *body = parse_or_400(req, resp);
 	int wait = 0;
 	ts_err r;
@@ -274,18 +258,18 @@ post_auth_tokens(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	j->api = api;
 	j->body = body;
 	if (!token_fields_ok(body, &j->req, resp)) {
-		token_job_free(j);
+		api_login_job_free(j);
 		return TS_HTTP_DONE;
 	}
 	j->req.host = req->host;
 	j->req.client_ip = req->client_ip;
 	if ((r = ts_auth_admit(api->auth, &j->req, &wait)) != TS_OK) {
-		token_job_free(j);
+		api_login_job_free(j);
 		return iam_error(resp, r, IAM_AT_LOGIN, NULL, NULL, wait);
 	}
 	/* The hash (and any mail) runs on a worker, never on this thread. */
 	if ((r = ts_http_defer(req, token_job_run, j)) != TS_OK) {
-		token_job_free(j);
+		api_login_job_free(j);
 		return iam_error(resp, r, IAM_AT_LOGIN, NULL, NULL, 0);
 	}
 	return TS_HTTP_DEFERRED;

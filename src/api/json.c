@@ -7,6 +7,7 @@
 
 #include "api/api_internal.h"
 #include "core/util.h"
+#include "crypto/hash.h"
 
 /* Nesting depth of a JSON text, counted before parsing so a deep body costs
  * a linear scan, not a deep parse. Strings are skipped, escapes honoured. */
@@ -176,6 +177,18 @@ b64token(const char *s)
 	while (s[i] == '=')
 		i++;
 	return s[i] == '\0';
+}
+
+void
+api_login_job_free(api_login_job *j)
+{
+	if (!j)
+		return;
+	/* The password lives in the parsed body; wipe it before it is freed. */
+	if (j->req.password)
+		ts_wipe((char *)j->req.password, j->req.password_len);
+	json_decref(j->body);
+	free(j);
 }
 
 const char *

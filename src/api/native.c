@@ -158,22 +158,6 @@ reply_tokens(ts_http_resp *resp, const ts_tokens *t, const ts_user *u, const ts_
 
 /* ---- POST /v1/auth/login ---- */
 
-typedef struct login_job {
-	ts_api *api;
-	json_t *body;                /* owns the strings in req */
-	ts_login_req req;
-} login_job;
-
-static void
-login_job_free(login_job *j)
-{
-	/* The password lives in the parsed body; wipe it before it is freed. */
-	if (j->req.password)
-		ts_wipe((char *)j->req.password, j->req.password_len);
-	json_decref(j->body);
-	free(j);
-}
-
 static void
 reply_login_ok(ts_api *api, const ts_login_ok *ok, ts_http_resp *resp)
 {
@@ -224,7 +208,7 @@ reply_login_ok(ts_api *api, const ts_login_ok *ok, ts_http_resp *resp)
 static void
 login_job_run(void *arg, ts_http_resp *resp)
 {
-	login_job *j = arg;
+	api_login_job *j = arg;
 	ts_login_ok ok;
 	ts_err r = ts_auth_password(j->api->auth, &j->req, &ok);
 
@@ -232,7 +216,7 @@ login_job_run(void *arg, ts_http_resp *resp)
 		reply_login_ok(j->api, &ok, resp);
 	else
 		native_error(resp, r, NULL, NULL, 0);
-	login_job_free(j);
+	api_login_job_free(j);
 }
 
 /* Field checks done before any hashing, the same for every account. */
@@ -269,7 +253,7 @@ login_fields_ok(json_t *body, ts_login_req *lr, ts_http_resp *resp)
 static ts_http_action
 post_login(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 {
-	login_job *j;
+	api_login_job *j;
 	json_t *body = parse_or_400(req, resp);
 	ts_err r;
 
@@ -282,19 +266,19 @@ post_login(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	j->api = api;
 	j->body = body;
 	if (!login_fields_ok(body, &j->req, resp)) {
-		login_job_free(j);
+		api_login_job_free(j);
 		return TS_HTTP_DONE;
 	}
 	j->req.host = req->host;
 	j->req.client_ip = req->client_ip;
 	int wait = 0;
 	if ((r = ts_auth_admit(api->auth, &j->req, &wait)) != TS_OK) {
-		login_job_free(j);
+		api_login_job_free(j);
 		return native_error(resp, r, NULL, NULL, wait);
 	}
 	/* The hash runs on a worker, never on this connection thread. */
 	if ((r = ts_http_defer(req, login_job_run, j)) != TS_OK) {
-		login_job_free(j);
+		api_login_job_free(j);
 		return native_error(resp, r, NULL, NULL, 0);
 	}
 	return TS_HTTP_DEFERRED;

@@ -80,22 +80,6 @@ api_px0_reject(ts_http_resp *resp, const char *reason)
 	return px0_error(resp, TS_E_INVALID, 0);
 }
 
-typedef struct login_job {
-	ts_api *api;
-	json_t *body;                /* owns the strings in req */
-	ts_login_req req;
-} login_job;
-
-static void
-login_job_free(login_job *j)
-{
-	/* The password lives in the parsed body; wipe it before it is freed. */
-	if (j->req.password)
-		ts_wipe((char *)j->req.password, j->req.password_len);
-	json_decref(j->body);
-	free(j);
-}
-
 /* The contract's LoginRequest: both required strings, email in email
  * format. Anything else is the one 400 of this face. */
 static int
@@ -112,7 +96,7 @@ login_fields_ok(json_t *body, ts_login_req *lr)
 static void
 login_job_run(void *arg, ts_http_resp *resp)
 {
-	login_job *j = arg;
+	api_login_job *j = arg;
 	ts_login_ok ok;
 	ts_tokens t;
 	json_t *o;
@@ -131,13 +115,13 @@ login_job_run(void *arg, ts_http_resp *resp)
 		api_reply(resp, o ? 200 : 500, o);
 		ts_wipe(&t, sizeof(t));
 	}
-	login_job_free(j);
+	api_login_job_free(j);
 }
 
 static ts_http_action
 post_login(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 {
-	login_job *j;
+	api_login_job *j;
 	json_t *body;
 	int wait = 0;
 	ts_err r;
@@ -151,18 +135,18 @@ post_login(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	j->api = api;
 	j->body = body;
 	if (!login_fields_ok(body, &j->req)) {
-		login_job_free(j);
+		api_login_job_free(j);
 		return px0_error(resp, TS_E_INVALID, 0);
 	}
 	j->req.host = req->host;
 	j->req.client_ip = req->client_ip;
 	if ((r = ts_auth_admit(api->auth, &j->req, &wait)) != TS_OK) {
-		login_job_free(j);
+		api_login_job_free(j);
 		return px0_error(resp, r, wait);
 	}
 	/* The hash runs on a worker, never on this connection thread. */
 	if ((r = ts_http_defer(req, login_job_run, j)) != TS_OK) {
-		login_job_free(j);
+		api_login_job_free(j);
 		return px0_error(resp, r, 0);
 	}
 	return TS_HTTP_DEFERRED;
