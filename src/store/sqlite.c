@@ -494,6 +494,21 @@ out:
 
 /* ---- ops: secrets ---------------------------------------------------- */
 
+/* Binds x to the current ST_SECRET_INSERT. */
+static void
+bind_secret(sq_call *k, const ts_secret *x)
+{
+	sq_int(k, 1, x->kind);
+	sq_text(k, 2, x->hash);
+	sq_text(k, 3, x->tenant_id);
+	sq_text(k, 4, x->user_id);
+	sq_text(k, 5, x->session_id);
+	sq_text(k, 6, x->data);
+	sq_int(k, 7, x->created_at);
+	sq_int(k, 8, x->expires_at);
+	sq_int(k, 9, x->used_at);
+}
+
 static ts_err
 op_secret_put(ts_store *s, const ts_secret *x)
 {
@@ -502,15 +517,7 @@ op_secret_put(ts_store *s, const ts_secret *x)
 
 	if ((r = sq_begin(s, SQ_WRITE, ST_SECRET_INSERT, &k)) != TS_OK)
 		return r;
-	sq_int(&k, 1, x->kind);
-	sq_text(&k, 2, x->hash);
-	sq_text(&k, 3, x->tenant_id);
-	sq_text(&k, 4, x->user_id);
-	sq_text(&k, 5, x->session_id);
-	sq_text(&k, 6, x->data);
-	sq_int(&k, 7, x->created_at);
-	sq_int(&k, 8, x->expires_at);
-	sq_int(&k, 9, x->used_at);
+	bind_secret(&k, x);
 	return sq_end(&k, sq_exec(&k));
 }
 
@@ -581,7 +588,7 @@ static ts_err
 op_secret_rotate(ts_store *s, int kind, const char *old_hash, int64_t now, const char *new_hash,
                  int64_t new_expires, ts_secret *out)
 {
-	ts_secret tmp;
+	ts_secret tmp, next;
 	sq_call k;
 	ts_err r;
 
@@ -596,15 +603,13 @@ op_secret_rotate(ts_store *s, int kind, const char *old_hash, int64_t now, const
 		goto out;
 	if ((r = sq_use(&k, ST_SECRET_INSERT)) != TS_OK)
 		goto out;
-	sq_int(&k, 1, kind);
-	sq_text(&k, 2, new_hash);
-	sq_text(&k, 3, tmp.tenant_id);
-	sq_text(&k, 4, tmp.user_id);
-	sq_text(&k, 5, tmp.session_id);
-	sq_text(&k, 6, "");
-	sq_int(&k, 7, now);
-	sq_int(&k, 8, new_expires);
-	sq_int(&k, 9, 0);
+	/* The successor: the spent one's owner, nothing else carried over. */
+	next = (ts_secret){ .kind = kind, .created_at = now, .expires_at = new_expires };
+	ts_strlcpy(next.hash, new_hash, sizeof(next.hash));
+	ts_strlcpy(next.tenant_id, tmp.tenant_id, sizeof(next.tenant_id));
+	ts_strlcpy(next.user_id, tmp.user_id, sizeof(next.user_id));
+	ts_strlcpy(next.session_id, tmp.session_id, sizeof(next.session_id));
+	bind_secret(&k, &next);
 	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_COMMIT)) != TS_OK)
 		goto out;
 	r = sq_exec(&k);
