@@ -42,16 +42,16 @@ issue_jwt(ts_auth *a, const ts_session *s, int64_t now, int64_t exp, int force_r
 	return ts_keys_sign(a, payload, force_reload, out->access, sizeof(out->access));
 }
 
-/* An opaque access token (px0's uuid-shaped one): only its hash is kept. */
+/* Stores the hash of text, a secret of session s, as a secret of kind. */
 static ts_err
-issue_opaque(ts_auth *a, const ts_session *s, int64_t now, int64_t exp, ts_tokens *out)
+put_session_secret(ts_auth *a, const ts_session *s, int kind, const char *text, int64_t now,
+                   int64_t exp)
 {
 	ts_secret sec;
 
 	memset(&sec, 0, sizeof(sec));
-	ts_secret_new_uuidlike(out->access);
-	ts_secret_hash(out->access, strlen(out->access), sec.hash);
-	sec.kind = TS_SECRET_ACCESS;
+	ts_secret_hash(text, strlen(text), sec.hash);
+	sec.kind = kind;
 	ts_strlcpy(sec.tenant_id, s->tenant_id, sizeof(sec.tenant_id));
 	ts_strlcpy(sec.user_id, s->user_id, sizeof(sec.user_id));
 	ts_strlcpy(sec.session_id, s->id, sizeof(sec.session_id));
@@ -60,22 +60,22 @@ issue_opaque(ts_auth *a, const ts_session *s, int64_t now, int64_t exp, ts_token
 	return SOPS(a)->secret_put(ST(a), &sec);
 }
 
+/* An opaque access token (px0's uuid-shaped one): only its hash is kept. */
+static ts_err
+issue_opaque(ts_auth *a, const ts_session *s, int64_t now, int64_t exp, ts_tokens *out)
+{
+	ts_secret_new_uuidlike(out->access);
+	return put_session_secret(a, s, TS_SECRET_ACCESS, out->access, now, exp);
+}
+
 static ts_err
 issue_refresh(ts_auth *a, const ts_session *s, int64_t now, ts_tokens *out)
 {
-	ts_secret sec;
 	int64_t exp = now + a->cfg.refresh_ttl;
 
-	memset(&sec, 0, sizeof(sec));
 	ts_secret_new(out->refresh);
-	ts_secret_hash(out->refresh, strlen(out->refresh), sec.hash);
-	sec.kind = TS_SECRET_REFRESH;
-	ts_strlcpy(sec.tenant_id, s->tenant_id, sizeof(sec.tenant_id));
-	ts_strlcpy(sec.user_id, s->user_id, sizeof(sec.user_id));
-	ts_strlcpy(sec.session_id, s->id, sizeof(sec.session_id));
-	sec.created_at = now;
-	sec.expires_at = exp < s->expires_at ? exp : s->expires_at;
-	return SOPS(a)->secret_put(ST(a), &sec);
+	return put_session_secret(a, s, TS_SECRET_REFRESH, out->refresh, now,
+	                          exp < s->expires_at ? exp : s->expires_at);
 }
 
 ts_err
@@ -105,14 +105,17 @@ ts_tokens_issue(ts_auth *a, const ts_session *s, int access_kind, int with_refre
 	return TS_OK;
 }
 
-ts_err
-ts_auth_start_session(ts_auth *a, const ts_user *u, int kind, const char *amr,
-                      int access_kind, ts_tokens *out)
+/* Creates a session of kind for u lasting lifetime seconds and issues its
+ * tokens (a refresh token only if with_refresh). */
+static ts_err
+start_session(ts_auth *a, const ts_user *u, int kind, const char *amr, int access_kind,
+              int64_t lifetime, int with_refresh, ts_tokens *out)
 {
 	ts_session s;
 	int64_t now = ts_now();
 	ts_err r;
 
+	memset(out, 0, sizeof(*out));
 	memset(&s, 0, sizeof(s));
 	ts_uuid4(s.id);
 	ts_strlcpy(s.tenant_id, u->tenant_id, sizeof(s.tenant_id));
@@ -120,16 +123,36 @@ ts_auth_start_session(ts_auth *a, const ts_user *u, int kind, const char *amr,
 	s.kind = kind;
 	ts_strlcpy(s.amr, amr ? amr : "pwd", sizeof(s.amr));
 	s.created_at = now;
-	/* Enrolment sessions are short: just long enough to set up a factor. */
-	s.expires_at = now + (kind == TS_SESSION_ENROLL ? a->cfg.challenge_ttl * 2
-	                                                 : a->cfg.session_ttl);
+	s.expires_at = now + lifetime;
 	if ((r = SOPS(a)->session_create(ST(a), &s)) != TS_OK)
 		return r;
-	r = ts_tokens_issue(a, &s, access_kind, kind == TS_SESSION_FULL, 1, out);
+	r = ts_tokens_issue(a, &s, access_kind, with_refresh, 1, out);
 	if (r == TS_OK)
 		ts_log_event(TS_LOG_INFO, "session_start", "session", s.id, "user", u->id,
-		             "tenant", u->tenant_id, "amr", s.amr, NULL);
+		             "tenant", u->tenant_id, "amr", s.amr, "refresh",
+		             with_refresh ? "yes" : "none", NULL);
 	return r;
+}
+
+ts_err
+ts_auth_start_session(ts_auth *a, const ts_user *u, int kind, const char *amr,
+                      int access_kind, ts_tokens *out)
+{
+	/* Enrolment sessions are short: just long enough to set up a factor,
+	 * and have no refresh token. */
+	if (kind == TS_SESSION_ENROLL)
+		return start_session(a, u, kind, amr, access_kind, a->cfg.challenge_ttl * 2, 0, out);
+	return start_session(a, u, kind, amr, access_kind, a->cfg.session_ttl, 1, out);
+}
+
+/* For the contracts that have no refresh token (000 admin, 003 px0): no
+ * refresh secret is made that nobody could ever present, and the session
+ * ends with its only token. */
+ts_err
+ts_auth_start_session_access(ts_auth *a, const ts_user *u, const char *amr,
+                             int access_kind, ts_tokens *out)
+{
+	return start_session(a, u, TS_SESSION_FULL, amr, access_kind, a->cfg.access_ttl, 0, out);
 }
 
 /* Loads a live session with its user and tenant; revoked, expired and
