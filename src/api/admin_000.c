@@ -99,40 +99,13 @@ api_admin_reject(ts_http_resp *resp, const char *reason)
 	return bad_request(resp, NULL, reason);
 }
 
-/* Parses the body; on failure the 400 is already in resp. */
-static json_t *
-parse_or_400(ts_http_req *req, ts_http_resp *resp)
-{
-	json_t *body;
-	api_body b = api_parse_body(req, &body);
-
-	if (b != BODY_OK) {
-		bad_request(resp, NULL, api_body_reason(b));
-		return NULL;
-	}
-	return body;
-}
-
-/* A required string member; NULL with the 400 in resp when missing. */
-static const char *
-need_string(json_t *body, const char *key, ts_http_resp *resp)
-{
-	const char *v;
-	int r = api_get_string(body, key, &v);
-
-	if (r == 1)
-		return v;
-	bad_request(resp, key, r == 0 ? "required" : "must be a string");
-	return NULL;
-}
-
 /* Field checks done before any hashing, the same for every account. */
 static int
 token_fields_ok(json_t *body, ts_login_req *lr, ts_http_resp *resp)
 {
-	if (!(lr->email = need_string(body, "email", resp)))
+	if (!(lr->email = api_string_or_400(body, "email", resp, bad_request)))
 		return 0;
-	if (!(lr->password = need_string(body, "password", resp)))
+	if (!(lr->password = api_string_or_400(body, "password", resp, bad_request)))
 		return 0;
 	lr->password_len = strlen(lr->password);
 	if (!ts_email_valid(lr->email)) {
@@ -181,7 +154,7 @@ static ts_http_action
 post_token(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 {
 	api_login_job *j;
-	json_t *body = parse_or_400(req, resp);
+	json_t *body = api_body_or_400(req, resp, bad_request);
 	int wait = 0;
 	ts_err r;
 
@@ -197,17 +170,8 @@ post_token(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 		api_login_job_free(j);
 		return TS_HTTP_DONE;
 	}
-	j->req.host = req->host;
-	j->req.client_ip = req->client_ip;
-	if ((r = ts_auth_admit(api->auth, &j->req, &wait)) != TS_OK) {
-		api_login_job_free(j);
+	if ((r = api_login_defer(req, j, token_job_run, &wait)) != TS_OK)
 		return admin_error(resp, r, NULL, NULL, wait);
-	}
-	/* The hash runs on a worker, never on this connection thread. */
-	if ((r = ts_http_defer(req, token_job_run, j)) != TS_OK) {
-		api_login_job_free(j);
-		return admin_error(resp, r, NULL, NULL, 0);
-	}
 	return TS_HTTP_DEFERRED;
 }
 

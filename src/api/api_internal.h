@@ -57,6 +57,14 @@ api_body api_parse_body(const ts_http_req *req, json_t **out);
 /* A short English reason for a body status. */
 const char *api_body_reason(api_body b);
 
+/* A face's 400: field and reason (either may be NULL) in its own shape. */
+typedef ts_http_action (*api_bad_fn)(ts_http_resp *resp, const char *field, const char *reason);
+/* The parsed body object, or NULL with bad's 400 already in resp. Caller
+ * decrefs the body. */
+json_t *api_body_or_400(ts_http_req *req, ts_http_resp *resp, api_bad_fn bad);
+/* A required string member, or NULL with bad's 400 in resp. */
+const char *api_string_or_400(json_t *body, const char *key, ts_http_resp *resp, api_bad_fn bad);
+
 /* A string member: 1 and *out set when present and a string, 0 when absent
  * or null, -1 when present with another type. */
 int api_get_string(json_t *obj, const char *key, const char **out);
@@ -79,6 +87,11 @@ typedef struct api_login_job {
 } api_login_job;
 /* Wipes the password in the parsed body, releases the body, frees j. */
 void api_login_job_free(api_login_job *j);
+/* Sends a validated attempt on its way: admission (rate limits, account
+ * lock) here on the connection thread, then run(j) on a hashing worker,
+ * never here. TS_OK when deferred (the job owns j); otherwise the error to
+ * answer with, *wait its Retry-After (0 when none), and j is freed. */
+ts_err api_login_defer(ts_http_req *req, api_login_job *j, ts_http_job_fn run, int *wait);
 
 /* The token of an "Authorization: Bearer ..." header, or NULL. */
 const char *api_bearer(const ts_http_req *req);

@@ -261,17 +261,9 @@ post_auth_tokens(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 		api_login_job_free(j);
 		return TS_HTTP_DONE;
 	}
-	j->req.host = req->host;
-	j->req.client_ip = req->client_ip;
-	if ((r = ts_auth_admit(api->auth, &j->req, &wait)) != TS_OK) {
-		api_login_job_free(j);
+	/* The hash (and any mail) runs on a worker. */
+	if ((r = api_login_defer(req, j, token_job_run, &wait)) != TS_OK)
 		return iam_error(resp, r, IAM_AT_LOGIN, NULL, NULL, wait);
-	}
-	/* The hash (and any mail) runs on a worker, never on this thread. */
-	if ((r = ts_http_defer(req, token_job_run, j)) != TS_OK) {
-		api_login_job_free(j);
-		return iam_error(resp, r, IAM_AT_LOGIN, NULL, NULL, 0);
-	}
 	return TS_HTTP_DEFERRED;
 }
 

@@ -122,6 +122,31 @@ api_get_string(json_t *obj, const char *key, const char **out)
 	return 1;
 }
 
+json_t *
+api_body_or_400(ts_http_req *req, ts_http_resp *resp, api_bad_fn bad)
+{
+	json_t *body;
+	api_body b = api_parse_body(req, &body);
+
+	if (b != BODY_OK) {
+		bad(resp, NULL, api_body_reason(b));
+		return NULL;
+	}
+	return body;
+}
+
+const char *
+api_string_or_400(json_t *body, const char *key, ts_http_resp *resp, api_bad_fn bad)
+{
+	const char *v;
+	int r = api_get_string(body, key, &v);
+
+	if (r == 1)
+		return v;
+	bad(resp, key, r == 0 ? "required" : "must be a string");
+	return NULL;
+}
+
 void
 api_reply(ts_http_resp *resp, int status, json_t *body)
 {
@@ -189,6 +214,21 @@ api_login_job_free(api_login_job *j)
 		ts_wipe((char *)j->req.password, j->req.password_len);
 	json_decref(j->body);
 	free(j);
+}
+
+ts_err
+api_login_defer(ts_http_req *req, api_login_job *j, ts_http_job_fn run, int *wait)
+{
+	ts_err r;
+
+	*wait = 0;
+	j->req.host = req->host;
+	j->req.client_ip = req->client_ip;
+	if ((r = ts_auth_admit(j->api->auth, &j->req, wait)) == TS_OK &&
+	    (r = ts_http_defer(req, run, j)) == TS_OK)
+		return TS_OK;
+	api_login_job_free(j);
+	return r;
 }
 
 const char *

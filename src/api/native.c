@@ -106,33 +106,6 @@ api_native_reject(ts_http_resp *resp, const char *reason)
 	return bad_request(resp, NULL, reason);
 }
 
-/* Parses the body; on failure the 400 is already in resp. */
-static json_t *
-parse_or_400(ts_http_req *req, ts_http_resp *resp)
-{
-	json_t *body;
-	api_body b = api_parse_body(req, &body);
-
-	if (b != BODY_OK) {
-		bad_request(resp, NULL, api_body_reason(b));
-		return NULL;
-	}
-	return body;
-}
-
-/* A required string member; NULL with the 400 in resp when missing. */
-static const char *
-need_string(json_t *body, const char *key, ts_http_resp *resp)
-{
-	const char *v;
-	int r = api_get_string(body, key, &v);
-
-	if (r == 1)
-		return v;
-	bad_request(resp, key, r == 0 ? "required" : "must be a string");
-	return NULL;
-}
-
 static json_t *
 token_set_json(const ts_tokens *t, const ts_user *u, const ts_tenant *tn)
 {
@@ -225,9 +198,9 @@ login_fields_ok(json_t *body, ts_login_req *lr, ts_http_resp *resp)
 {
 	int r;
 
-	if (!(lr->email = need_string(body, "email", resp)))
+	if (!(lr->email = api_string_or_400(body, "email", resp, bad_request)))
 		return 0;
-	if (!(lr->password = need_string(body, "password", resp)))
+	if (!(lr->password = api_string_or_400(body, "password", resp, bad_request)))
 		return 0;
 	lr->password_len = strlen(lr->password);
 	if (!ts_email_valid(lr->email)) {
@@ -254,7 +227,7 @@ static ts_http_action
 post_login(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 {
 	api_login_job *j;
-	json_t *body = parse_or_400(req, resp);
+	json_t *body = api_body_or_400(req, resp, bad_request);
 	ts_err r;
 
 	if (!body)
@@ -269,18 +242,9 @@ post_login(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 		api_login_job_free(j);
 		return TS_HTTP_DONE;
 	}
-	j->req.host = req->host;
-	j->req.client_ip = req->client_ip;
-	int wait = 0;
-	if ((r = ts_auth_admit(api->auth, &j->req, &wait)) != TS_OK) {
-		api_login_job_free(j);
+	int wait;
+	if ((r = api_login_defer(req, j, login_job_run, &wait)) != TS_OK)
 		return native_error(resp, r, NULL, NULL, wait);
-	}
-	/* The hash runs on a worker, never on this connection thread. */
-	if ((r = ts_http_defer(req, login_job_run, j)) != TS_OK) {
-		api_login_job_free(j);
-		return native_error(resp, r, NULL, NULL, 0);
-	}
 	return TS_HTTP_DEFERRED;
 }
 
@@ -354,7 +318,7 @@ post_logout(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 static ts_http_action
 post_refresh(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 {
-	json_t *body = parse_or_400(req, resp);
+	json_t *body = api_body_or_400(req, resp, bad_request);
 	const char *rt;
 	ts_tokens t;
 	ts_user u;
@@ -363,7 +327,7 @@ post_refresh(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 
 	if (!body)
 		return TS_HTTP_DONE;
-	if (!(rt = need_string(body, "refresh_token", resp))) {
+	if (!(rt = api_string_or_400(body, "refresh_token", resp, bad_request))) {
 		json_decref(body);
 		return TS_HTTP_DONE;
 	}
@@ -379,7 +343,7 @@ post_refresh(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 static ts_http_action
 post_challenge(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 {
-	json_t *body = parse_or_400(req, resp);
+	json_t *body = api_body_or_400(req, resp, bad_request);
 	const char *id, *method, *code;
 	ts_user u;
 	ts_tenant tn;
@@ -388,9 +352,9 @@ post_challenge(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 
 	if (!body)
 		return TS_HTTP_DONE;
-	if (!(id = need_string(body, "challenge_id", resp)) ||
-	    !(method = need_string(body, "method", resp)) ||
-	    !(code = need_string(body, "code", resp)))
+	if (!(id = api_string_or_400(body, "challenge_id", resp, bad_request)) ||
+	    !(method = api_string_or_400(body, "method", resp, bad_request)) ||
+	    !(code = api_string_or_400(body, "code", resp, bad_request)))
 		goto out;
 	if (strcmp(method, "totp") != 0) {
 		bad_request(resp, "method", "must be one of the methods offered: totp");
@@ -441,9 +405,9 @@ post_totp_confirm(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 
 	if (!authenticate(api, req, resp, &p))
 		return TS_HTTP_DONE;
-	if (!(body = parse_or_400(req, resp)))
+	if (!(body = api_body_or_400(req, resp, bad_request)))
 		return TS_HTTP_DONE;
-	if (!(code = need_string(body, "code", resp)))
+	if (!(code = api_string_or_400(body, "code", resp, bad_request)))
 		goto out;
 	if ((r = ts_auth_totp_confirm(api->auth, &p, code)) != TS_OK) {
 		native_error(resp, r, NULL, NULL, 0);

@@ -138,17 +138,8 @@ post_login(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 		api_login_job_free(j);
 		return px0_error(resp, TS_E_INVALID, 0);
 	}
-	j->req.host = req->host;
-	j->req.client_ip = req->client_ip;
-	if ((r = ts_auth_admit(api->auth, &j->req, &wait)) != TS_OK) {
-		api_login_job_free(j);
+	if ((r = api_login_defer(req, j, login_job_run, &wait)) != TS_OK)
 		return px0_error(resp, r, wait);
-	}
-	/* The hash runs on a worker, never on this connection thread. */
-	if ((r = ts_http_defer(req, login_job_run, j)) != TS_OK) {
-		api_login_job_free(j);
-		return px0_error(resp, r, 0);
-	}
 	return TS_HTTP_DEFERRED;
 }
 
