@@ -178,7 +178,7 @@ ts_err
 ts_auth_refresh(ts_auth *a, const char *refresh, ts_tokens *out, ts_user *u, ts_tenant *t)
 {
 	ts_secret sec;
-	ts_session s;
+	ts_session s = { 0 };
 	char hash[TS_HASH_SZ], next_hash[TS_HASH_SZ];
 	int64_t now = ts_now();
 	ts_err r;
@@ -187,6 +187,19 @@ ts_auth_refresh(ts_auth *a, const char *refresh, ts_tokens *out, ts_user *u, ts_
 	if (!refresh || strlen(refresh) != TS_SECRET_TEXT_LEN)
 		return TS_E_TOKEN_INVALID;
 	ts_secret_hash(refresh, TS_SECRET_TEXT_LEN, hash);
+	/* The session is checked before the token is spent: once it is spent,
+	 * racing twins of this request count as reuse and revoke the session,
+	 * and the one that won must still get its pair. A revocation that
+	 * lands after the check spends the new token too (session_revoke). */
+	if ((r = SOPS(a)->secret_get(ST(a), TS_SECRET_REFRESH, hash, &sec)) != TS_OK)
+		return r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
+	/* A spent one goes on to rotation, which reports the reuse. */
+	if (!sec.used_at) {
+		if (sec.expires_at <= now)
+			return TS_E_TOKEN_INVALID;
+		if ((r = live_session(a, sec.session_id, now, &s, u, t)) != TS_OK)
+			return r;
+	}
 	/* The next refresh token is made up front so that spending the old
 	 * one and storing the new one is a single transaction, and single use
 	 * holds however many race. */
@@ -208,14 +221,6 @@ ts_auth_refresh(ts_auth *a, const char *refresh, ts_tokens *out, ts_user *u, ts_
 		r = r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
 		goto out;
 	}
-	/* The new token was stored with the old one's session; if that
-	 * session cannot be used it is never handed out, and is dead with it. */
-	if (sec.expires_at <= now) {
-		r = TS_E_TOKEN_INVALID;
-		goto out;
-	}
-	if ((r = live_session(a, sec.session_id, now, &s, u, t)) != TS_OK)
-		goto out;
 	if ((r = ts_tokens_issue(a, &s, TS_ACCESS_JWT, 0, 0, out)) != TS_OK)
 		goto out;
 	memcpy(out->refresh, next, sizeof(next));
