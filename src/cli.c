@@ -768,6 +768,10 @@ ts_cli_main(int argc, char **argv)
 	}
 	if (parse_flags(&o, argc, argv, first))
 		goto out;
+	/* An administration command's stdout is its result; its log events
+	 * (warnings, audit) go to stderr with its errors. */
+	if (c->fn != cmd_serve)
+		ts_log_set_fds(2, 2);
 	rc = c->fn(&o);
 out:
 	ts_config_free(&o.cfg);

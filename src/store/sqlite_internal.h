@@ -196,12 +196,16 @@ typedef struct sq_store {
 	dev_t dev;            /* identity of the file we migrated, so a */
 	ino_t ino;            /* removed or replaced file is noticed */
 	uid_t euid;           /* ours, for the permission check */
+	int created;          /* the file exists and is migrated: open, never create */
+	_Atomic(const char *) down;  /* why ops fail (a static text), NULL when up */
 
 	pthread_mutex_t mu;   /* guards the fields below */
 	pthread_cond_t cv;    /* a connection came back or a slot freed */
 	sq_conn *idle;        /* free list, most recently used first */
 	int nconns;           /* open, plus being opened */
 	int closing;
+	int reopening;        /* a reopen of a restored file is under way */
+	int64_t reopen_us;    /* monotonic time of the last reopen attempt */
 	pthread_cond_t reaper_cv;
 	pthread_t reaper;
 	int has_reaper;

@@ -229,7 +229,7 @@ ts_err ts_store_open(const char *url, ts_store **out);
 const char *ts_store_open_error(void);
 /* For backends: a problem worth telling. Inside ts_store_open it becomes
  * the open error (so a command-line tool prints one line, not two);
- * elsewhere it goes to stderr prefixed "store: ". */
+ * elsewhere it is logged as a "store_error" event. */
 void ts_store_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ts_store_close(ts_store *s);
 
