@@ -550,12 +550,12 @@ cmd_serve(cli_opts *o)
 		fail("cannot listen on %s: %s", o->cfg.listen, ts_http_start_error());
 		goto out;
 	}
-	char addr[300], ports[16];
+	char addr[300];
 	const char *colon = strrchr(o->cfg.listen, ':');
 	int hostlen = colon ? (int)(colon - o->cfg.listen) : 0;
 	snprintf(addr, sizeof(addr), "%.*s:%u", hostlen, o->cfg.listen, port);
-	snprintf(ports, sizeof(ports), "%u", port);
-	ts_log_event(TS_LOG_INFO, "listening", "addr", addr, "port", ports, "db", o->cfg.db, NULL);
+	ts_log_event(TS_LOG_INFO, "listening", "addr", addr, TS_LOG_INT("port", port), "db",
+	             o->cfg.db, NULL);
 
 	wait_for_stop(&set);
 	rc = 0;

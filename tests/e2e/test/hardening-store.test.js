@@ -101,6 +101,7 @@ describe('a database removed while serving', { timeout: 120000 }, () => {
       for (let i = 0; i < 5; i++) assert.equal((await http('GET', srv.url + '/healthz')).status, 503);
       const r = await http('POST', srv.url + '/v1/auth/login', { json: { email: 'back@example.com', password: P } });
       assert.equal(r.status, 503, r.text);
+      await sleep(300); // log lines may trail the responses they precede
       const down = srv.events().filter((e) => e.event === 'store_unavailable');
       assert.equal(down.length, 1, `one line for the outage, not one per request:\n${srv.out()}`);
       assert.equal(down[0].level, 'error');
@@ -113,6 +114,7 @@ describe('a database removed while serving', { timeout: 120000 }, () => {
       assert.ok(await eventually(5000, async () => (await http('GET', srv.url + '/healthz')).status === 200),
         `not reopened:\n${srv.out()}`);
       await loginOk(srv, 'back@example.com', P);
+      await sleep(300);
       const up = srv.events().filter((e) => e.event === 'store_reopened');
       assert.equal(up.length, 1, srv.out());
       assert.equal(up[0].path, db);
