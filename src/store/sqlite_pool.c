@@ -151,11 +151,12 @@ down_reason(int rc)
 }
 
 /* An op's failure: an outage changes the store's state, anything else is
- * logged as it comes. */
+ * logged as it comes. While opening, everything goes to the open error
+ * (one line for a command-line tool). */
 static void
 op_failed(sq_store *s, sqlite3 *db, int rc, const char *what)
 {
-	if (s && sq_map(rc) == TS_E_STORE_UNAVAILABLE)
+	if (s && s->created && sq_map(rc) == TS_E_STORE_UNAVAILABLE)
 		mark_down(s, down_reason(rc));
 	else
 		sq_log(db, rc, what);
