@@ -143,7 +143,7 @@ describe('keys rotate publishes before it signs', { timeout: 120000 }, () => {
       await sleep(150);
     }
     assert.notEqual(switchedAt, -1, `the new key never signed: ${seen.join(' ')}`);
-    assert.ok(seen.filter((s) => s.endsWith(':old')).length >= 5, `old key signed during the delay: ${seen.join(' ')}`);
+    assert.ok(seen.filter((s) => s.endsWith(':old')).length >= 2, `old key signed during the delay: ${seen.join(' ')}`);
     // A token with the new kid was signed after the delay had passed.
     assert.ok(switchedAt >= DELAY, `new kid after ${switchedAt} ms, before the ${DELAY} ms delay: ${seen.join(' ')}`);
     // The retired key stays published and its tokens valid.
