@@ -464,6 +464,42 @@ collect_keys(void *arg, const ts_signing_key *k)
 	return ++ks->n == ks->stop_at;
 }
 
+static int
+find_k1(void *arg, const ts_signing_key *k)
+{
+	ts_signing_key *out = arg;
+
+	if (strcmp(k->kid, "k1") != 0)
+		return 0;
+	out->activate_at = k->activate_at;
+	out->revoked_at = k->revoked_at;
+	return 1;
+}
+
+/* Issue 7 item 9: revocation, and the version every key change bumps. */
+static void
+test_key_revoke(ts_store *s)
+{
+	ts_signing_key got = { 0 }, k = { 0 };
+	int64_t v0 = -1, v1 = -1, v2 = -1, v3 = -1;
+
+	CHECK(s->ops->key_version(s, &v0) == TS_OK && v0 > 0);
+	CHECK(s->ops->key_revoke(s, "nope", 700) == TS_E_NOT_FOUND);
+	CHECK(s->ops->key_revoke(s, "k1", 700) == TS_OK);
+	CHECK(s->ops->key_version(s, &v1) == TS_OK && v1 > v0);
+	CHECK(s->ops->key_revoke(s, "k1", 800) == TS_OK);   /* the first time stays */
+	CHECK(s->ops->key_list(s, find_k1, &got) == TS_OK);
+	CHECK(got.revoked_at == 700);
+	CHECK(s->ops->key_version(s, &v2) == TS_OK && v2 >= v1);
+	k.private_pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQ==\n-----END PRIVATE KEY-----\n";
+	strcpy(k.alg, "EdDSA");
+	strcpy(k.kid, "k5");
+	k.created_at = 900;
+	k.activate_at = 960;
+	CHECK(s->ops->key_add(s, &k) == TS_OK);
+	CHECK(s->ops->key_version(s, &v3) == TS_OK && v3 > v2);
+}
+
 static void
 test_keys(ts_store *s)
 {
@@ -500,6 +536,7 @@ test_keys(ts_store *s)
 	CHECK(s->ops->key_list(s, collect_keys, &ks) == TS_OK);
 	CHECK_STR(ks.order, "k4,k2,");
 	CHECK(ks.retired[1] == 400 && ks.until[1] == 500);
+	test_key_revoke(s);
 }
 
 /* ---- TOTP ------------------------------------------------------------ */
