@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh build
 bin=$(bash scripts/build.sh release)
-mkdir -p data
+mkdir -p -m 700 data   # holds signing keys and TOTP secrets
 exec "$bin" serve --db sqlite:data/tessera.db --demo "$@"

@@ -357,11 +357,39 @@ cmd_keys_rotate(cli_opts *o)
 
 	if (alg_of(&o->cfg, &alg) || open_store(o, &s))
 		return 1;
-	r = ts_admin_keys_rotate(s, alg, o->cfg.access_ttl, kid);
+	r = ts_admin_keys_rotate(s, alg, o->cfg.access_ttl, o->cfg.key_activation_delay, kid);
 	ts_store_close(s);
 	if (r != TS_OK)
 		return fail("cannot rotate keys: %s", ts_strerror(r));
 	printf("%s\n", kid);
+	fprintf(stderr, "tessera: new key %s is published now and signs in %lld s "
+	        "(--key-activation-delay)\n", kid, o->cfg.key_activation_delay);
+	return 0;
+}
+
+static int
+cmd_keys_revoke(cli_opts *o)
+{
+	ts_store *s = NULL;
+	char made[TS_KID_MAX];
+	ts_alg alg = TS_ALG_ES256;
+	ts_err r;
+
+	if (o->npos != 1)
+		return fail("usage: tessera keys revoke KID");
+	if (alg_of(&o->cfg, &alg) || open_store(o, &s))
+		return 1;
+	r = ts_admin_keys_revoke(s, o->pos[0], alg, o->cfg.access_ttl, made);
+	ts_store_close(s);
+	if (r == TS_E_NOT_FOUND)
+		return fail("no signing key %s", o->pos[0]);
+	if (r != TS_OK)
+		return fail("cannot revoke key %s: %s", o->pos[0], ts_strerror(r));
+	printf("revoked %s\n", o->pos[0]);
+	if (*made)
+		fprintf(stderr, "tessera: WARNING: %s was the only key able to sign; new key %s "
+		        "signs from now on, before clients that cache the JWKS (up to 60 s) "
+		        "have seen it\n", o->pos[0], made);
 	return 0;
 }
 
@@ -522,12 +550,12 @@ cmd_serve(cli_opts *o)
 		fail("cannot listen on %s: %s", o->cfg.listen, ts_http_start_error());
 		goto out;
 	}
-	char addr[300], ports[16];
+	char addr[300];
 	const char *colon = strrchr(o->cfg.listen, ':');
 	int hostlen = colon ? (int)(colon - o->cfg.listen) : 0;
 	snprintf(addr, sizeof(addr), "%.*s:%u", hostlen, o->cfg.listen, port);
-	snprintf(ports, sizeof(ports), "%u", port);
-	ts_log_event(TS_LOG_INFO, "listening", "addr", addr, "port", ports, "db", o->cfg.db, NULL);
+	ts_log_event(TS_LOG_INFO, "listening", "addr", addr, TS_LOG_INT("port", port), "db",
+	             o->cfg.db, NULL);
 
 	wait_for_stop(&set);
 	rc = 0;
@@ -563,7 +591,8 @@ static const cli_cmd commands[] = {
 	  "tessera user unlock --tenant SLUG --email EMAIL  (clears failed logins and any lock)", "" },
 	{ "user", "locks", cmd_user_locks,
 	  "tessera user locks  (accounts with failed logins: tenant id, email, count, lock end)", "" },
-	{ "keys", "rotate", cmd_keys_rotate, "tessera keys rotate  (new signing key; old ones stay published until their tokens expire)", "" },
+	{ "keys", "rotate", cmd_keys_rotate, "tessera keys rotate  (new signing key, published now, signing after --key-activation-delay; old ones stay published until their tokens expire)", "" },
+	{ "keys", "revoke", cmd_keys_revoke, "tessera keys revoke KID  (kills a key at once on every node: unpublished, refused, cache included)", "" },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -739,6 +768,10 @@ ts_cli_main(int argc, char **argv)
 	}
 	if (parse_flags(&o, argc, argv, first))
 		goto out;
+	/* An administration command's stdout is its result; its log events
+	 * (warnings, audit) go to stderr with its errors. */
+	if (c->fn != cmd_serve)
+		ts_log_set_fds(2, 2);
 	rc = c->fn(&o);
 out:
 	ts_config_free(&o.cfg);

@@ -15,6 +15,7 @@
 	X(STR, audience, "tessera", 0, 0, "JWT audience (aud)")                             \
 	X(STR, jwt_alg, "ES256", 0, 0, "signing algorithm of new keys: ES256 or EdDSA")    \
 	X(INT, access_ttl, 900, 1, 86400, "access token lifetime, seconds")                \
+	X(INT, key_activation_delay, 90, 0, 86400, "seconds a new key (keys rotate) is published before it signs; keep >= 61 (JWKS max-age 60 + key reload 0.5)") \
 	X(INT, refresh_ttl, 2592000, 60, 31536000, "refresh token lifetime, seconds")      \
 	X(INT, session_ttl, 2592000, 60, 31536000, "absolute session lifetime, seconds")   \
 	X(INT, challenge_ttl, 300, 10, 3600, "MFA challenge lifetime, seconds")            \

@@ -69,6 +69,10 @@ ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out)
 		goto fail;
 	/* The mailer keeps its own copies. */
 	a->cfg.smtp_url = a->cfg.smtp_from = NULL;
+	if (!a->mailer)
+		ts_log_event(TS_LOG_WARN, "config_smtp_missing", "setting", "smtp_url", "effect",
+		             "no mailed codes: an IAM (001) login that needs one fails (code 207)",
+		             NULL);
 	*out = a;
 	return TS_OK;
 fail:

@@ -155,6 +155,12 @@ int ts_auth_user_has_totp(ts_auth *a, const ts_user *u);
 
 /* ---- signing keys ---- */
 
+/* How stale a node's view of the signing keys may get: the store's key
+ * version is checked at most this often (microseconds), on the request
+ * that needs the keys, so a rotation or revocation reaches every node
+ * within this (plus one store round trip). */
+#define TS_KEYS_CHECK_US (500 * 1000)
+
 typedef struct ts_jwk {
 	char kid[TS_KID_MAX];
 	const char *alg;             /* "ES256" | "EdDSA" */
@@ -185,9 +191,25 @@ ts_err ts_admin_user_set_password(ts_store *s, const ts_pw_cost *c, const ts_use
 /* Clears the failure count and lock of an account (known or not). */
 ts_err ts_admin_unlock(ts_store *s, const char *tenant_slug, const char *email);
 
-/* A new signing key becomes the signer; the others stay published until
- * every token they signed has expired (now + access_ttl). kid gets its id. */
-ts_err ts_admin_keys_rotate(ts_store *s, ts_alg alg, int64_t access_ttl, char kid[TS_KID_MAX]);
+/* Makes a new signing key, published at once (every node has it within
+ * TS_KEYS_CHECK_US, 0.5 s) but signing only after activation_delay seconds
+ * (rounded up to the next whole second; 0 = at once), so no token carries a
+ * kid that a node or a JWKS cache (max-age 60 s) does not know yet: use a
+ * delay of at least 61 s when clients cache the JWKS. Until then the
+ * current signer goes on signing; then it is retired and stays published
+ * until every token it signed has expired (activation + access_ttl). kid
+ * gets the new id (may be NULL). */
+ts_err ts_admin_keys_rotate(ts_store *s, ts_alg alg, int64_t access_ttl, int64_t activation_delay,
+                            char kid[TS_KID_MAX]);
+/* Kills a (compromised) key at once: it leaves the JWKS, verifies nothing,
+ * and cached verifications of its tokens stop counting, on every node
+ * within TS_KEYS_CHECK_US. When no other key can sign now (kid was the
+ * signer), a new key of alg is made that signs at once and new_kid gets
+ * its id (else ""): its first tokens may reach clients before their cached
+ * JWKS has it, which is the lesser evil. TS_E_NOT_FOUND for an unknown
+ * kid; revoking a revoked key again is TS_OK. */
+ts_err ts_admin_keys_revoke(ts_store *s, const char *kid, ts_alg alg, int64_t access_ttl,
+                            char new_kid[TS_KID_MAX]);
 
 /* ==== Contract faces: access-only sessions, the IAM two-step login (iam.c)
  * and mailed one-time codes (email.c). ==== */

@@ -13,15 +13,19 @@ typedef struct ts_loaded_key {
 	int64_t created_at;
 	int64_t retired_at;
 	int64_t publish_until;
+	int64_t activate_at;
 } ts_loaded_key;
 
 /* The signing keys, reloaded from the store when another process (the CLI's
- * `keys rotate`, another node) may have changed them. */
+ * `keys rotate` or `keys revoke`, another node) changed them: the store's
+ * key version is read at most every TS_KEYS_CHECK_US, and only a new
+ * version costs a full reload. */
 typedef struct ts_keyring {
 	pthread_rwlock_t lock;
-	ts_loaded_key *keys;         /* newest first */
+	ts_loaded_key *keys;         /* newest first; revoked keys never */
 	size_t n;
-	int64_t loaded_us;           /* monotonic time of the last reload */
+	int64_t version;             /* store's key_version of these keys; -1 none */
+	_Atomic int64_t checked_us;  /* monotonic time of the last version check */
 } ts_keyring;
 
 struct ts_auth {
@@ -52,8 +56,13 @@ void ts_keys_free(ts_auth *a);
  * first (cheap enough once per password login, throttled otherwise). */
 ts_err ts_keys_sign(ts_auth *a, const char *payload, int force_reload, char *out, size_t cap);
 /* Verifies a compact JWS and returns its decoded payload text in
- * parts (caller frees with ts_jws_parts_free). */
-ts_err ts_keys_verify(ts_auth *a, const char *token, ts_jws_parts *parts);
+ * parts (caller frees with ts_jws_parts_free) and the kid that signed it. */
+ts_err ts_keys_verify(ts_auth *a, const char *token, ts_jws_parts *parts,
+                      char kid[TS_KID_MAX]);
+/* 1 when kid is a key that tokens may still be verified with (published,
+ * not revoked), as of the store at most TS_KEYS_CHECK_US ago. For the
+ * verified-token cache: a hit counts only while its key does. */
+int ts_keys_trusted(ts_auth *a, const char *kid);
 
 /* tokens.c */
 ts_err ts_tokens_issue(ts_auth *a, const ts_session *s, int access_kind, int with_refresh,

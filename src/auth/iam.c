@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/audit.h"
 #include "auth/auth_internal.h"
 #include "auth/email.h"
 #include "core/log.h"
@@ -120,8 +121,12 @@ ts_auth_iam_mail_code(ts_auth *a, const ts_user *u, const ts_iam_token *t)
 	long minutes;
 	ts_err r;
 
-	if (!a->mailer)
+	if (!a->mailer) {
+		/* Said once at start-up (ts_auth_new); per request only here. */
+		ts_log_event(TS_LOG_DEBUG, "email_code_failed", "user", u->id, "reason",
+		             "smtp_not_configured", NULL);
 		return TS_E_MFA_NOT_ENROLLED;
+	}
 	code_new(code);
 	memset(&sec, 0, sizeof(sec));
 	code_hash(t->token, code, sec.hash);
@@ -283,9 +288,11 @@ ts_auth_iam_session(ts_auth *a, const char *auth_token, const char *code, ts_tok
 	if (u->is_disabled)
 		return TS_E_CHALLENGE_INVALID;
 	if (m != TS_IAM_NO_CODE && (r = check_code(a, &tok, m, auth_token, code, u, now)) != TS_OK) {
-		if (r == TS_E_MFA_INVALID)
+		if (r == TS_E_MFA_INVALID || r == TS_E_CHALLENGE_INVALID)
 			ts_log_event(TS_LOG_INFO, "mfa_failed", "user", u->id, "method",
-			             method_name(m), NULL);
+			             method_name(m), "reason",
+			             ts_why_word(r == TS_E_MFA_INVALID ? TS_WHY_CODE : TS_WHY_CHALLENGE),
+			             NULL);
 		return r;
 	}
 	/* Spend the token; of two racing with good codes, one wins. */

@@ -1,6 +1,13 @@
-/* Signing keys: kept in the store, cached here, rotated by the CLI. The
- * newest unretired key signs; retired keys stay published (and accepted)
- * until publish_until, by when every token they signed has expired. */
+/* Signing keys: kept in the store, cached here, rotated and revoked by the
+ * CLI. A new key is published (JWKS, verification) at once but signs only
+ * from its activate_at, by when every node and every JWKS cache has it; the
+ * signer is the newest key whose activate_at has passed and which is not
+ * retired yet. Retired keys stay published (and accepted) until
+ * publish_until, by when every token they signed has expired. A revoked key
+ * is dropped at once: from the JWKS, from verification and from the
+ * verified-token cache (ts_keys_trusted). Every node sees a change within
+ * TS_KEYS_CHECK_US of its next request (see ring_refresh). */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,15 +18,19 @@
 #include "crypto/hash.h"
 #include "crypto/jwt_claims.h"
 
-/* How stale the cache may get on paths that do not force a reload. */
-#define KEYS_RELOAD_US (1000 * 1000)
-
 static void
 ring_clear(ts_loaded_key *keys, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		ts_key_free(keys[i].key);
 	free(keys);
+}
+
+/* Whether a key with these times signs at now. */
+static int
+key_signs_at(int64_t activate_at, int64_t retired_at, int64_t now)
+{
+	return activate_at <= now && (retired_at == 0 || retired_at > now);
 }
 
 typedef struct load_ctx {
@@ -43,6 +54,19 @@ steal_loaded(ts_auth *a, const char *kid)
 	return NULL;
 }
 
+/* Gives the keys a failed reload took back to the ring they came from. */
+static void
+unsteal(ts_auth *a, load_ctx *c)
+{
+	for (size_t j = 0; j < c->n; j++)
+		for (size_t i = 0; i < a->ring.n; i++)
+			if (!a->ring.keys[i].key && strcmp(a->ring.keys[i].kid, c->keys[j].kid) == 0) {
+				a->ring.keys[i].key = c->keys[j].key;
+				c->keys[j].key = NULL;
+				break;
+			}
+}
+
 static int
 load_one(void *arg, const ts_signing_key *sk)
 {
@@ -51,6 +75,8 @@ load_one(void *arg, const ts_signing_key *sk)
 	ts_key *k;
 	int alg;
 
+	if (sk->revoked_at)
+		return 0;   /* killed: no token of it is valid */
 	/* The rotating process (often the CLI) may not know this server's
 	 * token lifetime: a retired key stays at least until every token this
 	 * server signed with it has expired. */
@@ -73,7 +99,7 @@ load_one(void *arg, const ts_signing_key *sk)
 	if (!k) {
 		alg = ts_alg_parse(sk->alg);
 		if (alg < 0 || ts_key_from_pem((ts_alg)alg, sk->private_pem, &k) != TS_OK) {
-			ts_error("signing key %s cannot be loaded; skipped", sk->kid);
+			ts_log_event(TS_LOG_ERROR, "key_unusable", "kid", sk->kid, NULL);
 			return 0;
 		}
 	}
@@ -84,6 +110,7 @@ load_one(void *arg, const ts_signing_key *sk)
 	lk->created_at = sk->created_at;
 	lk->retired_at = sk->retired_at;
 	lk->publish_until = until;
+	lk->activate_at = sk->activate_at;
 	return 0;
 }
 
@@ -97,35 +124,60 @@ ring_reload_locked(ts_auth *a)
 	if (r == TS_OK)
 		r = c.err;
 	if (r != TS_OK) {
+		unsteal(a, &c);
 		ring_clear(c.keys, c.n);
 		return r;
 	}
 	ring_clear(a->ring.keys, a->ring.n);
 	a->ring.keys = c.keys;
 	a->ring.n = c.n;
-	a->ring.loaded_us = ts_mono_us();
 	return TS_OK;
 }
 
+/* Brings the ring up to date: one read of the store's key version, at most
+ * every TS_KEYS_CHECK_US (at once when force), and a full reload only when
+ * it changed. Between checks one thread checks while the others go on with
+ * the keys they have, so a change reaches every request within about
+ * TS_KEYS_CHECK_US plus one store round trip. A failure keeps the cached
+ * keys (signing and verification go on while the store is away). */
 static ts_err
-ring_reload(ts_auth *a, int force)
+ring_refresh(ts_auth *a, int force)
 {
-	ts_err r = TS_OK;
+	int64_t now = ts_mono_us(), last = atomic_load(&a->ring.checked_us), v = 0;
+	int same;
+	ts_err r;
 
+	if (!force && (now - last < TS_KEYS_CHECK_US ||
+	               !atomic_compare_exchange_strong(&a->ring.checked_us, &last, now)))
+		return TS_OK;
+	if (force)
+		atomic_store(&a->ring.checked_us, now);
+	if ((r = SOPS(a)->key_version(ST(a), &v)) != TS_OK)
+		return r;
+	pthread_rwlock_rdlock(&a->ring.lock);
+	same = a->ring.version == v;
+	pthread_rwlock_unlock(&a->ring.lock);
+	if (same)
+		return TS_OK;
+	/* The version is read before the keys: a change in between only
+	 * costs one more reload at the next check. */
 	pthread_rwlock_wrlock(&a->ring.lock);
-	if (force || ts_mono_us() - a->ring.loaded_us >= KEYS_RELOAD_US)
-		r = ring_reload_locked(a);
+	r = TS_OK;
+	if (a->ring.version != v && (r = ring_reload_locked(a)) == TS_OK)
+		a->ring.version = v;
 	pthread_rwlock_unlock(&a->ring.lock);
 	return r;
 }
 
-/* The signer is the newest key that is not retired. */
+/* The signer: the newest key that is active and not yet retired at now. */
 static const ts_loaded_key *
-ring_signer(const ts_auth *a)
+ring_signer(const ts_auth *a, int64_t now)
 {
-	for (size_t i = 0; i < a->ring.n; i++)
-		if (a->ring.keys[i].retired_at == 0)
-			return &a->ring.keys[i];
+	for (size_t i = 0; i < a->ring.n; i++) {
+		const ts_loaded_key *k = &a->ring.keys[i];
+		if (key_signs_at(k->activate_at, k->retired_at, now))
+			return k;
+	}
 	return NULL;
 }
 
@@ -143,28 +195,38 @@ ring_find(const ts_auth *a, const char *kid)
 }
 
 ts_err
-ts_admin_keys_rotate(ts_store *s, ts_alg alg, int64_t access_ttl, char kid[TS_KID_MAX])
+ts_admin_keys_rotate(ts_store *s, ts_alg alg, int64_t access_ttl, int64_t activation_delay,
+                     char kid[TS_KID_MAX])
 {
 	ts_err r;
 	ts_key *k = NULL;
 	ts_signing_key sk;
 	unsigned char raw[12];
-	int64_t now = ts_now();
+	int64_t now = ts_now(), at;
 
 	memset(&sk, 0, sizeof(sk));
-	ts_random(raw, sizeof(raw));
-	ts_b64url_encode(raw, sizeof(raw), sk.kid);
+	/* A kid never starts with '-', so `keys revoke KID` never reads as a
+	 * flag. */
+	do {
+		ts_random(raw, sizeof(raw));
+		ts_b64url_encode(raw, sizeof(raw), sk.kid);
+	} while (sk.kid[0] == '-');
 	ts_strlcpy(sk.alg, ts_alg_name(alg), sizeof(sk.alg));
 	sk.created_at = now;
+	/* Times are whole seconds: one more makes the wait at least the
+	 * delay, whatever the fraction of the second we are in. */
+	at = activation_delay > 0 ? now + activation_delay + 1 : now;
+	sk.activate_at = at;
 	if ((r = ts_key_generate(alg, &k)) != TS_OK)
 		goto out;
 	if ((r = ts_key_private_pem(k, &sk.private_pem)) != TS_OK)
 		goto out;
 	if ((r = s->ops->key_add(s, &sk)) != TS_OK)
 		goto out;
-	/* Old keys stay published until every token they signed has expired;
-	 * a small margin covers clock skew between nodes. */
-	r = s->ops->key_retire_others(s, sk.kid, now, now + access_ttl + 60);
+	/* The old signer signs until the new key takes over, then stays
+	 * published until every token it signed has expired; a small margin
+	 * covers clock skew between nodes. */
+	r = s->ops->key_retire_others(s, sk.kid, at, at + access_ttl + 60);
 	if (r == TS_OK && kid)
 		ts_strlcpy(kid, sk.kid, TS_KID_MAX);
 out:
@@ -176,20 +238,51 @@ out:
 	return r;
 }
 
+static int
+find_signer(void *arg, const ts_signing_key *sk)
+{
+	int *found = arg;
+
+	if (!sk->revoked_at && key_signs_at(sk->activate_at, sk->retired_at, ts_now()))
+		*found = 1;
+	return *found;
+}
+
+ts_err
+ts_admin_keys_revoke(ts_store *s, const char *kid, ts_alg alg, int64_t access_ttl,
+                     char new_kid[TS_KID_MAX])
+{
+	int found = 0;
+	ts_err r;
+
+	new_kid[0] = '\0';
+	if ((r = s->ops->key_revoke(s, kid, ts_now())) != TS_OK)
+		return r;
+	if ((r = s->ops->key_list(s, find_signer, &found)) != TS_OK || found)
+		return r;
+	return ts_admin_keys_rotate(s, alg, access_ttl, 0, new_kid);
+}
+
 ts_err
 ts_keys_init(ts_auth *a)
 {
 	ts_err r;
+	int has;
 
 	if (pthread_rwlock_init(&a->ring.lock, NULL) != 0)
 		return TS_E_INTERNAL;
-	if ((r = ring_reload(a, 1)) != TS_OK)
+	a->ring.version = -1;
+	if ((r = ring_refresh(a, 1)) != TS_OK)
 		goto fail;
-	if (ring_signer(a))
+	pthread_rwlock_rdlock(&a->ring.lock);
+	has = ring_signer(a, ts_now()) != NULL;
+	pthread_rwlock_unlock(&a->ring.lock);
+	if (has)
 		return TS_OK;
-	/* A fresh store: make the first key. */
-	if ((r = ts_admin_keys_rotate(ST(a), a->cfg.alg, a->cfg.access_ttl, NULL)) != TS_OK ||
-	    (r = ring_reload(a, 1)) != TS_OK)
+	/* A fresh store (or every key revoked): make a key that signs at
+	 * once, since nothing else can. */
+	if ((r = ts_admin_keys_rotate(ST(a), a->cfg.alg, a->cfg.access_ttl, 0, NULL)) != TS_OK ||
+	    (r = ring_refresh(a, 1)) != TS_OK)
 		goto fail;
 	return TS_OK;
 fail:
@@ -212,12 +305,14 @@ ts_keys_sign(ts_auth *a, const char *payload, int force_reload, char *out, size_
 	const ts_loaded_key *k;
 	ts_err r;
 
-	/* A failed reload keeps the cached keys: signing goes on. */
-	(void)ring_reload(a, force_reload);
+	/* A failed check keeps the cached keys: signing goes on. */
+	(void)ring_refresh(a, force_reload);
 	pthread_rwlock_rdlock(&a->ring.lock);
-	k = ring_signer(a);
+	k = ring_signer(a, ts_now());
 	r = k ? ts_jws_sign(k->key, k->kid, payload, out, cap) : TS_E_INTERNAL;
 	pthread_rwlock_unlock(&a->ring.lock);
+	if (!k)
+		ts_log_event(TS_LOG_ERROR, "no_signing_key", NULL);
 	return r;
 }
 
@@ -238,29 +333,25 @@ verify_locked(ts_auth *a, const ts_jws_parts *p, const char *alg, const char *ki
 }
 
 ts_err
-ts_keys_verify(ts_auth *a, const char *token, ts_jws_parts *parts)
+ts_keys_verify(ts_auth *a, const char *token, ts_jws_parts *parts, char kid[TS_KID_MAX])
 {
-	char alg[16], kid[TS_KID_MAX];
+	char alg[16];
 	ts_err r;
 
 	memset(parts, 0, sizeof(*parts));
+	kid[0] = '\0';
 	if (ts_jws_split(token, parts) != TS_OK)
 		return TS_E_TOKEN_INVALID;
-	if (ts_jwt_header_decode(parts->header, alg, sizeof(alg), kid, sizeof(kid)) != TS_OK) {
+	if (ts_jwt_header_decode(parts->header, alg, sizeof(alg), kid, TS_KID_MAX) != TS_OK) {
 		r = TS_E_TOKEN_INVALID;
 		goto out;
 	}
+	/* Throttled, so junk kids cannot make us hammer the store; also how
+	 * a revocation reaches a node that only verifies. */
+	(void)ring_refresh(a, 0);
 	pthread_rwlock_rdlock(&a->ring.lock);
 	r = verify_locked(a, parts, alg, kid);
 	pthread_rwlock_unlock(&a->ring.lock);
-	if (r == TS_E_NOT_FOUND) {
-		/* Perhaps a key another node just made; throttled, so junk kids
-		 * cannot make us hammer the store. */
-		(void)ring_reload(a, 0);
-		pthread_rwlock_rdlock(&a->ring.lock);
-		r = verify_locked(a, parts, alg, kid);
-		pthread_rwlock_unlock(&a->ring.lock);
-	}
 	if (r != TS_OK)
 		r = TS_E_TOKEN_INVALID;
 out:
@@ -269,16 +360,31 @@ out:
 	return r;
 }
 
+int
+ts_keys_trusted(ts_auth *a, const char *kid)
+{
+	int ok;
+
+	(void)ring_refresh(a, 0);
+	pthread_rwlock_rdlock(&a->ring.lock);
+	ok = ring_find(a, kid) != NULL;
+	pthread_rwlock_unlock(&a->ring.lock);
+	return ok;
+}
+
 ts_err
 ts_auth_jwks(ts_auth *a, ts_jwk_cb cb, void *arg)
 {
+	int64_t now = ts_now();
 	ts_err r = TS_OK;
 
-	(void)ring_reload(a, 0);
+	(void)ring_refresh(a, 0);
 	pthread_rwlock_rdlock(&a->ring.lock);
 	for (size_t i = 0; i < a->ring.n; i++) {
 		ts_jwk j;
 		const ts_loaded_key *k = &a->ring.keys[i];
+		if (k->publish_until && k->publish_until <= now)
+			continue;   /* what ring_find no longer accepts */
 		memset(&j, 0, sizeof(j));
 		ts_strlcpy(j.kid, k->kid, sizeof(j.kid));
 		j.alg = ts_alg_name(ts_key_alg(k->key));

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/audit.h"
 #include "auth/auth_internal.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -54,9 +55,21 @@ ts_account_key(const ts_tenant *t, const ts_login_req *req, char *out, size_t ca
 		ts_ascii_lower(bar);
 }
 
-/* Counts one failed attempt against the account; logs the moment it locks. */
+/* --log-level debug: one event per decision of a password login, so an
+ * operator can follow why it ended as it did. Never the email, password or
+ * any secret. A NULL user_id ends the field list before "user". */
 static void
-count_failure(ts_auth *a, const char *key, const ts_tenant *t, const char *email)
+trail(const char *step, const char *result, const char *tenant, const char *user_id)
+{
+	ts_log_event(TS_LOG_DEBUG, "login_step", "step", step, "result", result, "tenant", tenant,
+	             user_id ? "user" : NULL, user_id, NULL);
+}
+
+/* Counts one failed attempt against the account; logs the moment it locks
+ * (naming the user when the caller knows one: user_id may be NULL). */
+static void
+count_failure(ts_auth *a, const char *key, const ts_tenant *t, const char *email,
+              const char *user_id)
 {
 	ts_lock l;
 	int64_t now = ts_now();
@@ -65,11 +78,11 @@ count_failure(ts_auth *a, const char *key, const ts_tenant *t, const char *email
 	                       a->cfg.lock_secs, &l) != TS_OK)
 		return;
 	if (l.locked_until > now && l.failures == a->cfg.lock_after) {
-		char until[32], n[16];
+		char until[32];
 		ts_rfc3339(l.locked_until, until);
-		snprintf(n, sizeof(n), "%d", l.failures);
 		ts_log_event(TS_LOG_WARN, "account_locked", "tenant", t ? t->slug : "",
-		             "until", until, "failures", n, NULL);
+		             "until", until, TS_LOG_INT("failures", l.failures),
+		             user_id ? "user" : NULL, user_id, NULL);
 	}
 }
 
@@ -86,7 +99,8 @@ ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after)
 	*retry_after = 0;
 	if ((wait = ts_limiter_take(a->rl_ip, ip, strlen(ip), mono)) > 0) {
 		*retry_after = wait;
-		ts_log_event(TS_LOG_INFO, "login_throttled", "ip", ip, "limit", "address", NULL);
+		ts_log_event(TS_LOG_INFO, "login_throttled", "ip", ip, "reason",
+		             ts_why_word(TS_WHY_RATE_ADDRESS), NULL);
 		return TS_E_RATE_LIMITED;
 	}
 	have_tenant = ts_auth_resolve_tenant(a, req->tenant_slug, req->host, 1, &t) == TS_OK;
@@ -97,9 +111,10 @@ ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after)
 	if (r == TS_E_STORE_UNAVAILABLE)
 		return r;
 	if (r == TS_OK && l.locked_until > now) {
-		count_failure(a, key, have_tenant ? &t : NULL, req->email);
+		count_failure(a, key, have_tenant ? &t : NULL, req->email, NULL);
 		*retry_after = (int)(l.locked_until - now);
-		ts_log_event(TS_LOG_INFO, "login_throttled", "ip", ip, "limit", "locked", NULL);
+		ts_log_event(TS_LOG_INFO, "login_throttled", "ip", ip, "reason",
+		             ts_why_word(TS_WHY_LOCKED), NULL);
 		return TS_E_LOCKED;
 	}
 	if (r == TS_OK && l.locked_until && l.locked_until <= now)
@@ -107,11 +122,13 @@ ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after)
 		             "reason", "expired", NULL);
 	if ((wait = ts_limiter_take(a->rl_account, key, strlen(key), mono)) > 0) {
 		/* Attempts refused for speed count too: fifty at once are fifty. */
-		count_failure(a, key, have_tenant ? &t : NULL, req->email);
+		count_failure(a, key, have_tenant ? &t : NULL, req->email, NULL);
 		*retry_after = wait;
-		ts_log_event(TS_LOG_INFO, "login_throttled", "ip", ip, "limit", "account", NULL);
+		ts_log_event(TS_LOG_INFO, "login_throttled", "ip", ip, "reason",
+		             ts_why_word(TS_WHY_RATE_ACCOUNT), NULL);
 		return TS_E_RATE_LIMITED;
 	}
+	trail("lock", r == TS_OK ? "open_with_failures" : "open", have_tenant ? t.slug : NULL, NULL);
 	return TS_OK;
 }
 
@@ -125,13 +142,15 @@ fake_check(ts_auth *a, const ts_login_req *req)
 	return TS_E_BAD_CREDENTIALS;
 }
 
+/* user_id: the account's id when one was found, else NULL (then only the
+ * tenant is named). */
 static void
-audit_fail(const ts_login_req *req, const char *tenant, const char *why)
+audit_fail(const ts_login_req *req, const char *tenant, const char *user_id, ts_why why)
 {
 	/* The email is not logged: it is personal data and, mistyped, often
 	 * half a password. The tenant and address suffice for an audit. */
 	ts_log_event(TS_LOG_INFO, "login_failed", "tenant", tenant, "ip", req->client_ip,
-	             "reason", why, NULL);
+	             "reason", ts_why_word(why), user_id ? "user" : NULL, user_id, NULL);
 }
 
 /* Re-hashes at the configured cost after a correct password; a failure
@@ -181,18 +200,22 @@ ts_auth_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out)
 	r = ts_auth_resolve_tenant(a, req->tenant_slug, req->host, 1, &out->tenant);
 	if (r == TS_E_TENANT_UNKNOWN || r == TS_E_NOT_FOUND) {
 		ts_account_key(NULL, req, key, sizeof(key));
-		audit_fail(req, req->tenant_slug, "tenant");
-		count_failure(a, key, NULL, req->email);
+		trail("tenant", "unknown", req->tenant_slug, NULL);
+		audit_fail(req, req->tenant_slug, NULL, TS_WHY_TENANT);
+		count_failure(a, key, NULL, req->email, NULL);
 		return fake_check(a, req);
 	}
 	if (r != TS_OK)
 		return r;
 	ts_account_key(&out->tenant, req, key, sizeof(key));
+	trail("tenant", "resolved", out->tenant.slug, NULL);
 
 	r = SOPS(a)->user_by_email(ST(a), out->tenant.id, req->email, u);
+	trail("user", r == TS_OK ? "found" : r == TS_E_NOT_FOUND ? "not_found" : ts_errname(r),
+	      out->tenant.slug, r == TS_OK ? u->id : NULL);
 	if (r == TS_E_NOT_FOUND) {
-		audit_fail(req, out->tenant.slug, "credentials");
-		count_failure(a, key, &out->tenant, req->email);
+		audit_fail(req, out->tenant.slug, NULL, TS_WHY_CREDENTIALS);
+		count_failure(a, key, &out->tenant, req->email, NULL);
 		return fake_check(a, req);
 	}
 	if (r != TS_OK)
@@ -204,10 +227,14 @@ ts_auth_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out)
 		if (r != TS_OK && r != TS_E_BAD_CREDENTIALS)
 			ts_error("stored hash of user %s cannot be checked: %s", u->id,
 			         ts_strerror(r));
-		audit_fail(req, out->tenant.slug, u->is_disabled ? "disabled" : "credentials");
-		count_failure(a, key, &out->tenant, req->email);
+		trail("verify", r != TS_OK ? "wrong" : !*u->password_hash ? "no_password" : "disabled",
+		      out->tenant.slug, u->id);
+		audit_fail(req, out->tenant.slug, u->id,
+		           u->is_disabled ? TS_WHY_DISABLED : TS_WHY_CREDENTIALS);
+		count_failure(a, key, &out->tenant, req->email, u->id);
 		return TS_E_BAD_CREDENTIALS;
 	}
+	trail("verify", "ok", out->tenant.slug, u->id);
 	/* A correct password ends the run of failures (NIST SP 800-63B
 	 * §5.2.2); reading first keeps the common case free of a write. */
 	ts_lock l;
@@ -216,10 +243,13 @@ ts_auth_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out)
 	upgrade_hash(a, u, req);
 	memset(u->password_hash, 0, sizeof(u->password_hash));
 	if (!u->is_verified) {
-		audit_fail(req, out->tenant.slug, "unverified");
+		trail("verified", "no", out->tenant.slug, u->id);
+		audit_fail(req, out->tenant.slug, u->id, TS_WHY_UNVERIFIED);
 		return TS_E_NOT_VERIFIED;
 	}
 	decide_next(a, out);
+	trail("next", out->next == TS_NEXT_MFA ? "mfa" : out->next == TS_NEXT_ENROLL ? "enroll" : "session",
+	      out->tenant.slug, u->id);
 	ts_log_event(TS_LOG_INFO, "login_password_ok", "user", u->id, "tenant",
 	             out->tenant.slug, "ip", req->client_ip, NULL);
 	return TS_OK;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/audit.h"
 #include "auth/auth_internal.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -148,7 +149,8 @@ ts_auth_challenge_totp(ts_auth *a, const char *challenge_id, const char *code, t
 		char buf[16];
 		snprintf(buf, sizeof(buf), "%d", tries + 1);
 		(void)SOPS(a)->secret_set_data(ST(a), TS_SECRET_MFA_CHALLENGE, hash, buf);
-		ts_log_event(TS_LOG_INFO, "mfa_failed", "user", u->id, "method", "totp", NULL);
+		ts_log_event(TS_LOG_INFO, "mfa_failed", "user", u->id, "method", "totp", "reason",
+		             ts_why_word(TS_WHY_CODE), TS_LOG_INT("tries", tries + 1), NULL);
 		return r;
 	}
 	if (r != TS_OK)

@@ -13,6 +13,7 @@ typedef struct tc_slot {
 	unsigned char key[TS_SHA256_LEN];   /* all zero = empty */
 	char sid[TS_ID_SZ];
 	char tid[TS_ID_SZ];
+	char kid[TS_KID_MAX];
 	int64_t exp;
 } tc_slot;
 
@@ -67,7 +68,7 @@ slot_of(const ts_tokcache *c, const unsigned char key[TS_SHA256_LEN])
 
 int
 ts_tokcache_get(ts_tokcache *c, const char *token, int64_t now, char sid[TS_ID_SZ],
-                char tid[TS_ID_SZ], int64_t *exp)
+                char tid[TS_ID_SZ], char kid[TS_KID_MAX], int64_t *exp)
 {
 	unsigned char key[TS_SHA256_LEN];
 	size_t i;
@@ -83,6 +84,7 @@ ts_tokcache_get(ts_tokcache *c, const char *token, int64_t now, char sid[TS_ID_S
 	if (memcmp(s->key, key, sizeof(key)) == 0 && s->exp > now) {
 		memcpy(sid, s->sid, TS_ID_SZ);
 		memcpy(tid, s->tid, TS_ID_SZ);
+		memcpy(kid, s->kid, TS_KID_MAX);
 		*exp = s->exp;
 		hit = 1;
 	}
@@ -92,7 +94,7 @@ ts_tokcache_get(ts_tokcache *c, const char *token, int64_t now, char sid[TS_ID_S
 
 void
 ts_tokcache_put(ts_tokcache *c, const char *token, const char *sid, const char *tid,
-                int64_t exp)
+                const char *kid, int64_t exp)
 {
 	unsigned char key[TS_SHA256_LEN];
 	size_t i;
@@ -107,6 +109,7 @@ ts_tokcache_put(ts_tokcache *c, const char *token, const char *sid, const char *
 	memcpy(s->key, key, sizeof(key));
 	ts_strlcpy(s->sid, sid, sizeof(s->sid));
 	ts_strlcpy(s->tid, tid, sizeof(s->tid));
+	ts_strlcpy(s->kid, kid, sizeof(s->kid));
 	s->exp = exp;
 	pthread_mutex_unlock(m);
 }

@@ -256,11 +256,12 @@ check_jwt(ts_auth *a, const char *token, int64_t now, char sid[TS_ID_SZ], char t
 {
 	ts_jws_parts p;
 	ts_jwt_claims c;
+	char kid[TS_KID_MAX];
 	ts_err r;
 
-	if (ts_tokcache_get(a->verified, token, now, sid, tid, exp))
+	if (ts_tokcache_get(a->verified, token, now, sid, tid, kid, exp) && ts_keys_trusted(a, kid))
 		return TS_OK;
-	if ((r = ts_keys_verify(a, token, &p)) != TS_OK)
+	if ((r = ts_keys_verify(a, token, &p, kid)) != TS_OK)
 		return r;
 	r = ts_jwt_claims_decode(p.payload, &c);
 	ts_jws_parts_free(&p);
@@ -277,7 +278,7 @@ check_jwt(ts_auth *a, const char *token, int64_t now, char sid[TS_ID_SZ], char t
 	ts_strlcpy(sid, c.sid, TS_ID_SZ);
 	ts_strlcpy(tid, c.tid, TS_ID_SZ);
 	*exp = c.exp;
-	ts_tokcache_put(a->verified, token, sid, tid, c.exp);
+	ts_tokcache_put(a->verified, token, sid, tid, kid, c.exp);
 	return TS_OK;
 }
 

@@ -154,6 +154,23 @@ line_field(line_t *l, const char *key, const char *val)
 		l->len = save;
 }
 
+/* Appends ,"key":v as a JSON number; dropped whole when it does not fit. */
+static void
+line_int(line_t *l, const char *key, int64_t v)
+{
+	size_t save = l->len;
+	char num[24];
+
+	if (l->full)
+		return;
+	snprintf(num, sizeof(num), ":%lld", (long long)v);
+	line_raw(l, ",", 1);
+	if (!l->full && line_json_str(l, key) && !l->full)
+		line_str(l, num);
+	if (l->full)
+		l->len = save;
+}
+
 /* Opens the object with the time (milliseconds, UTC) and the level. */
 static void
 line_begin(line_t *l, ts_log_level lvl)
@@ -206,6 +223,10 @@ ts_log_event(ts_log_level lvl, const char *event, ...)
 	line_field(&l, "event", event);
 	va_start(ap, event);
 	while ((key = va_arg(ap, const char *)) != NULL) {
+		if (key[0] == '#') {
+			line_int(&l, key + 1, va_arg(ap, int64_t));
+			continue;
+		}
 		const char *val = va_arg(ap, const char *);
 		line_field(&l, key, val);
 	}

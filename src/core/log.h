@@ -4,6 +4,7 @@
 #define TS_LOG_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 typedef enum { TS_LOG_DEBUG, TS_LOG_INFO, TS_LOG_WARN, TS_LOG_ERROR } ts_log_level;
 
@@ -16,11 +17,16 @@ int ts_log_enabled(ts_log_level lvl);
 void ts_log_set_fds(int event_fd, int msg_fd);
 
 /* Writes {"ts":...,"level":...,"event":EVENT, <fields>} where fields are
- * key/value string pairs terminated by a NULL key; a NULL value is written
- * as null. Values are JSON-escaped (invalid UTF-8 becomes U+FFFD). A line
- * is at most 4 KiB: past that it is cut and ends with "truncated":true.
- * Thread-safe: each line is written with one write(2). */
+ * key/value pairs terminated by a NULL key. A value is a string (NULL is
+ * written as null), JSON-escaped (invalid UTF-8 becomes U+FFFD); a key
+ * written TS_LOG_INT("name", v) takes an int64_t instead, written as a JSON
+ * number. A line is at most 4 KiB: past that it is cut and ends with
+ * "truncated":true. Thread-safe: each line is written with one write(2). */
 void ts_log_event(ts_log_level lvl, const char *event, ...);
+
+/* A number field of ts_log_event: the '#' marks the key (and is not
+ * written); the cast makes the vararg the int64_t that is read. */
+#define TS_LOG_INT(key, v) "#" key, (int64_t)(v)
 
 /* Free-form diagnostic with the caller's location, to stderr. */
 void ts_log_msg(ts_log_level lvl, const char *func, int line, const char *fmt, ...)

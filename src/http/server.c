@@ -511,14 +511,12 @@ termination_note(enum MHD_RequestTerminationCode toe)
 static void
 log_access(const http_request *r, const char *note)
 {
-	char status[8], ms[24];
-
-	snprintf(status, sizeof(status), "%u", r->status);
-	snprintf(ms, sizeof(ms), "%lld", (long long)((ts_mono_us() - r->start_us) / 1000));
 	/* Path only: query strings, headers and bodies may carry secrets. */
 	ts_log_event(TS_LOG_INFO, "request",
 	             "id", r->id, "method", r->req.method, "path", r->path,
-	             "status", status, "ms", ms, "ip", r->ip, "note", note, NULL);
+	             TS_LOG_INT("status", r->status),
+	             TS_LOG_INT("ms", (ts_mono_us() - r->start_us) / 1000), "ip", r->ip,
+	             "note", note, NULL);
 }
 
 static void

@@ -667,12 +667,14 @@ op_key_add(ts_store *s, const ts_signing_key *x)
 	sq_int(&k, 4, x->created_at);
 	sq_int(&k, 5, x->retired_at);
 	sq_int(&k, 6, x->publish_until);
+	sq_int(&k, 7, x->activate_at);
+	sq_int(&k, 8, x->revoked_at);
 	return sq_end(&k, sq_exec(&k));
 }
 
 /* NOT_FOUND if kid is unknown: retiring every key would leave no signer. */
 static ts_err
-op_key_retire_others(ts_store *s, const char *kid, int64_t now, int64_t publish_until)
+op_key_retire_others(ts_store *s, const char *kid, int64_t at, int64_t publish_until)
 {
 	sq_call k;
 	ts_err r;
@@ -685,7 +687,7 @@ op_key_retire_others(ts_store *s, const char *kid, int64_t now, int64_t publish_
 	if ((r = sq_row(&k)) != TS_OK || (r = sq_use(&k, ST_KEY_RETIRE_OTHERS)) != TS_OK)
 		goto out;
 	sq_text(&k, 1, kid);
-	sq_int(&k, 2, now);
+	sq_int(&k, 2, at);
 	sq_int(&k, 3, publish_until);
 	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_COMMIT)) != TS_OK)
 		goto out;
@@ -724,6 +726,8 @@ op_key_list(ts_store *s, ts_key_cb cb, void *arg)
 		key.created_at = sqlite3_column_int64(k.st, 3);
 		key.retired_at = sqlite3_column_int64(k.st, 4);
 		key.publish_until = sqlite3_column_int64(k.st, 5);
+		key.activate_at = sqlite3_column_int64(k.st, 6);
+		key.revoked_at = sqlite3_column_int64(k.st, 7);
 		stop = cb(arg, &key);
 		explicit_bzero(key.private_pem, len);
 		free(key.private_pem);
@@ -731,6 +735,33 @@ op_key_list(ts_store *s, ts_key_cb cb, void *arg)
 			break;
 	}
 	return sq_end(&k, r == TS_E_NOT_FOUND ? TS_OK : r);
+}
+
+static ts_err
+op_key_revoke(ts_store *s, const char *kid, int64_t now)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_KEY_REVOKE, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, kid);
+	sq_int(&k, 2, now);
+	return sq_end(&k, sq_changed(&k));
+}
+
+static ts_err
+op_key_version(ts_store *s, int64_t *out)
+{
+	sq_call k;
+	ts_err r;
+
+	*out = 0;
+	if ((r = sq_begin(s, SQ_READ, ST_KEY_VERSION, &k)) != TS_OK)
+		return r;
+	if ((r = sq_row(&k)) == TS_OK)
+		*out = sqlite3_column_int64(k.st, 0);
+	return sq_end(&k, r);
 }
 
 /* ---- ops: TOTP ------------------------------------------------------- */
@@ -898,6 +929,8 @@ const ts_store_ops ts_store_sqlite = {
 	.key_add = op_key_add,
 	.key_retire_others = op_key_retire_others,
 	.key_list = op_key_list,
+	.key_revoke = op_key_revoke,
+	.key_version = op_key_version,
 	.totp_put = op_totp_put,
 	.totp_get = op_totp_get,
 	.totp_confirm = op_totp_confirm,

@@ -22,7 +22,9 @@
 #define SQ_SECRET_COLS                                                      \
 	"kind, hash, tenant_id, user_id, session_id, data, created_at, "    \
 	"expires_at, used_at"
-#define SQ_KEY_COLS "kid, alg, private_pem, created_at, retired_at, publish_until"
+#define SQ_KEY_COLS                                                         \
+	"kid, alg, private_pem, created_at, retired_at, publish_until, "    \
+	"activate_at, revoked_at"
 #define SQ_TOTP_COLS "user_id, secret_b32, confirmed, last_step, created_at"
 #define SQ_LOCK_COLS "key, tenant_id, email, failures, locked_until, updated_at"
 
@@ -116,11 +118,18 @@
 	X(ST_SECRET_PURGE, "DELETE FROM secrets WHERE expires_at < ?1")       \
 	X(ST_KEY_INSERT,                                                      \
 	  "INSERT INTO signing_keys(kid, alg, private_pem, created_at, "      \
-	  "retired_at, publish_until) VALUES(?1, ?2, ?3, ?4, ?5, ?6)")        \
+	  "retired_at, publish_until, activate_at, revoked_at) "              \
+	  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                           \
 	X(ST_KEY_EXISTS, "SELECT 1 FROM signing_keys WHERE kid = ?1")         \
 	X(ST_KEY_RETIRE_OTHERS,                                               \
 	  "UPDATE signing_keys SET retired_at = ?2, publish_until = ?3 "      \
 	  "WHERE kid <> ?1 AND retired_at = 0")                               \
+	/* A second revocation keeps the first time. */                     \
+	X(ST_KEY_REVOKE,                                                      \
+	  "UPDATE signing_keys SET revoked_at = "                             \
+	  "CASE WHEN revoked_at = 0 THEN max(?2, 1) ELSE revoked_at END "     \
+	  "WHERE kid = ?1")                                                   \
+	X(ST_KEY_VERSION, "SELECT version FROM keys_version WHERE id = 1")    \
 	X(ST_KEY_LIST,                                                        \
 	  "SELECT " SQ_KEY_COLS " FROM signing_keys "                         \
 	  "ORDER BY created_at DESC, rowid DESC")                             \
@@ -187,12 +196,16 @@ typedef struct sq_store {
 	dev_t dev;            /* identity of the file we migrated, so a */
 	ino_t ino;            /* removed or replaced file is noticed */
 	uid_t euid;           /* ours, for the permission check */
+	int created;          /* the file exists and is migrated: open, never create */
+	_Atomic(const char *) down;  /* why ops fail (a static text), NULL when up */
 
 	pthread_mutex_t mu;   /* guards the fields below */
 	pthread_cond_t cv;    /* a connection came back or a slot freed */
 	sq_conn *idle;        /* free list, most recently used first */
 	int nconns;           /* open, plus being opened */
 	int closing;
+	int reopening;        /* a reopen of a restored file is under way */
+	int64_t reopen_us;    /* monotonic time of the last reopen attempt */
 	pthread_cond_t reaper_cv;
 	pthread_t reaper;
 	int has_reaper;

@@ -10,8 +10,19 @@
  * file locks (our own busy handler) all stop at it, so a database another
  * process has locked yields TS_E_STORE_UNAVAILABLE in about busy_timeout,
  * never a hang. Because open descriptors do not notice a chmod or an unlink,
- * each op also stats the path first (see file_usable). */
+ * each op also stats the path first (see file_usable). A file that comes
+ * back at the path (a backup restored) is reopened (see reopen).
+ *
+ * Outages are logged once per change of state: one "store_unavailable"
+ * event with the reason when ops start failing (or the reason changes), one
+ * "store_available" or "store_reopened" when they work again.
+ *
+ * Files: the database is created 0600 (its -wal and -shm files get the
+ * main file's mode from SQLite), since it holds signing keys and TOTP
+ * secrets; an existing file that others may read is used as it is, with a
+ * warning (the operator may share it with a backup group on purpose). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +30,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "core/log.h"
 #include "store/sqlite_internal.h"
 
 #define SQ_BUSY_MS_DEFAULT 5000
@@ -101,6 +113,53 @@ unavail_log_due(void)
 	int64_t now = mono_us(), last = atomic_load(&last_us);
 
 	return now - last >= 1000000 && atomic_compare_exchange_strong(&last_us, &last, now);
+}
+
+/* Records that ops fail for why (a static text): logged when the store
+ * goes down or the reason changes, not per request. */
+static void
+mark_down(sq_store *s, const char *why)
+{
+	if (atomic_exchange(&s->down, why) != why)
+		ts_log_event(TS_LOG_ERROR, "store_unavailable", "path", s->path, "reason", why, NULL);
+}
+
+static void
+mark_up(sq_store *s)
+{
+	if (atomic_load(&s->down) && atomic_exchange(&s->down, NULL))
+		ts_log_event(TS_LOG_INFO, "store_available", "path", s->path, NULL);
+}
+
+/* Why an op failed with an rc that sq_map makes TS_E_STORE_UNAVAILABLE. */
+static const char *
+down_reason(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return "database locked past busy_timeout (another process?)";
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+		return "database file not writable";
+	case SQLITE_FULL:
+		return "disk full";
+	case SQLITE_CANTOPEN:
+		return "database file cannot be opened";
+	}
+	return "I/O error on the database file";
+}
+
+/* An op's failure: an outage changes the store's state, anything else is
+ * logged as it comes. While opening, everything goes to the open error
+ * (one line for a command-line tool). */
+static void
+op_failed(sq_store *s, sqlite3 *db, int rc, const char *what)
+{
+	if (s && s->created && sq_map(rc) == TS_E_STORE_UNAVAILABLE)
+		mark_down(s, down_reason(rc));
+	else
+		sq_log(db, rc, what);
 }
 
 void
@@ -270,7 +329,10 @@ conn_free(sq_conn *c)
 static ts_err
 conn_open(sq_store *s, int64_t deadline_us, sq_conn **out)
 {
-	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	/* Once the file is made, a vanished one must not be silently made
+	 * again, empty, by the next connection. */
+	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+	                  (s->created ? 0 : SQLITE_OPEN_CREATE);
 	sq_conn *c;
 	int rc;
 	ts_err r = TS_E_INTERNAL;
@@ -290,39 +352,10 @@ conn_open(sq_store *s, int64_t deadline_us, sq_conn **out)
 	*out = c;
 	return TS_OK;
 fail:
-	sq_log(c->db, rc, "open");
+	op_failed(s, c->db, rc, "open");
 	r = sq_map(rc);
 	conn_free(c);
 	return r == TS_OK ? TS_E_INTERNAL : r;
-}
-
-/* The kernel checks permissions only at open(2), and root bypasses them, so
- * a database made unreachable after start-up (chmod 000, deleted, its
- * directory removed, replaced by another file) would go on working through
- * our open descriptors, or silently write to an unlinked file. One stat per
- * op catches all of these. */
-static ts_err
-file_usable(sq_store *s)
-{
-	struct stat st;
-	uid_t me = s->euid;
-
-	if (s->memory)
-		return TS_OK;
-	if (stat(s->path, &st) != 0 || st.st_dev != s->dev || st.st_ino != s->ino)
-		goto gone;
-	if (me == 0 || me == st.st_uid) {
-		if ((st.st_mode & (S_IRUSR | S_IWUSR)) != (S_IRUSR | S_IWUSR))
-			goto gone;
-	} else if (access(s->path, R_OK | W_OK) != 0) {
-		goto gone;
-	}
-	return TS_OK;
-gone:
-	if (unavail_log_due())
-		ts_store_report("%s is gone, replaced, or not readable and "
-		        "writable", s->path);
-	return TS_E_STORE_UNAVAILABLE;
 }
 
 /* Waits (until deadline) for an idle connection or a free slot. */
@@ -412,6 +445,195 @@ reaper_main(void *arg)
 	return NULL;
 }
 
+/* ---- the file ------------------------------------------------------- */
+
+/* Warns once per file that others may read (the main file, and any -wal
+ * and -shm it has now). Not chmod'ed: it is the operator's file. */
+static void
+check_modes(const sq_store *s)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+	char p[4096], mode[8];
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		snprintf(p, sizeof p, "%s%s", s->path, sfx[i]);
+		if (stat(p, &st) != 0 || (st.st_mode & 077) == 0)
+			continue;
+		snprintf(mode, sizeof mode, "%04o", (unsigned)(st.st_mode & 07777));
+		ts_log_event(TS_LOG_WARN, "db_permissions", "path", p, "mode", mode, "advice",
+		             "holds signing keys and TOTP secrets: chmod 600 it", NULL);
+	}
+}
+
+/* Makes a missing database file 0600 before SQLite would make it with the
+ * umask's 0644; -wal and -shm then follow its mode. A file that exists is
+ * checked instead. Other failures are left for SQLite's open to report. */
+static void
+create_private(const sq_store *s)
+{
+	int fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd >= 0) {
+		(void)fchmod(fd, 0600);   /* whatever the umask took away */
+		close(fd);
+		return;
+	}
+	if (errno == EEXIST)
+		check_modes(s);
+}
+
+/* *v gets db's PRAGMA user_version; SQLite's result code. */
+static int
+user_version(sqlite3 *db, int *v)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*v = sqlite3_column_int(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* 1 when the file at path starts with SQLite's header (file format §1.3),
+ * read without SQLite, which would write to an empty file. */
+static int
+looks_like_sqlite(const char *path)
+{
+	static const char magic[16] = "SQLite format 3";
+	char head[16];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, head, sizeof head);
+	close(fd);
+	return n == (ssize_t)sizeof head && memcmp(head, magic, sizeof head) == 0;
+}
+
+/* Opens the file now at the path (another inode than ours: a restored
+ * backup), migrates it and makes it ours. Only when no connection to the
+ * old file is left in this process: the idle ones are closed first, which
+ * lets SQLite remove the old -wal and -shm (never to be mixed with another
+ * file's pages); while one is still in use, the next op tries again. Only
+ * a Tessera database is taken (user_version >= 1): an empty file is not a
+ * restore. At most one attempt per 500 ms. */
+#define NOT_OURS "a file that is not a Tessera database is at the path; restart needed"
+
+static ts_err
+reopen(sq_store *s, const struct stat *seen)
+{
+	sq_conn *victims, *c = NULL;
+	int64_t now = mono_us();
+	int busy, v = 0, rc;
+	struct stat st;
+	ts_err r;
+
+	pthread_mutex_lock(&s->mu);
+	if (s->dev == seen->st_dev && s->ino == seen->st_ino) {
+		pthread_mutex_unlock(&s->mu);
+		return TS_OK;                      /* another thread did it */
+	}
+	if (s->reopening || now - s->reopen_us < 500000) {
+		pthread_mutex_unlock(&s->mu);
+		return TS_E_STORE_UNAVAILABLE;
+	}
+	s->reopening = 1;
+	s->reopen_us = now;
+	victims = s->idle;
+	s->idle = NULL;
+	for (c = victims; c; c = c->next)
+		s->nconns--;
+	busy = s->nconns;
+	pthread_mutex_unlock(&s->mu);
+	while ((c = victims) != NULL) {
+		victims = c->next;
+		conn_free(c);
+	}
+	r = TS_E_STORE_UNAVAILABLE;
+	if (busy > 0)
+		goto out;
+	if (!looks_like_sqlite(s->path)) {
+		mark_down(s, NOT_OURS);
+		goto out;
+	}
+	if (pool_take(s, now + (int64_t)s->busy_ms * 1000, &c) != TS_OK)
+		goto out;
+	rc = user_version(c->db, &v);
+	if (rc != SQLITE_OK || v < 1 || sq_migrate(c->db, sq_migrations, sq_migration_count) != TS_OK ||
+	    stat(s->path, &st) != 0) {
+		pool_give(s, c);
+		mark_down(s, rc != SQLITE_OK || v < 1 ? NOT_OURS
+		          : "the database at the path cannot be migrated; restart needed");
+		goto out;
+	}
+	pool_give(s, c);
+	pthread_mutex_lock(&s->mu);
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	pthread_mutex_unlock(&s->mu);
+	check_modes(s);
+	atomic_store(&s->down, NULL);
+	ts_log_event(TS_LOG_WARN, "store_reopened", "path", s->path, NULL);
+	r = TS_OK;
+out:
+	pthread_mutex_lock(&s->mu);
+	s->reopening = 0;
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+/* The kernel checks permissions only at open(2), and root bypasses them, so
+ * a database made unreachable after start-up (chmod 000, deleted, its
+ * directory removed, replaced by another file) would go on working through
+ * our open descriptors, or silently write to an unlinked file. One stat per
+ * op catches all of these. */
+static ts_err
+file_usable(sq_store *s)
+{
+	struct stat st;
+	uid_t me = s->euid;
+	const char *why;
+	dev_t dev;
+	ino_t ino;
+
+	if (s->memory)
+		return TS_OK;
+	if (stat(s->path, &st) != 0) {
+		why = "database file is missing (removed?); it is reopened when it is back";
+		goto gone;
+	}
+	pthread_mutex_lock(&s->mu);
+	dev = s->dev;
+	ino = s->ino;
+	pthread_mutex_unlock(&s->mu);
+	if (st.st_dev != dev || st.st_ino != ino) {
+		if (reopen(s, &st) == TS_OK)
+			return TS_OK;
+		/* Keep the reason already logged (a failed reopen gives its own). */
+		why = atomic_load(&s->down);
+		if (!why)
+			why = "database file was replaced; it is reopened when no op uses the old one";
+		goto gone;
+	}
+	if (me == 0 || me == st.st_uid) {
+		if ((st.st_mode & (S_IRUSR | S_IWUSR)) != (S_IRUSR | S_IWUSR))
+			goto unreadable;
+	} else if (access(s->path, R_OK | W_OK) != 0) {
+		goto unreadable;
+	}
+	return TS_OK;
+unreadable:
+	why = "database file is not readable and writable";
+gone:
+	mark_down(s, why);
+	return TS_E_STORE_UNAVAILABLE;
+}
+
 /* ---- the write lock -------------------------------------------------- */
 
 /* Takes the store's write lock, or gives up at deadline. */
@@ -461,7 +683,7 @@ sq_use(sq_call *k, sq_stmt id)
 		rc = sqlite3_prepare_v3(c->db, sq_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
 		                        &c->st[id], NULL);
 		if (rc != SQLITE_OK) {
-			sq_log(c->db, rc, sq_stmt_name[id]);
+			op_failed(k->s, c->db, rc, sq_stmt_name[id]);
 			return sq_map(rc) == TS_OK ? TS_E_INTERNAL : sq_map(rc);
 		}
 	}
@@ -508,6 +730,8 @@ sq_end(sq_call *k, ts_err r)
 
 	if (!c)
 		return r;
+	if (r != TS_E_STORE_UNAVAILABLE)
+		mark_up(k->s);
 	if (k->st) {
 		sqlite3_reset(k->st);
 		sqlite3_clear_bindings(k->st);
@@ -556,7 +780,7 @@ step(sq_call *k)
 		rc = sqlite3_step(k->st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE && sq_map(rc) != TS_E_CONFLICT &&
 	    sq_map(rc) != TS_E_NOT_FOUND)
-		sq_log(k->c->db, rc, sq_stmt_name[k->id]);
+		op_failed(k->s, k->c->db, rc, sq_stmt_name[k->id]);
 	return rc;
 }
 
@@ -637,6 +861,8 @@ store_prepare(sq_store *s)
 	struct stat st;
 	ts_err r;
 
+	if (!s->memory)
+		create_private(s);
 	if ((r = pool_take(s, mono_us() + (int64_t)s->busy_ms * 1000, &c)) != TS_OK)
 		return r;
 	r = sq_migrate(c->db, sq_migrations, sq_migration_count);
@@ -650,6 +876,7 @@ store_prepare(sq_store *s)
 	s->dev = st.st_dev;
 	s->ino = st.st_ino;
 	s->euid = geteuid();
+	s->created = 1;
 	return TS_OK;
 }
 

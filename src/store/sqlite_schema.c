@@ -76,6 +76,23 @@ const char *const sq_migrations[] = {
 	"  failures INTEGER NOT NULL DEFAULT 0,"
 	"  locked_until INTEGER NOT NULL DEFAULT 0,"
 	"  updated_at INTEGER NOT NULL DEFAULT 0);",
+	/* 3: key lifecycle. A new key is published at once but signs only from
+	 * activate_at; a revoked key is neither published nor accepted. The
+	 * triggers count every change to signing_keys (ours, another node's
+	 * or a hand-made one), so a node can poll one integer instead of
+	 * re-reading every key. */
+	"ALTER TABLE signing_keys ADD COLUMN activate_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE signing_keys ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE keys_version ("
+	"  id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),"
+	"  version INTEGER NOT NULL DEFAULT 0);"
+	"INSERT INTO keys_version(id, version) VALUES (1, 0);"
+	"CREATE TRIGGER signing_keys_ins AFTER INSERT ON signing_keys "
+	"  BEGIN UPDATE keys_version SET version = version + 1; END;"
+	"CREATE TRIGGER signing_keys_upd AFTER UPDATE ON signing_keys "
+	"  BEGIN UPDATE keys_version SET version = version + 1; END;"
+	"CREATE TRIGGER signing_keys_del AFTER DELETE ON signing_keys "
+	"  BEGIN UPDATE keys_version SET version = version + 1; END;",
 };
 
 const int sq_migration_count = (int)(sizeof sq_migrations / sizeof sq_migrations[0]);

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include "core/log.h"
 #include "store/store.h"
 
 /* Backends built into this binary. */
@@ -73,7 +74,7 @@ ts_store_report(const char *fmt, ...)
 	} else {
 		char line[512];
 		vsnprintf(line, sizeof(line), fmt, ap);
-		fprintf(stderr, "store: %s\n", line);
+		ts_log_event(TS_LOG_ERROR, "store_error", "detail", line, NULL);
 	}
 	va_end(ap);
 }

@@ -83,8 +83,10 @@ typedef struct ts_signing_key {
 	char alg[16];                /* "ES256" | "EdDSA" */
 	char *private_pem;           /* see key_list for ownership */
 	int64_t created_at;
-	int64_t retired_at;          /* 0 = the active signer */
+	int64_t retired_at;          /* 0 = not retired; else stops signing then */
 	int64_t publish_until;       /* 0 = forever; else drop from JWKS after */
+	int64_t activate_at;         /* signs from then on (published before) */
+	int64_t revoked_at;          /* 0 = live; else never published nor accepted */
 } ts_signing_key;
 
 typedef struct ts_totp {
@@ -184,9 +186,16 @@ typedef struct ts_store_ops {
 	/* Signing keys. key_list calls cb for every key, newest first; the
 	 * private_pem it passes lives only during the call. */
 	ts_err (*key_add)(ts_store *s, const ts_signing_key *k);
-	/* Retires every key but kid: retired_at = now, publish_until given. */
-	ts_err (*key_retire_others)(ts_store *s, const char *kid, int64_t now, int64_t publish_until);
+	/* Retires every unretired key but kid: retired_at = at (which may be
+	 * in the future: the key signs until then), publish_until given. */
+	ts_err (*key_retire_others)(ts_store *s, const char *kid, int64_t at, int64_t publish_until);
 	ts_err (*key_list)(ts_store *s, ts_key_cb cb, void *arg);
+	/* Sets revoked_at = now (a repeat keeps the first time). NOT_FOUND for
+	 * an unknown kid. */
+	ts_err (*key_revoke)(ts_store *s, const char *kid, int64_t now);
+	/* A number that changes whenever any signing key is added, changed or
+	 * deleted (by any process): cheap enough to poll every request. */
+	ts_err (*key_version)(ts_store *s, int64_t *out);
 
 	/* TOTP. One per user; put replaces an unconfirmed one. */
 	ts_err (*totp_put)(ts_store *s, const ts_totp *t);
@@ -220,7 +229,7 @@ ts_err ts_store_open(const char *url, ts_store **out);
 const char *ts_store_open_error(void);
 /* For backends: a problem worth telling. Inside ts_store_open it becomes
  * the open error (so a command-line tool prints one line, not two);
- * elsewhere it goes to stderr prefixed "store: ". */
+ * elsewhere it is logged as a "store_error" event. */
 void ts_store_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ts_store_close(ts_store *s);
 

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "crypto/base32.h"
+#include "crypto/jwt_claims.h"
 #include "crypto/totp.h"
 
 static const ts_pw_cost cheap = { 1, 8192 * 1024 };
@@ -187,7 +188,7 @@ test_keys(ts_auth *a, ts_store *s)
 
 	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
 	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd", TS_ACCESS_JWT, &before) == TS_OK);
-	CHECK(ts_admin_keys_rotate(s, TS_ALG_EDDSA, 900, kid) == TS_OK);
+	CHECK(ts_admin_keys_rotate(s, TS_ALG_EDDSA, 900, 0, kid) == TS_OK);
 	/* A password login looks for a new key at once. */
 	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
 	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd", TS_ACCESS_JWT, &after) == TS_OK);
@@ -195,6 +196,135 @@ test_keys(ts_auth *a, ts_store *s)
 	CHECK(strncmp(after.access, "eyJhbGciOiJFZERTQSI", 19) == 0);   /* {"alg":"EdDSA" */
 	CHECK(ts_auth_check_token(a, before.access, NULL, &p) == TS_OK);
 	CHECK(ts_auth_check_token(a, after.access, NULL, &p) == TS_OK);
+}
+
+/* The kid in a compact JWS's header, "" when it has none. */
+static void
+kid_of(const char *token, char kid[TS_KID_MAX])
+{
+	ts_jws_parts p;
+	char alg[16];
+
+	kid[0] = '\0';
+	if (ts_jws_split(token, &p) != TS_OK)
+		return;
+	if (ts_jwt_header_decode(p.header, alg, sizeof(alg), kid, TS_KID_MAX) != TS_OK)
+		kid[0] = '\0';
+	ts_jws_parts_free(&p);
+}
+
+typedef struct jwks_seen {
+	char kids[8][TS_KID_MAX];
+	int n;
+} jwks_seen;
+
+static int
+collect_jwk(void *arg, const ts_jwk *k)
+{
+	jwks_seen *j = arg;
+
+	if (j->n < 8)
+		ts_strlcpy(j->kids[j->n++], k->kid, TS_KID_MAX);
+	return 0;
+}
+
+/* 1 when kid is in the JWKS the engine serves now. */
+static int
+published(ts_auth *a, const char *kid)
+{
+	jwks_seen j = { .n = 0 };
+
+	if (ts_auth_jwks(a, collect_jwk, &j) != TS_OK)
+		return -1;
+	for (int i = 0; i < j.n; i++)
+		if (strcmp(j.kids[i], kid) == 0)
+			return 1;
+	return 0;
+}
+
+/* A session's access token for alice, and the kid that signed it. */
+static ts_err
+alice_token(ts_auth *a, ts_tokens *t, char kid[TS_KID_MAX])
+{
+	ts_login_ok ok;
+	ts_login_req r = login_req("alice@example.com", "correct horse");
+	ts_err e;
+
+	if ((e = ts_auth_password(a, &r, &ok)) != TS_OK)
+		return e;
+	e = ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd", TS_ACCESS_JWT, t);
+	kid_of(t->access, kid);
+	return e;
+}
+
+/* Sleeps past the ring's version check interval, so the next call sees the
+ * store as it is now. */
+static void
+past_key_check(void)
+{
+	usleep(TS_KEYS_CHECK_US + 100 * 1000);
+}
+
+static void
+test_key_lifecycle(ts_auth *a, ts_store *s)
+{
+	ts_tokens t1, t2, t3;
+	ts_principal p;
+	char k1[TS_KID_MAX], k2[TS_KID_MAX], k3[TS_KID_MAX], made[TS_KID_MAX], got[TS_KID_MAX];
+
+	CHECK(alice_token(a, &t1, k1) == TS_OK);
+	/* Verified twice: the second time from the verified-token cache. */
+	CHECK(ts_auth_check_token(a, t1.access, NULL, &p) == TS_OK);
+	CHECK(ts_auth_check_token(a, t1.access, NULL, &p) == TS_OK);
+
+	/* A rotation publishes the new key at once but keeps signing with the
+	 * old one until the delay has passed. */
+	CHECK(ts_admin_keys_rotate(s, TS_ALG_ES256, 900, 3600, k2) == TS_OK);
+	CHECK(alice_token(a, &t2, got) == TS_OK);
+	CHECK_STR(got, k1);
+	CHECK(published(a, k1) == 1);
+	CHECK(published(a, k2) == 1);
+
+	/* Revoking a key that does not sign leaves the signer alone. */
+	CHECK(ts_admin_keys_revoke(s, k2, TS_ALG_ES256, 900, made) == TS_OK);
+	CHECK_STR(made, "");
+	past_key_check();
+	CHECK(published(a, k2) == 0);
+	CHECK(published(a, k1) == 1);
+
+	/* Revoking the signer: a new key signs at once, and the old key's
+	 * tokens stop passing, cached or not. */
+	CHECK(ts_admin_keys_revoke(s, k1, TS_ALG_ES256, 900, made) == TS_OK);
+	CHECK(made[0] != '\0');
+	CHECK(ts_admin_keys_revoke(s, k1, TS_ALG_ES256, 900, k3) == TS_OK);   /* again: no-op */
+	CHECK_STR(k3, "");
+	past_key_check();
+	CHECK(ts_auth_check_token(a, t1.access, NULL, &p) == TS_E_TOKEN_INVALID);
+	CHECK(ts_auth_check_token(a, t2.access, NULL, &p) == TS_E_TOKEN_INVALID);
+	CHECK(published(a, k1) == 0);
+	CHECK(published(a, made) == 1);
+	CHECK(alice_token(a, &t3, got) == TS_OK);
+	CHECK_STR(got, made);
+	CHECK(ts_auth_check_token(a, t3.access, NULL, &p) == TS_OK);
+	CHECK(ts_admin_keys_revoke(s, "no-such-kid", TS_ALG_ES256, 900, k3) == TS_E_NOT_FOUND);
+
+	/* A short delay: the old signer signs until it has passed, then the
+	 * new key does, and every token's kid is published when issued. */
+	int64_t start = ts_mono_us(), switched = 0;
+	CHECK(ts_admin_keys_rotate(s, TS_ALG_ES256, 900, 1, k2) == TS_OK);
+	while (ts_mono_us() - start < 4 * 1000 * 1000) {
+		CHECK(alice_token(a, &t2, got) == TS_OK);
+		CHECK(published(a, got) == 1);
+		if (strcmp(got, k2) == 0) {
+			switched = ts_mono_us() - start;
+			break;
+		}
+		CHECK_STR(got, made);
+		usleep(100 * 1000);
+	}
+	CHECK(switched >= 1000 * 1000);
+	CHECK(ts_auth_check_token(a, t3.access, NULL, &p) == TS_OK);   /* retired, still published */
+	CHECK(published(a, made) == 1);
 }
 
 static void
@@ -380,6 +510,7 @@ main(void)
 		test_tokens(a);
 		test_refresh_race(a);
 		test_keys(a, s);
+		test_key_lifecycle(a, s);
 		test_totp(a);
 	}
 	test_lockout(s);

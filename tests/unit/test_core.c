@@ -210,6 +210,14 @@ test_log(void)
 	CHECK(strstr(line, "\"level\":\"warn\"") != NULL);
 	CHECK(strstr(line, "\"k\":\"\xc3\xa9\\ufffd\\ufffd\\ufffd\\ufffd\"}") != NULL);
 
+	/* numbers are JSON numbers, between string fields */
+	int failures = 3;
+	ts_log_event(TS_LOG_INFO, "n", "a", "x", TS_LOG_INT("failures", failures),
+	             TS_LOG_INT("big", -9007199254740993LL), "b", "y", NULL);
+	read_line(fds[0], line, sizeof(line));
+	CHECK(strstr(line, "\"event\":\"n\",\"a\":\"x\",\"failures\":3,"
+	                   "\"big\":-9007199254740993,\"b\":\"y\"}\n") != NULL);
+
 	/* below the level: nothing written */
 	ts_log_event(TS_LOG_DEBUG, "hidden", NULL);
 	ts_log_set_level(TS_LOG_DEBUG);

@@ -641,10 +641,11 @@ test_access_log(const char *path)
 		close(fd);
 	buf[n > 0 ? n : 0] = '\0';
 	CHECK(strstr(buf, "\"event\":\"request\",\"id\":\"") != NULL);
-	CHECK(strstr(buf, "\"method\":\"GET\",\"path\":\"/info\",\"status\":\"200\",\"ms\":\"") != NULL);
-	CHECK(strstr(buf, "\"path\":\"/defer\",\"status\":\"200\"") != NULL);
+	/* numbers are JSON numbers */
+	CHECK(strstr(buf, "\"method\":\"GET\",\"path\":\"/info\",\"status\":200,\"ms\":") != NULL);
+	CHECK(strstr(buf, "\"path\":\"/defer\",\"status\":200,") != NULL);
 	CHECK(strstr(buf, "\"note\":\"slept\"") != NULL);
-	CHECK(strstr(buf, "\"status\":\"503\"") != NULL);
+	CHECK(strstr(buf, "\"status\":503,") != NULL);
 	CHECK(strstr(buf, "\"note\":\"too_large\"") != NULL);
 	CHECK(strstr(buf, "\"note\":\"te_and_cl\"") != NULL);
 	CHECK(strstr(buf, "\"note\":\"dup_content_length\"") != NULL);

@@ -464,6 +464,42 @@ collect_keys(void *arg, const ts_signing_key *k)
 	return ++ks->n == ks->stop_at;
 }
 
+static int
+find_k1(void *arg, const ts_signing_key *k)
+{
+	ts_signing_key *out = arg;
+
+	if (strcmp(k->kid, "k1") != 0)
+		return 0;
+	out->activate_at = k->activate_at;
+	out->revoked_at = k->revoked_at;
+	return 1;
+}
+
+/* Issue 7 item 9: revocation, and the version every key change bumps. */
+static void
+test_key_revoke(ts_store *s)
+{
+	ts_signing_key got = { 0 }, k = { 0 };
+	int64_t v0 = -1, v1 = -1, v2 = -1, v3 = -1;
+
+	CHECK(s->ops->key_version(s, &v0) == TS_OK && v0 > 0);
+	CHECK(s->ops->key_revoke(s, "nope", 700) == TS_E_NOT_FOUND);
+	CHECK(s->ops->key_revoke(s, "k1", 700) == TS_OK);
+	CHECK(s->ops->key_version(s, &v1) == TS_OK && v1 > v0);
+	CHECK(s->ops->key_revoke(s, "k1", 800) == TS_OK);   /* the first time stays */
+	CHECK(s->ops->key_list(s, find_k1, &got) == TS_OK);
+	CHECK(got.revoked_at == 700);
+	CHECK(s->ops->key_version(s, &v2) == TS_OK && v2 >= v1);
+	k.private_pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQ==\n-----END PRIVATE KEY-----\n";
+	strcpy(k.alg, "EdDSA");
+	strcpy(k.kid, "k5");
+	k.created_at = 900;
+	k.activate_at = 960;
+	CHECK(s->ops->key_add(s, &k) == TS_OK);
+	CHECK(s->ops->key_version(s, &v3) == TS_OK && v3 > v2);
+}
+
 static void
 test_keys(ts_store *s)
 {
@@ -500,6 +536,7 @@ test_keys(ts_store *s)
 	CHECK(s->ops->key_list(s, collect_keys, &ks) == TS_OK);
 	CHECK_STR(ks.order, "k4,k2,");
 	CHECK(ks.retired[1] == 400 && ks.until[1] == 500);
+	test_key_revoke(s);
 }
 
 /* ---- TOTP ------------------------------------------------------------ */
@@ -867,6 +904,71 @@ test_file_gone(void)
 	db_remove("g.db");
 }
 
+/* Issue 7 item 10: made 0600 whatever the umask; -wal and -shm follow. */
+static void
+test_file_modes(void)
+{
+	ts_store *s;
+	struct stat st;
+	char p[128], q[140];
+	mode_t old = umask(022);
+
+	s = open_db("m0.db", "?idle_ms=0");
+	umask(old);
+	CHECK(s && s->ops->ping(s) == TS_OK);
+	db_path(p, sizeof p, "m0.db");
+	CHECK(stat(p, &st) == 0 && (st.st_mode & 0777) == 0600);
+	snprintf(q, sizeof q, "%s-wal", p);
+	CHECK(stat(q, &st) == 0 && (st.st_mode & 0777) == 0600);
+	snprintf(q, sizeof q, "%s-shm", p);
+	CHECK(stat(q, &st) == 0 && (st.st_mode & 0777) == 0600);
+	ts_store_close(s);
+	db_remove("m0.db");
+}
+
+/* A database removed while open answers UNAVAILABLE; a copy put back at
+ * the path is reopened (and written to); an empty file is not taken. */
+static void
+test_file_restored(void)
+{
+	ts_store *s;
+	ts_tenant t = { 0 }, got;
+	char p[128], copy[160], sqlq[200];
+	sqlite3 *db = NULL;
+
+	s = open_db("rs.db", "?busy_timeout=200");
+	mkid(t.id, 950);
+	strcpy(t.slug, "kept");
+	CHECK(s->ops->tenant_create(s, &t) == TS_OK);
+	db_path(p, sizeof p, "rs.db");
+	snprintf(copy, sizeof copy, "%s.copy", p);
+	snprintf(sqlq, sizeof sqlq, "VACUUM INTO '%s'", copy);
+	CHECK(sqlite3_open(p, &db) == SQLITE_OK && sqlite3_exec(db, sqlq, NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+
+	CHECK(unlink(p) == 0);
+	CHECK(s->ops->ping(s) == TS_E_STORE_UNAVAILABLE);
+	CHECK(rename(copy, p) == 0);
+	CHECK(s->ops->ping(s) == TS_OK);
+	CHECK(s->ops->tenant_by_id(s, t.id, &got) == TS_OK && strcmp(got.slug, "kept") == 0);
+	mkid(t.id, 951);
+	strcpy(t.slug, "after");
+	CHECK(s->ops->tenant_create(s, &t) == TS_OK);
+	CHECK(s->ops->tenant_by_slug(s, "after", &got) == TS_OK);
+
+	/* An empty file is no restore: left empty, the store stays down. */
+	CHECK(unlink(p) == 0);
+	FILE *f = fopen(p, "w");
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+	CHECK(s->ops->ping(s) == TS_E_STORE_UNAVAILABLE);
+	struct stat st;
+	CHECK(stat(p, &st) == 0 && st.st_size == 0);
+	ts_store_close(s);
+	db_remove("rs.db");
+}
+
 /* Fewer connections than threads: callers queue for one. */
 static void
 test_small_pool(void)
@@ -970,6 +1072,8 @@ main(void)
 	test_small_pool();
 	test_exclusive_lock();
 	test_file_gone();
+	test_file_modes();
+	test_file_restored();
 	if (rmdir(dir) != 0)
 		fprintf(stderr, "rmdir %s: %s\n", dir, strerror(errno));
 	return CHECK_DONE();

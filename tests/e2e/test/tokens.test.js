@@ -107,7 +107,7 @@ describe('expiry', { timeout: 60000 }, () => {
   it('an expired access token is 401 token_expired and its refresh token still works', async () => {
     const old = await loginOk(srv, 'tim@example.com', P);
     const kidOld = decodeJwt(old.token).header.kid;
-    const kidNew = await cliOk(['keys', 'rotate'], { db });
+    const kidNew = await cliOk(['keys', 'rotate', '--key-activation-delay', '0'], { db });
     const a = await loginOk(srv, 'tim@example.com', P);
     assert.equal(decodeJwt(a.token).header.kid, kidNew);
     assert.equal(a.expires_in, 2);
@@ -143,7 +143,7 @@ describe('signing key rotation', { timeout: 60000 }, () => {
   it('keys rotate while serving: new tokens use the new kid, old tokens stay valid, JWKS lists both', async () => {
     const a = await loginOk(srv, 'kay@example.com', P);
     const kidA = decodeJwt(a.token).header.kid;
-    const kid = await cliOk(['keys', 'rotate'], { db });
+    const kid = await cliOk(['keys', 'rotate', '--key-activation-delay', '0'], { db });
     assert.ok(kid.length > 0 && !/\s/.test(kid), `keys rotate printed ${JSON.stringify(kid)}`);
     assert.notEqual(kid, kidA);
     const b = await loginOk(srv, 'kay@example.com', P);
