@@ -270,7 +270,8 @@ conn_free(sq_conn *c)
 static ts_err
 conn_open(sq_store *s, int64_t deadline_us, sq_conn **out)
 {
-	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+	                  (s->create ? SQLITE_OPEN_CREATE : 0);
 	sq_conn *c;
 	int rc;
 	ts_err r = TS_E_INTERNAL;
@@ -653,8 +654,36 @@ store_prepare(sq_store *s)
 	return TS_OK;
 }
 
+/* Prefixes the open error with the resolved path, unless it names it. */
+static void
+name_path(const sq_store *s)
+{
+	char why[256];
+
+	snprintf(why, sizeof why, "%s", ts_store_open_error());
+	if (!strstr(why, s->path))
+		ts_store_report("%s: %s", s->path, why[0] ? why : "cannot open");
+}
+
+/* TS_STORE_EXISTING: no file, no store. The resolved path is named, so a
+ * relative --db is seen for what it became. */
+static ts_err
+must_exist(const sq_store *s)
+{
+	struct stat st;
+
+	if (s->memory || stat(s->path, &st) == 0)
+		return TS_OK;
+	if (errno == ENOENT || errno == ENOTDIR) {
+		ts_store_report("no database at %s", s->path);
+		return TS_E_NOT_FOUND;
+	}
+	ts_store_report("%s: %s", s->path, strerror(errno));
+	return TS_E_STORE_UNAVAILABLE;
+}
+
 ts_err
-sq_store_open(const char *dsn, ts_store **out)
+sq_store_open(const char *dsn, ts_store_mode mode, ts_store **out)
 {
 	sq_store *s;
 	ts_err r;
@@ -668,8 +697,16 @@ sq_store_open(const char *dsn, ts_store **out)
 		return TS_E_NOMEM;
 	if ((r = store_init(s)) != TS_OK)
 		goto fail;
-	if ((r = parse_dsn(s, dsn)) != TS_OK || (r = store_prepare(s)) != TS_OK)
+	s->create = mode == TS_STORE_CREATE;
+	if ((r = parse_dsn(s, dsn)) != TS_OK)
 		goto fail;
+	s->create |= s->memory;
+	if (mode == TS_STORE_EXISTING && (r = must_exist(s)) != TS_OK)
+		goto fail;
+	if ((r = store_prepare(s)) != TS_OK) {
+		name_path(s);
+		goto fail;
+	}
 	if (s->idle_ms > 0) {
 		if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
 			r = TS_E_INTERNAL;
