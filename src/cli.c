@@ -156,11 +156,12 @@ read_password(char *buf, size_t cap, size_t *len)
 	int tty = isatty(STDIN_FILENO), got, rc = 1;
 
 	if (tty) {
-		fputs("Password: ", stderr);
+		/* Echo off (dropping type-ahead) before the prompt, as getpass. */
 		tcgetattr(STDIN_FILENO, &old);
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		fputs("Password: ", stderr);
 	}
 	got = read_line(stdin, buf, cap, len);
 	if (got == 1 && !tty) {

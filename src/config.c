@@ -402,7 +402,8 @@ edit_distance(const char *a, const char *b)
 	return row[lb];
 }
 
-/* A TESSERA_* variable that is no setting but within a typo of one is an
+/* A TESSERA_* variable that is no setting but within a typo of one (1 +
+ * len/6 edits: TESSERA_ACESS_TTL, TESSERA_TRUSTED_PROXY) is an
  * error: the operator meant a setting that would silently not apply.
  * Names far from every setting belong to other tools (the test harness's
  * TESSERA_BIN) and are left alone. */
@@ -431,7 +432,7 @@ env_misspelt(char *err, size_t errsz)
 				best = &entries[i];
 			}
 		}
-		if (best && bestd <= (strlen(best->name) >= 6 ? 2u : 1u)) {
+		if (best && bestd <= 1 + strlen(best->name) / 6) {
 			char want[64];
 			size_t j;
 			for (j = 0; best->name[j] && j < sizeof(want) - 1; j++)

@@ -81,8 +81,8 @@ int ts_config_known(const char *name);
  * comment (a whole line or after a value); a value in double quotes is
  * taken as is, '#' included. */
 int ts_config_load_file(ts_config *cfg, const char *path, char *err, size_t errsz);
-/* Applies every TESSERA_<NAME> variable that is set. A TESSERA_* name one
- * or two edits from a setting's (a typo) is an error naming the setting;
+/* Applies every TESSERA_<NAME> variable that is set. A TESSERA_* name a
+ * few edits from a setting's (a typo) is an error naming the setting;
  * names far from every setting are other tools' and ignored. */
 int ts_config_load_env(ts_config *cfg, char *err, size_t errsz);
 /* Prints "  --name VALUE  help (default)" lines for --help, for the
