@@ -232,12 +232,9 @@ check_url(const char *v, char *why, size_t n)
 static int
 check_prefix(const char *v, char *why, size_t n)
 {
-	size_t len = strlen(v);
-
-	if (!*v || (v[0] == '/' && v[len - 1] != '/' && !strpbrk(v, " ?#\t")))
-		return 1;
-	snprintf(why, n, "'%s' is not a path prefix: start it with '/', end it without one "
-	         "(\"\" for none)", v);
+	if (!*v || (v[0] == '/' && !strpbrk(v, " ?#\t")))
+		return 1;              /* a trailing '/' is the API's to drop */
+	snprintf(why, n, "'%s' is not a path prefix: start it with '/' (\"\" for none)", v);
 	return 0;
 }
 

@@ -16,7 +16,7 @@
 /* How a text setting is checked when it is set (each its own message):
  * LISTEN ADDR:PORT, [IPv6]:PORT or :PORT; PROXIES comma list of IPs and
  * CIDRs; SMTP_URL "" or smtp[s]://...; URL an absolute http(s) URL or "";
- * PREFIX "" or a path starting with '/' (no trailing '/'). */
+ * PREFIX "" or a path starting with '/'. */
 typedef enum {
 	TS_CHECK_NONE, TS_CHECK_LISTEN, TS_CHECK_PROXIES, TS_CHECK_SMTP_URL, TS_CHECK_URL,
 	TS_CHECK_PREFIX,
