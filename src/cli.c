@@ -601,7 +601,7 @@ demo_setup(ts_store *s, cli_opts *o, char pw[TS_SECRET_TEXT_LEN + 1])
 		printf("Default tenant: %s (set by --demo: requests that name no tenant get it; "
 		       "--default-tenant overrides)\n", DEMO_TENANT);
 	} else {
-		printf("Default tenant: %s (from --default-tenant)\n", o->cfg.default_tenant);
+		printf("Default tenant: %s (from your settings)\n", o->cfg.default_tenant);
 	}
 	fflush(stdout);
 	return 0;
