@@ -11,7 +11,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
-  BIN, IS_ASAN, START_TIMEOUT, COST, startServer, newDb, tmpDir, mkTenant, mkUser, cli, cliOk,
+  BIN, IS_ASAN, START_TIMEOUT, COST, startServer, newDb, tmpDir, mkTenant, mkUser, cli, cliOk, http,
   login, loginOk, pw, decodeJwt, noteSecret, UUID_RE,
 } from '../lib/server.js';
 
@@ -225,9 +225,25 @@ describe('settings are checked before anything is opened (issue 7)', { timeout: 
       /TESSERA_TRUSTED_PROXY is not a setting; did you mean TESSERA_TRUSTED_PROXIES\?/, 'misspelt env, any command');
   });
 
-  it('CIDRs are accepted as trusted proxies', async () => {
-    const srv = await startServer({ args: ['--trusted-proxies', '10.0.0.0/8, fd00::/8, 127.0.0.1'] });
-    await srv.stop();
+  it('CIDRs are accepted as trusted proxies, and a peer inside one is believed', async () => {
+    const ipOf = async (srv) => {
+      const r = await http('GET', `${srv.url}/healthz`, { headers: { 'x-forwarded-for': '203.0.113.9' } });
+      assert.equal(r.status, 200);
+      await srv.waitLine((l) => l.includes('"event":"request"') && l.includes('"/healthz"'));
+      return srv.events().filter((e) => e.event === 'request' && e.path === '/healthz').pop().ip;
+    };
+    const inNet = await startServer({ args: ['--trusted-proxies', 'fd00::/8, 127.0.0.0/8'] });
+    try {
+      assert.equal(await ipOf(inNet), '203.0.113.9');
+    } finally {
+      await inNet.stop();
+    }
+    const outside = await startServer({ args: ['--trusted-proxies', '10.0.0.0/8'] });
+    try {
+      assert.equal(await ipOf(outside), '127.0.0.1');
+    } finally {
+      await outside.stop();
+    }
   });
 
   it('a config file allows # comments after a value and keeps a # inside quotes', async () => {
