@@ -25,8 +25,6 @@ done
 # uses). Debian 12's own nodejs is 18, so it is never installed from apt:
 # a node >= 20 must come from elsewhere (the machine image has 20).
 if [ "$what" != build ]; then
-  tmp=(); for p in "${missing[@]}"; do [[ $p == nodejs || $p == npm ]] || tmp+=("$p"); done
-  missing=("${tmp[@]}")
   major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
   if [ "$major" -lt 20 ] || ! command -v npm >/dev/null; then
     echo "deps: the black-box tests need Node.js 20 or later with npm (found: $(node --version 2>/dev/null || echo none));" \
