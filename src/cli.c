@@ -781,7 +781,8 @@ cmd_serve(cli_opts *o)
 	int hostlen = colon ? (int)(colon - o->cfg.listen) : 0;
 	snprintf(addr, sizeof(addr), "%.*s:%u", hostlen, o->cfg.listen, port);
 	snprintf(ports, sizeof(ports), "%u", port);
-	ts_log_event(TS_LOG_INFO, "listening", "addr", addr, "port", ports, "db", o->cfg.db, NULL);
+	ts_log_event(TS_LOG_INFO, "listening", "addr", addr, "port", ports, "db",
+	             s->ops->location(s), NULL);
 	if (o->demo)
 		demo_try(o, port, demo_pw);
 	ts_wipe(demo_pw, sizeof(demo_pw));

@@ -178,6 +178,12 @@ absent_or(sq_call *k, sq_stmt exists, const char *key, ts_err present)
 
 /* ---- ops: liveness --------------------------------------------------- */
 
+static const char *
+op_location(ts_store *s)
+{
+	return ((sq_store *)s)->path;
+}
+
 static ts_err
 op_ping(ts_store *s)
 {
@@ -923,6 +929,7 @@ const ts_store_ops ts_store_sqlite = {
 	.open = sq_store_open,
 	.close = sq_store_close,
 	.ping = op_ping,
+	.location = op_location,
 	.tenant_create = op_tenant_create,
 	.tenant_create_with_domains = op_tenant_create_with_domains,
 	.tenant_add_domain = op_tenant_add_domain,

@@ -127,6 +127,10 @@ typedef struct ts_store_ops {
 	void (*close)(ts_store *s);
 	/* Cheap liveness check (SELECT 1). */
 	ts_err (*ping)(ts_store *s);
+	/* Where the data lives, for messages: SQLite's absolute path (a
+	 * relative --db is shown as resolved); never a credential. Lives as
+	 * long as s. */
+	const char *(*location)(ts_store *s);
 
 	/* Tenants. slug and every domain are unique; domains lower-case. */
 	ts_err (*tenant_create)(ts_store *s, const ts_tenant *t);

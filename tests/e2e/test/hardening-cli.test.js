@@ -193,9 +193,11 @@ describe('a missing database (issue 7)', { timeout: 60000 }, () => {
     assert.match(await cliOk(['tenant', 'add', 'acme', '--db', 'sqlite:new.db'], { cwd: dir }), UUID_RE);
     assert.ok(fs.existsSync(path.join(dir, 'new.db')));
     assert.match(await cliOk(['tenant', 'list', '--db', 'sqlite:new.db'], { cwd: dir }), /^acme /);
-    const srv = await startServer({ db: path.join(tmpDir(), 'fresh.db') });
+    const srv = await startServer({ db: 'fresh.db', cwd: dir });
     await srv.stop();
-    assert.ok(fs.existsSync(srv.db));
+    assert.ok(fs.existsSync(path.join(dir, 'fresh.db')));
+    // and the listening line names the resolved path of a relative --db
+    assert.equal(srv.events().find((e) => e.event === 'listening').db, path.join(dir, 'fresh.db'));
   });
 });
 
