@@ -7,7 +7,7 @@ what=${1:-build}
 build_pkgs=(gcc make meson ninja-build pkg-config
   libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev liboath-dev
   libfido2-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev sqlite3 ca-certificates)
-test_pkgs=(clang libclang-rt-14-dev nodejs npm curl)
+test_pkgs=(clang libclang-rt-14-dev curl)   # and Node.js >= 20, see below
 bench_pkgs=(wrk glewlwyd procps valgrind nettle-dev g++ make python3 linux-perf)
 
 pkgs=("${build_pkgs[@]}")
@@ -20,10 +20,17 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# node may come from elsewhere than Debian's package; any node >= 18 will do.
-if command -v node >/dev/null && command -v npm >/dev/null; then
-  tmp=(); for p in "${missing[@]}"; do [[ $p == nodejs || $p == npm ]] || tmp+=("$p"); done
-  missing=("${tmp[@]}")
+# The black-box tests need Node.js 20 or later (tests/e2e/package.json
+# "engines"; node:test's --test-concurrency and the global WebCrypto jose
+# uses). Debian 12's own nodejs is 18, so it is never installed from apt:
+# a node >= 20 must come from elsewhere (the machine image has 20).
+if [ "$what" != build ]; then
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$major" -lt 20 ] || ! command -v npm >/dev/null; then
+    echo "deps: the black-box tests need Node.js 20 or later with npm (found: $(node --version 2>/dev/null || echo none));" \
+         "Debian 12's nodejs is 18: install Node.js 20, e.g. from https://deb.nodesource.com, and run again" >&2
+    exit 1
+  fi
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -1,5 +1,9 @@
 /* The `tessera` command line: serve, and the administration commands. Every
- * command takes every setting (flags, TESSERA_* variables, --config FILE). */
+ * command accepts every setting (flags, TESSERA_* variables, --config FILE,
+ * so one file serves all); its --help lists the ones it uses. Settings are
+ * checked as they are read, before any command opens a store or a socket.
+ * A command that succeeds says what it did in one line on stdout (those
+ * that create something print just the new id, for scripts). */
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,6 +26,10 @@
 
 #define MAX_LIST 16
 
+#ifndef TS_VERSION
+#define TS_VERSION "unknown"
+#endif
+
 typedef struct cli_opts {
 	ts_config cfg;
 	const char *pos[MAX_LIST];   /* positional arguments after the command */
@@ -31,6 +39,7 @@ typedef struct cli_opts {
 	const char *tenant;
 	const char *email;
 	int demo, verified, admin, mfa_required;
+	ts_store_mode mode;          /* the command's: may it create the store? */
 } cli_opts;
 
 typedef struct cli_cmd {
@@ -39,6 +48,8 @@ typedef struct cli_cmd {
 	int (*fn)(cli_opts *o);
 	const char *usage;
 	const char *flags;           /* its own flags, for --help */
+	unsigned uses;               /* TS_USE_*: the settings --help lists */
+	ts_store_mode mode;          /* TS_STORE_CREATE only for serve, tenant add */
 } cli_cmd;
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -57,11 +68,17 @@ fail(const char *fmt, ...)
 	return 1;
 }
 
+/* Opens --db in the command's mode. A missing database is an error for
+ * every command but serve and tenant add: a mistyped path must not turn
+ * into an empty store (the message names the resolved path). */
 static int
 open_store(const cli_opts *o, ts_store **s)
 {
-	ts_err r = ts_store_open(o->cfg.db, s);
+	ts_err r = ts_store_open_mode(o->cfg.db, o->mode, s);
 
+	if (r == TS_E_NOT_FOUND && o->mode == TS_STORE_EXISTING)
+		return fail("%s (--db %s); only 'tessera serve' and 'tessera tenant add' create one",
+		            ts_store_open_error(), o->cfg.db);
 	if (r != TS_OK)
 		return fail("cannot open store %s: %s", o->cfg.db, ts_store_open_error());
 	return 0;
@@ -84,36 +101,120 @@ alg_of(const ts_config *c, ts_alg *alg)
 	return 0;
 }
 
-/* Reads one line from stdin (echo off on a terminal). The password never
- * comes from argv, where any user can read it in /proc. Caller wipes buf. */
+/* Reads one line of at most cap - 1 bytes from f into buf (NUL bytes kept,
+ * so *len counts them), stopping after a LF. 1 when it read something, 0
+ * at once on end of input; -1 when the line does not fit. */
+static int
+read_line(FILE *f, char *buf, size_t cap, size_t *len)
+{
+	int c = EOF;
+
+	*len = 0;
+	while (*len < cap - 1 && (c = getc(f)) != EOF) {
+		buf[(*len)++] = (char)c;
+		if (c == '\n')
+			break;
+	}
+	if (*len == cap - 1 && c != '\n' && getc(f) != EOF)
+		return -1;
+	return *len > 0;
+}
+
+/* One final LF or CRLF is the line end; any other CR, LF or NUL is an
+ * error rather than a place to cut, since a password silently shortened
+ * ("abcdefgh\rijklmnop" stored as "abcdefgh") is not the one chosen. */
+static int
+password_line(char *buf, size_t *len)
+{
+	size_t n = *len;
+
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n > 0 && buf[n - 1] == '\r' && n < *len)
+		n--;
+	if (memchr(buf, '\0', n))
+		return fail("the password contains a NUL byte: refused, not cut short");
+	if (memchr(buf, '\r', n))
+		return fail("the password contains a carriage return (CR): refused, not cut short");
+	if (memchr(buf, '\n', n))
+		return fail("the password is more than one line: give one line on standard input");
+	buf[n] = '\0';
+	*len = n;
+	return 0;
+}
+
+/* Reads the password from stdin: a pipe gives all of its input, which
+ * must be one line; a terminal asks twice with echo off. The password
+ * never comes from argv, where any user can read it in /proc. buf holds
+ * cap >= TS_PASSWORD_MAX + 3 bytes; caller wipes it. */
 static int
 read_password(char *buf, size_t cap, size_t *len)
 {
 	struct termios old, quiet;
-	int tty = isatty(STDIN_FILENO), ok;
+	char again[TS_PASSWORD_MAX + 3];
+	size_t alen = 0;
+	int tty = isatty(STDIN_FILENO), got, rc = 1;
 
 	if (tty) {
-		fputs("Password: ", stderr);
+		/* Echo off (dropping type-ahead) before the prompt, as getpass. */
 		tcgetattr(STDIN_FILENO, &old);
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		fputs("Password: ", stderr);
 	}
-	ok = fgets(buf, (int)cap, stdin) != NULL;
+	got = read_line(stdin, buf, cap, len);
+	if (got == 1 && !tty) {
+		/* A pipe: whatever follows the first line is part of the input. */
+		size_t more = 0;
+		if (*len < cap - 1 && buf[*len - 1] == '\n')
+			got = read_line(stdin, buf + *len, cap - *len, &more) < 0 ? -1 : 1;
+		*len += more;
+	}
+	if (tty && got == 1) {
+		fputs("\nAgain: ", stderr);
+		if (read_line(stdin, again, sizeof(again), &alen) != 1) {
+			fail("no password typed the second time");
+			got = -2;
+		} else if (password_line(again, &alen)) {
+			got = -2;
+		}
+	}
 	if (tty) {
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
 		fputc('\n', stderr);
 	}
-	if (!ok)
-		return fail("no password on standard input");
-	*len = strcspn(buf, "\r\n");
-	if (buf[*len] == '\0' && *len == cap - 1)
-		return fail("password longer than %d bytes", TS_PASSWORD_MAX);
-	buf[*len] = '\0';
-	return 0;
+	if (got == 0)
+		fail("no password on standard input");
+	else if (got == -1)
+		fail("password longer than %d bytes", TS_PASSWORD_MAX);
+	else if (got == 1 && password_line(buf, len) == 0) {
+		if (tty && (alen != *len || !ts_ct_eq(buf, again, alen)))
+			fail("the two passwords differ");
+		else
+			rc = 0;
+	}
+	ts_wipe(again, sizeof(again));
+	return rc;
 }
 
 /* ---- tenant ---- */
+
+/* Says which part of a tenant add clashed: the slug or which domain. */
+static int
+tenant_conflict(ts_store *s, const cli_opts *o)
+{
+	char h[TS_HOST_MAX + 1];
+	ts_tenant t;
+
+	if (s->ops->tenant_by_slug(s, o->pos[0], &t) == TS_OK)
+		return fail("tenant %s exists already; nothing was added", o->pos[0]);
+	for (int i = 0; i < o->ndomains; i++)
+		if (ts_admin_host_normal(o->domains[i], h) == TS_OK &&
+		    s->ops->tenant_by_domain(s, h, &t) == TS_OK)
+			return fail("domain %s belongs to tenant %s; nothing was added", h, t.slug);
+	return fail("a domain is given twice; nothing was added");
+}
 
 static int
 cmd_tenant_add(cli_opts *o)
@@ -121,27 +222,64 @@ cmd_tenant_add(cli_opts *o)
 	ts_store *s = NULL;
 	ts_tenant t;
 	ts_err r;
-	int rc = 1;
+	int rc = 1, bad = -1;
 
 	if (o->npos != 1)
 		return fail("usage: tessera tenant add SLUG [--domain HOST]...");
 	if (open_store(o, &s))
 		return 1;
-	if ((r = ts_admin_tenant_add(s, o->pos[0], o->mfa_required, &t)) != TS_OK) {
-		if (r == TS_E_INVALID)
-			fail("'%s' is not a slug: use 1-63 of a-z, 0-9 and '-'", o->pos[0]);
-		else
-			fail("cannot add tenant %s: %s", o->pos[0], ts_strerror(r));
+	r = ts_admin_tenant_create(s, o->pos[0], o->mfa_required, o->domains, o->ndomains, &t, &bad);
+	if (r == TS_E_INVALID && bad < 0)
+		fail("'%s' is not a slug: use 1-63 of a-z, 0-9 and '-'", o->pos[0]);
+	else if (r == TS_E_INVALID)
+		fail("'%s' is not a host name (letters, digits, '-' and '.'; no port or path)",
+		     o->domains[bad]);
+	else if (r == TS_E_CONFLICT)
+		tenant_conflict(s, o);
+	else if (r != TS_OK)
+		fail("cannot add tenant %s: %s", o->pos[0], ts_strerror(r));
+	else {
+		printf("%s\n", t.id);
+		rc = 0;
+	}
+	ts_store_close(s);
+	return rc;
+}
+
+/* tessera tenant domain add|remove SLUG HOST */
+static int
+cmd_tenant_domain(cli_opts *o)
+{
+	char h[TS_HOST_MAX + 1];
+	ts_store *s = NULL;
+	ts_tenant t, owner;
+	ts_err r;
+	int add, rc = 1;
+
+	if (o->npos != 3 || (strcmp(o->pos[0], "add") != 0 && strcmp(o->pos[0], "remove") != 0))
+		return fail("usage: tessera tenant domain add|remove SLUG HOST");
+	add = strcmp(o->pos[0], "add") == 0;
+	if (ts_admin_host_normal(o->pos[2], h) != TS_OK)
+		return fail("'%s' is not a host name (letters, digits, '-' and '.'; no port or path)",
+		            o->pos[2]);
+	if (open_store(o, &s))
+		return 1;
+	if ((r = s->ops->tenant_by_slug(s, o->pos[1], &t)) != TS_OK) {
+		fail(r == TS_E_NOT_FOUND ? "no tenant '%s'" : "cannot read tenant %s", o->pos[1]);
 		goto out;
 	}
-	for (int i = 0; i < o->ndomains; i++) {
-		if ((r = ts_admin_tenant_domain(s, &t, o->domains[i])) != TS_OK) {
-			fail("cannot add domain %s: %s", o->domains[i], ts_strerror(r));
-			goto out;
-		}
+	r = add ? ts_admin_tenant_domain(s, &t, h) : ts_admin_tenant_domain_remove(s, t.slug, h);
+	if (r == TS_E_CONFLICT && s->ops->tenant_by_domain(s, h, &owner) == TS_OK)
+		fail("domain %s belongs to tenant %s already", h, owner.slug);
+	else if (r == TS_E_NOT_FOUND && !add)
+		fail("tenant %s has no domain %s", t.slug, h);
+	else if (r != TS_OK)
+		fail("cannot %s domain %s: %s", o->pos[0], h, ts_strerror(r));
+	else {
+		printf(add ? "added domain %s to tenant %s\n" : "removed domain %s from tenant %s\n",
+		       h, t.slug);
+		rc = 0;
 	}
-	printf("%s\n", t.id);
-	rc = 0;
 out:
 	ts_store_close(s);
 	return rc;
@@ -193,7 +331,7 @@ need_user_flags(const cli_opts *o, const char *cmd)
 static int
 cmd_user_add(cli_opts *o)
 {
-	char pw[TS_PASSWORD_MAX + 2];
+	char pw[TS_PASSWORD_MAX + 3];
 	size_t len = 0;
 	ts_store *s = NULL;
 	ts_user u;
@@ -208,7 +346,7 @@ cmd_user_add(cli_opts *o)
 	r = ts_admin_user_add(s, &c, o->tenant, o->email, pw, len, o->verified, o->admin, &u);
 	switch (r) {
 	case TS_OK:
-		printf("%s\n", u.id);
+		printf("%s\n", u.id);   /* the new id alone, for scripts */
 		rc = 0;
 		break;
 	case TS_E_INVALID:
@@ -245,7 +383,10 @@ user_update(cli_opts *o, const char *cmd, int verify, int disable, int enable)
 	if (need_user_flags(o, cmd) || open_store(o, &s))
 		goto out;
 	if ((r = ts_admin_user_find(s, o->tenant, o->email, &u)) != TS_OK) {
-		fail("no user %s in tenant %s", o->email, o->tenant);
+		if (r == TS_E_TENANT_UNKNOWN)
+			fail("no tenant '%s'", o->tenant);
+		else
+			fail("no user %s in tenant %s", o->email, o->tenant);
 		goto out;
 	}
 	if (verify)
@@ -255,14 +396,18 @@ user_update(cli_opts *o, const char *cmd, int verify, int disable, int enable)
 	if (enable)
 		u.is_disabled = 0;
 	r = s->ops->user_set_flags(s, u.id, u.is_verified, u.is_admin, u.is_disabled);
-	if (r == TS_OK && disable) {
-		int n = 0;
+	int n = 0;
+	if (r == TS_OK && disable)
 		r = s->ops->user_sessions_revoke(s, u.id, ts_now(), &n);
-	}
 	if (r != TS_OK) {
 		fail("cannot update %s: %s", o->email, ts_strerror(r));
 		goto out;
 	}
+	if (disable)
+		printf("disabled %s in tenant %s; ended %d session%s\n", u.email, o->tenant, n,
+		       n == 1 ? "" : "s");
+	else
+		printf("%s %s in tenant %s\n", verify ? "verified" : "enabled", u.email, o->tenant);
 	rc = 0;
 out:
 	ts_store_close(s);
@@ -276,7 +421,7 @@ static int cmd_user_enable(cli_opts *o) { return user_update(o, "enable", 0, 0, 
 static int
 cmd_user_password(cli_opts *o)
 {
-	char pw[TS_PASSWORD_MAX + 2];
+	char pw[TS_PASSWORD_MAX + 3];
 	size_t len = 0;
 	ts_store *s = NULL;
 	ts_user u;
@@ -296,6 +441,7 @@ cmd_user_password(cli_opts *o)
 		fail("cannot set the password: %s", ts_strerror(r));
 		goto out;
 	}
+	printf("set a new password for %s in tenant %s\n", u.email, o->tenant);
 	rc = 0;
 out:
 	ts_wipe(pw, sizeof(pw));
@@ -315,19 +461,61 @@ cmd_user_unlock(cli_opts *o)
 	ts_store_close(s);
 	if (r == TS_E_TENANT_UNKNOWN)
 		return fail("no tenant '%s'", o->tenant);
-	return r == TS_OK ? 0 : fail("cannot unlock: %s", ts_strerror(r));
+	/* Failures are counted for unknown addresses too (by design), but an
+	 * operator who mistyped one must hear that no such user exists. */
+	if (r == TS_E_NOT_FOUND)
+		return fail("no user %s in tenant %s; nothing unlocked", o->email, o->tenant);
+	if (r != TS_OK)
+		return fail("cannot unlock: %s", ts_strerror(r));
+	printf("unlocked %s in tenant %s (failed logins cleared)\n", o->email, o->tenant);
+	return 0;
 }
 
+/* Tenant id -> slug, read once before the locks (a callback must not call
+ * back into the store: it runs while a connection is held). */
+typedef struct {
+	ts_tenant *t;                /* malloc'd, n of them */
+	int n, cap;
+	int64_t now;
+} lock_view;
+
+static int
+collect_tenant(void *arg, const ts_tenant *t)
+{
+	lock_view *v = arg;
+
+	if (v->n == v->cap) {
+		int cap = v->cap ? v->cap * 2 : 16;
+		ts_tenant *more = realloc(v->t, (size_t)cap * sizeof(*more));
+		if (!more)
+			return 1;            /* stops; slugs missing print as ids */
+		v->t = more;
+		v->cap = cap;
+	}
+	v->t[v->n++] = *t;
+	return 0;
+}
+
+static const char *
+slug_of(const lock_view *v, const char *tenant_id)
+{
+	for (int i = 0; i < v->n; i++)
+		if (strcmp(v->t[i].id, tenant_id) == 0)
+			return v->t[i].slug;
+	return tenant_id[0] ? tenant_id : "-";
+}
+
+/* "SLUG EMAIL failures=N locked_until=TIME|-": the slug as unlock takes it. */
 static int
 print_lock(void *arg, const ts_lock *l)
 {
+	const lock_view *v = arg;
 	char until[32] = "-";
-	int64_t now = *(const int64_t *)arg;
 
-	if (l->locked_until > now)
+	if (l->locked_until > v->now)
 		ts_rfc3339(l->locked_until, until);
-	printf("%s %s failures=%d locked_until=%s\n", l->tenant_id[0] ? l->tenant_id : "-",
-	       l->email, l->failures, until);
+	printf("%s %s failures=%d locked_until=%s\n", slug_of(v, l->tenant_id), l->email,
+	       l->failures, until);
 	return 0;
 }
 
@@ -335,13 +523,15 @@ static int
 cmd_user_locks(cli_opts *o)
 {
 	ts_store *s = NULL;
-	int64_t now = ts_now();
+	lock_view v = { .now = ts_now() };
 	ts_err r;
 
 	if (open_store(o, &s))
 		return 1;
-	r = s->ops->lock_list(s, print_lock, &now);
+	if ((r = s->ops->tenant_list(s, collect_tenant, &v)) == TS_OK)
+		r = s->ops->lock_list(s, print_lock, &v);
 	ts_store_close(s);
+	free(v.t);
 	return r == TS_OK ? 0 : fail("cannot list locks: %s", ts_strerror(r));
 }
 
@@ -398,40 +588,98 @@ cmd_keys_revoke(cli_opts *o)
 #define DEMO_TENANT "demo"
 #define DEMO_EMAIL "demo@example.com"
 
-/* Makes sure the demo tenant and user exist, with a fresh password that is
- * printed (demo mode only: a real deployment never prints a password). */
+#define DEMO_PW_LEN 16              /* 96 random bits is plenty for a demo */
+
+/* Makes sure the demo tenant and user exist, creating only what is
+ * missing: a second run must not change the password the first printed.
+ * A new user's password is printed (demo mode only: a real deployment
+ * never prints one) and kept in pw for the "Try" line; pw is "" for a user
+ * that existed. Says which default tenant requests will get. */
 static int
-demo_setup(ts_store *s, cli_opts *o)
+demo_setup(ts_store *s, cli_opts *o, char pw[TS_SECRET_TEXT_LEN + 1])
 {
 	ts_tenant t;
 	ts_user u;
-	char pw[TS_SECRET_TEXT_LEN + 1];
 	ts_pw_cost c = pw_cost(&o->cfg);
 	ts_err r;
 
+	pw[0] = '\0';
 	r = ts_admin_tenant_add(s, DEMO_TENANT, 0, &t);
 	if (r != TS_OK && r != TS_E_CONFLICT)
 		return fail("cannot create the demo tenant: %s", ts_strerror(r));
-	ts_secret_new(pw);
-	pw[16] = '\0';   /* 96 random bits is plenty for a demo */
 	r = ts_admin_user_find(s, DEMO_TENANT, DEMO_EMAIL, &u);
-	if (r == TS_OK)
-		r = ts_admin_user_set_password(s, &c, &u, pw, strlen(pw));
-	else if (r == TS_E_NOT_FOUND)
+	if (r == TS_E_NOT_FOUND) {
+		ts_secret_new(pw);
+		pw[DEMO_PW_LEN] = '\0';
 		r = ts_admin_user_add(s, &c, DEMO_TENANT, DEMO_EMAIL, pw, strlen(pw), 1, 1, &u);
+	}
 	if (r != TS_OK)
 		return fail("cannot create the demo user: %s", ts_strerror(r));
+	printf("Demo tenant: %s\nDemo user:   %s\n", DEMO_TENANT, DEMO_EMAIL);
+	if (pw[0])
+		printf("Password:    %s\n", pw);
+	else
+		printf("Password:    (unchanged: it was printed when this user was created; set a new one "
+		       "with: tessera user password --tenant %s --email %s --db %s)\n",
+		       DEMO_TENANT, DEMO_EMAIL, o->cfg.db);
 	if (!*o->cfg.default_tenant) {
 		free(o->cfg.default_tenant);
-		o->cfg.default_tenant = strdup(DEMO_TENANT);
+		if (!(o->cfg.default_tenant = strdup(DEMO_TENANT)))
+			return fail("out of memory");
+		printf("Default tenant: %s (set by --demo: requests that name no tenant get it; "
+		       "--default-tenant overrides)\n", DEMO_TENANT);
+	} else {
+		printf("Default tenant: %s (from your settings)\n", o->cfg.default_tenant);
 	}
-	printf("Demo tenant: %s\nDemo user:   %s\nPassword:    %s\n", DEMO_TENANT, DEMO_EMAIL, pw);
-	printf("Try:         curl -s http://HOST:PORT/v1/auth/login -H 'Content-Type: application/json' "
-	       "-d '{\"email\":\"%s\",\"password\":\"%s\"}'  (HOST:PORT as in the \"listening\" line below)\n",
-	       DEMO_EMAIL, pw);
 	fflush(stdout);
-	ts_wipe(pw, sizeof(pw));
 	return 0;
+}
+
+/* The host of a listen setting as a URL names it: a wildcard (":PORT",
+ * "0.0.0.0", "[::]") becomes 127.0.0.1, where a local client reaches it;
+ * an IPv6 address keeps its brackets. */
+static void
+listen_url_host(const char *listen, char *out, size_t n)
+{
+	const char *colon = strrchr(listen, ':');
+	int len = colon ? (int)(colon - listen) : 0;
+
+	if (len == 0 || (len == 7 && !strncmp(listen, "0.0.0.0", 7)) ||
+	    (len == 4 && !strncmp(listen, "[::]", 4)))
+		snprintf(out, n, "127.0.0.1");
+	else
+		snprintf(out, n, "%.*s", len, listen);
+}
+
+/* The issuer when none is set: http://HOST:PORT of --listen (no port for
+ * port 0, which is only known once bound). */
+static int
+default_issuer(cli_opts *o)
+{
+	char host[128], *iss = NULL;
+	const char *port = strrchr(o->cfg.listen, ':');
+
+	if (*o->cfg.issuer)
+		return 0;
+	listen_url_host(o->cfg.listen, host, sizeof(host));
+	if (asprintf(&iss, "http://%s%s", host, port && strcmp(port, ":0") ? port : "") < 0)
+		return fail("out of memory");
+	free(o->cfg.issuer);
+	o->cfg.issuer = iss;
+	return 0;
+}
+
+/* After the listening line: a command that works as printed. */
+static void
+demo_try(const cli_opts *o, unsigned port, const char *pw)
+{
+	char host[128];
+
+	listen_url_host(o->cfg.listen, host, sizeof(host));
+	printf("Try:         curl -s http://%s:%u/v1/auth/login -H 'Content-Type: application/json' "
+	       "-d '{\"email\":\"%s\",\"password\":\"%s\"}'\n", host, port, DEMO_EMAIL,
+	       pw[0] ? pw : "PASSWORD");
+	fflush(stdout);
 }
 
 static unsigned
@@ -479,11 +727,17 @@ cmd_serve(cli_opts *o)
 	ts_alg alg = TS_ALG_ES256;
 	sigset_t set;
 	unsigned port = 0;
+	char demo_pw[TS_SECRET_TEXT_LEN + 1] = "";
 	ts_err r;
 	int rc = 1;
 
-	if (parse_log_level(o->cfg.log_level, &lvl) || alg_of(&o->cfg, &alg))
+	if (parse_log_level(o->cfg.log_level, &lvl) || alg_of(&o->cfg, &alg) || default_issuer(o))
 		return 1;
+	/* Before the store: a second server on a busy port must fail without
+	 * touching anything (the demo would otherwise create records). */
+	if (ts_http_listen_check(o->cfg.listen) != TS_OK)
+		return fail("cannot listen on %s: %s (is another server running there?)",
+		            o->cfg.listen, ts_http_start_error());
 	ts_log_set_level(lvl);
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -493,7 +747,7 @@ cmd_serve(cli_opts *o)
 
 	if (open_store(o, &s))
 		return 1;
-	if (o->demo && demo_setup(s, o))
+	if (o->demo && demo_setup(s, o, demo_pw))
 		goto out;
 
 	ts_auth_config ac = {
@@ -555,13 +809,17 @@ cmd_serve(cli_opts *o)
 	int hostlen = colon ? (int)(colon - o->cfg.listen) : 0;
 	snprintf(addr, sizeof(addr), "%.*s:%u", hostlen, o->cfg.listen, port);
 	ts_log_event(TS_LOG_INFO, "listening", "addr", addr, TS_LOG_INT("port", port), "db",
-	             o->cfg.db, NULL);
+	             s->ops->location(s), NULL);
+	if (o->demo)
+		demo_try(o, port, demo_pw);
+	ts_wipe(demo_pw, sizeof(demo_pw));
 
 	wait_for_stop(&set);
 	rc = 0;
 out:
 	/* The transport waits for in-flight requests (deferred ones run on the
 	 * pool), so it stops before the pool, which stops before the engine. */
+	ts_wipe(demo_pw, sizeof(demo_pw));
 	ts_http_stop(http);
 	ts_pool_free(pool);
 	ts_api_free(api);
@@ -570,29 +828,45 @@ out:
 	return rc;
 }
 
+#define U_STORE TS_USE_STORE
 static const cli_cmd commands[] = {
 	{ "serve", NULL, cmd_serve, "tessera serve [settings] [--demo]",
-	  "  --demo               create a demo tenant and user, print their credentials\n" },
+	  "  --demo               create a demo tenant and user if missing (a new user's password\n"
+	  "                       is printed once) and make it the default tenant unless one is set\n",
+	  TS_USE_SERVE, TS_STORE_CREATE },
 	{ "tenant", "add", cmd_tenant_add, "tessera tenant add SLUG [--domain HOST]... [--mfa-required]",
 	  "  --domain HOST        requests with this Host header belong to the tenant (repeatable)\n"
-	  "  --mfa-required       every user of the tenant must enrol a second factor\n" },
-	{ "tenant", "list", cmd_tenant_list, "tessera tenant list", "" },
+	  "  --mfa-required       every user of the tenant must enrol a second factor\n",
+	  U_STORE, TS_STORE_CREATE },
+	{ "tenant", "domain", cmd_tenant_domain, "tessera tenant domain add|remove SLUG HOST",
+	  "  HOST is matched like a Host header: lower-cased, one trailing dot dropped, no port\n",
+	  U_STORE, TS_STORE_EXISTING },
+	{ "tenant", "list", cmd_tenant_list, "tessera tenant list", "", U_STORE, TS_STORE_EXISTING },
 	{ "user", "add", cmd_user_add,
 	  "tessera user add --tenant SLUG --email EMAIL [--verified] [--admin]  (password on stdin)",
 	  "  --verified           the email address is already verified\n"
-	  "  --admin              the user is an administrator\n" },
-	{ "user", "verify", cmd_user_verify, "tessera user verify --tenant SLUG --email EMAIL", "" },
+	  "  --admin              the user is an administrator\n",
+	  U_STORE | TS_USE_HASH, TS_STORE_EXISTING },
+	{ "user", "verify", cmd_user_verify, "tessera user verify --tenant SLUG --email EMAIL", "",
+	  U_STORE, TS_STORE_EXISTING },
 	{ "user", "disable", cmd_user_disable,
-	  "tessera user disable --tenant SLUG --email EMAIL  (also ends the user's sessions)", "" },
-	{ "user", "enable", cmd_user_enable, "tessera user enable --tenant SLUG --email EMAIL", "" },
+	  "tessera user disable --tenant SLUG --email EMAIL  (also ends the user's sessions)", "",
+	  U_STORE, TS_STORE_EXISTING },
+	{ "user", "enable", cmd_user_enable, "tessera user enable --tenant SLUG --email EMAIL", "",
+	  U_STORE, TS_STORE_EXISTING },
 	{ "user", "password", cmd_user_password,
-	  "tessera user password --tenant SLUG --email EMAIL  (new password on stdin)", "" },
+	  "tessera user password --tenant SLUG --email EMAIL  (new password on stdin)", "",
+	  U_STORE | TS_USE_HASH, TS_STORE_EXISTING },
 	{ "user", "unlock", cmd_user_unlock,
-	  "tessera user unlock --tenant SLUG --email EMAIL  (clears failed logins and any lock)", "" },
+	  "tessera user unlock --tenant SLUG --email EMAIL  (clears failed logins and any lock)", "",
+	  U_STORE, TS_STORE_EXISTING },
 	{ "user", "locks", cmd_user_locks,
-	  "tessera user locks  (accounts with failed logins: tenant id, email, count, lock end)", "" },
-	{ "keys", "rotate", cmd_keys_rotate, "tessera keys rotate  (new signing key, published now, signing after --key-activation-delay; old ones stay published until their tokens expire)", "" },
-	{ "keys", "revoke", cmd_keys_revoke, "tessera keys revoke KID  (kills a key at once on every node: unpublished, refused, cache included)", "" },
+	  "tessera user locks  (accounts with failed logins: tenant slug, email, count, lock end)", "",
+	  U_STORE, TS_STORE_EXISTING },
+	{ "keys", "rotate", cmd_keys_rotate, "tessera keys rotate  (new signing key, published now, signing after --key-activation-delay; old ones stay published until their tokens expire)", "",
+	  U_STORE | TS_USE_KEYS, TS_STORE_EXISTING },
+	{ "keys", "revoke", cmd_keys_revoke, "tessera keys revoke KID  (kills a key at once on every node: unpublished, refused, cache included)", "",
+	  U_STORE | TS_USE_KEYS, TS_STORE_EXISTING },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -602,6 +876,7 @@ usage_all(FILE *f)
 	fputs("usage:\n", f);
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(f, "  %s\n", commands[i].usage);
+	fputs("  tessera --version\n", f);
 	fputs("Run 'tessera COMMAND --help' for a command's settings.\n", f);
 }
 
@@ -611,8 +886,10 @@ usage_cmd(FILE *f, const cli_cmd *c)
 	fprintf(f, "usage: %s\n", c->usage);
 	if (*c->flags)
 		fputs(c->flags, f);
-	fputs("settings (every command):\n", f);
-	ts_config_usage(f);
+	fputs("settings it uses:\n", f);
+	ts_config_usage(f, c->uses);
+	if (c->mode == TS_STORE_EXISTING)
+		fputs("  The database must exist: only 'tessera serve' and 'tessera tenant add' create one.\n", f);
 }
 
 /* The value of a flag: "--name=value" or "--name value". */
@@ -742,6 +1019,10 @@ ts_cli_main(int argc, char **argv)
 		usage_all(stdout);
 		return 0;
 	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("tessera %s\n", TS_VERSION);
+		return 0;
+	}
 	if (!(c = find_command(argc, argv, &first))) {
 		if (wants_help(argc, argv)) {
 			usage_all(stdout);
@@ -756,6 +1037,7 @@ ts_cli_main(int argc, char **argv)
 		return 0;
 	}
 	memset(&o, 0, sizeof(o));
+	o.mode = c->mode;
 	ts_config_defaults(&o.cfg);
 	if ((cfgfile = config_path(argc, argv)) &&
 	    ts_config_load_file(&o.cfg, cfgfile, err, sizeof(err))) {

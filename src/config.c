@@ -1,4 +1,7 @@
-/* The settings table's parsing: flags, environment and file. */
+/* The settings table's parsing: flags, environment and file. Every value
+ * is checked where it is set, so a bad one is refused before any command
+ * opens a store or a socket, with a message naming its source. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
@@ -15,15 +18,18 @@ typedef struct cfg_entry {
 	int type;
 	const char *dflt_str;
 	long long dflt_int, min, max;
+	unsigned uses;               /* TS_USE_* */
+	ts_config_check check;
 	const char *help;
 	size_t offset;
 } cfg_entry;
 
-#define TS_CFG_ENTRY_STR(name, dflt, min, max, help) \
-	{ #name, T_STR, dflt, 0, 0, 0, help, offsetof(ts_config, name) },
-#define TS_CFG_ENTRY_INT(name, dflt, min, max, help) \
-	{ #name, T_INT, NULL, dflt, min, max, help, offsetof(ts_config, name) },
-#define TS_CFG_ENTRY(type, name, dflt, min, max, help) TS_CFG_ENTRY_##type(name, dflt, min, max, help)
+#define TS_CFG_ENTRY_STR(name, dflt, min, max, uses, check, help) \
+	{ #name, T_STR, dflt, 0, 0, 0, uses, TS_CHECK_##check, help, offsetof(ts_config, name) },
+#define TS_CFG_ENTRY_INT(name, dflt, min, max, uses, check, help) \
+	{ #name, T_INT, NULL, dflt, min, max, uses, TS_CHECK_##check, help, offsetof(ts_config, name) },
+#define TS_CFG_ENTRY(type, name, dflt, min, max, uses, check, help) \
+	TS_CFG_ENTRY_##type(name, dflt, min, max, uses, check, help)
 
 static const cfg_entry entries[] = {
 	TS_CONFIG_TABLE(TS_CFG_ENTRY)
@@ -86,6 +92,173 @@ ts_config_known(const char *name)
 	return find(name) != NULL;
 }
 
+/* ---- checks of text settings (ts_config_check) ---- */
+
+/* "1".."65535" (or "0": any free port) as the whole of s. */
+static int
+port_ok(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+
+	return n >= 1 && n <= 5 && s[n] == '\0' && atol(s) <= 65535;
+}
+
+/* ADDR:PORT, [IPv6]:PORT or :PORT; host names are refused because the
+ * transport binds addresses, not names. */
+static int
+check_listen(const char *v, char *why, size_t n)
+{
+	unsigned char buf[16];
+	char host[64];
+	const char *colon;
+	size_t hlen;
+	int ok;
+
+	if (v[0] == '[') {
+		const char *close = strchr(v, ']');
+		hlen = close ? (size_t)(close - v - 1) : 0;
+		ok = close && close[1] == ':' && hlen < sizeof(host);
+		if (ok) {
+			memcpy(host, v + 1, hlen);
+			host[hlen] = '\0';
+			ok = inet_pton(AF_INET6, host, buf) == 1 && port_ok(close + 2);
+		}
+	} else {
+		colon = strrchr(v, ':');
+		hlen = colon ? (size_t)(colon - v) : 0;
+		ok = colon && hlen < sizeof(host) && !memchr(v, ':', hlen);
+		if (ok) {
+			memcpy(host, v, hlen);
+			host[hlen] = '\0';
+			ok = (hlen == 0 || inet_pton(AF_INET, host, buf) == 1) && port_ok(colon + 1);
+		}
+	}
+	if (!ok)
+		snprintf(why, n, "'%s' is not ADDR:PORT (an IPv4 address, [IPv6] in brackets, "
+		         "or :PORT for every address; port 0-65535)", v);
+	return ok;
+}
+
+/* One "IP" or "IP/BITS" entry of a proxy list. */
+static int
+cidr_ok(const char *e, size_t len)
+{
+	unsigned char buf[16];
+	char ip[64];
+	const char *slash = memchr(e, '/', len);
+	size_t iplen = slash ? (size_t)(slash - e) : len;
+	int v6, max;
+
+	if (iplen == 0 || iplen >= sizeof(ip))
+		return 0;
+	memcpy(ip, e, iplen);
+	ip[iplen] = '\0';
+	v6 = strchr(ip, ':') != NULL;
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, ip, buf) != 1)
+		return 0;
+	if (!slash)
+		return 1;
+	max = v6 ? 128 : 32;
+	size_t blen = len - iplen - 1;
+	if (blen < 1 || blen > 3 || strspn(slash + 1, "0123456789") < blen)
+		return 0;
+	return atoi(slash + 1) <= max;
+}
+
+static int
+check_proxies(const char *v, char *why, size_t n)
+{
+	const char *p = v;
+
+	if (!*v)
+		return 1;
+	for (;;) {
+		const char *end = strchrnul(p, ',');
+		const char *b = p, *e = end;
+		while (b < e && (*b == ' ' || *b == '\t'))
+			b++;
+		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (!cidr_ok(b, (size_t)(e - b))) {
+			snprintf(why, n, "'%.*s' is not an IP address or CIDR (e.g. 10.0.0.1, 10.0.0.0/8, "
+			         "fd00::/8); give a comma list", (int)(e - b), b);
+			return 0;
+		}
+		if (!*end)
+			return 1;
+		p = end + 1;
+	}
+}
+
+/* scheme://HOST... with HOST non-empty and no spaces or controls. */
+static int
+url_with_scheme(const char *v, const char *const *schemes)
+{
+	for (; *schemes; schemes++) {
+		size_t k = strlen(*schemes);
+		if (strncmp(v, *schemes, k) == 0) {
+			const char *host = v + k;
+			for (const char *c = v; *c; c++)
+				if ((unsigned char)*c <= ' ' || *c == 0x7f)
+					return 0;
+			return *host && *host != '/' && *host != ':' && *host != '?' && *host != '#';
+		}
+	}
+	return 0;
+}
+
+static int
+check_smtp_url(const char *v, char *why, size_t n)
+{
+	static const char *const schemes[] = { "smtp://", "smtps://", NULL };
+
+	if (!*v || url_with_scheme(v, schemes))
+		return 1;
+	snprintf(why, n, "'%s' is not smtp://HOST:PORT or smtps://HOST:PORT (\"\" for no mail)", v);
+	return 0;
+}
+
+static int
+check_url(const char *v, char *why, size_t n)
+{
+	static const char *const schemes[] = { "http://", "https://", NULL };
+
+	if (!*v || (url_with_scheme(v, schemes) && !strchr(v, '#')))
+		return 1;
+	snprintf(why, n, "'%s' is not an absolute http:// or https:// URL", v);
+	return 0;
+}
+
+static int
+check_prefix(const char *v, char *why, size_t n)
+{
+	if (!*v || (v[0] == '/' && !strpbrk(v, " ?#\t")))
+		return 1;              /* a trailing '/' is the API's to drop */
+	snprintf(why, n, "'%s' is not a path prefix: start it with '/' (\"\" for none)", v);
+	return 0;
+}
+
+/* 1 when v passes e's check; else 0 with the reason in why. */
+static int
+check_value(const cfg_entry *e, const char *v, char *why, size_t n)
+{
+	switch (e->check) {
+	case TS_CHECK_NONE:
+		return 1;
+	case TS_CHECK_LISTEN:
+		return check_listen(v, why, n);
+	case TS_CHECK_PROXIES:
+		return check_proxies(v, why, n);
+	case TS_CHECK_SMTP_URL:
+		return check_smtp_url(v, why, n);
+	case TS_CHECK_URL:
+		return check_url(v, why, n);
+	case TS_CHECK_PREFIX:
+		return check_prefix(v, why, n);
+	}
+	return 0;
+}
+
 int
 ts_config_set(ts_config *cfg, const char *name, const char *value, char *err, size_t errsz)
 {
@@ -96,8 +269,12 @@ ts_config_set(ts_config *cfg, const char *name, const char *value, char *err, si
 	if (!e)
 		return -2;
 	if (e->type == T_STR) {
-		char *s = strdup(value);
-		if (!s) {
+		char why[200], *s;
+		if (!check_value(e, value, why, sizeof(why))) {
+			snprintf(err, errsz, "%s: %s", e->name, why);
+			return -1;
+		}
+		if (!(s = strdup(value))) {
 			snprintf(err, errsz, "out of memory");
 			return -1;
 		}
@@ -132,6 +309,27 @@ trim(char *s)
 	return s;
 }
 
+/* The value part of a line, in place: "text" in double quotes is taken as
+ * is (a '#' inside kept; no escapes), else the text up to a '#' comment,
+ * trimmed. NULL for a quote that is not closed or is followed by more than
+ * spaces and a comment. */
+static char *
+file_value(char *v)
+{
+	char *close;
+
+	v = trim(v);
+	if (*v != '"') {
+		v[strcspn(v, "#")] = '\0';
+		return trim(v);
+	}
+	if (!(close = strchr(v + 1, '"')))
+		return NULL;
+	*close = '\0';
+	char *rest = trim(close + 1);
+	return *rest == '\0' || *rest == '#' ? v + 1 : NULL;
+}
+
 int
 ts_config_load_file(ts_config *cfg, const char *path, char *err, size_t errsz)
 {
@@ -155,12 +353,11 @@ ts_config_load_file(ts_config *cfg, const char *path, char *err, size_t errsz)
 		}
 		*eq = '\0';
 		key = trim(p);
-		val = trim(eq + 1);
-		/* Allow "value" in quotes, as people write in TOML-ish files. */
-		size_t n = strlen(val);
-		if (n >= 2 && val[0] == '"' && val[n - 1] == '"') {
-			val[n - 1] = '\0';
-			val++;
+		if (!(val = file_value(eq + 1))) {
+			snprintf(err, errsz, "%s:%d: text after the closing quote, or no closing quote",
+			         path, lineno);
+			rc = -1;
+			break;
 		}
 		int r = ts_config_set(cfg, key, val, why, sizeof(why));
 		if (r == -2)
@@ -174,6 +371,76 @@ ts_config_load_file(ts_config *cfg, const char *path, char *err, size_t errsz)
 	}
 	fclose(f);
 	return rc;
+}
+
+/* Levenshtein distance of a and b, each at most 63 bytes (longer: 99). */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[64];
+
+	if (la > 63 || lb > 63)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+/* A TESSERA_* variable that is no setting but within a typo of one (1 +
+ * len/6 edits: TESSERA_ACESS_TTL, TESSERA_TRUSTED_PROXY) is an
+ * error: the operator meant a setting that would silently not apply.
+ * Names far from every setting belong to other tools (the test harness's
+ * TESSERA_BIN) and are left alone. */
+static int
+env_misspelt(char *err, size_t errsz)
+{
+	extern char **environ;
+	char name[64];
+
+	for (char **ev = environ; ev && *ev; ev++) {
+		const char *eq = strchr(*ev, '=');
+		size_t n;
+		if (strncmp(*ev, "TESSERA_", 8) != 0 || !eq || (n = (size_t)(eq - *ev) - 8) >= sizeof(name))
+			continue;
+		for (size_t j = 0; j < n; j++)
+			name[j] = (char)tolower((unsigned char)(*ev)[8 + j]);
+		name[n] = '\0';
+		if (find(name) || strcmp(name, "config") == 0)
+			continue;
+		const cfg_entry *best = NULL;
+		size_t bestd = 99;
+		for (size_t i = 0; i < N_ENTRIES; i++) {
+			size_t d = edit_distance(name, entries[i].name);
+			if (d < bestd) {
+				bestd = d;
+				best = &entries[i];
+			}
+		}
+		if (best && bestd <= 1 + strlen(best->name) / 6) {
+			char want[64];
+			size_t j;
+			for (j = 0; best->name[j] && j < sizeof(want) - 1; j++)
+				want[j] = (char)toupper((unsigned char)best->name[j]);
+			want[j] = '\0';
+			snprintf(err, errsz, "%.*s is not a setting; did you mean TESSERA_%s?",
+			         (int)(n + 8), *ev, want);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int
@@ -195,17 +462,19 @@ ts_config_load_env(ts_config *cfg, char *err, size_t errsz)
 			return -1;
 		}
 	}
-	return 0;
+	return env_misspelt(err, errsz);
 }
 
 void
-ts_config_usage(FILE *f)
+ts_config_usage(FILE *f, unsigned uses)
 {
 	char flag[64];
 
 	for (size_t i = 0; i < N_ENTRIES; i++) {
 		const cfg_entry *e = &entries[i];
 		size_t j;
+		if (!(e->uses & uses))
+			continue;
 		for (j = 0; e->name[j] && j < sizeof(flag) - 1; j++)
 			flag[j] = e->name[j] == '_' ? '-' : e->name[j];
 		flag[j] = '\0';
@@ -214,6 +483,8 @@ ts_config_usage(FILE *f)
 		else
 			fprintf(f, "  --%-18s %s (default %lld)\n", flag, e->help, e->dflt_int);
 	}
-	fprintf(f, "  --%-18s read settings from FILE (key = value lines)\n", "config FILE");
-	fprintf(f, "  Every setting may also come from TESSERA_<NAME>, e.g. TESSERA_ACCESS_TTL.\n");
+	fprintf(f, "  --%-18s read settings from FILE (key = value lines, # comments)\n", "config FILE");
+	fprintf(f, "  Every setting may also come from TESSERA_<NAME> (e.g. TESSERA_DB) or a\n"
+	           "  config file line (db = sqlite:x.db; TESSERA_CONFIG=FILE names the file).\n"
+	           "  Precedence: command-line flag > TESSERA_* environment > config file > default.\n");
 }

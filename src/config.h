@@ -6,47 +6,64 @@
 
 #include <stdio.h>
 
-/* X(type, name, default, min, max, help). Strings ignore min and max. */
+/* Which commands use a setting (their --help lists it). */
+#define TS_USE_SERVE 1u              /* tessera serve */
+#define TS_USE_STORE 2u              /* every command that opens the store */
+#define TS_USE_HASH 4u               /* commands that hash a password */
+#define TS_USE_KEYS 8u               /* keys rotate */
+#define TS_USE_ALL (TS_USE_SERVE | TS_USE_STORE)
+
+/* How a text setting is checked when it is set (each its own message):
+ * LISTEN ADDR:PORT, [IPv6]:PORT or :PORT; PROXIES comma list of IPs and
+ * CIDRs; SMTP_URL "" or smtp[s]://...; URL an absolute http(s) URL or "";
+ * PREFIX "" or a path starting with '/'. */
+typedef enum {
+	TS_CHECK_NONE, TS_CHECK_LISTEN, TS_CHECK_PROXIES, TS_CHECK_SMTP_URL, TS_CHECK_URL,
+	TS_CHECK_PREFIX,
+} ts_config_check;
+
+/* X(type, name, default, min, max, uses, check, help). Strings ignore min
+ * and max; integers ignore check (their bounds are the check). */
 #define TS_CONFIG_TABLE(X)                                                              \
-	X(STR, listen, "127.0.0.1:8080", 0, 0, "address to serve on, ADDR:PORT")           \
-	X(STR, db, "sqlite:data/tessera.db", 0, 0, "store, sqlite:PATH")                    \
-	X(STR, default_tenant, "", 0, 0, "tenant slug used when a request names none")     \
-	X(STR, issuer, "http://127.0.0.1:8080", 0, 0, "JWT issuer (iss)")                  \
-	X(STR, audience, "tessera", 0, 0, "JWT audience (aud)")                             \
-	X(STR, jwt_alg, "ES256", 0, 0, "signing algorithm of new keys: ES256 or EdDSA")    \
-	X(INT, access_ttl, 900, 1, 86400, "access token lifetime, seconds")                \
-	X(INT, key_activation_delay, 90, 0, 86400, "seconds a new key (keys rotate) is published before it signs; keep >= 61 (JWKS max-age 60 + key reload 0.5)") \
-	X(INT, refresh_ttl, 2592000, 60, 31536000, "refresh token lifetime, seconds")      \
-	X(INT, session_ttl, 2592000, 60, 31536000, "absolute session lifetime, seconds")   \
-	X(INT, challenge_ttl, 300, 10, 3600, "MFA challenge lifetime, seconds")            \
-	X(INT, pw_opslimit, 2, 1, 64, "argon2id passes (t)")                               \
-	X(INT, pw_memlimit_kib, 19456, 8, 4194304, "argon2id memory (m), KiB")             \
-	X(INT, hash_workers, 0, 0, 256, "password hashing threads (0 = cores)")            \
-	X(INT, hash_queue, 32, 1, 100000, "logins that may wait for a hashing thread")     \
-	X(INT, http_threads, 0, 0, 256, "HTTP event-loop threads (0 = cores)")             \
-	X(INT, conn_limit, 4096, 16, 1000000, "most open connections")                     \
-	X(INT, conn_timeout, 10, 1, 3600, "idle connection timeout, seconds")              \
-	X(STR, trusted_proxies, "", 0, 0, "comma list of proxy IPs whose X-Forwarded-For counts") \
-	X(INT, lock_after, 10, 1, 100, "failed logins before an account is locked")        \
-	X(INT, rl_ip_per_min, 600, 0, 100000000, "password attempts per minute per client address (0 = off)") \
-	X(INT, rl_ip_burst, 100, 1, 100000000, "burst of attempts per client address")      \
-	X(INT, rl_account_per_min, 6, 0, 100000000, "password attempts per minute per account (0 = off)") \
-	X(INT, rl_account_burst, 5, 1, 100000000, "burst of attempts per account")           \
-	X(INT, lock_secs, 900, 1, 86400, "lock duration, seconds")                          \
-	X(STR, prefix_native, "", 0, 0, "path prefix of the native API")                   \
-	X(STR, prefix_admin, "/admin", 0, 0, "path prefix of contract 000")                \
-	X(STR, prefix_iam, "/iam", 0, 0, "path prefix of contract 001")                    \
-	X(STR, prefix_px0, "/px0", 0, 0, "path prefix of contract 003")                    \
-	X(STR, log_level, "info", 0, 0, "debug, info, warn or error")                     \
-	X(STR, smtp_url, "", 0, 0, "SMTP server for mailed codes, smtp[s]://[user:pass@]host:port (\"\" = no mail)") \
-	X(STR, smtp_from, "tessera@localhost", 0, 0, "sender address of mailed codes")      \
-	X(INT, smtp_timeout, 10, 1, 300, "seconds one mail delivery may take")
+	X(STR, listen, "127.0.0.1:8080", 0, 0, TS_USE_SERVE, LISTEN, "address to serve on, ADDR:PORT")           \
+	X(STR, db, "sqlite:data/tessera.db", 0, 0, TS_USE_ALL, NONE, "store, sqlite:PATH")                    \
+	X(STR, default_tenant, "", 0, 0, TS_USE_SERVE, NONE, "tenant slug used when a request names none")     \
+	X(STR, issuer, "", 0, 0, TS_USE_SERVE, URL, "JWT issuer (iss), an absolute http(s) URL (\"\" = http://LISTEN)")                  \
+	X(STR, audience, "tessera", 0, 0, TS_USE_SERVE, NONE, "JWT audience (aud)")                             \
+	X(STR, jwt_alg, "ES256", 0, 0, TS_USE_SERVE | TS_USE_KEYS, NONE, "signing algorithm of new keys: ES256 or EdDSA")    \
+	X(INT, access_ttl, 900, 1, 86400, TS_USE_SERVE | TS_USE_KEYS, NONE, "access token lifetime, seconds")                \
+	X(INT, key_activation_delay, 90, 0, 86400, TS_USE_SERVE | TS_USE_KEYS, NONE, "seconds a new key (keys rotate) is published before it signs; keep >= 61 (JWKS max-age 60 + key reload 0.5)") \
+	X(INT, refresh_ttl, 2592000, 60, 31536000, TS_USE_SERVE, NONE, "refresh token lifetime, seconds")      \
+	X(INT, session_ttl, 2592000, 60, 31536000, TS_USE_SERVE, NONE, "absolute session lifetime, seconds")   \
+	X(INT, challenge_ttl, 300, 10, 3600, TS_USE_SERVE, NONE, "MFA challenge lifetime, seconds")            \
+	X(INT, pw_opslimit, 2, 1, 64, TS_USE_SERVE | TS_USE_HASH, NONE, "argon2id passes (t)")                               \
+	X(INT, pw_memlimit_kib, 19456, 8, 4194304, TS_USE_SERVE | TS_USE_HASH, NONE, "argon2id memory (m), KiB")             \
+	X(INT, hash_workers, 0, 0, 256, TS_USE_SERVE, NONE, "password hashing threads (0 = cores)")            \
+	X(INT, hash_queue, 32, 1, 100000, TS_USE_SERVE, NONE, "logins that may wait for a hashing thread")     \
+	X(INT, http_threads, 0, 0, 256, TS_USE_SERVE, NONE, "HTTP event-loop threads (0 = cores)")             \
+	X(INT, conn_limit, 4096, 16, 1000000, TS_USE_SERVE, NONE, "most open connections")                     \
+	X(INT, conn_timeout, 10, 1, 3600, TS_USE_SERVE, NONE, "idle connection timeout, seconds")              \
+	X(STR, trusted_proxies, "", 0, 0, TS_USE_SERVE, PROXIES, "comma list of proxy IPs or CIDRs whose X-Forwarded-For counts") \
+	X(INT, lock_after, 10, 1, 100, TS_USE_SERVE, NONE, "failed logins before an account is locked")        \
+	X(INT, rl_ip_per_min, 600, 0, 100000000, TS_USE_SERVE, NONE, "password attempts per minute per client address (0 = off)") \
+	X(INT, rl_ip_burst, 100, 1, 100000000, TS_USE_SERVE, NONE, "burst of attempts per client address")      \
+	X(INT, rl_account_per_min, 6, 0, 100000000, TS_USE_SERVE, NONE, "password attempts per minute per account (0 = off)") \
+	X(INT, rl_account_burst, 5, 1, 100000000, TS_USE_SERVE, NONE, "burst of attempts per account")           \
+	X(INT, lock_secs, 900, 1, 86400, TS_USE_SERVE, NONE, "lock duration, seconds")                          \
+	X(STR, prefix_native, "", 0, 0, TS_USE_SERVE, PREFIX, "path prefix of the native API")                   \
+	X(STR, prefix_admin, "/admin", 0, 0, TS_USE_SERVE, PREFIX, "path prefix of contract 000")                \
+	X(STR, prefix_iam, "/iam", 0, 0, TS_USE_SERVE, PREFIX, "path prefix of contract 001")                    \
+	X(STR, prefix_px0, "/px0", 0, 0, TS_USE_SERVE, PREFIX, "path prefix of contract 003")                    \
+	X(STR, log_level, "info", 0, 0, TS_USE_SERVE, NONE, "debug, info, warn or error")                     \
+	X(STR, smtp_url, "", 0, 0, TS_USE_SERVE, SMTP_URL, "SMTP server for mailed codes, smtp[s]://[user:pass@]host:port (\"\" = no mail)") \
+	X(STR, smtp_from, "tessera@localhost", 0, 0, TS_USE_SERVE, NONE, "sender address of mailed codes")      \
+	X(INT, smtp_timeout, 10, 1, 300, TS_USE_SERVE, NONE, "seconds one mail delivery may take")
 
 #define TS_CFG_TYPE_STR char *
 #define TS_CFG_TYPE_INT long long
 
 typedef struct ts_config {
-#define TS_CFG_FIELD(type, name, dflt, min, max, help) TS_CFG_TYPE_##type name;
+#define TS_CFG_FIELD(type, name, dflt, min, max, uses, check, help) TS_CFG_TYPE_##type name;
 	TS_CONFIG_TABLE(TS_CFG_FIELD)
 #undef TS_CFG_FIELD
 } ts_config;
@@ -61,11 +78,16 @@ void ts_config_free(ts_config *cfg);
 int ts_config_set(ts_config *cfg, const char *name, const char *value, char *err, size_t errsz);
 /* 1 if name ("access_ttl" or "access-ttl") is a setting. */
 int ts_config_known(const char *name);
-/* Applies a `key = value` file (# comments); errors cite FILE:LINE. */
+/* Applies a `key = value` file; errors cite FILE:LINE. '#' starts a
+ * comment (a whole line or after a value); a value in double quotes is
+ * taken as is, '#' included. */
 int ts_config_load_file(ts_config *cfg, const char *path, char *err, size_t errsz);
-/* Applies every TESSERA_<NAME> variable that is set. */
+/* Applies every TESSERA_<NAME> variable that is set. A TESSERA_* name a
+ * few edits from a setting's (a typo) is an error naming the setting;
+ * names far from every setting are other tools' and ignored. */
 int ts_config_load_env(ts_config *cfg, char *err, size_t errsz);
-/* Prints "  --name VALUE  help (default)" lines for --help. */
-void ts_config_usage(FILE *f);
+/* Prints "  --name VALUE  help (default)" lines for --help, for the
+ * settings whose uses share a bit with uses (TS_USE_*). */
+void ts_config_usage(FILE *f, unsigned uses);
 
 #endif

@@ -8,16 +8,59 @@
 #include "crypto/hash.h"
 
 ts_err
-ts_admin_tenant_add(ts_store *s, const char *slug, int mfa_required, ts_tenant *out)
+ts_admin_host_normal(const char *host, char out[TS_HOST_MAX + 1])
 {
-	memset(out, 0, sizeof(*out));
-	if (!slug || !ts_slug_valid(slug))
+	size_t n = host ? strlen(host) : 0;
+
+	out[0] = '\0';
+	if (n > 0 && host[n - 1] == '.')
+		n--;                          /* "a.example." names "a.example" */
+	if (n == 0 || n > TS_HOST_MAX)
 		return TS_E_INVALID;
+	for (size_t i = 0; i < n; i++) {
+		char c = host[i];
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		         c == '-' || (c == '.' && i > 0 && host[i - 1] != '.' && i + 1 < n);
+		if (!ok)
+			return TS_E_INVALID;
+		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	out[n] = '\0';
+	return TS_OK;
+}
+
+ts_err
+ts_admin_tenant_create(ts_store *s, const char *slug, int mfa_required,
+                       const char *const *hosts, int nhosts, ts_tenant *out, int *bad)
+{
+	char norm[TS_ADMIN_HOSTS_MAX][TS_HOST_MAX + 1];
+	const char *list[TS_ADMIN_HOSTS_MAX];
+	int dummy;
+
+	if (!bad)
+		bad = &dummy;
+	*bad = -1;
+	memset(out, 0, sizeof(*out));
+	if (!slug || !ts_slug_valid(slug) || nhosts < 0 || nhosts > TS_ADMIN_HOSTS_MAX)
+		return TS_E_INVALID;
+	for (int i = 0; i < nhosts; i++) {
+		if (ts_admin_host_normal(hosts[i], norm[i]) != TS_OK) {
+			*bad = i;
+			return TS_E_INVALID;
+		}
+		list[i] = norm[i];
+	}
 	ts_uuid4(out->id);
 	ts_strlcpy(out->slug, slug, sizeof(out->slug));
 	out->mfa_required = mfa_required;
 	out->created_at = ts_now();
-	return s->ops->tenant_create(s, out);
+	return s->ops->tenant_create_with_domains(s, out, list, nhosts);
+}
+
+ts_err
+ts_admin_tenant_add(ts_store *s, const char *slug, int mfa_required, ts_tenant *out)
+{
+	return ts_admin_tenant_create(s, slug, mfa_required, NULL, 0, out, NULL);
 }
 
 ts_err
@@ -25,11 +68,23 @@ ts_admin_tenant_domain(ts_store *s, const ts_tenant *t, const char *host)
 {
 	char h[TS_HOST_MAX + 1];
 
-	if (!host || !*host || strlen(host) > TS_HOST_MAX || strpbrk(host, " /:@\t"))
+	if (ts_admin_host_normal(host, h) != TS_OK)
 		return TS_E_INVALID;
-	ts_strlcpy(h, host, sizeof(h));
-	ts_ascii_lower(h);
 	return s->ops->tenant_add_domain(s, t->id, h);
+}
+
+ts_err
+ts_admin_tenant_domain_remove(ts_store *s, const char *tenant_slug, const char *host)
+{
+	char h[TS_HOST_MAX + 1];
+	ts_tenant t;
+	ts_err r;
+
+	if (ts_admin_host_normal(host, h) != TS_OK)
+		return TS_E_INVALID;
+	if ((r = s->ops->tenant_by_slug(s, tenant_slug, &t)) != TS_OK)
+		return r == TS_E_NOT_FOUND ? TS_E_TENANT_UNKNOWN : r;
+	return s->ops->tenant_remove_domain(s, t.id, h);
 }
 
 /* NIST SP 800-63B §5.1.1.2: at least 8 characters; we cap at 1024 bytes so
@@ -105,10 +160,13 @@ ts_admin_unlock(ts_store *s, const char *tenant_slug, const char *email)
 	ts_tenant t;
 	ts_login_req req = { .email = email, .tenant_slug = tenant_slug };
 	char key[TS_ACCOUNT_KEY_MAX];
+	ts_user u;
 	ts_err r;
 
 	if ((r = s->ops->tenant_by_slug(s, tenant_slug, &t)) != TS_OK)
 		return r == TS_E_NOT_FOUND ? TS_E_TENANT_UNKNOWN : r;
+	if ((r = s->ops->user_by_email(s, t.id, email, &u)) != TS_OK)
+		return r;                     /* NOT_FOUND: no such user */
 	ts_account_key(&t, &req, key, sizeof(key));
 	if ((r = s->ops->lock_clear(s, key)) == TS_OK)
 		ts_log_event(TS_LOG_INFO, "account_unlocked", "tenant", t.slug, "reason", "admin", NULL);

@@ -178,8 +178,23 @@ ts_err ts_auth_health(ts_auth *a);
 
 /* ---- administration (CLI, admin faces) ---- */
 
+#define TS_ADMIN_HOSTS_MAX 16
+
 ts_err ts_admin_tenant_add(ts_store *s, const char *slug, int mfa_required, ts_tenant *out);
+/* The tenant and its domains in one transaction (all or nothing). Each
+ * host is normalised by ts_admin_host_normal first; TS_E_INVALID for a bad
+ * slug or host, and *bad (may be NULL) gets the index of the bad host, or
+ * -1 for the slug. TS_E_CONFLICT when the slug or a domain is taken.
+ * At most TS_ADMIN_HOSTS_MAX hosts. */
+ts_err ts_admin_tenant_create(ts_store *s, const char *slug, int mfa_required,
+                              const char *const *hosts, int nhosts, ts_tenant *out, int *bad);
 ts_err ts_admin_tenant_domain(ts_store *s, const ts_tenant *t, const char *host);
+/* NOT_FOUND when the tenant has no such domain; TS_E_TENANT_UNKNOWN. */
+ts_err ts_admin_tenant_domain_remove(ts_store *s, const char *tenant_slug, const char *host);
+/* A Host-style name as a tenant domain: ASCII lower case, one trailing dot
+ * dropped; letters, digits, '-' and '.' between non-empty labels only (no
+ * port, path, user or space). TS_E_INVALID otherwise. */
+ts_err ts_admin_host_normal(const char *host, char out[TS_HOST_MAX + 1]);
 /* Validates the email and the password policy (8..1024 bytes), hashes at
  * cost c, creates the user. */
 ts_err ts_admin_user_add(ts_store *s, const ts_pw_cost *c, const char *tenant_slug,
@@ -188,7 +203,10 @@ ts_err ts_admin_user_add(ts_store *s, const ts_pw_cost *c, const char *tenant_sl
 ts_err ts_admin_user_find(ts_store *s, const char *tenant_slug, const char *email, ts_user *out);
 ts_err ts_admin_user_set_password(ts_store *s, const ts_pw_cost *c, const ts_user *u,
                                   const char *password, size_t pwlen);
-/* Clears the failure count and lock of an account (known or not). */
+/* Clears the failure count and lock of an existing user's account. Locks
+ * are kept for unknown addresses too (so failures do not reveal who
+ * exists), but an operator naming one is told: TS_E_NOT_FOUND, and
+ * nothing is cleared (those records expire after lock_secs). */
 ts_err ts_admin_unlock(ts_store *s, const char *tenant_slug, const char *email);
 
 /* Makes a new signing key, published at once (every node has it within

@@ -158,9 +158,11 @@ ip_set6(http_ip *out, const unsigned char a[16])
 	if (memcmp(a, mapped, sizeof(mapped)) == 0) {
 		out->af = AF_INET;
 		memcpy(out->a, a + 12, 4);
+		out->bits = 32;
 	} else {
 		out->af = AF_INET6;
 		memcpy(out->a, a, 16);
+		out->bits = 128;
 	}
 }
 
@@ -173,6 +175,7 @@ http_ip_parse(const char *s, http_ip *out)
 	if (inet_pton(AF_INET, s, buf) == 1) {
 		out->af = AF_INET;
 		memcpy(out->a, buf, 4);
+		out->bits = 32;
 		return 1;
 	}
 	if (inet_pton(AF_INET6, s, buf) == 1) {
@@ -192,6 +195,7 @@ http_ip_from_sockaddr(const struct sockaddr *sa, http_ip *out)
 		const struct sockaddr_in *a4 = (const struct sockaddr_in *)sa;
 		out->af = AF_INET;
 		memcpy(out->a, &a4->sin_addr, 4);
+		out->bits = 32;
 		return 1;
 	}
 	if (sa->sa_family == AF_INET6) {
@@ -219,6 +223,51 @@ http_ip_equal(const http_ip *x, const http_ip *y)
 	size_t n = x->af == AF_INET ? 4 : 16;
 
 	return x->af == y->af && memcmp(x->a, y->a, n) == 0;
+}
+
+int
+http_ip_in(const http_ip *ip, const http_ip *net)
+{
+	int full = net->bits / 8, rest = net->bits % 8;
+
+	if (ip->af != net->af || memcmp(ip->a, net->a, (size_t)full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	unsigned char mask = (unsigned char)(0xff << (8 - rest));
+	return (ip->a[full] & mask) == (net->a[full] & mask);
+}
+
+/* "IP" or "IP/BITS" (BITS of the address as written; an IPv4-mapped
+ * network folds to IPv4 and loses the 96 mapped bits). */
+static int
+net_parse(const char *s, http_ip *out)
+{
+	char ip[HTTP_IP_STRLEN];
+	const char *slash = strchr(s, '/');
+	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	int max, bits = 0;
+
+	if (n == 0 || n >= sizeof(ip))
+		return 0;
+	memcpy(ip, s, n);
+	ip[n] = '\0';
+	if (!http_ip_parse(ip, out))
+		return 0;
+	if (!slash)
+		return 1;
+	max = strchr(ip, ':') ? 128 : 32;
+	const char *d = slash + 1;
+	size_t nd = strlen(d);
+	if (nd < 1 || nd > 3 || strspn(d, "0123456789") != nd || (bits = atoi(d)) > max)
+		return 0;
+	if (max == 128 && out->af == AF_INET) {
+		if (bits < 96)
+			return 0;
+		bits -= 96;
+	}
+	out->bits = bits;
+	return 1;
 }
 
 static int
@@ -271,7 +320,7 @@ add_list_entry(void *ctx, const char *entry)
 
 	if (c->bad)
 		return;
-	if (c->n == c->cap || !http_ip_parse(entry, &c->ips[c->n])) {
+	if (c->n == c->cap || !net_parse(entry, &c->ips[c->n])) {
 		c->bad = 1;
 		return;
 	}
@@ -312,7 +361,7 @@ xff_entry(void *ctx, const char *entry)
 
 	if (ok) {
 		for (size_t i = 0; i < x->ntrusted; i++)
-			if (http_ip_equal(&ip, &x->trusted[i]))
+			if (http_ip_in(&ip, &x->trusted[i]))
 				return; /* one of our proxies: look further left */
 	}
 	/* Rightmost untrusted entry so far. A garbled one still counts: it

@@ -93,6 +93,12 @@ ts_err ts_http_start(const ts_http_config *cfg, ts_http **out, unsigned *port_ou
  * for the operator ("Address already in use", "listen address 'x' is
  * not ..."); ts_http_start itself logs nothing. Never NULL. */
 const char *ts_http_start_error(void);
+/* Binds a socket on listen and closes it: whether serving there can work,
+ * told before a server touches anything else (a second server on a busy
+ * port must fail before it opens the store). TS_E_INVALID for a bad
+ * address, TS_E_INTERNAL when it cannot bind; ts_http_start_error() says
+ * why ("Address already in use"). Port 0 always binds. */
+ts_err ts_http_listen_check(const char *listen);
 /* Stops accepting, refuses new deferrals (TS_E_OVERLOADED), waits for every
  * deferred job to finish and its response to be queued, then closes all
  * connections and frees h. NULL is a no-op.

@@ -16,6 +16,8 @@
 typedef struct {
 	int af;                     /* AF_INET or AF_INET6 */
 	unsigned char a[16];        /* 4 or 16 bytes used */
+	int bits;                   /* leading bits that count: 32 or 128 for an
+	                               address, the prefix for a list's CIDR */
 } http_ip;
 
 #define HTTP_IP_STRLEN INET6_ADDRSTRLEN
@@ -47,8 +49,11 @@ int http_ip_from_sockaddr(const struct sockaddr *sa, http_ip *out);
 /* Text form; out holds HTTP_IP_STRLEN bytes. */
 void http_ip_format(const http_ip *ip, char out[HTTP_IP_STRLEN]);
 int http_ip_equal(const http_ip *x, const http_ip *y);
+/* 1 when ip lies in net (its first net->bits bits, same family). */
+int http_ip_in(const http_ip *ip, const http_ip *net);
 
-/* Parses a comma list of IP literals (spaces allowed around entries; NULL
+/* Parses a comma list of IP literals or CIDRs, "10.0.0.0/8", "fd00::/8"
+ * (match with http_ip_in; spaces allowed around entries; NULL
  * or "" is the empty list). *out is malloc'd, caller frees; NULL when n is
  * 0. TS_E_INVALID names no entry: the caller logs the whole setting. */
 ts_err http_parse_ip_list(const char *s, http_ip **out, size_t *n);

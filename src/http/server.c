@@ -164,7 +164,7 @@ resolve_client_ip(http_request *r)
 		return;
 	}
 	for (size_t i = 0; i < r->h->ntrusted; i++)
-		trusted |= http_ip_equal(&peer, &r->h->trusted[i]);
+		trusted |= http_ip_in(&peer, &r->h->trusted[i]);
 	client = peer;
 	if (trusted) {
 		/* All X-Forwarded-For fields, in order: a proxy may add its
@@ -761,7 +761,7 @@ ts_http_start(const ts_http_config *cfg, ts_http **out, unsigned *port_out)
 	h->pool = cfg->pool;
 	h->conn_timeout = cfg->conn_timeout ? cfg->conn_timeout : HTTP_DEFAULT_TIMEOUT;
 	if ((r = http_parse_ip_list(cfg->trusted_proxies, &h->trusted, &h->ntrusted)) != TS_OK) {
-		start_fail("trusted proxies must be a comma list of IP addresses");
+		start_fail("trusted proxies must be a comma list of IP addresses or CIDRs");
 		goto out;
 	}
 	/* Before the daemon: MHD reports connections to it at once. */
@@ -788,6 +788,26 @@ ts_http_start(const ts_http_config *cfg, ts_http **out, unsigned *port_out)
 out:
 	http_free(h);
 	return r;
+}
+
+ts_err
+ts_http_listen_check(const char *listen)
+{
+	http_listen l;
+	int fd = -1, err = 0;
+
+	start_error[0] = '\0';
+	if (http_parse_listen(listen, &l) != TS_OK) {
+		start_fail("listen address '%.64s' is not IP:PORT, [IPv6]:PORT or :PORT",
+		           listen ? listen : "");
+		return TS_E_INVALID;
+	}
+	if (http_listen_open(&l, 1, &fd, &err) != TS_OK) {
+		start_fail("%s", strerror(err));
+		return TS_E_INTERNAL;
+	}
+	close(fd);
+	return TS_OK;
 }
 
 void

@@ -178,6 +178,12 @@ absent_or(sq_call *k, sq_stmt exists, const char *key, ts_err present)
 
 /* ---- ops: liveness --------------------------------------------------- */
 
+static const char *
+op_location(ts_store *s)
+{
+	return ((sq_store *)s)->path;
+}
+
 static ts_err
 op_ping(ts_store *s)
 {
@@ -220,6 +226,59 @@ op_tenant_add_domain(ts_store *s, const char *tenant_id, const char *host)
 	sq_text(&k, 1, h);
 	sq_text(&k, 2, tenant_id);
 	return sq_end(&k, sq_exec(&k));   /* unknown tenant: FK -> NOT_FOUND */
+}
+
+/* BEGIN, the tenant, each domain, COMMIT: a taken domain leaves nothing. */
+static ts_err
+op_tenant_create_with_domains(ts_store *s, const ts_tenant *t, const char *const *domains,
+                              int ndomains)
+{
+	char h[TS_HOST_MAX + 1];
+	sq_call k;
+	ts_err r;
+
+	for (int i = 0; i < ndomains; i++)
+		if (lower_copy(h, sizeof h, domains[i]) != 0 || !h[0])
+			return TS_E_INVALID;
+	if ((r = sq_begin(s, SQ_WRITE, ST_BEGIN, &k)) != TS_OK)
+		return r;
+	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_TENANT_INSERT)) != TS_OK)
+		goto out;
+	sq_text(&k, 1, t->id);
+	sq_text(&k, 2, t->slug);
+	sq_int(&k, 3, t->mfa_required != 0);
+	sq_int(&k, 4, t->created_at);
+	if ((r = sq_exec(&k)) != TS_OK)
+		goto out;
+	for (int i = 0; i < ndomains; i++) {
+		(void)lower_copy(h, sizeof h, domains[i]);
+		if ((r = sq_use(&k, ST_DOMAIN_INSERT)) != TS_OK)
+			goto out;
+		sq_text(&k, 1, h);
+		sq_text(&k, 2, t->id);
+		if ((r = sq_exec(&k)) != TS_OK)
+			goto out;
+	}
+	if ((r = sq_use(&k, ST_COMMIT)) == TS_OK)
+		r = sq_exec(&k);
+out:
+	return sq_end(&k, r);                 /* rolls back unless committed */
+}
+
+static ts_err
+op_tenant_remove_domain(ts_store *s, const char *tenant_id, const char *host)
+{
+	char h[TS_HOST_MAX + 1];
+	sq_call k;
+	ts_err r;
+
+	if (lower_copy(h, sizeof h, host) != 0 || !h[0])
+		return TS_E_NOT_FOUND;
+	if ((r = sq_begin(s, SQ_WRITE, ST_DOMAIN_DELETE, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, h);
+	sq_text(&k, 2, tenant_id);
+	return sq_end(&k, sq_changed(&k));
 }
 
 static ts_err
@@ -901,8 +960,11 @@ const ts_store_ops ts_store_sqlite = {
 	.open = sq_store_open,
 	.close = sq_store_close,
 	.ping = op_ping,
+	.location = op_location,
 	.tenant_create = op_tenant_create,
+	.tenant_create_with_domains = op_tenant_create_with_domains,
 	.tenant_add_domain = op_tenant_add_domain,
+	.tenant_remove_domain = op_tenant_remove_domain,
 	.tenant_by_slug = op_tenant_by_slug,
 	.tenant_by_domain = op_tenant_by_domain,
 	.tenant_by_id = op_tenant_by_id,

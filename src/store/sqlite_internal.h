@@ -40,6 +40,8 @@
 	  "VALUES(?1, ?2, ?3, ?4)")                                           \
 	X(ST_DOMAIN_INSERT,                                                   \
 	  "INSERT INTO tenant_domains(host, tenant_id) VALUES(?1, ?2)")       \
+	X(ST_DOMAIN_DELETE,                                                   \
+	  "DELETE FROM tenant_domains WHERE host = ?1 AND tenant_id = ?2")    \
 	X(ST_TENANT_BY_SLUG,                                                  \
 	  "SELECT " SQ_TENANT_COLS " FROM tenants WHERE slug = ?1")           \
 	X(ST_TENANT_BY_DOMAIN,                                                \
@@ -193,6 +195,7 @@ typedef struct sq_store {
 	int max_conns;
 	int idle_ms;          /* close connections idle this long; 0 = never */
 	int memory;           /* ":memory:": one connection, no file checks */
+	int create;           /* connections may create the file */
 	dev_t dev;            /* identity of the file we migrated, so a */
 	ino_t ino;            /* removed or replaced file is noticed */
 	uid_t euid;           /* ours, for the permission check */
@@ -232,7 +235,7 @@ typedef struct sq_call {
 } sq_call;
 
 /* sqlite_pool.c */
-ts_err sq_store_open(const char *dsn, ts_store **out);
+ts_err sq_store_open(const char *dsn, ts_store_mode mode, ts_store **out);
 void sq_store_close(ts_store *s);
 /* Takes a connection (and for SQ_WRITE the write lock), then makes stmt
  * current. On failure nothing is held and k need not be ended. */

@@ -329,10 +329,11 @@ conn_free(sq_conn *c)
 static ts_err
 conn_open(sq_store *s, int64_t deadline_us, sq_conn **out)
 {
-	/* Once the file is made, a vanished one must not be silently made
-	 * again, empty, by the next connection. */
+	/* Only a command that may create the store creates it, and once the
+	 * file is made a vanished one is never silently made again, empty, by
+	 * the next connection. */
 	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
-	                  (s->created ? 0 : SQLITE_OPEN_CREATE);
+	                  (s->create && !s->created ? SQLITE_OPEN_CREATE : 0);
 	sq_conn *c;
 	int rc;
 	ts_err r = TS_E_INTERNAL;
@@ -472,9 +473,13 @@ check_modes(const sq_store *s)
 static void
 create_private(const sq_store *s)
 {
-	int fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int fd;
 
-	if (fd >= 0) {
+	if (!s->create) {          /* TS_STORE_EXISTING: the file is there */
+		check_modes(s);
+		return;
+	}
+	if ((fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >= 0) {
 		(void)fchmod(fd, 0600);   /* whatever the umask took away */
 		close(fd);
 		return;
@@ -880,8 +885,36 @@ store_prepare(sq_store *s)
 	return TS_OK;
 }
 
+/* Prefixes the open error with the resolved path, unless it names it. */
+static void
+name_path(const sq_store *s)
+{
+	char why[256];
+
+	snprintf(why, sizeof why, "%s", ts_store_open_error());
+	if (!strstr(why, s->path))
+		ts_store_report("%s: %s", s->path, why[0] ? why : "cannot open");
+}
+
+/* TS_STORE_EXISTING: no file, no store. The resolved path is named, so a
+ * relative --db is seen for what it became. */
+static ts_err
+must_exist(const sq_store *s)
+{
+	struct stat st;
+
+	if (s->memory || stat(s->path, &st) == 0)
+		return TS_OK;
+	if (errno == ENOENT || errno == ENOTDIR) {
+		ts_store_report("no database at %s", s->path);
+		return TS_E_NOT_FOUND;
+	}
+	ts_store_report("%s: %s", s->path, strerror(errno));
+	return TS_E_STORE_UNAVAILABLE;
+}
+
 ts_err
-sq_store_open(const char *dsn, ts_store **out)
+sq_store_open(const char *dsn, ts_store_mode mode, ts_store **out)
 {
 	sq_store *s;
 	ts_err r;
@@ -895,8 +928,16 @@ sq_store_open(const char *dsn, ts_store **out)
 		return TS_E_NOMEM;
 	if ((r = store_init(s)) != TS_OK)
 		goto fail;
-	if ((r = parse_dsn(s, dsn)) != TS_OK || (r = store_prepare(s)) != TS_OK)
+	s->create = mode == TS_STORE_CREATE;
+	if ((r = parse_dsn(s, dsn)) != TS_OK)
 		goto fail;
+	s->create |= s->memory;
+	if (mode == TS_STORE_EXISTING && (r = must_exist(s)) != TS_OK)
+		goto fail;
+	if ((r = store_prepare(s)) != TS_OK) {
+		name_path(s);
+		goto fail;
+	}
 	if (s->idle_ms > 0) {
 		if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
 			r = TS_E_INTERNAL;

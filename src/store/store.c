@@ -30,7 +30,7 @@ scheme_len(const char *url)
 }
 
 static ts_err
-store_open(const char *url, ts_store **out)
+store_open(const char *url, ts_store_mode mode, ts_store **out)
 {
 	size_t n, i;
 	const char *rest;
@@ -41,14 +41,14 @@ store_open(const char *url, ts_store **out)
 	/* A bare path is SQLite; write "sqlite:a:b.db" for a path with a colon
 	 * that would otherwise read as a scheme. */
 	if ((n = scheme_len(url)) == 0)
-		return ts_store_sqlite.open(url, out);
+		return ts_store_sqlite.open(url, mode, out);
 	rest = url + n + 1;
 	if (strncmp(rest, "//", 2) == 0)
 		rest += 2;                     /* "sqlite:///var/x.db" too */
 	for (i = 0; i < sizeof backends / sizeof backends[0]; i++)
 		if (strlen(backends[i]->scheme) == n &&
 		    memcmp(backends[i]->scheme, url, n) == 0)
-			return backends[i]->open(rest, out);
+			return backends[i]->open(rest, mode, out);
 	ts_store_report("no backend for \"%.*s:\" in this build", (int)n, url);
 	return TS_E_INVALID;
 }
@@ -88,11 +88,17 @@ ts_store_open_error(void)
 ts_err
 ts_store_open(const char *url, ts_store **out)
 {
+	return ts_store_open_mode(url, TS_STORE_CREATE, out);
+}
+
+ts_err
+ts_store_open_mode(const char *url, ts_store_mode mode, ts_store **out)
+{
 	ts_err r;
 
 	open_error[0] = '\0';
 	opening = 1;
-	r = store_open(url, out);
+	r = store_open(url, mode, out);
 	opening = 0;
 	if (r != TS_OK && !open_error[0])
 		snprintf(open_error, sizeof(open_error), "%s", ts_strerror(r));

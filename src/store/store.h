@@ -115,17 +115,34 @@ typedef int (*ts_tenant_cb)(void *arg, const ts_tenant *t);   /* non-zero stops 
 typedef int (*ts_key_cb)(void *arg, const ts_signing_key *k); /* non-zero stops */
 typedef int (*ts_lock_cb)(void *arg, const ts_lock *l);       /* non-zero stops */
 
+/* Whether ts_store_open may create a database that does not exist yet.
+ * Only commands that start a deployment (serve, tenant add) create; the
+ * others would otherwise turn a mistyped path into an empty store. */
+typedef enum { TS_STORE_CREATE = 0, TS_STORE_EXISTING = 1 } ts_store_mode;
+
 typedef struct ts_store_ops {
 	const char *scheme;          /* "sqlite", "postgres" */
-	/* dsn is the part after "scheme:". Creates and migrates the schema. */
-	ts_err (*open)(const char *dsn, ts_store **out);
+	/* dsn is the part after "scheme:". Migrates the schema; creates the
+	 * database only with TS_STORE_CREATE (else TS_E_NOT_FOUND, with a
+	 * ts_store_report naming the resolved location). */
+	ts_err (*open)(const char *dsn, ts_store_mode mode, ts_store **out);
 	void (*close)(ts_store *s);
 	/* Cheap liveness check (SELECT 1). */
 	ts_err (*ping)(ts_store *s);
+	/* Where the data lives, for messages: SQLite's absolute path (a
+	 * relative --db is shown as resolved); never a credential. Lives as
+	 * long as s. */
+	const char *(*location)(ts_store *s);
 
 	/* Tenants. slug and every domain are unique; domains lower-case. */
 	ts_err (*tenant_create)(ts_store *s, const ts_tenant *t);
+	/* The tenant and its ndomains domains in one transaction: all or
+	 * nothing (CONFLICT when the slug or any domain is taken). */
+	ts_err (*tenant_create_with_domains)(ts_store *s, const ts_tenant *t,
+	                                     const char *const *domains, int ndomains);
 	ts_err (*tenant_add_domain)(ts_store *s, const char *tenant_id, const char *host);
+	/* NOT_FOUND when the tenant has no such domain. */
+	ts_err (*tenant_remove_domain)(ts_store *s, const char *tenant_id, const char *host);
 	ts_err (*tenant_by_slug)(ts_store *s, const char *slug, ts_tenant *out);
 	ts_err (*tenant_by_domain)(ts_store *s, const char *host, ts_tenant *out);
 	ts_err (*tenant_by_id)(ts_store *s, const char *id, ts_tenant *out);
@@ -223,8 +240,11 @@ struct ts_store {
 
 extern const ts_store_ops ts_store_sqlite;
 
-/* Opens "sqlite:PATH" (or a bare path). */
+/* Opens "sqlite:PATH" (or a bare path), creating it when missing. */
 ts_err ts_store_open(const char *url, ts_store **out);
+/* The same with a mode: TS_STORE_EXISTING fails (TS_E_NOT_FOUND) when
+ * there is no database yet, and creates nothing. */
+ts_err ts_store_open_mode(const char *url, ts_store_mode mode, ts_store **out);
 /* Why the last ts_store_open on this thread failed, one line ("" if unknown). */
 const char *ts_store_open_error(void);
 /* For backends: a problem worth telling. Inside ts_store_open it becomes

@@ -495,6 +495,31 @@ main(void)
 	ts_tenant scratch;
 	CHECK(ts_admin_tenant_add(s, "Bad Slug", 0, &scratch) == TS_E_INVALID);
 	CHECK(ts_admin_tenant_domain(s, &beta, "Beta.Test") == TS_OK);
+	{
+		/* domains as a Host header is matched: lower case, one final dot off */
+		char h[TS_HOST_MAX + 1];
+		const char *hosts[] = { "gamma.test", "Gamma.Test." };
+		ts_tenant g;
+		int bad = 0;
+
+		CHECK(ts_admin_host_normal("Login.Beta.TEST.", h) == TS_OK);
+		CHECK_STR(h, "login.beta.test");
+		CHECK(ts_admin_host_normal("a.test..", h) == TS_E_INVALID);
+		CHECK(ts_admin_host_normal("a.test:443", h) == TS_E_INVALID);
+		CHECK(ts_admin_host_normal("a.test/x", h) == TS_E_INVALID);
+		CHECK(ts_admin_host_normal("u@a.test", h) == TS_E_INVALID);
+		CHECK(ts_admin_host_normal(".a.test", h) == TS_E_INVALID);
+		CHECK(ts_admin_host_normal(".", h) == TS_E_INVALID);
+		CHECK(ts_admin_tenant_domain(s, &beta, "beta.test.") == TS_E_CONFLICT);
+		CHECK(ts_admin_tenant_create(s, "gamma", 0, hosts, 1, &g, &bad) == TS_OK);
+		CHECK(ts_admin_tenant_create(s, "delta", 0, hosts + 1, 1, &g, &bad) == TS_E_CONFLICT);
+		CHECK(ts_admin_tenant_create(s, "delta", 0, (const char *[]){ "ok.test", "x:1" }, 2,
+		                             &g, &bad) == TS_E_INVALID && bad == 1);
+		CHECK(ts_admin_tenant_create(s, "Delta", 0, NULL, 0, &g, &bad) == TS_E_INVALID && bad == -1);
+		CHECK(ts_admin_tenant_domain_remove(s, "gamma", "GAMMA.test.") == TS_OK);
+		CHECK(ts_admin_tenant_domain_remove(s, "gamma", "gamma.test") == TS_E_NOT_FOUND);
+		CHECK(ts_admin_tenant_domain_remove(s, "nope", "gamma.test") == TS_E_TENANT_UNKNOWN);
+	}
 	CHECK(ts_admin_user_add(s, &cheap, "acme", "Alice@Example.com", "correct horse", 13, 1, 0, &u) == TS_OK);
 	CHECK(ts_admin_user_add(s, &cheap, "acme", "alice@EXAMPLE.com", "correct horse", 13, 1, 0, &u) == TS_E_CONFLICT);
 	CHECK(ts_admin_user_add(s, &cheap, "acme", "bob@example.com", "battery staple", 14, 0, 0, &u) == TS_OK);

@@ -108,7 +108,18 @@ test_ips(void)
 	CHECK(http_parse_ip_list("", &list, &n) == TS_OK && n == 0);
 	CHECK(http_parse_ip_list("10.0.0.1,bogus", &list, &n) == TS_E_INVALID);
 	CHECK(http_parse_ip_list("10.0.0.1,", &list, &n) == TS_E_INVALID);
-	CHECK(http_parse_ip_list("10.0.0.0/8", &list, &n) == TS_E_INVALID);
+	CHECK(http_parse_ip_list("10.0.0.0/33", &list, &n) == TS_E_INVALID);
+	CHECK(http_parse_ip_list("10.0.0.0/", &list, &n) == TS_E_INVALID);
+	CHECK(http_parse_ip_list("fd00::/129", &list, &n) == TS_E_INVALID);
+	/* CIDRs (the --trusted-proxies setting is a CIDR list) */
+	CHECK(http_parse_ip_list("10.0.0.0/8, fd00::/8,192.0.2.0/31", &list, &n) == TS_OK && n == 3);
+	CHECK(http_ip_parse("10.200.3.4", &a) && http_ip_in(&a, &list[0]));
+	CHECK(http_ip_parse("11.0.0.1", &a) && !http_ip_in(&a, &list[0]));
+	CHECK(http_ip_parse("fdab::1", &a) && http_ip_in(&a, &list[1]) && !http_ip_in(&a, &list[0]));
+	CHECK(http_ip_parse("fe00::1", &a) && !http_ip_in(&a, &list[1]));
+	CHECK(http_ip_parse("192.0.2.1", &a) && http_ip_in(&a, &list[2]));
+	CHECK(http_ip_parse("192.0.2.2", &a) && !http_ip_in(&a, &list[2]));
+	free(list);
 	CHECK(http_parse_ip_list(" 10.0.0.1 , ::1,192.0.2.9", &list, &n) == TS_OK);
 	CHECK(n == 3);
 

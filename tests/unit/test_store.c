@@ -115,6 +115,17 @@ test_open(void)
 	snprintf(url, sizeof url, "%s/nodir/o.db", dir);
 	CHECK(ts_store_open(url, &s) == TS_E_STORE_UNAVAILABLE && s == NULL);
 
+	/* TS_STORE_EXISTING creates nothing and names the resolved path */
+	snprintf(url, sizeof url, "sqlite:%s/o.db", dir);
+	CHECK(ts_store_open_mode(url, TS_STORE_EXISTING, &s) == TS_E_NOT_FOUND && s == NULL);
+	CHECK(strstr(ts_store_open_error(), "no database at ") != NULL);
+	CHECK(strstr(ts_store_open_error(), "/o.db") != NULL);
+	{
+		char p[128];
+		db_path(p, sizeof p, "o.db");
+		CHECK(access(p, F_OK) != 0);
+	}
+
 	/* bare path, then the same file as sqlite:// with every option */
 	snprintf(url, sizeof url, "%s/o.db", dir);
 	CHECK(ts_store_open(url, &s) == TS_OK);
@@ -124,6 +135,8 @@ test_open(void)
 	snprintf(url, sizeof url, "sqlite://%s/o.db?busy_timeout=250&pool=4&idle_ms=0", dir);
 	CHECK(ts_store_open(url, &s) == TS_OK);
 	CHECK(s && s->ops->ping(s) == TS_OK);
+	ts_store_close(s);
+	CHECK(ts_store_open_mode(url, TS_STORE_EXISTING, &s) == TS_OK);   /* exists now */
 	ts_store_close(s);
 	ts_store_close(NULL);
 	db_remove("o.db");
@@ -201,6 +214,28 @@ test_tenants(ts_store *s)
 	CHECK(s->ops->tenant_by_domain(s, "LOGIN.acme.example", &got) == TS_OK);
 	CHECK_STR(got.id, t.id);
 	CHECK(s->ops->tenant_by_domain(s, "other.example", &got) == TS_E_NOT_FOUND);
+
+	/* tenant and domains in one transaction: a taken domain leaves nothing */
+	{
+		ts_tenant w = { 0 };
+		const char *clash[] = { "w.example", "auth.acme.example" };
+		const char *fine[] = { "W.example", "www.w.example" };
+
+		mkid(w.id, 102);
+		strcpy(w.slug, "w");
+		w.created_at = 200;                 /* listed after the ones below */
+		CHECK(s->ops->tenant_create_with_domains(s, &w, clash, 2) == TS_E_CONFLICT);
+		CHECK(s->ops->tenant_by_slug(s, "w", &got) == TS_E_NOT_FOUND);
+		CHECK(s->ops->tenant_by_domain(s, "w.example", &got) == TS_E_NOT_FOUND);
+		CHECK(s->ops->tenant_create_with_domains(s, &w, fine, 2) == TS_OK);
+		CHECK(s->ops->tenant_by_domain(s, "w.example", &got) == TS_OK);
+		CHECK_STR(got.slug, "w");
+		CHECK(s->ops->tenant_remove_domain(s, w.id, "auth.acme.example") == TS_E_NOT_FOUND);
+		CHECK(s->ops->tenant_remove_domain(s, w.id, "WWW.w.example") == TS_OK);
+		CHECK(s->ops->tenant_remove_domain(s, w.id, "www.w.example") == TS_E_NOT_FOUND);
+		CHECK(s->ops->tenant_by_domain(s, "www.w.example", &got) == TS_E_NOT_FOUND);
+		CHECK(s->ops->tenant_by_domain(s, "auth.acme.example", &got) == TS_OK);
+	}
 
 	CHECK(s->ops->tenant_set_mfa_required(s, t.id, 0) == TS_OK);
 	CHECK(s->ops->tenant_by_id(s, t.id, &got) == TS_OK && got.mfa_required == 0);
