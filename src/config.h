@@ -32,6 +32,8 @@
 	X(INT, rl_account_per_min, 6, 0, 100000000, "password attempts per minute per account (0 = off)") \
 	X(INT, rl_account_burst, 5, 1, 100000000, "burst of attempts per account")           \
 	X(INT, lock_secs, 900, 1, 86400, "lock duration, seconds")                          \
+	X(INT, mfa_lock_after, 10, 1, 1000, "wrong second-factor answers before an account's second factor is locked") \
+	X(INT, mfa_lock_secs, 900, 1, 86400, "second-factor lock duration, seconds")        \
 	X(STR, prefix_native, "", 0, 0, "path prefix of the native API")                   \
 	X(STR, prefix_admin, "/admin", 0, 0, "path prefix of contract 000")                \
 	X(STR, prefix_iam, "/iam", 0, 0, "path prefix of contract 001")                    \

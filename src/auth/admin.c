@@ -110,7 +110,16 @@ ts_admin_unlock(ts_store *s, const char *tenant_slug, const char *email)
 	if ((r = s->ops->tenant_by_slug(s, tenant_slug, &t)) != TS_OK)
 		return r == TS_E_NOT_FOUND ? TS_E_TENANT_UNKNOWN : r;
 	ts_account_key(&t, &req, key, sizeof(key));
-	if ((r = s->ops->lock_clear(s, key)) == TS_OK)
-		ts_log_event(TS_LOG_INFO, "account_unlocked", "tenant", t.slug, "reason", "admin", NULL);
-	return r;
+	if ((r = s->ops->lock_clear(s, key)) != TS_OK)
+		return r;
+	/* The second-factor count too (mfa_lock.c), when the user exists. */
+	ts_user u;
+	if (s->ops->user_by_email(s, t.id, email, &u) == TS_OK) {
+		ts_mfa_lock_key(u.id, key, sizeof(key));
+		memset(u.password_hash, 0, sizeof(u.password_hash));
+		if ((r = s->ops->lock_clear(s, key)) != TS_OK)
+			return r;
+	}
+	ts_log_event(TS_LOG_INFO, "account_unlocked", "tenant", t.slug, "reason", "admin", NULL);
+	return TS_OK;
 }

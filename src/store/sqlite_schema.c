@@ -76,6 +76,9 @@ const char *const sq_migrations[] = {
 	"  failures INTEGER NOT NULL DEFAULT 0,"
 	"  locked_until INTEGER NOT NULL DEFAULT 0,"
 	"  updated_at INTEGER NOT NULL DEFAULT 0);",
+	/* 3: guesses made at a secret (a login challenge, an IAM auth token,
+	 * an enrolment code), counted by one guarded UPDATE (secret_attempt). */
+	"ALTER TABLE secrets ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;",
 };
 
 const int sq_migration_count = (int)(sizeof sq_migrations / sizeof sq_migrations[0]);
