@@ -368,6 +368,9 @@ cmd_user_enroll_link(cli_opts *o)
 	}
 	if (open_store(o, &s))
 		return 1;
+	/* stdout carries the token alone, for scripts: the audit line goes to
+	 * stderr. */
+	ts_log_set_fds(2, 2);
 	r = ts_admin_enroll_link(s, o->tenant, o->email, ttl, token, &exp);
 	ts_store_close(s);
 	if (r == TS_E_TENANT_UNKNOWN)
