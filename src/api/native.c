@@ -468,12 +468,13 @@ enroll_mail_run(void *arg, ts_http_resp *resp)
 {
 	enroll_mail_job *j = arg;
 	int64_t exp = 0;
-	ts_err r = ts_auth_enroll_mail_code(j->api->auth, &j->p, &exp);
+	int wait = 0;
+	ts_err r = ts_auth_enroll_mail_code(j->api->auth, &j->p, &exp, &wait);
 
 	if (r == TS_E_MAIL_UNCONFIGURED)
 		native_error_notice(resp, r, NULL, NULL, 0, ts_auth_enroll_hint(j->api->auth));
 	else if (r != TS_OK)
-		native_error(resp, r, NULL, NULL, 0);
+		native_error(resp, r, NULL, NULL, wait);
 	else
 		api_reply(resp, 202, json_pack("{s:b, s:o}", "sent", 1, "expires_at",
 		                               api_time_json(exp)));

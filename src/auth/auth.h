@@ -179,8 +179,12 @@ const char *ts_auth_enroll_hint(ts_auth *a);
  * session p, valid challenge_ttl seconds (*expires_at), stored hashed and
  * bound to the session. Blocks for up to smtp_timeout: call it on a
  * worker. TS_E_FORBIDDEN for a full session, TS_E_MAIL_UNCONFIGURED when
- * no SMTP server is configured, TS_E_EMAIL_SEND, store errors. */
-ts_err ts_auth_enroll_mail_code(ts_auth *a, const ts_principal *p, int64_t *expires_at);
+ * no SMTP server is configured, TS_E_RATE_LIMITED (*retry_after seconds:
+ * the per-account limit, rl_account_*, applies to these mails too, so a
+ * password is no licence to flood the user's mailbox), TS_E_EMAIL_SEND,
+ * store errors. */
+ts_err ts_auth_enroll_mail_code(ts_auth *a, const ts_principal *p, int64_t *expires_at,
+                                int *retry_after);
 /* Checks a mailed code; TS_OK marks the session proven (amr gains "mca").
  * 5 codes per mailed code, counted atomically. TS_E_CHALLENGE_INVALID (no
  * live code: none sent, spent, expired, tries used up), TS_E_MFA_INVALID

@@ -124,19 +124,27 @@ code_value(const char *sid, const char *code, char out[TS_HASH_SZ])
 }
 
 ts_err
-ts_auth_enroll_mail_code(ts_auth *a, const ts_principal *p, int64_t *expires_at)
+ts_auth_enroll_mail_code(ts_auth *a, const ts_principal *p, int64_t *expires_at,
+                         int *retry_after)
 {
-	char code[TS_CODE_DIGITS + 1], text[512];
+	char code[TS_CODE_DIGITS + 1], text[512], key[TS_ID_SZ + 16];
 	ts_secret sec;
 	int64_t now = ts_now();
 	long minutes;
+	int n;
 	ts_err r;
 
 	*expires_at = 0;
+	*retry_after = 0;
 	if (p->scope != TS_SESSION_ENROLL)
 		return TS_E_FORBIDDEN;
 	if (!a->mailer)
 		return TS_E_MAIL_UNCONFIGURED;
+	n = snprintf(key, sizeof(key), "enroll-mail|%s", p->user.id);
+	if ((*retry_after = ts_limiter_take(a->rl_account, key, (size_t)n, ts_mono_us())) > 0) {
+		ts_log_event(TS_LOG_INFO, "enroll_code_throttled", "user", p->user.id, NULL);
+		return TS_E_RATE_LIMITED;
+	}
 	ts_code_new(code);
 	memset(&sec, 0, sizeof(sec));
 	code_key(p->session.id, sec.hash);

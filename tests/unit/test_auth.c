@@ -263,7 +263,7 @@ test_enroll_rule(ts_auth *a, ts_store *s)
 	CHECK(ts_auth_totp_confirm(a, &p, "123456", &wait) == TS_E_ENROLL_PROOF_REQUIRED);
 	CHECK(ts_auth_enroll_finish(a, &p, &full) == TS_E_ENROLL_PROOF_REQUIRED);
 	/* No mailer in this engine: the mailed proof says so. */
-	CHECK(ts_auth_enroll_mail_code(a, &p, &exp) == TS_E_MAIL_UNCONFIGURED);
+	CHECK(ts_auth_enroll_mail_code(a, &p, &exp, &wait) == TS_E_MAIL_UNCONFIGURED);
 	CHECK(ts_auth_enroll_verify_code(a, &p, "123456", &wait) == TS_E_CHALLENGE_INVALID);
 
 	/* Another user's link is refused and stays good for its owner. */

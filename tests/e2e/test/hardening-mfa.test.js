@@ -318,6 +318,38 @@ describe('issue 7 item 4: challenge tries under a burst of guesses', { timeout: 
   });
 });
 
+describe('issue 7: mailed enrolment codes are rate limited per account', { timeout: 60000 }, () => {
+  const db = newDb();
+  const P = pw();
+  let srv;
+  let smtp;
+  before(async () => {
+    await mkTenant(db, 'strict', { mfaRequired: true });
+    await mkUser(db, 'strict', 'flood@strict.test', P);
+    smtp = await startSmtp();
+    srv = await startFaceServer({
+      db, defaultTenant: 'strict', limits: true,
+      args: ['--smtp-url', smtp.url, '--rl-account-burst', '2', '--rl-account-per-min', '1'],
+    });
+  });
+  after(async () => {
+    if (srv) await srv.stop();
+    if (smtp) await smtp.close();
+  });
+
+  it('a third code within the burst is 429 with Retry-After, and no mail goes', async () => {
+    const r = await login(srv, 'flood@strict.test', P);
+    assert.equal(r.json.enrollment_required, true, r.text);
+    assert.equal((await sendCode(srv, r.json.token)).status, 202);
+    assert.equal((await sendCode(srv, r.json.token)).status, 202);
+    const third = await sendCode(srv, r.json.token);
+    assertError(third, 429, 'rate_limited');
+    assert.ok(Number(third.headers['retry-after']) >= 1, third.headers['retry-after']);
+    await smtp.waitMessage(() => smtp.messages.length >= 2);
+    assert.equal(smtp.messages.length, 2);
+  });
+});
+
 describe('issue 7: enrolment proof without a mail server', { timeout: 60000 }, () => {
   const db = newDb();
   const P = pw();
