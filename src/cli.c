@@ -38,6 +38,7 @@ typedef struct cli_opts {
 	int ndomains;
 	const char *tenant;
 	const char *email;
+	const char *ttl;             /* user enroll-link --ttl SECS */
 	int demo, verified, admin, mfa_required;
 	ts_store_mode mode;          /* the command's: may it create the store? */
 } cli_opts;
@@ -514,8 +515,9 @@ print_lock(void *arg, const ts_lock *l)
 
 	if (l->locked_until > v->now)
 		ts_rfc3339(l->locked_until, until);
-	printf("%s %s failures=%d locked_until=%s\n", slug_of(v, l->tenant_id), l->email,
-	       l->failures, until);
+	/* Second-factor counts (key "mfa|<user id>") are told apart. */
+	printf("%s %s failures=%d locked_until=%s%s\n", slug_of(v, l->tenant_id), l->email,
+	       l->failures, until, strncmp(l->key, "mfa|", 4) ? "" : " factor=second");
 	return 0;
 }
 
@@ -533,6 +535,48 @@ cmd_user_locks(cli_opts *o)
 	ts_store_close(s);
 	free(v.t);
 	return r == TS_OK ? 0 : fail("cannot list locks: %s", ts_strerror(r));
+}
+
+/* An enrolment link: the proof beyond the password that lets a user of an
+ * MFA-required tenant enrol a first factor without mail (src/auth/enroll.c). */
+static int
+cmd_user_enroll_link(cli_opts *o)
+{
+	char token[TS_SECRET_TEXT_LEN + 1], until[32], *end = NULL;
+	long long ttl = 86400;
+	int64_t exp = 0;
+	ts_store *s = NULL;
+	ts_err r;
+
+	if (need_user_flags(o, "enroll-link"))
+		return 1;
+	if (o->ttl) {
+		errno = 0;
+		ttl = strtoll(o->ttl, &end, 10);
+		if (errno || !end || *end || end == o->ttl || ttl < 60 || ttl > 30 * 86400)
+			return fail("--ttl must be a number of seconds from 60 to %d", 30 * 86400);
+	}
+	if (open_store(o, &s))
+		return 1;
+	/* stdout carries the token alone, for scripts: the audit line goes to
+	 * stderr. */
+	ts_log_set_fds(2, 2);
+	r = ts_admin_enroll_link(s, o->tenant, o->email, ttl, token, &exp);
+	ts_store_close(s);
+	if (r == TS_E_TENANT_UNKNOWN)
+		return fail("no tenant '%s'", o->tenant);
+	if (r == TS_E_NOT_FOUND)
+		return fail("no user %s in tenant %s", o->email, o->tenant);
+	if (r != TS_OK)
+		return fail("cannot issue an enrolment link: %s", ts_strerror(r));
+	ts_rfc3339(exp, until);
+	/* The token alone on stdout, for scripts; what it is on stderr. */
+	printf("%s\n", token);
+	fprintf(stderr, "tessera: enrolment link for %s in tenant %s, single use, valid until %s; "
+	        "the user redeems it with POST /v1/mfa/enroll/link {\"token\": ...} "
+	        "using the enrolment token their login returned\n", o->email, o->tenant, until);
+	ts_wipe(token, sizeof(token));
+	return 0;
 }
 
 /* ---- keys ---- */
@@ -762,6 +806,8 @@ cmd_serve(cli_opts *o)
 		.pw_cost = pw_cost(&o->cfg),
 		.lock_after = (int)o->cfg.lock_after,
 		.lock_secs = o->cfg.lock_secs,
+		.mfa_lock_after = (int)o->cfg.mfa_lock_after,
+		.mfa_lock_secs = o->cfg.mfa_lock_secs,
 		.totp_issuer = "Tessera",
 		.rl_ip_rate = (double)o->cfg.rl_ip_per_min / 60.0,
 		.rl_ip_burst = (double)o->cfg.rl_ip_burst,
@@ -860,6 +906,10 @@ static const cli_cmd commands[] = {
 	{ "user", "unlock", cmd_user_unlock,
 	  "tessera user unlock --tenant SLUG --email EMAIL  (clears failed logins and any lock)", "",
 	  U_STORE, TS_STORE_EXISTING },
+	{ "user", "enroll-link", cmd_user_enroll_link,
+	  "tessera user enroll-link --tenant SLUG --email EMAIL [--ttl SECS]  (single-use proof for enrolling a first second factor)",
+	  "  --ttl SECS           how long the link stays good (default 86400)\n",
+	  U_STORE, TS_STORE_EXISTING },
 	{ "user", "locks", cmd_user_locks,
 	  "tessera user locks  (accounts with failed logins: tenant slug, email, count, lock end)", "",
 	  U_STORE, TS_STORE_EXISTING },
@@ -937,7 +987,7 @@ parse_flags(cli_opts *o, int argc, char **argv, int first)
 		if (!strcmp(name, "admin")) { o->admin = 1; continue; }
 		if (!strcmp(name, "mfa-required")) { o->mfa_required = 1; continue; }
 		if (strcmp(name, "config") && strcmp(name, "domain") && strcmp(name, "tenant") &&
-		    strcmp(name, "email") && !ts_config_known(name))
+		    strcmp(name, "email") && strcmp(name, "ttl") && !ts_config_known(name))
 			return fail("unknown flag --%s (see --help)", name);
 		if (!(v = flag_value(argc, argv, &i, arg)))
 			return fail("%s needs a value", arg);
@@ -950,6 +1000,8 @@ parse_flags(cli_opts *o, int argc, char **argv, int first)
 			o->tenant = v;
 		} else if (!strcmp(name, "email")) {
 			o->email = v;
+		} else if (!strcmp(name, "ttl")) {
+			o->ttl = v;
 		} else {
 			int r = ts_config_set(&o->cfg, name, v, err, sizeof(err));
 			if (r == -2)

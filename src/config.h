@@ -50,6 +50,8 @@ typedef enum {
 	X(INT, rl_account_per_min, 6, 0, 100000000, TS_USE_SERVE, NONE, "password attempts per minute per account (0 = off)") \
 	X(INT, rl_account_burst, 5, 1, 100000000, TS_USE_SERVE, NONE, "burst of attempts per account")           \
 	X(INT, lock_secs, 900, 1, 86400, TS_USE_SERVE, NONE, "lock duration, seconds")                          \
+	X(INT, mfa_lock_after, 10, 1, 1000, TS_USE_SERVE, NONE, "wrong second-factor answers before an account's second factor is locked") \
+	X(INT, mfa_lock_secs, 900, 1, 86400, TS_USE_SERVE, NONE, "second-factor lock duration, seconds")        \
 	X(STR, prefix_native, "", 0, 0, TS_USE_SERVE, PREFIX, "path prefix of the native API")                   \
 	X(STR, prefix_admin, "/admin", 0, 0, TS_USE_SERVE, PREFIX, "path prefix of contract 000")                \
 	X(STR, prefix_iam, "/iam", 0, 0, TS_USE_SERVE, PREFIX, "path prefix of contract 001")                    \

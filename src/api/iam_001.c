@@ -50,6 +50,8 @@ iam_map(ts_err e, iam_stage st)
 	case TS_E_FORBIDDEN:
 	case TS_E_STORE_UNAVAILABLE:
 	case TS_E_MFA_NOT_ENROLLED:
+	case TS_E_MAIL_UNCONFIGURED:
+	case TS_E_ENROLL_PROOF_REQUIRED:
 	case TS_E__COUNT:
 		switch (st) {
 		case IAM_AT_LOGIN:
@@ -62,7 +64,7 @@ iam_map(ts_err e, iam_stage st)
 			return (iam_err){ 500, "session", 201, "Failed to save auth token data.", 0 };
 		case IAM_AT_CODE:
 			/* No mail server configured: a code is due but cannot go. */
-			if (e == TS_E_MFA_NOT_ENROLLED)
+			if (e == TS_E_MAIL_UNCONFIGURED)
 				return (iam_err){ 500, "session", 207,
 				                  "Unsupported OTP code delivery method.", 0 };
 			return (iam_err){ 500, "session", 204, "Failed to create OTP code.", 0 };
@@ -276,6 +278,7 @@ post_sessions(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	const char *token, *code;
 	ts_tokens t;
 	ts_user u;
+	int wait = 0;
 	ts_err r;
 
 	if (!body)
@@ -291,9 +294,9 @@ post_sessions(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 		details = NULL;
 		goto out;
 	}
-	r = ts_auth_iam_session(api->auth, token, code, &t, &u);
+	r = ts_auth_iam_session(api->auth, token, code, &t, &u, &wait);
 	if (r != TS_OK) {
-		iam_error(resp, r, IAM_AT_SESSION, NULL, NULL, 0);
+		iam_error(resp, r, IAM_AT_SESSION, NULL, NULL, wait);
 		goto out;
 	}
 	api_reply(resp, 201, json_pack("{s:s, s:s, s:I, s:s}", "accessToken", t.access,

@@ -66,20 +66,27 @@ native_map(ts_err e)
 		return (native_err){ 503, "overloaded", "The server is busy; try again shortly.", 1 };
 	case TS_E_EMAIL_SEND:
 		return (native_err){ 500, "email_failed", "The email could not be sent.", 0 };
+	case TS_E_MAIL_UNCONFIGURED:
+		return (native_err){ 501, "mail_unconfigured", "This server sends no mail.", 0 };
+	case TS_E_ENROLL_PROOF_REQUIRED:
+		return (native_err){ 403, "enrollment_proof_required", "Prove this enrolment first: a code mailed to you or an enrolment link from an administrator.", 0 };
 	case TS_E__COUNT:
 		break;
 	}
 	return (native_err){ 500, "internal_error", "Internal error.", 0 };
 }
 
-/* Renders an engine error; field and reason (may be NULL) go to details. */
+/* Renders an engine error; field and reason (may be NULL) go to details,
+ * notice (may be NULL) to notices. */
 static ts_http_action
-native_error(ts_http_resp *resp, ts_err e, const char *field, const char *reason,
-             int retry_after)
+native_error_notice(ts_http_resp *resp, ts_err e, const char *field, const char *reason,
+                    int retry_after, const char *notice)
 {
 	native_err m = native_map(e);
 	json_t *body = json_pack("{s:s, s:s}", "code", m.code, "message", m.message);
 
+	if (body && notice)
+		json_object_set_new(body, "notices", json_pack("[s]", notice));
 	if (body && (field || reason)) {
 		json_t *d = json_object();
 		if (field)
@@ -92,6 +99,13 @@ native_error(ts_http_resp *resp, ts_err e, const char *field, const char *reason
 	resp->log_note = m.code;
 	api_reply(resp, m.status, body);
 	return TS_HTTP_DONE;
+}
+
+static ts_http_action
+native_error(ts_http_resp *resp, ts_err e, const char *field, const char *reason,
+             int retry_after)
+{
+	return native_error_notice(resp, e, field, reason, retry_after, NULL);
 }
 
 static ts_http_action
@@ -170,6 +184,7 @@ reply_login_ok(ts_api *api, const ts_login_ok *ok, ts_http_resp *resp)
 			json_t *n = json_array();
 			for (int i = 0; i < ok->n_notices; i++)
 				json_array_append_new(n, json_string(ok->notices[i]));
+			json_array_append_new(n, json_string(ts_auth_enroll_hint(api->auth)));
 			json_object_set_new(o, "enrollment_required", json_true());
 			json_object_set_new(o, "notices", n);
 		}
@@ -348,6 +363,7 @@ post_challenge(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	ts_user u;
 	ts_tenant tn;
 	ts_tokens t;
+	int wait = 0;
 	ts_err r;
 
 	if (!body)
@@ -360,13 +376,13 @@ post_challenge(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 		bad_request(resp, "method", "must be one of the methods offered: totp");
 		goto out;
 	}
-	r = ts_auth_challenge_totp(api->auth, id, code, &u);
+	r = ts_auth_challenge_totp(api->auth, id, code, &u, &wait);
 	if (r == TS_OK)
 		r = ts_auth_tenant_by_id(api->auth, u.tenant_id, &tn);
 	if (r == TS_OK)
 		r = ts_auth_start_session(api->auth, &u, TS_SESSION_FULL, "pwd otp", TS_ACCESS_JWT, &t);
 	if (r != TS_OK)
-		native_error(resp, r, NULL, NULL, 0);
+		native_error(resp, r, NULL, NULL, wait);
 	else
 		reply_tokens(resp, &t, &u, &tn);
 out:
@@ -401,6 +417,7 @@ post_totp_confirm(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	json_t *body = NULL, *o;
 	const char *code;
 	ts_tokens t;
+	int wait = 0;
 	ts_err r;
 
 	if (!authenticate(api, req, resp, &p))
@@ -409,19 +426,17 @@ post_totp_confirm(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 		return TS_HTTP_DONE;
 	if (!(code = api_string_or_400(body, "code", resp, bad_request)))
 		goto out;
-	if ((r = ts_auth_totp_confirm(api->auth, &p, code)) != TS_OK) {
-		native_error(resp, r, NULL, NULL, 0);
+	if ((r = ts_auth_totp_confirm(api->auth, &p, code, &wait)) != TS_OK) {
+		native_error(resp, r, NULL, NULL, wait);
 		goto out;
 	}
 	if (p.scope == TS_SESSION_FULL) {
 		api_reply(resp, 200, json_pack("{s:b}", "enabled", 1));
 		goto out;
 	}
-	/* Enrolled under an enrolment-only token: that session has served its
-	 * purpose; a full one, with both factors proven, replaces it. */
-	(void)ts_auth_logout(api->auth, &p);
-	r = ts_auth_start_session(api->auth, &p.user, TS_SESSION_FULL, "pwd otp", TS_ACCESS_JWT, &t);
-	if (r != TS_OK) {
+	/* Enrolled under a proven enrolment-only token: a full session
+	 * replaces it. */
+	if ((r = ts_auth_enroll_finish(api->auth, &p, &t)) != TS_OK) {
 		native_error(resp, r, NULL, NULL, 0);
 		goto out;
 	}
@@ -434,6 +449,107 @@ out:
 	return TS_HTTP_DONE;
 }
 
+/* ---- the enrolment proof: a mailed code or an administrator's link ---- */
+
+static ts_http_action
+reply_proven(ts_http_resp *resp)
+{
+	api_reply(resp, 200, json_pack("{s:b}", "enrollment_proven", 1));
+	return TS_HTTP_DONE;
+}
+
+typedef struct enroll_mail_job {
+	ts_api *api;
+	ts_principal p;
+} enroll_mail_job;
+
+static void
+enroll_mail_run(void *arg, ts_http_resp *resp)
+{
+	enroll_mail_job *j = arg;
+	int64_t exp = 0;
+	int wait = 0;
+	ts_err r = ts_auth_enroll_mail_code(j->api->auth, &j->p, &exp, &wait);
+
+	if (r == TS_E_MAIL_UNCONFIGURED)
+		native_error_notice(resp, r, NULL, NULL, 0, ts_auth_enroll_hint(j->api->auth));
+	else if (r != TS_OK)
+		native_error(resp, r, NULL, NULL, wait);
+	else
+		api_reply(resp, 202, json_pack("{s:b, s:o}", "sent", 1, "expires_at",
+		                               api_time_json(exp)));
+	free(j);
+}
+
+static ts_http_action
+post_enroll_email_send(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	enroll_mail_job *j;
+	ts_err r;
+
+	if (!(j = calloc(1, sizeof(*j))))
+		return native_error(resp, TS_E_NOMEM, NULL, NULL, 0);
+	if (!authenticate(api, req, resp, &j->p)) {
+		free(j);
+		return TS_HTTP_DONE;
+	}
+	j->api = api;
+	/* Sending blocks on the mail server: a worker does it. */
+	if ((r = ts_http_defer(req, enroll_mail_run, j)) != TS_OK) {
+		free(j);
+		return native_error(resp, r, NULL, NULL, 0);
+	}
+	return TS_HTTP_DEFERRED;
+}
+
+static ts_http_action
+post_enroll_email_verify(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	ts_principal p;
+	json_t *body;
+	const char *code;
+	int wait = 0;
+	ts_err r;
+
+	if (!authenticate(api, req, resp, &p))
+		return TS_HTTP_DONE;
+	if (!(body = api_body_or_400(req, resp, bad_request)))
+		return TS_HTTP_DONE;
+	if ((code = api_string_or_400(body, "code", resp, bad_request)) != NULL) {
+		if ((r = ts_auth_enroll_verify_code(api->auth, &p, code, &wait)) != TS_OK)
+			native_error(resp, r, NULL, NULL, wait);
+		else
+			reply_proven(resp);
+	}
+	json_decref(body);
+	return TS_HTTP_DONE;
+}
+
+static ts_http_action
+post_enroll_link(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	ts_principal p;
+	json_t *body;
+	const char *link;
+	ts_err r;
+
+	if (!authenticate(api, req, resp, &p))
+		return TS_HTTP_DONE;
+	if (!(body = api_body_or_400(req, resp, bad_request)))
+		return TS_HTTP_DONE;
+	if ((link = api_string_or_400(body, "token", resp, bad_request)) != NULL) {
+		if ((r = ts_auth_enroll_link_redeem(api->auth, &p, link)) != TS_OK)
+			native_error(resp, r, NULL,
+			             r == TS_E_TOKEN_INVALID ?
+			             "the enrolment link is unknown, spent, expired or another user's" :
+			             NULL, 0);
+		else
+			reply_proven(resp);
+	}
+	json_decref(body);
+	return TS_HTTP_DONE;
+}
+
 const api_route api_native_routes[] = {
 	{ FACE_NATIVE, "POST", "/v1/auth/login", post_login },
 	{ FACE_NATIVE, "POST", "/v1/auth/mfa/challenge", post_challenge },
@@ -442,5 +558,8 @@ const api_route api_native_routes[] = {
 	{ FACE_NATIVE, "GET", "/v1/auth/me", get_me },
 	{ FACE_NATIVE, "POST", "/v1/mfa/totp/enroll", post_totp_enroll },
 	{ FACE_NATIVE, "POST", "/v1/mfa/totp/confirm", post_totp_confirm },
+	{ FACE_NATIVE, "POST", "/v1/mfa/enroll/email/send", post_enroll_email_send },
+	{ FACE_NATIVE, "POST", "/v1/mfa/enroll/email/verify", post_enroll_email_verify },
+	{ FACE_NATIVE, "POST", "/v1/mfa/enroll/link", post_enroll_link },
 	{ 0, NULL, NULL, NULL },
 };

@@ -168,7 +168,14 @@ ts_admin_unlock(ts_store *s, const char *tenant_slug, const char *email)
 	if ((r = s->ops->user_by_email(s, t.id, email, &u)) != TS_OK)
 		return r;                     /* NOT_FOUND: no such user */
 	ts_account_key(&t, &req, key, sizeof(key));
-	if ((r = s->ops->lock_clear(s, key)) == TS_OK)
-		ts_log_event(TS_LOG_INFO, "account_unlocked", "tenant", t.slug, "reason", "admin", NULL);
-	return r;
+	if ((r = s->ops->lock_clear(s, key)) != TS_OK)
+		return r;
+	/* The second-factor count too (mfa_lock.c). */
+	memset(u.password_hash, 0, sizeof(u.password_hash));
+	ts_mfa_lock_key(u.id, key, sizeof(key));
+	if ((r = s->ops->lock_clear(s, key)) != TS_OK)
+		return r;
+	ts_log_event(TS_LOG_INFO, "account_unlocked", "tenant", t.slug, "user", u.id, "reason",
+	             "admin", NULL);
+	return TS_OK;
 }

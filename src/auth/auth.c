@@ -38,6 +38,10 @@ ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out)
 	if (!(a = calloc(1, sizeof(*a))))
 		return TS_E_NOMEM;
 	a->cfg = *cfg;
+	if (a->cfg.mfa_lock_after <= 0)
+		a->cfg.mfa_lock_after = 10;
+	if (a->cfg.mfa_lock_secs <= 0)
+		a->cfg.mfa_lock_secs = 900;
 	a->store = store;
 	a->issuer = strdup(cfg->issuer);
 	a->audience = strdup(cfg->audience);

@@ -24,6 +24,8 @@ typedef struct ts_auth_config {
 	ts_pw_cost pw_cost;
 	int lock_after;              /* failed logins before a temporary lock */
 	int64_t lock_secs;
+	int mfa_lock_after;          /* wrong second-factor answers before a lock; 0 = 10 */
+	int64_t mfa_lock_secs;       /* 0 = 900 */
 	const char *totp_issuer;     /* label shown in authenticator apps */
 	double rl_ip_rate;           /* password attempts per second per client address */
 	double rl_ip_burst;
@@ -139,19 +141,64 @@ ts_err ts_auth_logout(ts_auth *a, const ts_principal *p);
  * the challenge's uuid (the client's handle). */
 ts_err ts_auth_challenge_open(ts_auth *a, const ts_user *u, char id[TS_ID_SZ]);
 /* Completes a challenge with a TOTP code: TS_OK fills *u (the user) and the
- * challenge is spent. TS_E_CHALLENGE_INVALID (unknown, spent, expired, or
- * too many wrong codes), TS_E_MFA_INVALID (wrong code), TS_E_MFA_NOT_ENROLLED. */
-ts_err ts_auth_challenge_totp(ts_auth *a, const char *challenge_id, const char *code, ts_user *u);
+ * challenge is spent. A challenge allows 5 codes, counted atomically.
+ * TS_E_CHALLENGE_INVALID (unknown, spent, expired, or too many wrong codes),
+ * TS_E_MFA_INVALID (wrong code; counted against the account's second
+ * factor), TS_E_LOCKED (too many wrong second-factor answers: the code was
+ * not checked; *retry_after seconds), TS_E_MFA_NOT_ENROLLED. */
+ts_err ts_auth_challenge_totp(ts_auth *a, const char *challenge_id, const char *code, ts_user *u,
+                              int *retry_after);
 
 /* Starts TOTP enrolment: a new unconfirmed secret (replacing any earlier
- * unconfirmed one). TS_E_CONFLICT when a confirmed one exists. uri is
+ * unconfirmed one). TS_E_ENROLL_PROOF_REQUIRED for an unproven enrolment
+ * session (enroll.c); TS_E_CONFLICT when a confirmed one exists. uri is
  * malloc'd; the caller frees it. */
 ts_err ts_auth_totp_begin(ts_auth *a, const ts_principal *p, char b32[64], char **uri);
-/* Confirms enrolment with a first code. TS_E_MFA_INVALID, TS_E_NOT_FOUND. */
-ts_err ts_auth_totp_confirm(ts_auth *a, const ts_principal *p, const char *code);
+/* Confirms enrolment with a first code. TS_E_ENROLL_PROOF_REQUIRED,
+ * TS_E_MFA_INVALID (counted against the account's second factor),
+ * TS_E_LOCKED (not checked; *retry_after), TS_E_MFA_NOT_ENROLLED. */
+ts_err ts_auth_totp_confirm(ts_auth *a, const ts_principal *p, const char *code,
+                            int *retry_after);
 /* Checks a TOTP code for a user with confirmed TOTP (replays refused). */
 ts_err ts_auth_totp_check(ts_auth *a, const ts_user *u, const char *code);
 int ts_auth_user_has_totp(ts_auth *a, const ts_user *u);
+
+/* ---- the enrolment proof (enroll.c) ----
+ * In a tenant that requires MFA, a user without a factor gets an
+ * enrolment-only session at login. It enrols nothing until it is proven
+ * beyond the password: by a code mailed to the user's address, or by an
+ * enrolment link an administrator issued. Full sessions need no proof. */
+
+/* 1 for a full session, or an enrolment session that has been proven. */
+int ts_auth_enroll_proven(const ts_session *s);
+/* TS_OK, or TS_E_ENROLL_PROOF_REQUIRED for an unproven enrolment session. */
+ts_err ts_auth_enroll_allowed(const ts_principal *p);
+/* A static notice for an enrolment-only login: how to prove it here. */
+const char *ts_auth_enroll_hint(ts_auth *a);
+/* Mails a new 6-digit code (voiding any earlier one) for the enrolment
+ * session p, valid challenge_ttl seconds (*expires_at), stored hashed and
+ * bound to the session. Blocks for up to smtp_timeout: call it on a
+ * worker. TS_E_FORBIDDEN for a full session, TS_E_MAIL_UNCONFIGURED when
+ * no SMTP server is configured, TS_E_RATE_LIMITED (*retry_after seconds:
+ * the per-account limit, rl_account_*, applies to these mails too, so a
+ * password is no licence to flood the user's mailbox), TS_E_EMAIL_SEND,
+ * store errors. */
+ts_err ts_auth_enroll_mail_code(ts_auth *a, const ts_principal *p, int64_t *expires_at,
+                                int *retry_after);
+/* Checks a mailed code; TS_OK marks the session proven (amr gains "mca").
+ * 5 codes per mailed code, counted atomically. TS_E_CHALLENGE_INVALID (no
+ * live code: none sent, spent, expired, tries used up), TS_E_MFA_INVALID
+ * (wrong; counted against the account's second factor), TS_E_LOCKED (not
+ * checked; *retry_after), TS_E_FORBIDDEN (full session). */
+ts_err ts_auth_enroll_verify_code(ts_auth *a, const ts_principal *p, const char *code,
+                                  int *retry_after);
+/* Redeems an administrator's enrolment link; TS_OK marks the session proven
+ * (amr gains "link") and spends the link. TS_E_TOKEN_INVALID for an
+ * unknown, spent, expired or another user's link; TS_E_FORBIDDEN (full). */
+ts_err ts_auth_enroll_link_redeem(ts_auth *a, const ts_principal *p, const char *token);
+/* After TOTP was confirmed under a proven enrolment session: ends it and
+ * starts a full session (amr: the proofs given, plus "otp"). */
+ts_err ts_auth_enroll_finish(ts_auth *a, const ts_principal *p, ts_tokens *out);
 
 /* ---- signing keys ---- */
 
@@ -203,11 +250,17 @@ ts_err ts_admin_user_add(ts_store *s, const ts_pw_cost *c, const char *tenant_sl
 ts_err ts_admin_user_find(ts_store *s, const char *tenant_slug, const char *email, ts_user *out);
 ts_err ts_admin_user_set_password(ts_store *s, const ts_pw_cost *c, const ts_user *u,
                                   const char *password, size_t pwlen);
-/* Clears the failure count and lock of an existing user's account. Locks
- * are kept for unknown addresses too (so failures do not reveal who
- * exists), but an operator naming one is told: TS_E_NOT_FOUND, and
- * nothing is cleared (those records expire after lock_secs). */
+/* Clears the failure count and lock of an existing user's account, and the
+ * user's second-factor lock. Locks are kept for unknown addresses too (so
+ * failures do not reveal who exists), but an operator naming one is told:
+ * TS_E_NOT_FOUND, and nothing is cleared (those records expire after
+ * lock_secs). */
 ts_err ts_admin_unlock(ts_store *s, const char *tenant_slug, const char *email);
+/* Issues a single-use enrolment link for the user: token gets 256 random
+ * bits as text (only its hash is stored), valid ttl seconds. TS_E_INVALID
+ * (ttl), TS_E_TENANT_UNKNOWN, TS_E_NOT_FOUND (no such user), store errors. */
+ts_err ts_admin_enroll_link(ts_store *s, const char *tenant_slug, const char *email, int64_t ttl,
+                            char token[TS_SECRET_TEXT_LEN + 1], int64_t *expires_at);
 
 /* Makes a new signing key, published at once (every node has it within
  * TS_KEYS_CHECK_US, 0.5 s) but signing only after activation_delay seconds
@@ -262,7 +315,7 @@ ts_err ts_auth_iam_token(ts_auth *a, const ts_login_ok *ok, ts_iam_token *out);
 
 /* Makes a 6-digit code bound to the auth token t (stored hashed with it,
  * same expiry) and mails it to u's address. Blocks for up to smtp_timeout:
- * call it on a worker. TS_E_MFA_NOT_ENROLLED when no SMTP server is
+ * call it on a worker. TS_E_MAIL_UNCONFIGURED when no SMTP server is
  * configured (the code cannot be delivered); store errors when the code
  * cannot be saved; TS_E_EMAIL_SEND when the mail server cannot be reached or
  * refuses the mail. */
@@ -274,8 +327,10 @@ ts_err ts_auth_iam_mail_code(ts_auth *a, const ts_user *u, const ts_iam_token *t
  * allows 5 codes per token, counted atomically. Errors:
  * TS_E_CHALLENGE_INVALID (unknown, spent or expired token, codes used up, or
  * the account was disabled since step 1), TS_E_MFA_INVALID (code missing or
- * wrong), store errors. u gets the user. */
+ * wrong; a wrong one counts against the account's second factor),
+ * TS_E_LOCKED (too many wrong second-factor answers: not checked,
+ * *retry_after seconds), store errors. u gets the user. */
 ts_err ts_auth_iam_session(ts_auth *a, const char *auth_token, const char *code,
-                           ts_tokens *out, ts_user *u);
+                           ts_tokens *out, ts_user *u, int *retry_after);
 
 #endif

@@ -49,6 +49,25 @@ struct ts_auth {
 #define TS_ACCOUNT_KEY_MAX (TS_ID_SZ + TS_HOST_MAX + TS_EMAIL_MAX + 4)
 void ts_account_key(const ts_tenant *t, const ts_login_req *req, char *out, size_t cap);
 
+/* mfa_lock.c: failed second-factor answers per account (user id), apart
+ * from password failures. */
+void ts_mfa_lock_key(const char *user_id, char *out, size_t cap);
+/* Before a second-factor answer is checked: TS_OK, or TS_E_LOCKED with
+ * *retry_after in seconds (the answer must not be checked), or a store
+ * error. */
+ts_err ts_mfa_admit(ts_auth *a, const ts_user *u, int *retry_after);
+/* Counts one wrong answer (method names it in the log); locks at
+ * mfa_lock_after. */
+void ts_mfa_failed(ts_auth *a, const ts_user *u, const char *method);
+/* A correct second factor ends the run of failures. */
+void ts_mfa_passed(ts_auth *a, const ts_user *u);
+
+/* enroll.c: mailed 6-digit codes, shared by IAM's login codes and the
+ * enrolment proof. */
+#define TS_CODE_DIGITS 6
+void ts_code_new(char out[TS_CODE_DIGITS + 1]);
+int ts_code_shape_ok(const char *code);
+
 /* keys.c */
 ts_err ts_keys_init(ts_auth *a);
 void ts_keys_free(ts_auth *a);

@@ -14,7 +14,6 @@
 #include "crypto/hash.h"
 
 #define IAM_CODE_TRIES 5         /* codes one auth token may be tried with */
-#define IAM_CODE_DIGITS 6
 
 static const char *
 method_name(ts_iam_method m)
@@ -30,8 +29,7 @@ method_name(ts_iam_method m)
 	return "none";
 }
 
-/* The method recorded in an auth token's data; -1 for anything else (such
- * as the attempt markers, which share the secret kind). */
+/* The method recorded in an auth token's data; -1 for anything else. */
 static int
 method_parse(const char *s, ts_iam_method *m)
 {
@@ -63,7 +61,8 @@ ts_auth_iam_token(ts_auth *a, const ts_login_ok *ok, ts_iam_token *out)
 		break;
 	case TS_NEXT_ENROLL:
 		/* The tenant wants a second factor and the user has none: the
-		 * mailbox serves as one. */
+		 * mailbox serves as one, the same proof beyond the password that
+		 * an enrolment session needs before it may enrol (enroll.c). */
 		out->method = TS_IAM_EMAIL;
 		break;
 	}
@@ -92,30 +91,17 @@ ts_auth_iam_token(ts_auth *a, const ts_login_ok *ok, ts_iam_token *out)
 static void
 code_hash(const char *token, const char *code, char out[TS_HASH_SZ])
 {
-	char text[TS_SECRET_TEXT_LEN + IAM_CODE_DIGITS + 2];
+	char text[TS_SECRET_TEXT_LEN + TS_CODE_DIGITS + 2];
 	int n = snprintf(text, sizeof(text), "%s:%s", token, code);
 
 	ts_secret_hash(text, (size_t)n, out);
 	ts_wipe(text, sizeof(text));
 }
 
-/* A uniform 6-digit code (rejection sampling: no modulo bias). */
-static void
-code_new(char out[IAM_CODE_DIGITS + 1])
-{
-	uint32_t v;
-
-	do {
-		ts_random(&v, sizeof(v));
-	} while (v >= 4294000000u);   /* the largest multiple of 10^6 below 2^32 */
-	snprintf(out, IAM_CODE_DIGITS + 1, "%06u", (unsigned)(v % 1000000u));
-	ts_wipe(&v, sizeof(v));
-}
-
 ts_err
 ts_auth_iam_mail_code(ts_auth *a, const ts_user *u, const ts_iam_token *t)
 {
-	char code[IAM_CODE_DIGITS + 1], text[512];
+	char code[TS_CODE_DIGITS + 1], text[512];
 	ts_secret sec;
 	int64_t now = ts_now();
 	long minutes;
@@ -125,9 +111,9 @@ ts_auth_iam_mail_code(ts_auth *a, const ts_user *u, const ts_iam_token *t)
 		/* Said once at start-up (ts_auth_new); per request only here. */
 		ts_log_event(TS_LOG_DEBUG, "email_code_failed", "user", u->id, "reason",
 		             "smtp_not_configured", NULL);
-		return TS_E_MFA_NOT_ENROLLED;
+		return TS_E_MAIL_UNCONFIGURED;
 	}
-	code_new(code);
+	ts_code_new(code);
 	memset(&sec, 0, sizeof(sec));
 	code_hash(t->token, code, sec.hash);
 	sec.kind = TS_SECRET_EMAIL_OTP;
@@ -175,43 +161,16 @@ token_shape_ok(const char *s)
 	return n == TS_SECRET_TEXT_LEN;
 }
 
-/* Claims one of the token's IAM_CODE_TRIES code attempts. Attempt n is a
- * marker row keyed by (token hash, n): the store's unique key makes the
- * claim atomic across threads and processes, so parallel guesses cannot
- * exceed the budget. TS_E_CHALLENGE_INVALID when all are used. */
+/* Claims one of the token's IAM_CODE_TRIES code attempts with one atomic
+ * store op, so parallel guesses cannot exceed the budget.
+ * TS_E_CHALLENGE_INVALID when all are used. */
 static ts_err
-claim_try(ts_auth *a, const ts_secret *tok, int64_t now)
+claim_try(ts_auth *a, const ts_secret *tok)
 {
-	char text[TS_HASH_SZ + 16];
-	ts_secret m;
-	ts_err r;
+	int n;
+	ts_err r = SOPS(a)->secret_attempt(ST(a), TS_SECRET_AUTH_TOKEN, tok->hash, IAM_CODE_TRIES, &n);
 
-	for (int n = 0; n < IAM_CODE_TRIES; n++) {
-		memset(&m, 0, sizeof(m));
-		snprintf(text, sizeof(text), "%s:try:%d", tok->hash, n);
-		ts_secret_hash(text, strlen(text), m.hash);
-		m.kind = TS_SECRET_AUTH_TOKEN;
-		ts_strlcpy(m.tenant_id, tok->tenant_id, sizeof(m.tenant_id));
-		ts_strlcpy(m.user_id, tok->user_id, sizeof(m.user_id));
-		ts_strlcpy(m.data, "try", sizeof(m.data));
-		m.created_at = now;
-		m.expires_at = tok->expires_at;
-		r = SOPS(a)->secret_put(ST(a), &m);
-		if (r != TS_E_CONFLICT)
-			return r;
-	}
-	return TS_E_CHALLENGE_INVALID;
-}
-
-static int
-code_shape_ok(const char *code)
-{
-	size_t n = 0;
-
-	for (; code[n]; n++)
-		if (n >= IAM_CODE_DIGITS || code[n] < '0' || code[n] > '9')
-			return 0;
-	return n == IAM_CODE_DIGITS;
+	return r == TS_E_NOT_FOUND ? TS_E_CHALLENGE_INVALID : r;
 }
 
 /* Checks and spends a mailed code bound to auth_token (hash tok_hash). */
@@ -223,7 +182,7 @@ check_mail_code(ts_auth *a, const char *auth_token, const char *tok_hash, const 
 	ts_secret sec;
 	ts_err r;
 
-	if (!code_shape_ok(code))
+	if (!ts_code_shape_ok(code))
 		return TS_E_MFA_INVALID;
 	code_hash(auth_token, code, hash);
 	r = SOPS(a)->secret_consume(ST(a), TS_SECRET_EMAIL_OTP, hash, now, &sec);
@@ -236,18 +195,13 @@ check_mail_code(ts_auth *a, const char *auth_token, const char *tok_hash, const 
 	return TS_OK;
 }
 
-/* Checks the second factor the token asks for; the attempt is counted. */
+/* Judges the code for method m. */
 static ts_err
-check_code(ts_auth *a, const ts_secret *tok, ts_iam_method m, const char *auth_token,
+judge_code(ts_auth *a, const ts_secret *tok, ts_iam_method m, const char *auth_token,
            const char *code, const ts_user *u, int64_t now)
 {
 	ts_err r;
 
-	/* No code is no guess: it costs no attempt. */
-	if (!code || !*code)
-		return TS_E_MFA_INVALID;
-	if ((r = claim_try(a, tok, now)) != TS_OK)
-		return r;
 	switch (m) {
 	case TS_IAM_NO_CODE:
 		return TS_OK;
@@ -261,9 +215,33 @@ check_code(ts_auth *a, const ts_secret *tok, ts_iam_method m, const char *auth_t
 	return TS_E_INTERNAL;
 }
 
+/* Checks the second factor the token asks for: the account's second-factor
+ * lock first (a locked account's code is not judged), then one attempt of
+ * the token's is claimed, and a wrong code counts against the account. */
+static ts_err
+check_code(ts_auth *a, const ts_secret *tok, ts_iam_method m, const char *auth_token,
+           const char *code, const ts_user *u, int64_t now, int *retry_after)
+{
+	ts_err r;
+
+	if ((r = ts_mfa_admit(a, u, retry_after)) != TS_OK)
+		return r;
+	/* No code is no guess: it costs no attempt. */
+	if (!code || !*code)
+		return TS_E_MFA_INVALID;
+	if ((r = claim_try(a, tok)) != TS_OK)
+		return r;
+	r = judge_code(a, tok, m, auth_token, code, u, now);
+	if (r == TS_E_MFA_INVALID)
+		ts_mfa_failed(a, u, method_name(m));
+	else if (r == TS_OK)
+		ts_mfa_passed(a, u);
+	return r;
+}
+
 ts_err
 ts_auth_iam_session(ts_auth *a, const char *auth_token, const char *code, ts_tokens *out,
-                    ts_user *u)
+                    ts_user *u, int *retry_after)
 {
 	ts_secret tok;
 	char hash[TS_HASH_SZ];
@@ -274,6 +252,7 @@ ts_auth_iam_session(ts_auth *a, const char *auth_token, const char *code, ts_tok
 
 	memset(out, 0, sizeof(*out));
 	memset(u, 0, sizeof(*u));
+	*retry_after = 0;
 	if (!auth_token || !token_shape_ok(auth_token))
 		return TS_E_CHALLENGE_INVALID;
 	ts_secret_hash(auth_token, TS_SECRET_TEXT_LEN, hash);
@@ -287,14 +266,9 @@ ts_auth_iam_session(ts_auth *a, const char *auth_token, const char *code, ts_tok
 	memset(u->password_hash, 0, sizeof(u->password_hash));
 	if (u->is_disabled)
 		return TS_E_CHALLENGE_INVALID;
-	if (m != TS_IAM_NO_CODE && (r = check_code(a, &tok, m, auth_token, code, u, now)) != TS_OK) {
-		if (r == TS_E_MFA_INVALID || r == TS_E_CHALLENGE_INVALID)
-			ts_log_event(TS_LOG_INFO, "mfa_failed", "user", u->id, "method",
-			             method_name(m), "reason",
-			             ts_why_word(r == TS_E_MFA_INVALID ? TS_WHY_CODE : TS_WHY_CHALLENGE),
-			             NULL);
+	if (m != TS_IAM_NO_CODE &&
+	    (r = check_code(a, &tok, m, auth_token, code, u, now, retry_after)) != TS_OK)
 		return r;
-	}
 	/* Spend the token; of two racing with good codes, one wins. */
 	r = SOPS(a)->secret_consume(ST(a), TS_SECRET_AUTH_TOKEN, hash, now, &tok);
 	if (r == TS_E_TOKEN_REUSED || r == TS_E_NOT_FOUND)

@@ -62,9 +62,12 @@ ts_auth_totp_begin(ts_auth *a, const ts_principal *p, char b32[64], char **uri)
 {
 	unsigned char secret[TS_TOTP_SECRET_LEN];
 	ts_totp t;
-	ts_err r = SOPS(a)->totp_get(ST(a), p->user.id, &t);
+	ts_err r;
 
 	*uri = NULL;
+	if ((r = ts_auth_enroll_allowed(p)) != TS_OK)
+		return r;
+	r = SOPS(a)->totp_get(ST(a), p->user.id, &t);
 	if (r == TS_OK && t.confirmed)
 		return TS_E_CONFLICT;
 	if (r != TS_OK && r != TS_E_NOT_FOUND)
@@ -82,19 +85,30 @@ ts_auth_totp_begin(ts_auth *a, const ts_principal *p, char b32[64], char **uri)
 }
 
 ts_err
-ts_auth_totp_confirm(ts_auth *a, const ts_principal *p, const char *code)
+ts_auth_totp_confirm(ts_auth *a, const ts_principal *p, const char *code, int *retry_after)
 {
 	ts_totp t;
-	ts_err r = SOPS(a)->totp_get(ST(a), p->user.id, &t);
+	ts_err r;
 
+	*retry_after = 0;
+	if ((r = ts_auth_enroll_allowed(p)) != TS_OK)
+		return r;
+	r = SOPS(a)->totp_get(ST(a), p->user.id, &t);
 	if (r == TS_E_NOT_FOUND)
 		return TS_E_MFA_NOT_ENROLLED;   /* confirm before any enrolment */
 	if (r != TS_OK)
 		return r;
 	if (t.confirmed)
 		return TS_E_CONFLICT;
-	if ((r = totp_verify_and_spend(a, &t, code)) != TS_OK)
+	if ((r = ts_mfa_admit(a, &p->user, retry_after)) != TS_OK)
 		return r;
+	/* A wrong first code counts like any wrong second factor; a right one
+	 * does not clear the count: it proves the new secret, not the user. */
+	if ((r = totp_verify_and_spend(a, &t, code)) != TS_OK) {
+		if (r == TS_E_MFA_INVALID)
+			ts_mfa_failed(a, &p->user, "totp_confirm");
+		return r;
+	}
 	if ((r = SOPS(a)->totp_confirm(ST(a), p->user.id)) != TS_OK)
 		return r;
 	ts_log_event(TS_LOG_INFO, "mfa_enrolled", "user", p->user.id, "method", "totp", NULL);
@@ -115,14 +129,14 @@ ts_auth_challenge_open(ts_auth *a, const ts_user *u, char id[TS_ID_SZ])
 	sec.kind = TS_SECRET_MFA_CHALLENGE;
 	ts_strlcpy(sec.tenant_id, u->tenant_id, sizeof(sec.tenant_id));
 	ts_strlcpy(sec.user_id, u->id, sizeof(sec.user_id));
-	ts_strlcpy(sec.data, "0", sizeof(sec.data));   /* wrong codes so far */
 	sec.created_at = now;
 	sec.expires_at = now + a->cfg.challenge_ttl;
 	return SOPS(a)->secret_put(ST(a), &sec);
 }
 
 ts_err
-ts_auth_challenge_totp(ts_auth *a, const char *challenge_id, const char *code, ts_user *u)
+ts_auth_challenge_totp(ts_auth *a, const char *challenge_id, const char *code, ts_user *u,
+                       int *retry_after)
 {
 	ts_secret sec;
 	char hash[TS_HASH_SZ];
@@ -130,31 +144,36 @@ ts_auth_challenge_totp(ts_auth *a, const char *challenge_id, const char *code, t
 	int tries;
 	ts_err r;
 
+	*retry_after = 0;
+	memset(u, 0, sizeof(*u));
 	if (!challenge_id || !ts_is_uuid(challenge_id))
 		return TS_E_CHALLENGE_INVALID;
 	ts_secret_hash(challenge_id, strlen(challenge_id), hash);
 	r = SOPS(a)->secret_get(ST(a), TS_SECRET_MFA_CHALLENGE, hash, &sec);
 	if (r != TS_OK)
 		return r == TS_E_NOT_FOUND ? TS_E_CHALLENGE_INVALID : r;
-	tries = atoi(sec.data);
-	if (sec.used_at || sec.expires_at <= now || tries >= CHALLENGE_TRIES)
+	if (sec.used_at || sec.expires_at <= now)
 		return TS_E_CHALLENGE_INVALID;
 	if ((r = SOPS(a)->user_by_id(ST(a), sec.user_id, u)) != TS_OK)
 		return r == TS_E_NOT_FOUND ? TS_E_CHALLENGE_INVALID : r;
 	memset(u->password_hash, 0, sizeof(u->password_hash));
 	if (u->is_disabled)
 		return TS_E_CHALLENGE_INVALID;
+	if ((r = ts_mfa_admit(a, u, retry_after)) != TS_OK)
+		return r;
+	/* The try is claimed before the code is judged, by one atomic store
+	 * op: however many guesses race, at most CHALLENGE_TRIES are judged. */
+	r = SOPS(a)->secret_attempt(ST(a), TS_SECRET_MFA_CHALLENGE, hash, CHALLENGE_TRIES, &tries);
+	if (r != TS_OK)
+		return r == TS_E_NOT_FOUND ? TS_E_CHALLENGE_INVALID : r;
 	r = ts_auth_totp_check(a, u, code);
 	if (r == TS_E_MFA_INVALID) {
-		char buf[16];
-		snprintf(buf, sizeof(buf), "%d", tries + 1);
-		(void)SOPS(a)->secret_set_data(ST(a), TS_SECRET_MFA_CHALLENGE, hash, buf);
-		ts_log_event(TS_LOG_INFO, "mfa_failed", "user", u->id, "method", "totp", "reason",
-		             ts_why_word(TS_WHY_CODE), TS_LOG_INT("tries", tries + 1), NULL);
+		ts_mfa_failed(a, u, "totp");
 		return r;
 	}
 	if (r != TS_OK)
 		return r;
+	ts_mfa_passed(a, u);
 	/* Spend the challenge; a racing twin that also had a good code loses. */
 	r = SOPS(a)->secret_consume(ST(a), TS_SECRET_MFA_CHALLENGE, hash, now, &sec);
 	if (r == TS_E_TOKEN_REUSED || r == TS_E_NOT_FOUND)

@@ -15,6 +15,35 @@ scope_name(int kind)
 	return kind == TS_SESSION_ENROLL ? "enroll" : "full";
 }
 
+/* An enrolment-only token's audience: "<audience>:enroll". A relying party
+ * that validates a login token the standard way (signature, iss, aud ==
+ * its audience) refuses it, so it cannot pass for a login (RFC 8725 §3.9,
+ * "use and validate audience"; §3.11 asks that kinds of JWT be told apart).
+ * Returns 0 if it did not fit. */
+#define ENROLL_AUD_SUFFIX ":enroll"
+static int
+audience_of(ts_auth *a, int kind, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "%s%s", a->audience,
+	                 kind == TS_SESSION_ENROLL ? ENROLL_AUD_SUFFIX : "");
+
+	return n > 0 && (size_t)n < cap;
+}
+
+/* The session kind an aud claim names: TS_SESSION_FULL or
+ * TS_SESSION_ENROLL, or -1 for an audience that is not ours. */
+static int
+kind_of_audience(ts_auth *a, const char *aud)
+{
+	size_t n = strlen(a->audience);
+
+	if (strcmp(aud, a->audience) == 0)
+		return TS_SESSION_FULL;
+	if (strncmp(aud, a->audience, n) == 0 && strcmp(aud + n, ENROLL_AUD_SUFFIX) == 0)
+		return TS_SESSION_ENROLL;
+	return -1;
+}
+
 static ts_err
 issue_jwt(ts_auth *a, const ts_session *s, int64_t now, int64_t exp, int force_reload,
           ts_tokens *out)
@@ -27,7 +56,8 @@ issue_jwt(ts_auth *a, const ts_session *s, int64_t now, int64_t exp, int force_r
 	memset(&c, 0, sizeof(c));
 	ts_strlcpy(c.iss, a->issuer, sizeof(c.iss));
 	ts_strlcpy(c.sub, s->user_id, sizeof(c.sub));
-	ts_strlcpy(c.aud, a->audience, sizeof(c.aud));
+	if (!audience_of(a, s->kind, c.aud, sizeof(c.aud)))
+		return TS_E_INTERNAL;
 	ts_strlcpy(c.tid, s->tenant_id, sizeof(c.tid));
 	ts_strlcpy(c.sid, s->id, sizeof(c.sid));
 	ts_strlcpy(c.scope, scope_name(s->kind), sizeof(c.scope));
@@ -250,15 +280,18 @@ check_opaque(ts_auth *a, const char *token, int64_t now, char sid[TS_ID_SZ], int
 	return TS_OK;
 }
 
+/* *kind gets the session kind the token's audience names. Only full tokens
+ * go into the verified-token cache, so a hit is always a full one. */
 static ts_err
 check_jwt(ts_auth *a, const char *token, int64_t now, char sid[TS_ID_SZ], char tid[TS_ID_SZ],
-          int64_t *exp)
+          int64_t *exp, int *kind)
 {
 	ts_jws_parts p;
 	ts_jwt_claims c;
 	char kid[TS_KID_MAX];
 	ts_err r;
 
+	*kind = TS_SESSION_FULL;
 	if (ts_tokcache_get(a->verified, token, now, sid, tid, kid, exp) && ts_keys_trusted(a, kid))
 		return TS_OK;
 	if ((r = ts_keys_verify(a, token, &p, kid)) != TS_OK)
@@ -267,7 +300,7 @@ check_jwt(ts_auth *a, const char *token, int64_t now, char sid[TS_ID_SZ], char t
 	ts_jws_parts_free(&p);
 	if (r != TS_OK)
 		return r;
-	if (strcmp(c.iss, a->issuer) != 0 || strcmp(c.aud, a->audience) != 0)
+	if (strcmp(c.iss, a->issuer) != 0 || (*kind = kind_of_audience(a, c.aud)) < 0)
 		return TS_E_TOKEN_INVALID;
 	if (c.exp <= now)
 		return TS_E_TOKEN_EXPIRED;
@@ -278,7 +311,8 @@ check_jwt(ts_auth *a, const char *token, int64_t now, char sid[TS_ID_SZ], char t
 	ts_strlcpy(sid, c.sid, TS_ID_SZ);
 	ts_strlcpy(tid, c.tid, TS_ID_SZ);
 	*exp = c.exp;
-	ts_tokcache_put(a->verified, token, sid, tid, kid, c.exp);
+	if (*kind == TS_SESSION_FULL)
+		ts_tokcache_put(a->verified, token, sid, tid, kid, c.exp);
 	return TS_OK;
 }
 
@@ -288,6 +322,7 @@ ts_auth_check_token(ts_auth *a, const char *token, const ts_tenant *expect_tenan
 {
 	char sid[TS_ID_SZ] = "", tid[TS_ID_SZ] = "";
 	int64_t now = ts_now();
+	int kind = -1;
 	ts_err r;
 
 	memset(out, 0, sizeof(*out));
@@ -296,13 +331,16 @@ ts_auth_check_token(ts_auth *a, const char *token, const ts_tenant *expect_tenan
 	if (strlen(token) == TS_UUID_LEN && !strchr(token, '.'))
 		r = check_opaque(a, token, now, sid, &out->expires_at);
 	else
-		r = check_jwt(a, token, now, sid, tid, &out->expires_at);
+		r = check_jwt(a, token, now, sid, tid, &out->expires_at, &kind);
 	if (r != TS_OK)
 		return r;
 	if ((r = live_session(a, sid, now, &out->session, &out->user, &out->tenant)) != TS_OK)
 		return r;
 	/* The claim and the session must agree on the tenant. */
 	if (*tid && strcmp(tid, out->session.tenant_id) != 0)
+		return TS_E_TOKEN_INVALID;
+	/* A JWT's audience and its session must agree on the kind. */
+	if (kind >= 0 && kind != out->session.kind)
 		return TS_E_TOKEN_INVALID;
 	if (expect_tenant && strcmp(expect_tenant->id, out->session.tenant_id) != 0)
 		return TS_E_TENANT_MISMATCH;

@@ -29,7 +29,9 @@
 	X(TS_E_MFA_NOT_ENROLLED, "method not enrolled")                     \
 	X(TS_E_RATE_LIMITED, "too many attempts")                           \
 	X(TS_E_OVERLOADED, "server busy")                                   \
-	X(TS_E_EMAIL_SEND, "could not send email")
+	X(TS_E_EMAIL_SEND, "could not send email")                          \
+	X(TS_E_MAIL_UNCONFIGURED, "no mail server is configured")           \
+	X(TS_E_ENROLL_PROOF_REQUIRED, "enrolment needs a proof beyond the password")
 
 typedef enum {
 #define TS_ERR_ENUM(name, text) name,

@@ -496,6 +496,19 @@ op_session_principal(ts_store *s, const char *id, ts_session *sess, ts_user *u, 
 	return r;
 }
 
+static ts_err
+op_session_set_amr(ts_store *s, const char *id, const char *amr)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_SESSION_SET_AMR, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, id);
+	sq_text(&k, 2, amr);
+	return sq_end(&k, sq_changed(&k));
+}
+
 /* One transaction, so no refresh can slip between the two updates. */
 static ts_err
 op_session_revoke(ts_store *s, const char *id, int64_t now)
@@ -693,6 +706,40 @@ op_secret_set_data(ts_store *s, int kind, const char *hash, const char *data)
 	sq_text(&k, 2, hash);
 	sq_text(&k, 3, data ? data : "");
 	return sq_end(&k, sq_changed(&k));
+}
+
+static ts_err
+op_secret_attempt(ts_store *s, int kind, const char *hash, int max, int *n)
+{
+	sq_call k;
+	ts_err r;
+
+	*n = 0;
+	if ((r = sq_begin(s, SQ_WRITE, ST_SECRET_ATTEMPT, &k)) != TS_OK)
+		return r;
+	sq_int(&k, 1, kind);
+	sq_text(&k, 2, hash);
+	sq_int(&k, 3, max);
+	if ((r = sq_row(&k)) == TS_OK) {
+		*n = sqlite3_column_int(k.st, 0);
+		r = sq_exec(&k);               /* finish, so the commit is checked */
+	}
+	r = sq_end(&k, r);
+	if (r != TS_OK)
+		*n = 0;
+	return r;
+}
+
+static ts_err
+op_secret_replace(ts_store *s, const ts_secret *x)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_SECRET_REPLACE, &k)) != TS_OK)
+		return r;
+	bind_secret(&k, x);
+	return sq_end(&k, sq_exec(&k));
 }
 
 static ts_err
@@ -981,12 +1028,15 @@ const ts_store_ops ts_store_sqlite = {
 	.session_get = op_session_get,
 	.session_principal = op_session_principal,
 	.session_revoke = op_session_revoke,
+	.session_set_amr = op_session_set_amr,
 	.user_sessions_revoke = op_user_sessions_revoke,
 	.secret_put = op_secret_put,
 	.secret_get = op_secret_get,
 	.secret_consume = op_secret_consume,
 	.secret_rotate = op_secret_rotate,
 	.secret_set_data = op_secret_set_data,
+	.secret_attempt = op_secret_attempt,
+	.secret_replace = op_secret_replace,
 	.secret_purge = op_secret_purge,
 	.key_add = op_key_add,
 	.key_retire_others = op_key_retire_others,

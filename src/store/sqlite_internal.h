@@ -92,6 +92,8 @@
 	  "FROM sessions s JOIN users u ON u.id = s.user_id "                 \
 	  "JOIN tenants t ON t.id = s.tenant_id WHERE s.id = ?1")             \
 	X(ST_SESSION_EXISTS, "SELECT 1 FROM sessions WHERE id = ?1")          \
+	X(ST_SESSION_SET_AMR,                                                 \
+	  "UPDATE sessions SET amr = ?2 WHERE id = ?1 AND revoked_at = 0")    \
 	X(ST_SESSION_REVOKE,                                                  \
 	  "UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at = 0") \
 	X(ST_SESSION_KILL_SECRETS,                                            \
@@ -118,6 +120,16 @@
 	X(ST_SECRET_SET_DATA,                                                 \
 	  "UPDATE secrets SET data = ?3 WHERE kind = ?1 AND hash = ?2")       \
 	X(ST_SECRET_PURGE, "DELETE FROM secrets WHERE expires_at < ?1")       \
+	/* One statement: SQLite's write lock makes the check and the count  \
+	 * one step, so parallel guesses cannot pass max. */                 \
+	X(ST_SECRET_ATTEMPT,                                                  \
+	  "UPDATE secrets SET attempts = attempts + 1 "                       \
+	  "WHERE kind = ?1 AND hash = ?2 AND used_at = 0 AND attempts < ?3 "  \
+	  "RETURNING attempts")                                               \
+	X(ST_SECRET_REPLACE,                                                  \
+	  "INSERT OR REPLACE INTO secrets(kind, hash, tenant_id, user_id, "   \
+	  "session_id, data, created_at, expires_at, used_at) "               \
+	  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                       \
 	X(ST_KEY_INSERT,                                                      \
 	  "INSERT INTO signing_keys(kid, alg, private_pem, created_at, "      \
 	  "retired_at, publish_until, activate_at, revoked_at) "              \

@@ -93,6 +93,9 @@ const char *const sq_migrations[] = {
 	"  BEGIN UPDATE keys_version SET version = version + 1; END;"
 	"CREATE TRIGGER signing_keys_del AFTER DELETE ON signing_keys "
 	"  BEGIN UPDATE keys_version SET version = version + 1; END;",
+	/* 4: guesses made at a secret (a login challenge, an IAM auth token,
+	 * an enrolment code), counted by one guarded UPDATE (secret_attempt). */
+	"ALTER TABLE secrets ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;",
 };
 
 const int sq_migration_count = (int)(sizeof sq_migrations / sizeof sq_migrations[0]);

@@ -64,6 +64,8 @@ typedef enum {
 	TS_SECRET_AUTH_TOKEN = 3,    /* IAM step-1 token: user_id, data = state */
 	TS_SECRET_MFA_CHALLENGE = 4, /* login challenge: user_id, data = state */
 	TS_SECRET_EMAIL_OTP = 5,     /* emailed code: user_id, data = bound token */
+	TS_SECRET_ENROLL_CODE = 6,   /* enrolment proof code: session_id, data = code hash */
+	TS_SECRET_ENROLL_LINK = 7,   /* admin-issued enrolment link: tenant_id, user_id */
 } ts_secret_kind;
 
 typedef struct ts_secret {
@@ -176,6 +178,9 @@ typedef struct ts_store_ops {
 	/* Sets revoked_at (keeps an earlier one); also marks the session's
 	 * unused secrets used, so none of them works again. */
 	ts_err (*session_revoke)(ts_store *s, const char *id, int64_t now);
+	/* Sets the amr of a live session (a proof given after it started).
+	 * NOT_FOUND when absent or revoked. */
+	ts_err (*session_set_amr)(ts_store *s, const char *id, const char *amr);
 	/* Revokes every live session of a user; *n gets how many. */
 	ts_err (*user_sessions_revoke)(ts_store *s, const char *user_id, int64_t now, int *n);
 
@@ -195,8 +200,17 @@ typedef struct ts_store_ops {
 	 * created now and expiring at new_expires. Same returns. */
 	ts_err (*secret_rotate)(ts_store *s, int kind, const char *old_hash, int64_t now,
 	                        const char *new_hash, int64_t new_expires, ts_secret *out);
-	/* Replaces a secret's data (e.g. an attempt counter). */
+	/* Replaces a secret's data. */
 	ts_err (*secret_set_data)(ts_store *s, int kind, const char *hash, const char *data);
+	/* Claims one of a secret's max attempts (a guess at a code), atomic
+	 * across threads and processes: the count goes up only while it is
+	 * below max and the secret is unused. TS_OK with *n the number of this
+	 * attempt (1..max); NOT_FOUND when absent, spent, or every attempt is
+	 * used. Expiry is the caller's. */
+	ts_err (*secret_attempt)(ts_store *s, int kind, const char *hash, int max, int *n);
+	/* Stores sec, replacing any secret of the same kind and hash; the
+	 * replacement starts with no attempts and unused. */
+	ts_err (*secret_replace)(ts_store *s, const ts_secret *sec);
 	/* Deletes secrets that expired before `before`; *n gets how many. */
 	ts_err (*secret_purge)(ts_store *s, int64_t before, int *n);
 

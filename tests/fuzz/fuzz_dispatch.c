@@ -69,6 +69,7 @@ enrol_bob(void)
 	char b32[64], code[8];
 	char *uri = NULL;
 	long n;
+	int wait;
 
 	need(ts_auth_start_session(auth, &bob, TS_SESSION_FULL, "pwd", TS_ACCESS_JWT, &t), "bob session");
 	need(ts_auth_check_token(auth, t.access, NULL, &p), "bob token");
@@ -78,7 +79,7 @@ enrol_bob(void)
 		abort();
 	bob_secret_len = (size_t)n;
 	need(ts_totp_code(bob_secret, bob_secret_len, ts_now(), 6, code), "totp code");
-	need(ts_auth_totp_confirm(auth, &p, code), "totp confirm");
+	need(ts_auth_totp_confirm(auth, &p, code, &wait), "totp confirm");
 }
 
 /* Builds the world: an in-memory store with its tenants and users, the
@@ -268,7 +269,10 @@ check_response(const ts_http_req *req, const fuzz_http_priv *p, const ts_http_re
 {
 	FUZZ_CHECK(resp->status >= 100 && resp->status <= 599);
 	if (resp->status >= 500) {
-		if (!(resp->status == 503 && p->refuse_defer)) {
+		/* This world has no mail server: asking for a mailed enrolment
+		 * code is 501 mail_unconfigured by design (docs/API.md). */
+		int no_mail = resp->status == 501 && strcmp(req->path, "/v1/mfa/enroll/email/send") == 0;
+		if (!(resp->status == 503 && p->refuse_defer) && !no_mail) {
 			fprintf(stderr, "fuzz_dispatch: %s %s -> %d %.*s\n", req->method, req->path,
 			        resp->status, (int)resp->body_len, resp->body ? resp->body : "");
 			FUZZ_CHECK(resp->status < 500);

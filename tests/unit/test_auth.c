@@ -338,6 +338,7 @@ test_totp(ts_auth *a)
 	char *uri = NULL;
 	unsigned char secret[64];
 	ts_user u;
+	int wait = 0;
 
 	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
 	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd", TS_ACCESS_JWT, &t) == TS_OK);
@@ -348,21 +349,88 @@ test_totp(ts_auth *a)
 	long n = ts_base32_decode(b32, secret, sizeof(secret));
 	CHECK(n == TS_TOTP_SECRET_LEN);
 	CHECK(ts_totp_code(secret, (size_t)n, ts_now(), 6, code) == TS_OK);
-	CHECK(ts_auth_totp_confirm(a, &p, "000000") == TS_E_MFA_INVALID || strcmp(code, "000000") == 0);
-	CHECK(ts_auth_totp_confirm(a, &p, code) == TS_OK);
+	CHECK(ts_auth_totp_confirm(a, &p, "000000", &wait) == TS_E_MFA_INVALID || strcmp(code, "000000") == 0);
+	CHECK(ts_auth_totp_confirm(a, &p, code, &wait) == TS_OK);
 
 	/* Now a password alone only opens a challenge. */
 	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
 	CHECK(ok.next == TS_NEXT_MFA);
 	CHECK(ts_auth_challenge_open(a, &ok.user, challenge) == TS_OK);
 	/* The code just used for enrolment is spent (RFC 6238 §5.2). */
-	CHECK(ts_auth_challenge_totp(a, challenge, code, &u) == TS_E_MFA_INVALID);
+	CHECK(ts_auth_challenge_totp(a, challenge, code, &u, &wait) == TS_E_MFA_INVALID);
 	CHECK(ts_totp_code(secret, (size_t)n, ts_now() + 30, 6, code) == TS_OK);
-	CHECK(ts_auth_challenge_totp(a, challenge, code, &u) == TS_OK);
+	CHECK(ts_auth_challenge_totp(a, challenge, code, &u, &wait) == TS_OK);
 	CHECK_STR(u.email, "Alice@Example.com");
-	CHECK(ts_auth_challenge_totp(a, challenge, code, &u) == TS_E_CHALLENGE_INVALID);
-	CHECK(ts_auth_challenge_totp(a, "00000000-0000-4000-8000-000000000000", code, &u) ==
+	CHECK(ts_auth_challenge_totp(a, challenge, code, &u, &wait) == TS_E_CHALLENGE_INVALID);
+	CHECK(ts_auth_challenge_totp(a, "00000000-0000-4000-8000-000000000000", code, &u, &wait) ==
 	      TS_E_CHALLENGE_INVALID);
+}
+
+/* Issue 7 items 1, 2 and 5: an enrolment session enrols nothing until a
+ * proof beyond the password; its JWT's audience is not a login's; wrong
+ * second factors lock, and a correct password does not reset them. */
+static void
+test_enroll_rule(ts_auth *a, ts_store *s)
+{
+	ts_login_ok ok;
+	ts_login_req r = login_req("gina@example.com", "ginas password");
+	ts_tokens t, full;
+	ts_principal p, p2;
+	char b32[64], link[TS_SECRET_TEXT_LEN + 1], other[TS_SECRET_TEXT_LEN + 1], challenge[TS_ID_SZ];
+	char *uri = NULL;
+	int64_t exp;
+	int wait = 0;
+
+	r.tenant_slug = "strict";
+	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
+	CHECK(ok.next == TS_NEXT_ENROLL);
+	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_ENROLL, "pwd", TS_ACCESS_JWT, &t) == TS_OK);
+	CHECK(ts_auth_check_token(a, t.access, NULL, &p) == TS_OK);
+	CHECK(p.scope == TS_SESSION_ENROLL);
+	CHECK(ts_auth_enroll_proven(&p.session) == 0);
+	CHECK(ts_auth_totp_begin(a, &p, b32, &uri) == TS_E_ENROLL_PROOF_REQUIRED);
+	CHECK(uri == NULL);
+	CHECK(ts_auth_totp_confirm(a, &p, "123456", &wait) == TS_E_ENROLL_PROOF_REQUIRED);
+	CHECK(ts_auth_enroll_finish(a, &p, &full) == TS_E_ENROLL_PROOF_REQUIRED);
+	/* No mailer in this engine: the mailed proof says so. */
+	CHECK(ts_auth_enroll_mail_code(a, &p, &exp, &wait) == TS_E_MAIL_UNCONFIGURED);
+	CHECK(ts_auth_enroll_verify_code(a, &p, "123456", &wait) == TS_E_CHALLENGE_INVALID);
+
+	/* Another user's link is refused and stays good for its owner. */
+	CHECK(ts_admin_enroll_link(s, "strict", "hank@example.com", 600, other, &exp) == TS_OK);
+	CHECK(ts_auth_enroll_link_redeem(a, &p, other) == TS_E_TOKEN_INVALID);
+	CHECK(ts_admin_enroll_link(s, "strict", "nobody@example.com", 600, link, &exp) == TS_E_NOT_FOUND);
+	CHECK(ts_admin_enroll_link(s, "strict", "gina@example.com", 600, link, &exp) == TS_OK);
+	CHECK(strlen(link) == TS_SECRET_TEXT_LEN);
+	CHECK(ts_auth_enroll_link_redeem(a, &p, link) == TS_OK);
+	CHECK(ts_auth_enroll_link_redeem(a, &p, link) == TS_E_TOKEN_INVALID);   /* single use */
+	CHECK(ts_auth_check_token(a, t.access, NULL, &p) == TS_OK);              /* re-read */
+	CHECK(ts_auth_enroll_proven(&p.session) == 1);
+	CHECK_STR(p.session.amr, "pwd link");
+	CHECK(ts_auth_totp_begin(a, &p, b32, &uri) == TS_OK);
+	free(uri);
+
+	/* A full token is not accepted where its session is an enrolment one,
+	 * and the other way round: the audience names the kind. */
+	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd", TS_ACCESS_JWT, &full) == TS_OK);
+	CHECK(ts_auth_check_token(a, full.access, NULL, &p2) == TS_OK);
+	CHECK(p2.scope == TS_SESSION_FULL);
+	CHECK(ts_auth_enroll_link_redeem(a, &p2, other) == TS_E_FORBIDDEN);
+
+	/* Wrong second factors count per account and lock at 3 here; a
+	 * correct password does not reset them. */
+	for (int i = 0; i < 3; i++) {
+		CHECK(ts_auth_challenge_open(a, &ok.user, challenge) == TS_OK);
+		CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
+		CHECK(ts_auth_totp_confirm(a, &p, "000000", &wait) == TS_E_MFA_INVALID ||
+		      i == 2);   /* (the third may be the lock itself) */
+	}
+	CHECK(ts_auth_totp_confirm(a, &p, "000000", &wait) == TS_E_LOCKED);
+	CHECK(wait > 0 && wait <= 60);
+	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
+	CHECK(ts_auth_totp_confirm(a, &p, "000000", &wait) == TS_E_LOCKED);
+	CHECK(ts_admin_unlock(s, "strict", "gina@example.com") == TS_OK);
+	CHECK(ts_auth_totp_confirm(a, &p, "000000", &wait) == TS_E_MFA_INVALID);
 }
 
 typedef struct fail_arg {
@@ -529,6 +597,12 @@ main(void)
 	CHECK(ts_admin_user_add(s, &cheap, "acme", "dave@example.com", "daves password", 14, 1, 0, &u) == TS_OK);
 	CHECK(ts_admin_user_add(s, &cheap, "acme", "erin@example.com", "erins password", 14, 1, 0, &u) == TS_OK);
 	CHECK(ts_admin_user_add(s, &cheap, "acme", "frank@example.com", "franks password", 15, 1, 0, &u) == TS_OK);
+	ts_tenant strict;
+	CHECK(ts_admin_tenant_add(s, "strict", 1, &strict) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "strict", "gina@example.com", "ginas password", 14, 1, 0, &u) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "strict", "hank@example.com", "hanks password", 14, 1, 0, &u) == TS_OK);
+	cfg.mfa_lock_after = 3;
+	cfg.mfa_lock_secs = 60;
 	CHECK(ts_auth_new(&cfg, s, &a) == TS_OK);
 	if (a) {
 		test_login(a, s);
@@ -537,6 +611,7 @@ main(void)
 		test_keys(a, s);
 		test_key_lifecycle(a, s);
 		test_totp(a);
+		test_enroll_rule(a, s);
 	}
 	test_lockout(s);
 	test_limiter();

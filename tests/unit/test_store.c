@@ -341,6 +341,54 @@ put_secret(ts_store *s, int kind, unsigned hn, const char *session_id, const cha
 	CHECK(s->ops->secret_put(s, &x) == TS_OK);
 }
 
+/* secret_attempt, secret_replace and session_set_amr one at a time. */
+static void
+test_attempts(ts_store *s)
+{
+	ts_secret x = { 0 }, got;
+	ts_session ss = { 0 };
+	char h[TS_HASH_SZ];
+	int n = -1;
+
+	put_secret(s, TS_SECRET_ENROLL_CODE, 800, "", "u", 9999);
+	mkhash(h, 800);
+	for (int i = 1; i <= 3; i++) {
+		CHECK(s->ops->secret_attempt(s, TS_SECRET_ENROLL_CODE, h, 3, &n) == TS_OK);
+		CHECK(n == i);
+	}
+	CHECK(s->ops->secret_attempt(s, TS_SECRET_ENROLL_CODE, h, 3, &n) == TS_E_NOT_FOUND);
+	CHECK(n == 0);
+	/* A replacement starts afresh, with new data. */
+	x.kind = TS_SECRET_ENROLL_CODE;
+	mkhash(x.hash, 800);
+	strcpy(x.user_id, "u");
+	strcpy(x.data, "second");
+	x.expires_at = 9999;
+	CHECK(s->ops->secret_replace(s, &x) == TS_OK);
+	CHECK(s->ops->secret_get(s, TS_SECRET_ENROLL_CODE, h, &got) == TS_OK);
+	CHECK_STR(got.data, "second");
+	CHECK(s->ops->secret_attempt(s, TS_SECRET_ENROLL_CODE, h, 3, &n) == TS_OK && n == 1);
+	/* A spent secret takes no more guesses; an absent one none at all. */
+	CHECK(s->ops->secret_consume(s, TS_SECRET_ENROLL_CODE, h, 50, &got) == TS_OK);
+	CHECK(s->ops->secret_attempt(s, TS_SECRET_ENROLL_CODE, h, 3, &n) == TS_E_NOT_FOUND);
+	mkhash(h, 801);
+	CHECK(s->ops->secret_attempt(s, TS_SECRET_ENROLL_CODE, h, 3, &n) == TS_E_NOT_FOUND);
+
+	strcpy(ss.id, "00000000-0000-4000-8000-0000000000a1");
+	strcpy(ss.tenant_id, "t");
+	strcpy(ss.user_id, "u");
+	ss.kind = TS_SESSION_ENROLL;
+	strcpy(ss.amr, "pwd");
+	ss.expires_at = 9999;
+	CHECK(s->ops->session_create(s, &ss) == TS_OK);
+	CHECK(s->ops->session_set_amr(s, ss.id, "pwd mca") == TS_OK);
+	CHECK(s->ops->session_get(s, ss.id, &ss) == TS_OK);
+	CHECK_STR(ss.amr, "pwd mca");
+	CHECK(s->ops->session_revoke(s, ss.id, 60) == TS_OK);
+	CHECK(s->ops->session_set_amr(s, ss.id, "pwd link") == TS_E_NOT_FOUND);
+	CHECK(s->ops->session_set_amr(s, "00000000-0000-4000-8000-0000000000a2", "x") == TS_E_NOT_FOUND);
+}
+
 static void
 test_sessions(ts_store *s)
 {
@@ -752,6 +800,19 @@ consume_access_main(void *arg)
 	return NULL;
 }
 
+/* Guesses at one challenge: secret_attempt is the whole try budget. */
+static void *
+attempt_main(void *arg)
+{
+	struct race *r = arg;
+	int i = race_slot(r);
+
+	pthread_barrier_wait(&r->go);
+	r->res[i] = r->s->ops->secret_attempt(r->s, TS_SECRET_MFA_CHALLENGE, r->hash, 5,
+	                                      &r->count[i]);
+	return NULL;
+}
+
 static void *
 failed_main(void *arg)
 {
@@ -797,6 +858,22 @@ test_races(ts_store *s)
 	}
 	CHECK(ok == 1);
 	CHECK(reused == 19);
+
+	/* 20 guesses at once at a challenge allowing 5: exactly 5 are let
+	 * through, numbered 1..5 once each; the rest find none left. */
+	put_secret(s, TS_SECRET_MFA_CHALLENGE, 705, "", "user", 9999);
+	mkhash(r.hash, 705);
+	run_race(&r, 20, attempt_main);
+	ok = 0;
+	int nf = 0, tries[6] = { 0 };
+	for (i = 0; i < 20; i++) {
+		if (r.res[i] == TS_OK && r.count[i] >= 1 && r.count[i] <= 5 && !tries[r.count[i]]++)
+			ok++;
+		nf += r.res[i] == TS_E_NOT_FOUND && r.count[i] == 0;
+	}
+	CHECK(ok == 5);
+	CHECK(nf == 15);
+	memset(r.count, 0, sizeof(r.count));
 
 	seed(s, 710, 711, &t, &u);
 	r.id = u.id;
@@ -1095,6 +1172,7 @@ main(void)
 		test_users(s);
 		test_sessions(s);
 		test_secrets(s);
+		test_attempts(s);
 		test_keys(s);
 		test_totp(s);
 		test_races(s);

@@ -6,7 +6,7 @@ import otplib from 'otplib';
 import * as jose from 'jose';
 import {
   startServer, newDb, mkTenant, mkUser, http, login, loginOk, me, refresh, pw,
-  decodeJwt, assertError, ISSUER, UUID_RE, sleep,
+  decodeJwt, assertError, ISSUER, UUID_RE, sleep, cliOk, noteSecret,
 } from '../lib/server.js';
 
 const { authenticator } = otplib;
@@ -184,7 +184,10 @@ describe('tenant requiring MFA', { timeout: 60000 }, () => {
     if (srv) await srv.stop();
   });
 
-  it('a user without TOTP gets enrollment_required with an enroll-only token; confirming gives a full token set', async () => {
+  // Issue 7: enrolling needs a proof beyond the password first (here an
+  // administrator's enrolment link: this server sends no mail), and the
+  // enrolment token's audience is "tessera:enroll", not a login's.
+  it('a user without TOTP gets enrollment_required with an enroll-only token; after a proof, confirming gives a full token set', async () => {
     const r = await login(srv, 'sam@example.com', P, { tenant_slug: 'secure' });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.enrollment_required, true);
@@ -193,7 +196,7 @@ describe('tenant requiring MFA', { timeout: 60000 }, () => {
     assert.equal(r.json.refresh_token, undefined, 'no refresh token for an enrolment-only session');
     const et = r.json.token;
     const jwks = jose.createRemoteJWKSet(new URL(srv.url + '/.well-known/jwks.json'));
-    const { payload } = await jose.jwtVerify(et, jwks, { issuer: ISSUER, audience: 'tessera' });
+    const { payload } = await jose.jwtVerify(et, jwks, { issuer: ISSUER, audience: 'tessera:enroll' });
     assert.equal(payload.scope, 'enroll');
     assert.equal(r.json.expires_in, payload.exp - payload.iat);
 
@@ -201,6 +204,11 @@ describe('tenant requiring MFA', { timeout: 60000 }, () => {
     assert.ok([401, 403].includes(m.status), `me with an enroll token: ${m.status} ${m.text}`);
     assert.equal(m.json.user, undefined);
 
+    assertError(await enroll(srv, et), 403, 'enrollment_proof_required');
+    const link = await cliOk(['user', 'enroll-link', '--tenant', 'secure', '--email', 'sam@example.com'], { db });
+    noteSecret(link);
+    const pr = await http('POST', srv.url + '/v1/mfa/enroll/link', { token: et, json: { token: link } });
+    assert.equal(pr.status, 200, pr.text);
     const e = await enroll(srv, et);
     assert.equal(e.status, 200, e.text);
     await awayFromBoundary();
