@@ -56,9 +56,10 @@ void ts_mfa_lock_key(const char *user_id, char *out, size_t cap);
  * *retry_after in seconds (the answer must not be checked), or a store
  * error. */
 ts_err ts_mfa_admit(ts_auth *a, const ts_user *u, int *retry_after);
-/* Counts one wrong answer (method names it in the log); locks at
- * mfa_lock_after. */
-void ts_mfa_failed(ts_auth *a, const ts_user *u, const char *method);
+/* Counts one wrong answer (method names it in the log, with tries: the
+ * guesses made at this challenge so far, 0 when the method has none);
+ * locks at mfa_lock_after. */
+void ts_mfa_failed(ts_auth *a, const ts_user *u, const char *method, int tries);
 /* A correct second factor ends the run of failures. */
 void ts_mfa_passed(ts_auth *a, const ts_user *u);
 

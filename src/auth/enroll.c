@@ -212,7 +212,7 @@ ts_auth_enroll_verify_code(ts_auth *a, const ts_principal *p, const char *code, 
 		code_value(p->session.id, code, h);
 	}
 	if (!ts_ct_eq(h, sec.data, TS_SECRET_HASH_LEN)) {
-		ts_mfa_failed(a, &p->user, "enroll_email");
+		ts_mfa_failed(a, &p->user, "enroll_email", n);
 		return TS_E_MFA_INVALID;
 	}
 	r = SOPS(a)->secret_consume(ST(a), TS_SECRET_ENROLL_CODE, key, now, &sec);

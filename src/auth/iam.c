@@ -165,10 +165,9 @@ token_shape_ok(const char *s)
  * store op, so parallel guesses cannot exceed the budget.
  * TS_E_CHALLENGE_INVALID when all are used. */
 static ts_err
-claim_try(ts_auth *a, const ts_secret *tok)
+claim_try(ts_auth *a, const ts_secret *tok, int *n)
 {
-	int n;
-	ts_err r = SOPS(a)->secret_attempt(ST(a), TS_SECRET_AUTH_TOKEN, tok->hash, IAM_CODE_TRIES, &n);
+	ts_err r = SOPS(a)->secret_attempt(ST(a), TS_SECRET_AUTH_TOKEN, tok->hash, IAM_CODE_TRIES, n);
 
 	return r == TS_E_NOT_FOUND ? TS_E_CHALLENGE_INVALID : r;
 }
@@ -222,6 +221,7 @@ static ts_err
 check_code(ts_auth *a, const ts_secret *tok, ts_iam_method m, const char *auth_token,
            const char *code, const ts_user *u, int64_t now, int *retry_after)
 {
+	int tries = 0;
 	ts_err r;
 
 	if ((r = ts_mfa_admit(a, u, retry_after)) != TS_OK)
@@ -229,11 +229,11 @@ check_code(ts_auth *a, const ts_secret *tok, ts_iam_method m, const char *auth_t
 	/* No code is no guess: it costs no attempt. */
 	if (!code || !*code)
 		return TS_E_MFA_INVALID;
-	if ((r = claim_try(a, tok)) != TS_OK)
+	if ((r = claim_try(a, tok, &tries)) != TS_OK)
 		return r;
 	r = judge_code(a, tok, m, auth_token, code, u, now);
 	if (r == TS_E_MFA_INVALID)
-		ts_mfa_failed(a, u, method_name(m));
+		ts_mfa_failed(a, u, method_name(m), tries);
 	else if (r == TS_OK)
 		ts_mfa_passed(a, u);
 	return r;

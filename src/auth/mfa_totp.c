@@ -106,7 +106,7 @@ ts_auth_totp_confirm(ts_auth *a, const ts_principal *p, const char *code, int *r
 	 * does not clear the count: it proves the new secret, not the user. */
 	if ((r = totp_verify_and_spend(a, &t, code)) != TS_OK) {
 		if (r == TS_E_MFA_INVALID)
-			ts_mfa_failed(a, &p->user, "totp_confirm");
+			ts_mfa_failed(a, &p->user, "totp_confirm", 0);
 		return r;
 	}
 	if ((r = SOPS(a)->totp_confirm(ST(a), p->user.id)) != TS_OK)
@@ -168,7 +168,7 @@ ts_auth_challenge_totp(ts_auth *a, const char *challenge_id, const char *code, t
 		return r == TS_E_NOT_FOUND ? TS_E_CHALLENGE_INVALID : r;
 	r = ts_auth_totp_check(a, u, code);
 	if (r == TS_E_MFA_INVALID) {
-		ts_mfa_failed(a, u, "totp");
+		ts_mfa_failed(a, u, "totp", tries);
 		return r;
 	}
 	if (r != TS_OK)
