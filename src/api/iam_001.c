@@ -75,6 +75,9 @@ iam_map(ts_err e, iam_stage st)
 		if (st == IAM_AT_BODY)
 			return (iam_err){ 400, "request", 1, "The request body is required.", 0 };
 		return (iam_err){ 400, "request", 0, "Invalid field in the request body.", 0 };
+	case TS_E_TENANT_CONFLICT:
+		return (iam_err){ 400, "request", 0,
+		                  "The request names two different tenants (X-Tenant-Slug, Host).", 0 };
 	case TS_E_TENANT_UNKNOWN:
 	case TS_E_BAD_CREDENTIALS:
 	case TS_E_NOT_VERIFIED:

@@ -45,6 +45,7 @@ void ts_auth_free(ts_auth *a);
 
 typedef struct ts_login_req {
 	const char *tenant_slug;     /* NULL when the request names none */
+	const char *header_slug;     /* X-Tenant-Slug; NULL when absent */
 	const char *host;            /* request Host, for domain resolution; may be NULL */
 	const char *email;
 	const char *password;
@@ -102,9 +103,20 @@ ts_err ts_auth_start_session(ts_auth *a, const ts_user *u, int kind, const char 
                              int access_kind, ts_tokens *out);
 
 /* Rotates a refresh token: the old one is spent, a new pair comes back.
- * TS_E_TOKEN_INVALID (unknown/expired), TS_E_TOKEN_REUSED (already spent:
- * the whole session is revoked), TS_E_SESSION_REVOKED. u gets the user. */
+ * TS_E_TOKEN_INVALID (unknown/expired), TS_E_SESSION_REVOKED (the session
+ * was ended: logout, disable, a new password; its tokens were spent by
+ * that, which is no reuse), TS_E_TOKEN_REUSED (a spent token of a live
+ * session: it leaked, and the whole session is revoked and a refresh_reuse
+ * warning logged). u gets the user. */
 ts_err ts_auth_refresh(ts_auth *a, const char *refresh, ts_tokens *out, ts_user *u, ts_tenant *t);
+/* Forward declaration; see below. */
+typedef struct ts_tenant_hints ts_tenant_hints;
+/* ts_auth_refresh on a request: a token of a tenant other than the one the
+ * request names (ts_auth_request_tenant, no default) is refused with
+ * TS_E_TENANT_MISMATCH before it is spent; TS_E_TENANT_CONFLICT for
+ * disagreeing hints. */
+ts_err ts_auth_refresh_for(ts_auth *a, const char *refresh, const ts_tenant_hints *h,
+                           ts_tokens *out, ts_user *u, ts_tenant *t);
 
 /* Who a bearer token speaks for. */
 typedef struct ts_principal {
@@ -122,11 +134,35 @@ typedef struct ts_principal {
 ts_err ts_auth_check_token(ts_auth *a, const char *token, const ts_tenant *expect_tenant,
                            ts_principal *out);
 
-/* Resolves the tenant a request names: slug, else host, else (when
- * use_default) the configured default. TS_E_TENANT_UNKNOWN when it names one
- * that does not exist, TS_E_NOT_FOUND when it names none. */
+/* What a request says about its tenant; each may be NULL or "". */
+struct ts_tenant_hints {
+	const char *body_slug;       /* tenant_slug in the body (native login) */
+	const char *header_slug;     /* X-Tenant-Slug */
+	const char *host;            /* Host; any case, port, brackets, trailing dot */
+};
+
+/* Decides the tenant of a request, the one rule for every face. A Host that
+ * is a tenant's domain names that tenant; a Host that is none (an address)
+ * names nothing. The slugs and the Host must agree: two slugs that differ,
+ * or a slug other than the Host's tenant's, give TS_E_TENANT_CONFLICT
+ * (compared as text, so the answer does not reveal which tenants exist).
+ * Otherwise: the slug's tenant (TS_E_TENANT_UNKNOWN when there is none),
+ * else (when use_default) the configured default, else TS_E_NOT_FOUND. */
+ts_err ts_auth_request_tenant(ts_auth *a, const ts_tenant_hints *h, int use_default,
+                              ts_tenant *out);
+/* ts_auth_request_tenant with only a slug and a host. */
 ts_err ts_auth_resolve_tenant(ts_auth *a, const char *slug, const char *host, int use_default,
                               ts_tenant *out);
+/* A Host in the form tenant domains are stored in: ASCII lower case, no
+ * port, no brackets around an IPv6 literal, no trailing dot. 0 when empty
+ * or too long. */
+int ts_host_normalize(const char *in, char out[TS_HOST_MAX + 1]);
+
+/* A bearer call: decides the request's tenant (no default) and checks the
+ * token against it (ts_auth_check_token). TS_E_TENANT_CONFLICT for
+ * disagreeing hints, TS_E_TENANT_MISMATCH when the request names a tenant
+ * (even an unknown one) that is not the token's. */
+ts_err ts_auth_bearer(ts_auth *a, const char *token, const ts_tenant_hints *h, ts_principal *out);
 
 ts_err ts_auth_tenant_by_id(ts_auth *a, const char *id, ts_tenant *out);
 

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include "auth/auth.h"
+#include "auth/pwtime.h"
 #include "auth/ratelimit.h"
 #include "auth/tokcache.h"
 
@@ -38,12 +39,19 @@ struct ts_auth {
 	ts_limiter *rl_account;
 	struct ts_mailer *mailer;    /* NULL when mail is off (email.h) */
 	ts_tokcache *verified;       /* access tokens already verified */
+	ts_pwtime pwtime;            /* cost of a check, per stored class */
+	int pwtime_ready;
 };
 
 /* The key of an account for limits and locks: tenant id (or the name the
  * request used, when no such tenant exists) and the lower-cased email. */
 #define TS_ACCOUNT_KEY_MAX (TS_ID_SZ + TS_HOST_MAX + TS_EMAIL_MAX + 4)
 void ts_account_key(const ts_tenant *t, const ts_login_req *req, char *out, size_t cap);
+
+/* tenant.c: the tenant a bearer or refresh call is bound to; *named 0
+ * when the request names none (then any tenant's token may be used).
+ * TS_E_TENANT_CONFLICT, or TS_E_TENANT_MISMATCH for an unknown name. */
+ts_err ts_request_expect(ts_auth *a, const ts_tenant_hints *h, ts_tenant *t, int *named);
 
 /* keys.c */
 ts_err ts_keys_init(ts_auth *a);

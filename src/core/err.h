@@ -29,7 +29,8 @@
 	X(TS_E_MFA_NOT_ENROLLED, "method not enrolled")                     \
 	X(TS_E_RATE_LIMITED, "too many attempts")                           \
 	X(TS_E_OVERLOADED, "server busy")                                   \
-	X(TS_E_EMAIL_SEND, "could not send email")
+	X(TS_E_EMAIL_SEND, "could not send email")                          \
+	X(TS_E_TENANT_CONFLICT, "the request names two different tenants")
 
 typedef enum {
 #define TS_ERR_ENUM(name, text) name,
