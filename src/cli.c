@@ -28,6 +28,8 @@ typedef struct cli_opts {
 	int npos;
 	const char *domains[MAX_LIST];
 	int ndomains;
+	const char *origins[MAX_LIST];   /* --cors-origin */
+	int norigins;
 	const char *tenant;
 	const char *email;
 	int demo, verified, admin, mfa_required;
@@ -140,8 +142,47 @@ cmd_tenant_add(cli_opts *o)
 			goto out;
 		}
 	}
+	for (int i = 0; i < o->norigins; i++) {
+		if ((r = ts_admin_tenant_origin(s, &t, o->origins[i], 1)) != TS_OK) {
+			fail("cannot add origin %s: %s", o->origins[i], ts_strerror(r));
+			goto out;
+		}
+	}
 	printf("%s\n", t.id);
 	rc = 0;
+out:
+	ts_store_close(s);
+	return rc;
+}
+
+/* tessera tenant origin add|remove SLUG URL */
+static int
+cmd_tenant_origin(cli_opts *o)
+{
+	ts_store *s = NULL;
+	ts_tenant t;
+	ts_err r;
+	int add = o->npos == 3 && !strcmp(o->pos[0], "add"), rc = 1;
+
+	if (o->npos != 3 || (!add && strcmp(o->pos[0], "remove")))
+		return fail("usage: tessera tenant origin add|remove SLUG URL");
+	if (open_store(o, &s))
+		return 1;
+	if ((r = s->ops->tenant_by_slug(s, o->pos[1], &t)) != TS_OK) {
+		fail("no tenant '%s'", o->pos[1]);
+		goto out;
+	}
+	r = ts_admin_tenant_origin(s, &t, o->pos[2], add);
+	if (r == TS_E_INVALID)
+		fail("'%s' is not an origin: use http(s)://host[:port], no path", o->pos[2]);
+	else if (r == TS_E_CONFLICT || r == TS_E_NOT_FOUND)
+		fail("origin %s is %s allowed for tenant %s", o->pos[2], add ? "already" : "not",
+		     o->pos[1]);
+	else if (r != TS_OK)
+		fail("cannot change origin %s: %s", o->pos[2], ts_strerror(r));
+	else
+		printf("%s origin %s for tenant %s\n", add ? "allowed" : "removed", o->pos[2], o->pos[1]);
+	rc = r != TS_OK;
 out:
 	ts_store_close(s);
 	return rc;
@@ -545,9 +586,12 @@ out:
 static const cli_cmd commands[] = {
 	{ "serve", NULL, cmd_serve, "tessera serve [settings] [--demo]",
 	  "  --demo               create a demo tenant and user, print their credentials\n" },
-	{ "tenant", "add", cmd_tenant_add, "tessera tenant add SLUG [--domain HOST]... [--mfa-required]",
+	{ "tenant", "add", cmd_tenant_add, "tessera tenant add SLUG [--domain HOST]... [--cors-origin URL]... [--mfa-required]",
 	  "  --domain HOST        requests with this Host header belong to the tenant (repeatable)\n"
-	  "  --mfa-required       every user of the tenant must enrol a second factor\n" },
+	  "  --mfa-required       every user of the tenant must enrol a second factor\n"
+	  "  --cors-origin URL    browser pages of this origin may call the API (repeatable)\n" },
+	{ "tenant", "origin", cmd_tenant_origin,
+	  "tessera tenant origin add|remove SLUG URL  (CORS: exact scheme://host[:port])", "" },
 	{ "tenant", "list", cmd_tenant_list, "tessera tenant list", "" },
 	{ "user", "add", cmd_user_add,
 	  "tessera user add --tenant SLUG --email EMAIL [--verified] [--admin]  (password on stdin)",
@@ -631,6 +675,7 @@ parse_flags(cli_opts *o, int argc, char **argv, int first)
 		if (!strcmp(name, "admin")) { o->admin = 1; continue; }
 		if (!strcmp(name, "mfa-required")) { o->mfa_required = 1; continue; }
 		if (strcmp(name, "config") && strcmp(name, "domain") && strcmp(name, "tenant") &&
+		    strcmp(name, "cors-origin") &&
 		    strcmp(name, "email") && !ts_config_known(name))
 			return fail("unknown flag --%s (see --help)", name);
 		if (!(v = flag_value(argc, argv, &i, arg)))
@@ -639,6 +684,9 @@ parse_flags(cli_opts *o, int argc, char **argv, int first)
 			continue;   /* already applied */
 		if (!strcmp(name, "domain")) {
 			if (add_list(o->domains, &o->ndomains, v, "domains"))
+				return 1;
+		} else if (!strcmp(name, "cors-origin")) {
+			if (add_list(o->origins, &o->norigins, v, "origins"))
 				return 1;
 		} else if (!strcmp(name, "tenant")) {
 			o->tenant = v;

@@ -298,12 +298,39 @@ get_me(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	return TS_HTTP_DONE;
 }
 
+/* POST /v1/auth/logout {refresh_token}: no Bearer needed, so a client
+ * whose access token has expired can still end its session. */
+static ts_http_action
+logout_by_refresh(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	json_t *body = api_body_or_400(req, resp, bad_request);
+	ts_tenant_hints h = request_hints(req);
+	const char *rt;
+	ts_err r;
+
+	if (!body)
+		return TS_HTTP_DONE;
+	if (!(rt = api_string_or_400(body, "refresh_token", resp, bad_request))) {
+		json_decref(body);
+		return TS_HTTP_DONE;
+	}
+	r = ts_auth_logout_refresh(api->auth, rt, &h);
+	json_decref(body);
+	if (r != TS_OK)
+		return native_error(resp, r, NULL, NULL, 0);
+	resp->status = 204;
+	return TS_HTTP_DONE;
+}
+
 static ts_http_action
 post_logout(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 {
 	ts_principal p;
 	ts_err r;
 
+	/* A body means the refresh token form, whatever else is sent. */
+	if (req->body || req->body_too_large)
+		return logout_by_refresh(api, req, resp);
 	if (!authenticate(api, req, resp, &p))
 		return TS_HTTP_DONE;
 	if ((r = ts_auth_logout(api->auth, &p)) != TS_OK)

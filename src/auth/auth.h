@@ -164,10 +164,28 @@ int ts_host_normalize(const char *in, char out[TS_HOST_MAX + 1]);
  * (even an unknown one) that is not the token's. */
 ts_err ts_auth_bearer(ts_auth *a, const char *token, const ts_tenant_hints *h, ts_principal *out);
 
+/* Longest origin kept: scheme, "://", a host and a port. */
+#define TS_ORIGIN_MAX (8 + TS_HOST_MAX + 2 + 6)
+/* An origin in the form the store keeps and browsers send: "http(s)://"
+ * host[:port], lower case, without a trailing slash or the scheme's default
+ * port. 0 for anything else ("null", "*", paths, userinfo). */
+int ts_origin_normalize(const char *in, char out[TS_ORIGIN_MAX + 1]);
+/* TS_OK when origin may call the API for the tenant the request names
+ * (ts_auth_request_tenant with the default), TS_E_NOT_FOUND when it may
+ * not or the request names no tenant, TS_E_TENANT_CONFLICT, store errors. */
+ts_err ts_auth_cors_allowed(ts_auth *a, const ts_tenant_hints *h, const char *origin);
+
 ts_err ts_auth_tenant_by_id(ts_auth *a, const char *id, ts_tenant *out);
 
 /* Revokes the principal's session and every token of it. */
 ts_err ts_auth_logout(ts_auth *a, const ts_principal *p);
+/* Logout by refresh token, needing no live access token (RFC 7009's
+ * spirit): the token's session ends, whether the token is current, spent
+ * or expired. TS_OK too for a token that is no refresh token at all
+ * (RFC 7009 §2.2), so the answer tells nothing about unknown tokens.
+ * TS_E_TENANT_MISMATCH (nothing ended) when the request names another
+ * tenant, TS_E_TENANT_CONFLICT, store errors. */
+ts_err ts_auth_logout_refresh(ts_auth *a, const char *refresh, const ts_tenant_hints *h);
 
 /* ---- MFA ---- */
 
@@ -216,8 +234,21 @@ ts_err ts_admin_user_add(ts_store *s, const ts_pw_cost *c, const char *tenant_sl
                          const char *email, const char *password, size_t pwlen,
                          int verified, int admin, ts_user *out);
 ts_err ts_admin_user_find(ts_store *s, const char *tenant_slug, const char *email, ts_user *out);
+/* ts_admin_user_password keeping no session. */
 ts_err ts_admin_user_set_password(ts_store *s, const ts_pw_cost *c, const ts_user *u,
                                   const char *password, size_t pwlen);
+/* Sets a new password (policy as for user_add) and, in the same store
+ * transaction, ends every session of the user (keep_session: one to keep,
+ * NULL for none) and the login steps the old password opened: a password
+ * set by any path ends the user's other sessions. *ended (may be NULL)
+ * gets how many. */
+ts_err ts_admin_user_password(ts_store *s, const ts_pw_cost *c, const ts_user *u,
+                              const char *password, size_t pwlen, const char *keep_session,
+                              int *ended);
+/* Allows (add) or stops allowing (!add) a browser origin to call the API
+ * for tenant t (CORS). TS_E_INVALID for a malformed origin, TS_E_CONFLICT
+ * when already allowed, TS_E_NOT_FOUND when it was not. */
+ts_err ts_admin_tenant_origin(ts_store *s, const ts_tenant *t, const char *origin, int add);
 /* Clears the failure count and lock of an account (known or not). */
 ts_err ts_admin_unlock(ts_store *s, const char *tenant_slug, const char *email);
 

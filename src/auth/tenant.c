@@ -129,3 +129,63 @@ ts_auth_bearer(ts_auth *a, const char *token, const ts_tenant_hints *h, ts_princ
 		return r;
 	return ts_auth_check_token(a, token, named ? &t : NULL, out);
 }
+
+/* ---- CORS (Fetch standard §3.2) ---- */
+
+static int
+origin_host_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+	       c == '[' || c == ']' || c == ':';
+}
+
+int
+ts_origin_normalize(const char *in, char out[TS_ORIGIN_MAX + 1])
+{
+	size_t n, skip;
+	const char *host;
+
+	out[0] = '\0';
+	if (!in || (n = strlen(in)) == 0 || n > TS_ORIGIN_MAX)
+		return 0;
+	ts_strlcpy(out, in, TS_ORIGIN_MAX + 1);
+	ts_ascii_lower(out);
+	/* A trailing slash is what people paste; the browser never sends it. */
+	if (out[n - 1] == '/')
+		out[--n] = '\0';
+	if (strncmp(out, "https://", 8) == 0)
+		skip = 8;
+	else if (strncmp(out, "http://", 7) == 0)
+		skip = 7;
+	else
+		goto bad;   /* also "null" and "*": never an allowed origin */
+	host = out + skip;
+	if (!*host)
+		goto bad;
+	for (const char *p = host; *p; p++)
+		if (!origin_host_char(*p))
+			goto bad;   /* a path, userinfo, query or wildcard */
+	/* Browsers leave the scheme's default port out (RFC 6454 §6.1). */
+	const char *dflt = skip == 8 ? ":443" : ":80";
+	size_t dl = strlen(dflt);
+	if (n - skip > dl && strcmp(out + n - dl, dflt) == 0 && out[n - dl - 1] != ':')
+		out[n - dl] = '\0';
+	return 1;
+bad:
+	out[0] = '\0';
+	return 0;
+}
+
+ts_err
+ts_auth_cors_allowed(ts_auth *a, const ts_tenant_hints *h, const char *origin)
+{
+	char o[TS_ORIGIN_MAX + 1];
+	ts_tenant t;
+	ts_err r;
+
+	if (!ts_origin_normalize(origin, o))
+		return TS_E_NOT_FOUND;
+	if ((r = ts_auth_request_tenant(a, h, 1, &t)) != TS_OK)
+		return r == TS_E_TENANT_UNKNOWN ? TS_E_NOT_FOUND : r;
+	return SOPS(a)->tenant_origin_allowed(ST(a), t.id, o);
+}

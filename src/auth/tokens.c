@@ -336,6 +336,39 @@ ts_auth_check_token(ts_auth *a, const char *token, const ts_tenant *expect_tenan
 }
 
 ts_err
+ts_auth_logout_refresh(ts_auth *a, const char *refresh, const ts_tenant_hints *h)
+{
+	ts_secret sec;
+	ts_tenant expect;
+	char hash[TS_HASH_SZ];
+	int named;
+	ts_err r;
+
+	if ((r = ts_request_expect(a, h, &expect, &named)) != TS_OK)
+		return r;
+	/* RFC 7009 §2.2: an invalid token is no error; there is nothing left
+	 * to end, and the caller learns nothing about tokens it does not hold. */
+	if (!refresh || strlen(refresh) != TS_SECRET_TEXT_LEN)
+		return TS_OK;
+	ts_secret_hash(refresh, TS_SECRET_TEXT_LEN, hash);
+	r = SOPS(a)->secret_get(ST(a), TS_SECRET_REFRESH, hash, &sec);
+	if (r == TS_E_NOT_FOUND)
+		return TS_OK;
+	if (r != TS_OK)
+		return r;
+	/* As for a refresh: a request naming another tenant ends nothing. */
+	if (named && strcmp(expect.id, sec.tenant_id) != 0)
+		return TS_E_TENANT_MISMATCH;
+	/* Spent or expired, the token still names its session: whoever holds
+	 * it could end the session by replaying it on refresh anyway. */
+	if ((r = SOPS(a)->session_revoke(ST(a), sec.session_id, ts_now())) != TS_OK)
+		return r == TS_E_NOT_FOUND ? TS_OK : r;
+	ts_log_event(TS_LOG_INFO, "logout", "session", sec.session_id, "user", sec.user_id,
+	             "by", "refresh_token", NULL);
+	return TS_OK;
+}
+
+ts_err
 ts_auth_logout(ts_auth *a, const ts_principal *p)
 {
 	ts_err r = SOPS(a)->session_revoke(ST(a), p->session.id, ts_now());

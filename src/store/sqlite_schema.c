@@ -76,6 +76,12 @@ const char *const sq_migrations[] = {
 	"  failures INTEGER NOT NULL DEFAULT 0,"
 	"  locked_until INTEGER NOT NULL DEFAULT 0,"
 	"  updated_at INTEGER NOT NULL DEFAULT 0);",
+	/* 3: origins (scheme://host[:port], as browsers send them) whose
+	 * pages may call the API for a tenant (CORS). */
+	"CREATE TABLE tenant_origins ("
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  origin TEXT NOT NULL,"
+	"  PRIMARY KEY (tenant_id, origin));",
 };
 
 const int sq_migration_count = (int)(sizeof sq_migrations / sizeof sq_migrations[0]);
