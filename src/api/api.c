@@ -130,15 +130,17 @@ answer_options(ts_api *api, const ts_http_req *req, ts_http_resp *resp, const ch
 {
 	const char *want = ts_http_header(req, "Access-Control-Request-Method");
 
+	int allowed = cors_decide(api, req, resp, 1);
+
 	resp->status = 204;
 	resp->allow = method;
-	if (want && cors_decide(api, req, resp, 1) && strcmp(want, method) == 0) {
+	resp->cors_expose = NULL;
+	if (want && allowed && strcmp(want, method) == 0) {
 		resp->cors_methods = method;
 		resp->cors_headers = CORS_HEADERS;
 		resp->cors_max_age = CORS_MAX_AGE;
-		resp->cors_expose = NULL;
-	} else if (want) {
-		resp->allow_origin = NULL;   /* a method the path does not take */
+	} else {
+		resp->allow_origin = NULL;   /* no preflight, or a method the path does not take */
 	}
 	resp->log_note = want ? "preflight" : "options";
 	return TS_HTTP_DONE;
