@@ -294,7 +294,8 @@ post_sessions(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 		details = NULL;
 		goto out;
 	}
-	r = ts_auth_iam_session(api->auth, token, code, &t, &u);
+	ts_tenant_hints h = { NULL, ts_http_header(req, "X-Tenant-Slug"), req->host };
+	r = ts_auth_iam_session_for(api->auth, token, code, &h, &t, &u);
 	if (r != TS_OK) {
 		iam_error(resp, r, IAM_AT_SESSION, NULL, NULL, 0);
 		goto out;

@@ -304,5 +304,10 @@ ts_err ts_auth_iam_mail_code(ts_auth *a, const ts_user *u, const ts_iam_token *t
  * wrong), store errors. u gets the user. */
 ts_err ts_auth_iam_session(ts_auth *a, const char *auth_token, const char *code,
                            ts_tokens *out, ts_user *u);
+/* ts_auth_iam_session on a request (tenant.c): an auth token of another
+ * tenant than the one the request names is TS_E_TENANT_MISMATCH before
+ * anything is spent; TS_E_TENANT_CONFLICT for disagreeing hints. */
+ts_err ts_auth_iam_session_for(ts_auth *a, const char *auth_token, const char *code,
+                               const ts_tenant_hints *h, ts_tokens *out, ts_user *u);
 
 #endif

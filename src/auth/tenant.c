@@ -189,3 +189,30 @@ ts_auth_cors_allowed(ts_auth *a, const ts_tenant_hints *h, const char *origin)
 		return r == TS_E_TENANT_UNKNOWN ? TS_E_NOT_FOUND : r;
 	return SOPS(a)->tenant_origin_allowed(ST(a), t.id, o);
 }
+
+ts_err
+ts_auth_iam_session_for(ts_auth *a, const char *auth_token, const char *code,
+                        const ts_tenant_hints *h, ts_tokens *out, ts_user *u)
+{
+	ts_secret tok;
+	ts_tenant expect;
+	char hash[TS_HASH_SZ];
+	int named;
+	ts_err r;
+
+	memset(out, 0, sizeof(*out));
+	memset(u, 0, sizeof(*u));
+	if ((r = ts_request_expect(a, h, &expect, &named)) != TS_OK)
+		return r;
+	/* Bound like a bearer token, and checked before anything (a code
+	 * try, the token itself) is spent. */
+	if (named && auth_token && strlen(auth_token) == TS_SECRET_TEXT_LEN) {
+		ts_secret_hash(auth_token, TS_SECRET_TEXT_LEN, hash);
+		r = SOPS(a)->secret_get(ST(a), TS_SECRET_AUTH_TOKEN, hash, &tok);
+		if (r == TS_OK && strcmp(tok.tenant_id, expect.id) != 0)
+			return TS_E_TENANT_MISMATCH;
+		if (r != TS_OK && r != TS_E_NOT_FOUND)
+			return r;
+	}
+	return ts_auth_iam_session(a, auth_token, code, out, u);
+}

@@ -78,6 +78,17 @@ describe('tenant binding: one decision per request', { timeout: 120000 }, () => 
     assert.equal((await me(srv, tok, { host: 'acme.test.' })).status, 200);
   });
 
+  it('IAM: an auth token of tenant A exchanged on a request naming B is refused, and not spent', async () => {
+    const t = await iamAuthToken(srv, { email: 'ana@example.com', password: P.ana }, { headers: ACME });
+    assert.equal(t.status, 201, t.text);
+    assertIam(await iamSession(srv, { authToken: t.json.authToken }, { headers: GLOBEX }), 400, 'session', 2);
+    assertIam(await iamSession(srv, { authToken: t.json.authToken }, { headers: { host: 'globex.test', 'X-Tenant-Slug': 'acme' } }), 400, 'request', 0);
+    const s = await iamSession(srv, { authToken: t.json.authToken }, { headers: { host: 'ACME.test.' } });
+    assert.equal(s.status, 201, s.text);
+    assertError(await me(srv, s.json.accessToken, GLOBEX), 401, 'tenant_mismatch');
+    assertError(await refresh(srv, s.json.refreshToken, GLOBEX), 401, 'tenant_mismatch');
+  });
+
   it('login: conflicting hints are 400 on every face; an unknown tenant still answers like a wrong password', async () => {
     assertError(await login(srv, 'ana@example.com', P.ana, { tenant_slug: 'acme' }, { headers: { 'X-Tenant-Slug': 'globex' } }), 400, 'tenant_conflict');
     assertError(await login(srv, 'ana@example.com', P.ana, { tenant_slug: 'acme' }, { headers: GLOBEX }), 400, 'tenant_conflict');
