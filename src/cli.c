@@ -127,6 +127,13 @@ cmd_tenant_add(cli_opts *o)
 
 	if (o->npos != 1)
 		return fail("usage: tessera tenant add SLUG [--domain HOST]...");
+	/* Checked before anything is created, so a typo leaves no tenant. */
+	for (int i = 0; i < o->norigins; i++) {
+		char norm[TS_ORIGIN_MAX + 1];
+		if (!ts_origin_normalize(o->origins[i], norm))
+			return fail("'%s' is not an origin: use http(s)://host[:port], no path",
+			            o->origins[i]);
+	}
 	if (open_store(o, &s))
 		return 1;
 	if ((r = ts_admin_tenant_add(s, o->pos[0], o->mfa_required, &t)) != TS_OK) {

@@ -314,6 +314,8 @@ describe('CORS with per-tenant origins', { timeout: 60000 }, () => {
     assert.match(nt.stderr, /no tenant 'nope'/);
     const bad = await cli(['tenant', 'add', 'initech', '--cors-origin', '*'], { db });
     assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /'\*' is not an origin/);
+    assert.doesNotMatch(await cliOk(['tenant', 'list'], { db }), /initech/, 'a refused origin leaves no tenant behind');
   });
 
   it('preflight from an allowed origin: 204 with the Allow-* fields and Vary: Origin', async () => {
