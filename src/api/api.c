@@ -129,7 +129,6 @@ static ts_http_action
 answer_options(ts_api *api, const ts_http_req *req, ts_http_resp *resp, const char *method)
 {
 	const char *want = ts_http_header(req, "Access-Control-Request-Method");
-
 	int allowed = cors_decide(api, req, resp, 1);
 
 	resp->status = 204;
