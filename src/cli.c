@@ -36,6 +36,8 @@ typedef struct cli_opts {
 	int npos;
 	const char *domains[MAX_LIST];
 	int ndomains;
+	const char *origins[MAX_LIST];   /* --cors-origin */
+	int norigins;
 	const char *tenant;
 	const char *email;
 	const char *ttl;             /* user enroll-link --ttl SECS */
@@ -227,6 +229,13 @@ cmd_tenant_add(cli_opts *o)
 
 	if (o->npos != 1)
 		return fail("usage: tessera tenant add SLUG [--domain HOST]...");
+	/* Checked before anything is created, so a typo leaves no tenant. */
+	for (int i = 0; i < o->norigins; i++) {
+		char norm[TS_ORIGIN_MAX + 1];
+		if (!ts_origin_normalize(o->origins[i], norm))
+			return fail("'%s' is not an origin: use http(s)://host[:port], no path",
+			            o->origins[i]);
+	}
 	if (open_store(o, &s))
 		return 1;
 	r = ts_admin_tenant_create(s, o->pos[0], o->mfa_required, o->domains, o->ndomains, &t, &bad);
@@ -239,10 +248,18 @@ cmd_tenant_add(cli_opts *o)
 		tenant_conflict(s, o);
 	else if (r != TS_OK)
 		fail("cannot add tenant %s: %s", o->pos[0], ts_strerror(r));
-	else {
-		printf("%s\n", t.id);
+	else
 		rc = 0;
+	/* The origins were checked above, so only the store can fail here. */
+	for (int i = 0; rc == 0 && i < o->norigins; i++) {
+		if ((r = ts_admin_tenant_origin(s, &t, o->origins[i], 1)) != TS_OK &&
+		    r != TS_E_CONFLICT) {
+			rc = fail("tenant %s added, but not its origin %s: %s", t.slug,
+			          o->origins[i], ts_strerror(r));
+		}
 	}
+	if (rc == 0)
+		printf("%s\n", t.id);
 	ts_store_close(s);
 	return rc;
 }
@@ -281,6 +298,39 @@ cmd_tenant_domain(cli_opts *o)
 		       h, t.slug);
 		rc = 0;
 	}
+out:
+	ts_store_close(s);
+	return rc;
+}
+
+/* tessera tenant origin add|remove SLUG URL */
+static int
+cmd_tenant_origin(cli_opts *o)
+{
+	ts_store *s = NULL;
+	ts_tenant t;
+	ts_err r;
+	int add = o->npos == 3 && !strcmp(o->pos[0], "add"), rc = 1;
+
+	if (o->npos != 3 || (!add && strcmp(o->pos[0], "remove")))
+		return fail("usage: tessera tenant origin add|remove SLUG URL");
+	if (open_store(o, &s))
+		return 1;
+	if ((r = s->ops->tenant_by_slug(s, o->pos[1], &t)) != TS_OK) {
+		fail("no tenant '%s'", o->pos[1]);
+		goto out;
+	}
+	r = ts_admin_tenant_origin(s, &t, o->pos[2], add);
+	if (r == TS_E_INVALID)
+		fail("'%s' is not an origin: use http(s)://host[:port], no path", o->pos[2]);
+	else if (r == TS_E_CONFLICT || r == TS_E_NOT_FOUND)
+		fail("origin %s is %s allowed for tenant %s", o->pos[2], add ? "already" : "not",
+		     o->pos[1]);
+	else if (r != TS_OK)
+		fail("cannot change origin %s: %s", o->pos[2], ts_strerror(r));
+	else
+		printf("%s origin %s for tenant %s\n", add ? "allowed" : "removed", o->pos[2], o->pos[1]);
+	rc = r != TS_OK;
 out:
 	ts_store_close(s);
 	return rc;
@@ -880,14 +930,18 @@ static const cli_cmd commands[] = {
 	  "  --demo               create a demo tenant and user if missing (a new user's password\n"
 	  "                       is printed once) and make it the default tenant unless one is set\n",
 	  TS_USE_SERVE, TS_STORE_CREATE },
-	{ "tenant", "add", cmd_tenant_add, "tessera tenant add SLUG [--domain HOST]... [--mfa-required]",
+	{ "tenant", "add", cmd_tenant_add, "tessera tenant add SLUG [--domain HOST]... [--cors-origin URL]... [--mfa-required]",
 	  "  --domain HOST        requests with this Host header belong to the tenant (repeatable)\n"
-	  "  --mfa-required       every user of the tenant must enrol a second factor\n",
+	  "  --mfa-required       every user of the tenant must enrol a second factor\n"
+	  "  --cors-origin URL    browser pages of this origin may call the API (repeatable)\n",
 	  U_STORE, TS_STORE_CREATE },
 	{ "tenant", "domain", cmd_tenant_domain, "tessera tenant domain add|remove SLUG HOST",
 	  "  HOST is matched like a Host header: lower-cased, one trailing dot dropped, no port\n",
 	  U_STORE, TS_STORE_EXISTING },
 	{ "tenant", "list", cmd_tenant_list, "tessera tenant list", "", U_STORE, TS_STORE_EXISTING },
+	{ "tenant", "origin", cmd_tenant_origin,
+	  "tessera tenant origin add|remove SLUG URL  (CORS: exact scheme://host[:port])", "",
+	  U_STORE, TS_STORE_EXISTING },
 	{ "user", "add", cmd_user_add,
 	  "tessera user add --tenant SLUG --email EMAIL [--verified] [--admin]  (password on stdin)",
 	  "  --verified           the email address is already verified\n"
@@ -987,6 +1041,7 @@ parse_flags(cli_opts *o, int argc, char **argv, int first)
 		if (!strcmp(name, "admin")) { o->admin = 1; continue; }
 		if (!strcmp(name, "mfa-required")) { o->mfa_required = 1; continue; }
 		if (strcmp(name, "config") && strcmp(name, "domain") && strcmp(name, "tenant") &&
+		    strcmp(name, "cors-origin") &&
 		    strcmp(name, "email") && strcmp(name, "ttl") && !ts_config_known(name))
 			return fail("unknown flag --%s (see --help)", name);
 		if (!(v = flag_value(argc, argv, &i, arg)))
@@ -995,6 +1050,9 @@ parse_flags(cli_opts *o, int argc, char **argv, int first)
 			continue;   /* already applied */
 		if (!strcmp(name, "domain")) {
 			if (add_list(o->domains, &o->ndomains, v, "domains"))
+				return 1;
+		} else if (!strcmp(name, "cors-origin")) {
+			if (add_list(o->origins, &o->norigins, v, "origins"))
 				return 1;
 		} else if (!strcmp(name, "tenant")) {
 			o->tenant = v;

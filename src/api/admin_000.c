@@ -47,6 +47,9 @@ admin_map(ts_err e)
 	case TS_E_INVALID:
 	case TS_E_PASSWORD_POLICY:
 		return (admin_err){ 400, "invalid_request", "The request is invalid.", 0 };
+	case TS_E_TENANT_CONFLICT:
+		return (admin_err){ 400, "tenant_conflict",
+		                    "The request names two different tenants (X-Tenant-Slug, Host).", 0 };
 	case TS_E_TENANT_UNKNOWN:
 	case TS_E_BAD_CREDENTIALS:
 		return (admin_err){ 401, "invalid_credentials", "Invalid email or password.", 0 };

@@ -94,6 +94,57 @@ static const api_route common_routes[] = {
 	{ 0, NULL, NULL, NULL },
 };
 
+/* ---- CORS (Fetch standard §3.2) ----
+ * Every face route is CORS-aware: an Origin allowed for the request's
+ * tenant (tessera tenant origin add) is echoed with credentials allowed;
+ * there is no "*". The tenant is decided as for any call (tenant.c); a
+ * preflight carries no custom header, so there only the Host counts. */
+
+#define CORS_HEADERS "Authorization, Content-Type, X-Tenant-Slug"
+#define CORS_EXPOSE "Retry-After, WWW-Authenticate, X-Request-Id"
+#define CORS_MAX_AGE 600
+
+/* Fills resp's CORS fields; 1 when the origin is allowed. */
+static int
+cors_decide(ts_api *api, const ts_http_req *req, ts_http_resp *resp, int preflight)
+{
+	const char *origin = ts_http_header(req, "Origin");
+	ts_tenant_hints h = { NULL, preflight ? NULL : ts_http_header(req, "X-Tenant-Slug"),
+	                      req->host };
+
+	/* The answer depends on Origin, whether or not one was sent, so no
+	 * cache may hand one origin's answer to another. */
+	resp->vary_origin = 1;
+	if (!origin || ts_auth_cors_allowed(api->auth, &h, origin) != TS_OK)
+		return 0;
+	resp->allow_origin = origin;
+	resp->cors_expose = CORS_EXPOSE;
+	return 1;
+}
+
+/* OPTIONS on a route's path: a CORS preflight when it asks for a method,
+ * else the plain RFC 9110 §9.3.7 answer. 204 either way; only an allowed
+ * origin gets the Access-Control-Allow-* fields. */
+static ts_http_action
+answer_options(ts_api *api, const ts_http_req *req, ts_http_resp *resp, const char *method)
+{
+	const char *want = ts_http_header(req, "Access-Control-Request-Method");
+	int allowed = cors_decide(api, req, resp, 1);
+
+	resp->status = 204;
+	resp->allow = method;
+	resp->cors_expose = NULL;
+	if (want && allowed && strcmp(want, method) == 0) {
+		resp->cors_methods = method;
+		resp->cors_headers = CORS_HEADERS;
+		resp->cors_max_age = CORS_MAX_AGE;
+	} else {
+		resp->allow_origin = NULL;   /* no preflight, or a method the path does not take */
+	}
+	resp->log_note = want ? "preflight" : "options";
+	return TS_HTTP_DONE;
+}
+
 /* 1 if path is prefix + rest exactly. */
 static int
 path_is(const char *path, const char *prefix, const char *rest)
@@ -106,7 +157,7 @@ path_is(const char *path, const char *prefix, const char *rest)
 /* Finds the route for req; *allowed is set to a method the path does take
  * when it exists under another one (every path takes one method). */
 static const api_route *
-route_find(const ts_api *api, const ts_http_req *req, const char **allowed)
+route_find(const ts_api *api, const ts_http_req *req, const char **allowed, int *face_route)
 {
 	const api_route *tables[1 + sizeof(faces) / sizeof(faces[0])];
 	size_t nt = 0;
@@ -120,6 +171,7 @@ route_find(const ts_api *api, const ts_http_req *req, const char **allowed)
 			const char *prefix = t == 0 ? "" : api->prefix[r->face];
 			if (!path_is(req->path, prefix, r->path))
 				continue;
+			*face_route = t > 0;
 			if (strcmp(req->method, r->method) == 0)
 				return r;
 			*allowed = r->method;
@@ -133,10 +185,15 @@ ts_api_dispatch(void *app, ts_http_req *req, ts_http_resp *resp)
 {
 	ts_api *api = app;
 	const char *allowed;
-	const api_route *r = route_find(api, req, &allowed);
+	int face_route = 0;
+	const api_route *r = route_find(api, req, &allowed, &face_route);
 
 	if (req->malformed)
 		return rejects[r ? r->face : FACE_NATIVE](resp, "ambiguous request framing");
+	if (face_route && !r && allowed && strcmp(req->method, "OPTIONS") == 0)
+		return answer_options(api, req, resp, allowed);
+	if (face_route)
+		(void)cors_decide(api, req, resp, 0);
 	if (r)
 		return r->fn(api, req, resp);
 	if (allowed) {

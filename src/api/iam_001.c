@@ -77,6 +77,9 @@ iam_map(ts_err e, iam_stage st)
 		if (st == IAM_AT_BODY)
 			return (iam_err){ 400, "request", 1, "The request body is required.", 0 };
 		return (iam_err){ 400, "request", 0, "Invalid field in the request body.", 0 };
+	case TS_E_TENANT_CONFLICT:
+		return (iam_err){ 400, "request", 0,
+		                  "The request names two different tenants (X-Tenant-Slug, Host).", 0 };
 	case TS_E_TENANT_UNKNOWN:
 	case TS_E_BAD_CREDENTIALS:
 	case TS_E_NOT_VERIFIED:
@@ -294,7 +297,8 @@ post_sessions(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 		details = NULL;
 		goto out;
 	}
-	r = ts_auth_iam_session(api->auth, token, code, &t, &u, &wait);
+	ts_tenant_hints h = { NULL, ts_http_header(req, "X-Tenant-Slug"), req->host };
+	r = ts_auth_iam_session_for(api->auth, token, code, &h, &t, &u, &wait);
 	if (r != TS_OK) {
 		iam_error(resp, r, IAM_AT_SESSION, NULL, NULL, wait);
 		goto out;

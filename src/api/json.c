@@ -223,6 +223,7 @@ api_login_defer(ts_http_req *req, api_login_job *j, ts_http_job_fn run, int *wai
 
 	*wait = 0;
 	j->req.host = req->host;
+	j->req.header_slug = ts_http_header(req, "X-Tenant-Slug");
 	j->req.client_ip = req->client_ip;
 	if ((r = ts_auth_admit(j->api->auth, &j->req, wait)) == TS_OK &&
 	    (r = ts_http_defer(req, run, j)) == TS_OK)

@@ -70,6 +70,9 @@ native_map(ts_err e)
 		return (native_err){ 501, "mail_unconfigured", "This server sends no mail.", 0 };
 	case TS_E_ENROLL_PROOF_REQUIRED:
 		return (native_err){ 403, "enrollment_proof_required", "Prove this enrolment first: a code mailed to you or an enrolment link from an administrator.", 0 };
+	case TS_E_TENANT_CONFLICT:
+		return (native_err){ 400, "tenant_conflict",
+		                     "The request names two different tenants (body, X-Tenant-Slug, Host).", 0 };
 	case TS_E__COUNT:
 		break;
 	}
@@ -265,15 +268,20 @@ post_login(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 
 /* ---- bearer calls ---- */
 
+/* What this request says about its tenant (the engine decides). */
+static ts_tenant_hints
+request_hints(const ts_http_req *req)
+{
+	return (ts_tenant_hints){ NULL, ts_http_header(req, "X-Tenant-Slug"), req->host };
+}
+
 /* Checks the bearer token against the tenant the request names. On failure
- * the 401 is in resp and 0 is returned. */
+ * the error is in resp and 0 is returned. */
 static int
 authenticate(ts_api *api, ts_http_req *req, ts_http_resp *resp, ts_principal *p)
 {
 	const char *tok = api_bearer(req);
-	const char *slug = ts_http_header(req, "X-Tenant-Slug");
-	ts_tenant t;
-	int named = 0;
+	ts_tenant_hints h = request_hints(req);
 	ts_err r;
 
 	if (!tok) {
@@ -282,16 +290,7 @@ authenticate(ts_api *api, ts_http_req *req, ts_http_resp *resp, ts_principal *p)
 		resp->www_authenticate = "Bearer realm=\"tessera\"";
 		return 0;
 	}
-	r = ts_auth_resolve_tenant(api->auth, slug, req->host, 0, &t);
-	if (r == TS_OK)
-		named = 1;
-	else if (r == TS_E_TENANT_UNKNOWN)
-		r = TS_E_TENANT_MISMATCH;
-	else if (r == TS_E_NOT_FOUND)
-		r = TS_OK;
-	if (r == TS_OK)
-		r = ts_auth_check_token(api->auth, tok, named ? &t : NULL, p);
-	if (r != TS_OK) {
+	if ((r = ts_auth_bearer(api->auth, tok, &h, p)) != TS_OK) {
 		native_error(resp, r, NULL, NULL, 0);
 		if (resp->status == 401)
 			resp->www_authenticate = "Bearer realm=\"tessera\", error=\"invalid_token\"";
@@ -314,12 +313,39 @@ get_me(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	return TS_HTTP_DONE;
 }
 
+/* POST /v1/auth/logout {refresh_token}: no Bearer needed, so a client
+ * whose access token has expired can still end its session. */
+static ts_http_action
+logout_by_refresh(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	json_t *body = api_body_or_400(req, resp, bad_request);
+	ts_tenant_hints h = request_hints(req);
+	const char *rt;
+	ts_err r;
+
+	if (!body)
+		return TS_HTTP_DONE;
+	if (!(rt = api_string_or_400(body, "refresh_token", resp, bad_request))) {
+		json_decref(body);
+		return TS_HTTP_DONE;
+	}
+	r = ts_auth_logout_refresh(api->auth, rt, &h);
+	json_decref(body);
+	if (r != TS_OK)
+		return native_error(resp, r, NULL, NULL, 0);
+	resp->status = 204;
+	return TS_HTTP_DONE;
+}
+
 static ts_http_action
 post_logout(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 {
 	ts_principal p;
 	ts_err r;
 
+	/* A body means the refresh token form, whatever else is sent. */
+	if (req->body || req->body_too_large)
+		return logout_by_refresh(api, req, resp);
 	if (!authenticate(api, req, resp, &p))
 		return TS_HTTP_DONE;
 	if ((r = ts_auth_logout(api->auth, &p)) != TS_OK)
@@ -346,7 +372,8 @@ post_refresh(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 		json_decref(body);
 		return TS_HTTP_DONE;
 	}
-	r = ts_auth_refresh(api->auth, rt, &t, &u, &tn);
+	ts_tenant_hints h = request_hints(req);
+	r = ts_auth_refresh_for(api->auth, rt, &h, &t, &u, &tn);
 	json_decref(body);
 	if (r != TS_OK)
 		return native_error(resp, r, NULL, NULL, 0);

@@ -45,6 +45,7 @@ px0_map(ts_err e)
 		return (px0_err){ 500, "internal error", 0 };
 	case TS_E_INVALID:
 	case TS_E_PASSWORD_POLICY:
+	case TS_E_TENANT_CONFLICT:   /* the contract has one 400 text */
 		return (px0_err){ 400, "invalid request body", 0 };
 	case TS_E_TENANT_UNKNOWN:
 	case TS_E_BAD_CREDENTIALS:

@@ -1,5 +1,6 @@
 /* Administration used by the CLI (and later an admin API): tenants, users,
  * passwords. Policy checks live here so every way in applies them. */
+#include <stdio.h>
 #include <string.h>
 
 #include "auth/auth_internal.h"
@@ -139,19 +140,48 @@ ts_admin_user_find(ts_store *s, const char *tenant_slug, const char *email, ts_u
 }
 
 ts_err
-ts_admin_user_set_password(ts_store *s, const ts_pw_cost *c, const ts_user *u,
-                           const char *password, size_t pwlen)
+ts_admin_user_password(ts_store *s, const ts_pw_cost *c, const ts_user *u, const char *password,
+                       size_t pwlen, const char *keep_session, int *ended)
 {
-	char phc[TS_PHC_MAX];
+	char phc[TS_PHC_MAX], n_text[16];
+	int n = 0;
 	ts_err r;
 
+	if (ended)
+		*ended = 0;
 	if ((r = password_policy(password, pwlen)) != TS_OK)
 		return r;
 	if ((r = ts_pw_hash(c, password, pwlen, phc)) != TS_OK)
 		return r;
-	r = s->ops->user_set_password(s, u->id, phc);
+	/* Whoever knew the old password may hold a session: a new password
+	 * is the owner taking the account back, so those sessions end with it
+	 * (OWASP ASVS 3.3.3). */
+	r = s->ops->user_set_password_revoke(s, u->id, phc, keep_session, ts_now(), &n);
 	ts_wipe(phc, sizeof(phc));
-	return r;
+	if (r != TS_OK)
+		return r;
+	if (ended)
+		*ended = n;
+	snprintf(n_text, sizeof(n_text), "%d", n);
+	ts_log_event(TS_LOG_INFO, "password_set", "user", u->id, "sessions_ended", n_text, NULL);
+	return TS_OK;
+}
+
+ts_err
+ts_admin_user_set_password(ts_store *s, const ts_pw_cost *c, const ts_user *u,
+                           const char *password, size_t pwlen)
+{
+	return ts_admin_user_password(s, c, u, password, pwlen, NULL, NULL);
+}
+
+ts_err
+ts_admin_tenant_origin(ts_store *s, const ts_tenant *t, const char *origin, int add)
+{
+	char o[TS_ORIGIN_MAX + 1];
+
+	if (!ts_origin_normalize(origin, o))
+		return TS_E_INVALID;
+	return add ? s->ops->tenant_add_origin(s, t->id, o) : s->ops->tenant_remove_origin(s, t->id, o);
 }
 
 ts_err

@@ -47,6 +47,7 @@ void ts_auth_free(ts_auth *a);
 
 typedef struct ts_login_req {
 	const char *tenant_slug;     /* NULL when the request names none */
+	const char *header_slug;     /* X-Tenant-Slug; NULL when absent */
 	const char *host;            /* request Host, for domain resolution; may be NULL */
 	const char *email;
 	const char *password;
@@ -104,9 +105,20 @@ ts_err ts_auth_start_session(ts_auth *a, const ts_user *u, int kind, const char 
                              int access_kind, ts_tokens *out);
 
 /* Rotates a refresh token: the old one is spent, a new pair comes back.
- * TS_E_TOKEN_INVALID (unknown/expired), TS_E_TOKEN_REUSED (already spent:
- * the whole session is revoked), TS_E_SESSION_REVOKED. u gets the user. */
+ * TS_E_TOKEN_INVALID (unknown/expired), TS_E_SESSION_REVOKED (the session
+ * was ended: logout, disable, a new password; its tokens were spent by
+ * that, which is no reuse), TS_E_TOKEN_REUSED (a spent token of a live
+ * session: it leaked, and the whole session is revoked and a refresh_reuse
+ * warning logged). u gets the user. */
 ts_err ts_auth_refresh(ts_auth *a, const char *refresh, ts_tokens *out, ts_user *u, ts_tenant *t);
+/* Forward declaration; see below. */
+typedef struct ts_tenant_hints ts_tenant_hints;
+/* ts_auth_refresh on a request: a token of a tenant other than the one the
+ * request names (ts_auth_request_tenant, no default) is refused with
+ * TS_E_TENANT_MISMATCH before it is spent; TS_E_TENANT_CONFLICT for
+ * disagreeing hints. */
+ts_err ts_auth_refresh_for(ts_auth *a, const char *refresh, const ts_tenant_hints *h,
+                           ts_tokens *out, ts_user *u, ts_tenant *t);
 
 /* Who a bearer token speaks for. */
 typedef struct ts_principal {
@@ -124,16 +136,58 @@ typedef struct ts_principal {
 ts_err ts_auth_check_token(ts_auth *a, const char *token, const ts_tenant *expect_tenant,
                            ts_principal *out);
 
-/* Resolves the tenant a request names: slug, else host, else (when
- * use_default) the configured default. TS_E_TENANT_UNKNOWN when it names one
- * that does not exist, TS_E_NOT_FOUND when it names none. */
+/* What a request says about its tenant; each may be NULL or "". */
+struct ts_tenant_hints {
+	const char *body_slug;       /* tenant_slug in the body (native login) */
+	const char *header_slug;     /* X-Tenant-Slug */
+	const char *host;            /* Host; any case, port, brackets, trailing dot */
+};
+
+/* Decides the tenant of a request, the one rule for every face. A Host that
+ * is a tenant's domain names that tenant; a Host that is none (an address)
+ * names nothing. The slugs and the Host must agree: two slugs that differ,
+ * or a slug other than the Host's tenant's, give TS_E_TENANT_CONFLICT
+ * (compared as text, so the answer does not reveal which tenants exist).
+ * Otherwise: the slug's tenant (TS_E_TENANT_UNKNOWN when there is none),
+ * else (when use_default) the configured default, else TS_E_NOT_FOUND. */
+ts_err ts_auth_request_tenant(ts_auth *a, const ts_tenant_hints *h, int use_default,
+                              ts_tenant *out);
+/* ts_auth_request_tenant with only a slug and a host. */
 ts_err ts_auth_resolve_tenant(ts_auth *a, const char *slug, const char *host, int use_default,
                               ts_tenant *out);
+/* A Host in the form tenant domains are stored in: ASCII lower case, no
+ * port, no brackets around an IPv6 literal, no trailing dot. 0 when empty
+ * or too long. */
+int ts_host_normalize(const char *in, char out[TS_HOST_MAX + 1]);
+
+/* A bearer call: decides the request's tenant (no default) and checks the
+ * token against it (ts_auth_check_token). TS_E_TENANT_CONFLICT for
+ * disagreeing hints, TS_E_TENANT_MISMATCH when the request names a tenant
+ * (even an unknown one) that is not the token's. */
+ts_err ts_auth_bearer(ts_auth *a, const char *token, const ts_tenant_hints *h, ts_principal *out);
+
+/* Longest origin kept: scheme, "://", a host and a port. */
+#define TS_ORIGIN_MAX (8 + TS_HOST_MAX + 2 + 6)
+/* An origin in the form the store keeps and browsers send: "http(s)://"
+ * host[:port], lower case, without a trailing slash or the scheme's default
+ * port. 0 for anything else ("null", "*", paths, userinfo). */
+int ts_origin_normalize(const char *in, char out[TS_ORIGIN_MAX + 1]);
+/* TS_OK when origin may call the API for the tenant the request names
+ * (ts_auth_request_tenant with the default), TS_E_NOT_FOUND when it may
+ * not or the request names no tenant, TS_E_TENANT_CONFLICT, store errors. */
+ts_err ts_auth_cors_allowed(ts_auth *a, const ts_tenant_hints *h, const char *origin);
 
 ts_err ts_auth_tenant_by_id(ts_auth *a, const char *id, ts_tenant *out);
 
 /* Revokes the principal's session and every token of it. */
 ts_err ts_auth_logout(ts_auth *a, const ts_principal *p);
+/* Logout by refresh token, needing no live access token (RFC 7009's
+ * spirit): the token's session ends, whether the token is current, spent
+ * or expired. TS_OK too for a token that is no refresh token at all
+ * (RFC 7009 §2.2), so the answer tells nothing about unknown tokens.
+ * TS_E_TENANT_MISMATCH (nothing ended) when the request names another
+ * tenant, TS_E_TENANT_CONFLICT, store errors. */
+ts_err ts_auth_logout_refresh(ts_auth *a, const char *refresh, const ts_tenant_hints *h);
 
 /* ---- MFA ---- */
 
@@ -248,8 +302,21 @@ ts_err ts_admin_user_add(ts_store *s, const ts_pw_cost *c, const char *tenant_sl
                          const char *email, const char *password, size_t pwlen,
                          int verified, int admin, ts_user *out);
 ts_err ts_admin_user_find(ts_store *s, const char *tenant_slug, const char *email, ts_user *out);
+/* ts_admin_user_password keeping no session. */
 ts_err ts_admin_user_set_password(ts_store *s, const ts_pw_cost *c, const ts_user *u,
                                   const char *password, size_t pwlen);
+/* Sets a new password (policy as for user_add) and, in the same store
+ * transaction, ends every session of the user (keep_session: one to keep,
+ * NULL for none) and the login steps the old password opened: a password
+ * set by any path ends the user's other sessions. *ended (may be NULL)
+ * gets how many. */
+ts_err ts_admin_user_password(ts_store *s, const ts_pw_cost *c, const ts_user *u,
+                              const char *password, size_t pwlen, const char *keep_session,
+                              int *ended);
+/* Allows (add) or stops allowing (!add) a browser origin to call the API
+ * for tenant t (CORS). TS_E_INVALID for a malformed origin, TS_E_CONFLICT
+ * when already allowed, TS_E_NOT_FOUND when it was not. */
+ts_err ts_admin_tenant_origin(ts_store *s, const ts_tenant *t, const char *origin, int add);
 /* Clears the failure count and lock of an existing user's account, and the
  * user's second-factor lock. Locks are kept for unknown addresses too (so
  * failures do not reveal who exists), but an operator naming one is told:
@@ -332,5 +399,11 @@ ts_err ts_auth_iam_mail_code(ts_auth *a, const ts_user *u, const ts_iam_token *t
  * *retry_after seconds), store errors. u gets the user. */
 ts_err ts_auth_iam_session(ts_auth *a, const char *auth_token, const char *code,
                            ts_tokens *out, ts_user *u, int *retry_after);
+/* ts_auth_iam_session on a request (tenant.c): an auth token of another
+ * tenant than the one the request names is TS_E_TENANT_MISMATCH before
+ * anything is spent; TS_E_TENANT_CONFLICT for disagreeing hints. */
+ts_err ts_auth_iam_session_for(ts_auth *a, const char *auth_token, const char *code,
+                               const ts_tenant_hints *h, ts_tokens *out, ts_user *u,
+                               int *retry_after);
 
 #endif

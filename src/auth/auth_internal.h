@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include "auth/auth.h"
+#include "auth/pwtime.h"
 #include "auth/ratelimit.h"
 #include "auth/tokcache.h"
 
@@ -42,6 +43,8 @@ struct ts_auth {
 	ts_limiter *rl_account;
 	struct ts_mailer *mailer;    /* NULL when mail is off (email.h) */
 	ts_tokcache *verified;       /* access tokens already verified */
+	ts_pwtime pwtime;            /* cost of a check, per stored class */
+	int pwtime_ready;
 };
 
 /* The key of an account for limits and locks: tenant id (or the name the
@@ -68,6 +71,11 @@ void ts_mfa_passed(ts_auth *a, const ts_user *u);
 #define TS_CODE_DIGITS 6
 void ts_code_new(char out[TS_CODE_DIGITS + 1]);
 int ts_code_shape_ok(const char *code);
+
+/* tenant.c: the tenant a bearer or refresh call is bound to; *named 0
+ * when the request names none (then any tenant's token may be used).
+ * TS_E_TENANT_CONFLICT, or TS_E_TENANT_MISMATCH for an unknown name. */
+ts_err ts_request_expect(ts_auth *a, const ts_tenant_hints *h, ts_tenant *t, int *named);
 
 /* keys.c */
 ts_err ts_keys_init(ts_auth *a);

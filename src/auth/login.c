@@ -11,30 +11,6 @@
 #include "core/util.h"
 
 ts_err
-ts_auth_resolve_tenant(ts_auth *a, const char *slug, const char *host, int use_default,
-                       ts_tenant *out)
-{
-	ts_err r;
-
-	if (slug && *slug) {
-		if (!ts_slug_valid(slug))
-			return TS_E_TENANT_UNKNOWN;
-		r = SOPS(a)->tenant_by_slug(ST(a), slug, out);
-		return r == TS_E_NOT_FOUND ? TS_E_TENANT_UNKNOWN : r;
-	}
-	if (host && *host) {
-		r = SOPS(a)->tenant_by_domain(ST(a), host, out);
-		if (r != TS_E_NOT_FOUND)
-			return r;
-	}
-	if (use_default && a->default_tenant) {
-		r = SOPS(a)->tenant_by_slug(ST(a), a->default_tenant, out);
-		return r == TS_E_NOT_FOUND ? TS_E_TENANT_UNKNOWN : r;
-	}
-	return TS_E_NOT_FOUND;
-}
-
-ts_err
 ts_auth_tenant_by_id(ts_auth *a, const char *id, ts_tenant *out)
 {
 	return SOPS(a)->tenant_by_id(ST(a), id, out);
@@ -44,7 +20,8 @@ void
 ts_account_key(const ts_tenant *t, const ts_login_req *req, char *out, size_t cap)
 {
 	const char *tn = t && *t->id ? t->id
-	               : req->tenant_slug ? req->tenant_slug : req->host ? req->host : "";
+	               : req->tenant_slug ? req->tenant_slug
+	               : req->header_slug ? req->header_slug : req->host ? req->host : "";
 	char *bar;
 
 	/* The tenant part is bounded so the separator always fits, however
@@ -86,6 +63,15 @@ count_failure(ts_auth *a, const char *key, const ts_tenant *t, const char *email
 	}
 }
 
+/* Every face's login names its tenant the same way (tenant.c). */
+static ts_err
+login_tenant(ts_auth *a, const ts_login_req *req, ts_tenant *t)
+{
+	ts_tenant_hints h = { req->tenant_slug, req->header_slug, req->host };
+
+	return ts_auth_request_tenant(a, &h, 1, t);
+}
+
 ts_err
 ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after)
 {
@@ -103,11 +89,16 @@ ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after)
 		             ts_why_word(TS_WHY_RATE_ADDRESS), NULL);
 		return TS_E_RATE_LIMITED;
 	}
-	have_tenant = ts_auth_resolve_tenant(a, req->tenant_slug, req->host, 1, &t) == TS_OK;
+	ts_err r = login_tenant(a, req, &t);
+	/* A malformed request (two tenants named), refused before any work
+	 * and whoever the account: no password attempt was made. */
+	if (r == TS_E_TENANT_CONFLICT)
+		return r;
+	have_tenant = r == TS_OK;
 	if (!have_tenant)
 		memset(&t, 0, sizeof(t));
 	ts_account_key(&t, req, key, sizeof(key));
-	ts_err r = SOPS(a)->lock_get(ST(a), key, &l);
+	r = SOPS(a)->lock_get(ST(a), key, &l);
 	if (r == TS_E_STORE_UNAVAILABLE)
 		return r;
 	if (r == TS_OK && l.locked_until > now) {
@@ -120,6 +111,9 @@ ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after)
 	if (r == TS_OK && l.locked_until && l.locked_until <= now)
 		ts_log_event(TS_LOG_INFO, "account_unlocked", "tenant", have_tenant ? t.slug : "",
 		             "reason", "expired", NULL);
+	/* The token taken here is given back by a correct password
+	 * (check_password): the account limit counts failures and attempts in
+	 * flight, never a user who knows the password. */
 	if ((wait = ts_limiter_take(a->rl_account, key, strlen(key), mono)) > 0) {
 		/* Attempts refused for speed count too: fifty at once are fifty. */
 		count_failure(a, key, have_tenant ? &t : NULL, req->email, NULL);
@@ -136,7 +130,7 @@ ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after)
 static ts_err
 fake_check(ts_auth *a, const ts_login_req *req)
 {
-	ts_err r = ts_pw_verify(a->dummy_hash, req->password, req->password_len);
+	ts_err r = ts_pwtime_verify(&a->pwtime, a->dummy_hash, req->password, req->password_len);
 
 	(void)r;   /* the answer is fixed; only the work matters */
 	return TS_E_BAD_CREDENTIALS;
@@ -160,8 +154,6 @@ upgrade_hash(ts_auth *a, const ts_user *u, const ts_login_req *req)
 {
 	char phc[TS_PHC_MAX];
 
-	if (!ts_pw_needs_rehash(u->password_hash, &a->cfg.pw_cost))
-		return;
 	if (ts_pw_hash(&a->cfg.pw_cost, req->password, req->password_len, phc) != TS_OK ||
 	    SOPS(a)->user_set_password(ST(a), u->id, phc) != TS_OK) {
 		ts_warn("password hash upgrade failed for user %s", u->id);
@@ -185,19 +177,16 @@ decide_next(ts_auth *a, ts_login_ok *out)
 	}
 }
 
-ts_err
-ts_auth_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out)
+/* The check itself; *rehash is set when a correct password's stored hash
+ * should be replaced (done by the caller once the answer's time is fixed). */
+static ts_err
+check_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out, int *rehash)
 {
 	ts_err r;
 	ts_user *u = &out->user;
-
-	memset(out, 0, sizeof(*out));
-	if (!req->email || !req->password || req->password_len == 0 ||
-	    req->password_len > TS_PASSWORD_MAX)
-		return TS_E_INVALID;
-
 	char key[TS_ACCOUNT_KEY_MAX];
-	r = ts_auth_resolve_tenant(a, req->tenant_slug, req->host, 1, &out->tenant);
+
+	r = login_tenant(a, req, &out->tenant);
 	if (r == TS_E_TENANT_UNKNOWN || r == TS_E_NOT_FOUND) {
 		ts_account_key(NULL, req, key, sizeof(key));
 		trail("tenant", "unknown", req->tenant_slug, NULL);
@@ -222,7 +211,7 @@ ts_auth_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out)
 		return r;
 
 	const char *phc = *u->password_hash ? u->password_hash : a->dummy_hash;
-	r = ts_pw_verify(phc, req->password, req->password_len);
+	r = ts_pwtime_verify(&a->pwtime, phc, req->password, req->password_len);
 	if (r != TS_OK || !*u->password_hash || u->is_disabled) {
 		if (r != TS_OK && r != TS_E_BAD_CREDENTIALS)
 			ts_error("stored hash of user %s cannot be checked: %s", u->id,
@@ -240,7 +229,8 @@ ts_auth_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out)
 	ts_lock l;
 	if (SOPS(a)->lock_get(ST(a), key, &l) == TS_OK)
 		(void)SOPS(a)->lock_clear(ST(a), key);
-	upgrade_hash(a, u, req);
+	ts_limiter_give(a->rl_account, key, strlen(key), ts_mono_us());
+	*rehash = ts_pw_needs_rehash(u->password_hash, &a->cfg.pw_cost);
 	memset(u->password_hash, 0, sizeof(u->password_hash));
 	if (!u->is_verified) {
 		trail("verified", "no", out->tenant.slug, u->id);
@@ -253,4 +243,28 @@ ts_auth_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out)
 	ts_log_event(TS_LOG_INFO, "login_password_ok", "user", u->id, "tenant",
 	             out->tenant.slug, "ip", req->client_ip, NULL);
 	return TS_OK;
+}
+
+ts_err
+ts_auth_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out)
+{
+	int64_t start = ts_mono_us();
+	int rehash = 0;
+	ts_err r;
+
+	memset(out, 0, sizeof(*out));
+	if (!req->email || !req->password || req->password_len == 0 ||
+	    req->password_len > TS_PASSWORD_MAX)
+		return TS_E_INVALID;
+	r = check_password(a, req, out, &rehash);
+	/* Every answer of a check leaves no sooner than the slowest class of
+	 * stored hash takes (pwtime.h): a known account whose hash has another
+	 * cost than the dummy's is not told apart from an unknown one. */
+	if (r == TS_OK || r == TS_E_BAD_CREDENTIALS || r == TS_E_NOT_VERIFIED)
+		ts_pwtime_pad(&a->pwtime, start);
+	/* After the padding: the upgrade's hash is only ever paid by someone
+	 * who gave the right password, and its time is not in any estimate. */
+	if (rehash)
+		upgrade_hash(a, &out->user, req);
+	return r;
 }

@@ -96,27 +96,36 @@ find_slot(ts_limiter *l, uint64_t key, size_t base, int64_t now_us)
 	return victim;
 }
 
-int
-ts_limiter_take(ts_limiter *l, const void *key, size_t keylen, int64_t now_us)
+/* The slot of key, locked: *m gets the stripe lock to release. */
+static rl_slot *
+slot_lock(ts_limiter *l, const void *key, size_t keylen, int64_t now_us, pthread_mutex_t **m)
 {
 	unsigned char h[crypto_shorthash_BYTES];
 	uint64_t k;
 	size_t base;
-	int wait = 0;
 
-	if (!l || l->rate <= 0)
-		return 0;
 	crypto_shorthash(h, key, keylen, l->sipkey);
 	memcpy(&k, h, sizeof(k));
 	k |= 1;   /* never 0, which marks an empty slot */
 	/* Groups of PROBE slots never straddle two stripes. */
 	base = (size_t)(k >> 8) & l->mask & ~(size_t)(PROBE - 1);
-	pthread_mutex_t *m = &l->locks[(base / PROBE) % STRIPES];
-
-	pthread_mutex_lock(m);
+	*m = &l->locks[(base / PROBE) % STRIPES];
+	pthread_mutex_lock(*m);
 	rl_slot *s = find_slot(l, k, base, now_us);
 	s->tokens = refilled(l, s, now_us);
 	s->last_us = now_us;
+	return s;
+}
+
+int
+ts_limiter_take(ts_limiter *l, const void *key, size_t keylen, int64_t now_us)
+{
+	pthread_mutex_t *m;
+	int wait = 0;
+
+	if (!l || l->rate <= 0)
+		return 0;
+	rl_slot *s = slot_lock(l, key, keylen, now_us, &m);
 	if (s->tokens >= 1) {
 		s->tokens -= 1;
 	} else {
@@ -126,4 +135,16 @@ ts_limiter_take(ts_limiter *l, const void *key, size_t keylen, int64_t now_us)
 	}
 	pthread_mutex_unlock(m);
 	return wait;
+}
+
+void
+ts_limiter_give(ts_limiter *l, const void *key, size_t keylen, int64_t now_us)
+{
+	pthread_mutex_t *m;
+
+	if (!l || l->rate <= 0)
+		return;
+	rl_slot *s = slot_lock(l, key, keylen, now_us, &m);
+	s->tokens = s->tokens + 1 > l->burst ? l->burst : s->tokens + 1;
+	pthread_mutex_unlock(m);
 }

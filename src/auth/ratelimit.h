@@ -18,5 +18,8 @@ void ts_limiter_free(ts_limiter *l);
 /* Takes one token for key at time now_us (monotonic). Returns 0 when
  * allowed, else the whole seconds until a token will be there (>= 1). */
 int ts_limiter_take(ts_limiter *l, const void *key, size_t keylen, int64_t now_us);
+/* Gives one token back to key's bucket (never past the burst): for an
+ * attempt that was admitted and then turned out not to count. */
+void ts_limiter_give(ts_limiter *l, const void *key, size_t keylen, int64_t now_us);
 
 #endif

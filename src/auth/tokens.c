@@ -204,8 +204,10 @@ live_session(ts_auth *a, const char *sid, int64_t now, ts_session *s, ts_user *u
 	return TS_OK;
 }
 
-ts_err
-ts_auth_refresh(ts_auth *a, const char *refresh, ts_tokens *out, ts_user *u, ts_tenant *t)
+/* Rotation of a refresh token bound to expect (NULL: any tenant). */
+static ts_err
+refresh_rotate(ts_auth *a, const char *refresh, const ts_tenant *expect, ts_tokens *out,
+               ts_user *u, ts_tenant *t)
 {
 	ts_secret sec;
 	ts_session s = { 0 };
@@ -223,13 +225,17 @@ ts_auth_refresh(ts_auth *a, const char *refresh, ts_tokens *out, ts_user *u, ts_
 	 * lands after the check spends the new token too (session_revoke). */
 	if ((r = SOPS(a)->secret_get(ST(a), TS_SECRET_REFRESH, hash, &sec)) != TS_OK)
 		return r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
-	/* A spent one goes on to rotation, which reports the reuse. */
-	if (!sec.used_at) {
-		if (sec.expires_at <= now)
-			return TS_E_TOKEN_INVALID;
-		if ((r = live_session(a, sec.session_id, now, &s, u, t)) != TS_OK)
-			return r;
-	}
+	/* Another tenant's token is refused before anything is spent, so a
+	 * request aimed at the wrong tenant costs its owner nothing. */
+	if (expect && strcmp(expect->id, sec.tenant_id) != 0)
+		return TS_E_TENANT_MISMATCH;
+	if (!sec.used_at && sec.expires_at <= now)
+		return TS_E_TOKEN_INVALID;
+	/* A session already ended (logout, disable, a new password) spent its
+	 * tokens itself: that is session_revoked, not a leak. Only a spent
+	 * token of a live session is a reuse, which rotation reports. */
+	if ((r = live_session(a, sec.session_id, now, &s, u, t)) != TS_OK)
+		return r;
 	/* The next refresh token is made up front so that spending the old
 	 * one and storing the new one is a single transaction, and single use
 	 * holds however many race. */
@@ -257,6 +263,26 @@ ts_auth_refresh(ts_auth *a, const char *refresh, ts_tokens *out, ts_user *u, ts_
 out:
 	ts_wipe(next, sizeof(next));
 	return r;
+}
+
+ts_err
+ts_auth_refresh(ts_auth *a, const char *refresh, ts_tokens *out, ts_user *u, ts_tenant *t)
+{
+	return refresh_rotate(a, refresh, NULL, out, u, t);
+}
+
+ts_err
+ts_auth_refresh_for(ts_auth *a, const char *refresh, const ts_tenant_hints *h, ts_tokens *out,
+                    ts_user *u, ts_tenant *t)
+{
+	ts_tenant expect;
+	int named;
+	ts_err r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = ts_request_expect(a, h, &expect, &named)) != TS_OK)
+		return r;
+	return refresh_rotate(a, refresh, named ? &expect : NULL, out, u, t);
 }
 
 /* An opaque access token: 36 characters in uuid shape. */
@@ -345,6 +371,39 @@ ts_auth_check_token(ts_auth *a, const char *token, const ts_tenant *expect_tenan
 	if (expect_tenant && strcmp(expect_tenant->id, out->session.tenant_id) != 0)
 		return TS_E_TENANT_MISMATCH;
 	out->scope = out->session.kind;
+	return TS_OK;
+}
+
+ts_err
+ts_auth_logout_refresh(ts_auth *a, const char *refresh, const ts_tenant_hints *h)
+{
+	ts_secret sec;
+	ts_tenant expect;
+	char hash[TS_HASH_SZ];
+	int named;
+	ts_err r;
+
+	if ((r = ts_request_expect(a, h, &expect, &named)) != TS_OK)
+		return r;
+	/* RFC 7009 §2.2: an invalid token is no error; there is nothing left
+	 * to end, and the caller learns nothing about tokens it does not hold. */
+	if (!refresh || strlen(refresh) != TS_SECRET_TEXT_LEN)
+		return TS_OK;
+	ts_secret_hash(refresh, TS_SECRET_TEXT_LEN, hash);
+	r = SOPS(a)->secret_get(ST(a), TS_SECRET_REFRESH, hash, &sec);
+	if (r == TS_E_NOT_FOUND)
+		return TS_OK;
+	if (r != TS_OK)
+		return r;
+	/* As for a refresh: a request naming another tenant ends nothing. */
+	if (named && strcmp(expect.id, sec.tenant_id) != 0)
+		return TS_E_TENANT_MISMATCH;
+	/* Spent or expired, the token still names its session: whoever holds
+	 * it could end the session by replaying it on refresh anyway. */
+	if ((r = SOPS(a)->session_revoke(ST(a), sec.session_id, ts_now())) != TS_OK)
+		return r == TS_E_NOT_FOUND ? TS_OK : r;
+	ts_log_event(TS_LOG_INFO, "logout", "session", sec.session_id, "user", sec.user_id,
+	             "by", "refresh_token", NULL);
 	return TS_OK;
 }
 

@@ -31,7 +31,8 @@
 	X(TS_E_OVERLOADED, "server busy")                                   \
 	X(TS_E_EMAIL_SEND, "could not send email")                          \
 	X(TS_E_MAIL_UNCONFIGURED, "no mail server is configured")           \
-	X(TS_E_ENROLL_PROOF_REQUIRED, "enrolment needs a proof beyond the password")
+	X(TS_E_ENROLL_PROOF_REQUIRED, "enrolment needs a proof beyond the password") \
+	X(TS_E_TENANT_CONFLICT, "the request names two different tenants")
 
 typedef enum {
 #define TS_ERR_ENUM(name, text) name,

@@ -52,6 +52,15 @@ typedef struct ts_http_resp {
 	const char *log_note;        /* static short word for the access log */
 	const char *allow;           /* static; adds Allow (on 405) */
 	const char *www_authenticate; /* static; adds WWW-Authenticate (RFC 6750 §3) */
+	/* CORS (Fetch standard §3.2), filled by the dispatcher: */
+	const char *allow_origin;    /* adds Access-Control-Allow-Origin (this value)
+	                                and -Allow-Credentials: true; must live until
+	                                the answer is sent (a request header does) */
+	const char *cors_expose;     /* static; Access-Control-Expose-Headers */
+	const char *cors_methods;    /* static; preflight: -Allow-Methods */
+	const char *cors_headers;    /* static; preflight: -Allow-Headers */
+	int cors_max_age;            /* > 0: preflight's Access-Control-Max-Age */
+	int vary_origin;             /* adds Vary: Origin */
 } ts_http_resp;
 
 typedef enum { TS_HTTP_DONE, TS_HTTP_DEFERRED } ts_http_action;

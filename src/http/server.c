@@ -230,6 +230,35 @@ resp_set_static(ts_http_resp *resp, int status, const char *body, const char *no
 	resp->log_note = note;
 }
 
+/* The CORS fields of rs, as the dispatcher decided them. */
+static int
+add_cors_headers(struct MHD_Response *m, const ts_http_resp *rs)
+{
+	char age[16];
+	int ok = 1;
+
+	if (rs->vary_origin)
+		ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_VARY, "Origin") == MHD_YES;
+	if (rs->allow_origin == NULL)
+		return ok;
+	ok &= MHD_add_response_header(m, "Access-Control-Allow-Origin", rs->allow_origin) == MHD_YES;
+	ok &= MHD_add_response_header(m, "Access-Control-Allow-Credentials", "true") == MHD_YES;
+	if (rs->cors_expose != NULL)
+		ok &= MHD_add_response_header(m, "Access-Control-Expose-Headers",
+		                              rs->cors_expose) == MHD_YES;
+	if (rs->cors_methods != NULL)
+		ok &= MHD_add_response_header(m, "Access-Control-Allow-Methods",
+		                              rs->cors_methods) == MHD_YES;
+	if (rs->cors_headers != NULL)
+		ok &= MHD_add_response_header(m, "Access-Control-Allow-Headers",
+		                              rs->cors_headers) == MHD_YES;
+	if (rs->cors_max_age > 0) {
+		snprintf(age, sizeof(age), "%d", rs->cors_max_age);
+		ok &= MHD_add_response_header(m, "Access-Control-Max-Age", age) == MHD_YES;
+	}
+	return ok;
+}
+
 static int
 add_headers(struct MHD_Response *m, const http_request *r)
 {
@@ -259,7 +288,7 @@ add_headers(struct MHD_Response *m, const http_request *r)
 		snprintf(retry, sizeof(retry), "%d", rs->retry_after);
 		ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_RETRY_AFTER, retry) == MHD_YES;
 	}
-	return ok;
+	return ok && add_cors_headers(m, rs);
 }
 
 /* Queues r->resp; the body's ownership passes to MHD. A handler that left

@@ -404,6 +404,80 @@ op_user_set_password(ts_store *s, const char *id, const char *phc)
 	return sq_end(&k, sq_changed(&k));
 }
 
+/* One transaction: no session of the old password survives the change,
+ * and none slips in between. */
+static ts_err
+op_user_set_password_revoke(ts_store *s, const char *id, const char *phc,
+                            const char *keep_session, int64_t now, int *n)
+{
+	sq_call k;
+	ts_err r;
+
+	*n = 0;
+	if ((r = sq_begin(s, SQ_WRITE, ST_BEGIN, &k)) != TS_OK)
+		return r;
+	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_USER_SET_PASSWORD)) != TS_OK)
+		goto out;
+	sq_text(&k, 1, id);
+	sq_text(&k, 2, phc ? phc : "");
+	if ((r = sq_changed(&k)) != TS_OK || (r = sq_use(&k, ST_USER_KILL_OTHER_SECRETS)) != TS_OK)
+		goto out;
+	sq_text(&k, 1, id);
+	sq_int(&k, 2, now);
+	sq_text(&k, 3, keep_session ? keep_session : "");
+	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_USER_REVOKE_OTHER_SESSIONS)) != TS_OK)
+		goto out;
+	sq_text(&k, 1, id);
+	sq_int(&k, 2, now);
+	sq_text(&k, 3, keep_session ? keep_session : "");
+	if ((r = sq_exec(&k)) != TS_OK)
+		goto out;
+	*n = sqlite3_changes(k.c->db);
+	if ((r = sq_use(&k, ST_COMMIT)) != TS_OK || (r = sq_exec(&k)) != TS_OK)
+		*n = 0;
+out:
+	return sq_end(&k, r);
+}
+
+/* ---- ops: tenant origins (CORS) ---- */
+
+static ts_err
+origin_op(ts_store *s, sq_stmt st, const char *tenant_id, const char *origin)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, st == ST_ORIGIN_GET ? SQ_READ : SQ_WRITE, st, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, tenant_id);
+	sq_text(&k, 2, origin);
+	if (st == ST_ORIGIN_GET)
+		r = sq_row(&k);
+	else if (st == ST_ORIGIN_DELETE)
+		r = sq_changed(&k);
+	else
+		r = sq_exec(&k);
+	return sq_end(&k, r);
+}
+
+static ts_err
+op_tenant_add_origin(ts_store *s, const char *tenant_id, const char *origin)
+{
+	return origin_op(s, ST_ORIGIN_INSERT, tenant_id, origin);
+}
+
+static ts_err
+op_tenant_remove_origin(ts_store *s, const char *tenant_id, const char *origin)
+{
+	return origin_op(s, ST_ORIGIN_DELETE, tenant_id, origin);
+}
+
+static ts_err
+op_tenant_origin_allowed(ts_store *s, const char *tenant_id, const char *origin)
+{
+	return origin_op(s, ST_ORIGIN_GET, tenant_id, origin);
+}
+
 static ts_err
 op_user_set_flags(ts_store *s, const char *id, int is_verified, int is_admin,
                   int is_disabled)
@@ -1053,4 +1127,8 @@ const ts_store_ops ts_store_sqlite = {
 	.lock_fail = op_lock_fail,
 	.lock_clear = op_lock_clear,
 	.lock_list = op_lock_list,
+	.user_set_password_revoke = op_user_set_password_revoke,
+	.tenant_add_origin = op_tenant_add_origin,
+	.tenant_remove_origin = op_tenant_remove_origin,
+	.tenant_origin_allowed = op_tenant_origin_allowed,
 };

@@ -106,6 +106,23 @@
 	X(ST_USER_REVOKE_SESSIONS,                                            \
 	  "UPDATE sessions SET revoked_at = ?2 "                              \
 	  "WHERE user_id = ?1 AND revoked_at = 0")                            \
+	/* A new password: every other session of the user ends (?3 is the one
+	 * kept, "" for none), and so do the login steps the old password
+	 * opened (IAM auth tokens, MFA challenges, mailed codes). */         \
+	X(ST_USER_KILL_OTHER_SECRETS,                                         \
+	  "UPDATE secrets SET used_at = max(?2, 1) WHERE used_at = 0 AND "    \
+	  "(session_id IN (SELECT id FROM sessions WHERE user_id = ?1 AND "   \
+	  "revoked_at = 0 AND id <> ?3) OR (user_id = ?1 AND session_id = '' " \
+	  "AND kind IN (3, 4, 5)))")                                          \
+	X(ST_USER_REVOKE_OTHER_SESSIONS,                                      \
+	  "UPDATE sessions SET revoked_at = ?2 "                              \
+	  "WHERE user_id = ?1 AND revoked_at = 0 AND id <> ?3")               \
+	X(ST_ORIGIN_INSERT,                                                   \
+	  "INSERT INTO tenant_origins(tenant_id, origin) VALUES(?1, ?2)")     \
+	X(ST_ORIGIN_DELETE,                                                   \
+	  "DELETE FROM tenant_origins WHERE tenant_id = ?1 AND origin = ?2")  \
+	X(ST_ORIGIN_GET,                                                      \
+	  "SELECT 1 FROM tenant_origins WHERE tenant_id = ?1 AND origin = ?2") \
 	X(ST_SECRET_INSERT,                                                   \
 	  "INSERT INTO secrets(kind, hash, tenant_id, user_id, session_id, "  \
 	  "data, created_at, expires_at, used_at) "                           \

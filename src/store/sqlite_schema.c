@@ -96,6 +96,12 @@ const char *const sq_migrations[] = {
 	/* 4: guesses made at a secret (a login challenge, an IAM auth token,
 	 * an enrolment code), counted by one guarded UPDATE (secret_attempt). */
 	"ALTER TABLE secrets ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;",
+	/* 5: origins (scheme://host[:port], as browsers send them) whose
+	 * pages may call the API for a tenant (CORS). */
+	"CREATE TABLE tenant_origins ("
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  origin TEXT NOT NULL,"
+	"  PRIMARY KEY (tenant_id, origin));",
 };
 
 const int sq_migration_count = (int)(sizeof sq_migrations / sizeof sq_migrations[0]);

@@ -245,6 +245,21 @@ typedef struct ts_store_ops {
 	                    int64_t now, int lock_after, int64_t lock_secs, ts_lock *out);
 	ts_err (*lock_clear)(ts_store *s, const char *key);
 	ts_err (*lock_list)(ts_store *s, ts_lock_cb cb, void *arg);
+
+	/* A new password, in one transaction: sets the hash and revokes every
+	 * live session of the user but keep_session (NULL or "": none), their
+	 * secrets and the user's pending login steps (auth tokens, MFA
+	 * challenges, mailed codes). NOT_FOUND for no such user. *n gets the
+	 * number of sessions ended. */
+	ts_err (*user_set_password_revoke)(ts_store *s, const char *id, const char *phc,
+	                                   const char *keep_session, int64_t now, int *n);
+
+	/* Origins allowed to call the API for a tenant (CORS), exact
+	 * "scheme://host[:port]" text. add: CONFLICT when present; remove:
+	 * NOT_FOUND when absent; allowed: TS_OK or NOT_FOUND. */
+	ts_err (*tenant_add_origin)(ts_store *s, const char *tenant_id, const char *origin);
+	ts_err (*tenant_remove_origin)(ts_store *s, const char *tenant_id, const char *origin);
+	ts_err (*tenant_origin_allowed)(ts_store *s, const char *tenant_id, const char *origin);
 } ts_store_ops;
 
 /* Every store begins with this, so the generic calls below can dispatch. */

@@ -388,8 +388,8 @@ export async function loginOk(srv, email, password, extra = {}, opts = {}) {
 export function me(srv, token, headers = {}) {
   return http('GET', `${srv.url}/v1/auth/me`, { token, headers });
 }
-export function refresh(srv, refresh_token) {
-  return http('POST', `${srv.url}/v1/auth/refresh`, { json: { refresh_token } });
+export function refresh(srv, refresh_token, headers = {}) {
+  return http('POST', `${srv.url}/v1/auth/refresh`, { json: { refresh_token }, headers });
 }
 export function decodeJwt(t) {
   const [h, p] = t.split('.');

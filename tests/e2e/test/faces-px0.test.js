@@ -167,7 +167,9 @@ describe('contract 003: rate limits and token expiry', { timeout: 60000 }, () =>
   });
 
   it('429 {error:"too many requests"} + Retry-After once an account has used its burst', async () => {
+    // the good login above gave its attempt back (issue 7: only failures count)
     assertPx0(await px0Login(srv, { email: 'pia@example.com', password: 'Wrong-password-1' }), 401, 'invalid credentials');
+    assertPx0(await px0Login(srv, { email: 'pia@example.com', password: 'Wrong-password-2' }), 401, 'invalid credentials');
     const r = await px0Login(srv, { email: 'pia@example.com', password: P });
     assertPx0(r, 429, 'too many requests');
     assert.match(r.headers['retry-after'], /^[1-9][0-9]*$/);
