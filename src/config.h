@@ -24,6 +24,7 @@
 	X(INT, hash_queue, 32, 1, 100000, "logins that may wait for a hashing thread")     \
 	X(INT, http_threads, 0, 0, 256, "HTTP event-loop threads (0 = cores)")             \
 	X(INT, conn_limit, 4096, 16, 1000000, "most open connections")                     \
+	X(INT, conn_limit_per_ip, 256, 0, 1000000, "most open connections of one client address (0 = no limit; trusted proxies exempt)") \
 	X(INT, conn_timeout, 10, 1, 3600, "idle connection timeout, seconds")              \
 	X(STR, trusted_proxies, "", 0, 0, "comma list of proxy IPs whose X-Forwarded-For counts") \
 	X(INT, lock_after, 10, 1, 100, "failed logins before an account is locked")        \

@@ -75,7 +75,16 @@ ts_err ts_http_defer(ts_http_req *req, ts_http_job_fn job, void *arg);
 typedef struct ts_http_config {
 	const char *listen;          /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
 	unsigned threads;            /* event-loop threads; 0 = cores */
-	unsigned conn_limit;         /* most open connections */
+	unsigned conn_limit;         /* most open connections; lowered to stay
+	                                HTTP_FD_HEADROOM below the open-file
+	                                limit (whose soft value is raised to
+	                                the hard one at start) */
+	unsigned conn_limit_per_ip;  /* most open connections of one client
+	                                address (the socket peer; trusted
+	                                proxies exempt); 0 = none. At most
+	                                3/4 of conn_limit: the rest is kept
+	                                for everyone else. Excess connections
+	                                are closed at once, unread. */
 	unsigned conn_timeout;       /* seconds of inactivity before a cut */
 	const char *trusted_proxies; /* comma list of IPs whose X-Forwarded-For is believed */
 	ts_pool *pool;               /* for ts_http_defer; not owned */
@@ -91,7 +100,8 @@ typedef struct ts_http ts_http;
 ts_err ts_http_start(const ts_http_config *cfg, ts_http **out, unsigned *port_out);
 /* Why the last ts_http_start on this thread failed, as one line of English
  * for the operator ("Address already in use", "listen address 'x' is
- * not ..."); ts_http_start itself logs nothing. Never NULL. */
+ * not ..."); ts_http_start itself logs nothing, but a warning when it
+ * lowers a connection limit. Never NULL. */
 const char *ts_http_start_error(void);
 /* Stops accepting, refuses new deferrals (TS_E_OVERLOADED), waits for every
  * deferred job to finish and its response to be queued, then closes all
