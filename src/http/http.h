@@ -3,13 +3,17 @@
  * suspend/resume. Knows routes only as a dispatch callback; knows nothing of
  * JSON or of any contract.
  *
- * Answered by the transport itself, before any dispatch: 400 for framing a
+ * Handed to the face as req->malformed (its 400, then a close): framing a
  * proxy could read differently (Transfer-Encoding with Content-Length, two
  * Content-Length or Host fields, a Transfer-Encoding other than "chunked",
- * whitespace in a field name), 400 for HTTP/1.1 without Host and 431 for a
- * header block over 32 KiB (libmicrohttpd). Connections are cut when the
- * request line and headers, or the body, take longer than conn_timeout,
- * even if the client keeps sending a byte at a time. */
+ * whitespace in a field name), a header line folded (obs-fold) or holding
+ * a NUL or bare CR, a target with SP, CTL or NUL, and HTTP/1.1 without
+ * Host. libmicrohttpd itself answers a few (431 for a header block over
+ * 32 KiB, a non-numeric Content-Length...; docs/ARCHITECTURE.md lists
+ * them). Connections are cut when the request line and headers, or the
+ * body, take longer than conn_timeout, even if the client keeps sending a
+ * byte at a time; a client address over conn_limit_per_ip is refused at
+ * accept. */
 #ifndef TS_HTTP_H
 #define TS_HTTP_H
 
@@ -22,7 +26,9 @@
 
 typedef struct ts_http_req {
 	const char *method;          /* "GET", "POST", ... */
-	const char *path;            /* URL path, no query string */
+	const char *path;            /* the target's path as sent (not
+	                                percent-decoded), no query string; of
+	                                an absolute-form target, its path */
 	const char *body;            /* NUL-terminated copy; NULL when none */
 	size_t body_len;
 	int body_too_large;          /* the body passed TS_HTTP_BODY_MAX: body is NULL */
@@ -32,7 +38,9 @@ typedef struct ts_http_req {
 	                                request must not be acted upon: answer 400. */
 	const char *content_type;    /* header values, NULL when absent */
 	const char *authorization;
-	const char *host;            /* lower-cased, port stripped */
+	const char *host;            /* lower-cased, port stripped; an
+	                                absolute-form target's authority
+	                                replaces Host (RFC 9112 §3.2.2) */
 	const char *client_ip;       /* socket peer, or the trusted proxy's word */
 	const char *request_id;      /* for logs and error details */
 	void *priv_;                 /* the transport's */

@@ -2,14 +2,16 @@
  * headers and bodies, one access-log line per request, and deferral of
  * heavy handlers to the worker pool by suspending the connection.
  *
- * A request's life: on_access() is called once when the headers are in
- * (on_headers), once per body chunk (on_body_chunk) and once more when
+ * A request's life: on_target() (MHD's URI log callback) allocates it
+ * when the request line is in and keeps the raw target; on_access() is
+ * called once when the headers are in (on_headers), once per body chunk (on_body_chunk) and once more when
  * the body is complete (dispatch). dispatch() either queues the response at
  * once or, when the handler deferred, suspends the connection until the
  * pool job has filled the response; MHD then calls on_access() again and
  * the stored response is queued (on_resumed). on_completed() logs the
- * request and frees it. on_connection() registers each connection with the
- * header watchdog (watchdog.c). */
+ * request and frees it. on_accept() refuses a client address over its
+ * connection limit (connlimit.c); on_connection() counts each connection
+ * and registers it with the header watchdog (watchdog.c). */
 #include "http/http.h"
 
 #include <microhttpd.h>
