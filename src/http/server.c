@@ -4,10 +4,11 @@
  *
  * A request's life: on_target() (MHD's URI log callback) allocates it
  * when the request line is in and keeps the raw target; on_access() is
- * called once when the headers are in (on_headers), once per body chunk (on_body_chunk) and once more when
- * the body is complete (dispatch). dispatch() either queues the response at
- * once or, when the handler deferred, suspends the connection until the
- * pool job has filled the response; MHD then calls on_access() again and
+ * called once when the headers are in (on_headers), once per body chunk
+ * (on_body_chunk) and once more when the body is complete (dispatch).
+ * dispatch() either queues the response at once or, when the handler
+ * deferred, suspends the connection until the pool job has filled the
+ * response; MHD then calls on_access() again and
  * the stored response is queued (on_resumed). on_completed() logs the
  * request and frees it. on_accept() refuses a client address over its
  * connection limit (connlimit.c); on_connection() counts each connection
@@ -15,9 +16,9 @@
 #include "http/http.h"
 
 #include <microhttpd.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
