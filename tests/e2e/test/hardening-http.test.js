@@ -5,8 +5,10 @@
 // libmicrohttpd's own error answers, as they are on the wire.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
-import { startServer, newDb, mkTenant, mkUser, pw, sleep } from '../lib/server.js';
+import { BIN, startServer, newDb, mkTenant, mkUser, pw, sleep } from '../lib/server.js';
 
 const LOGIN = '/v1/auth/login';
 
@@ -241,6 +243,26 @@ describe('trusted proxies are exempt from the per-address limit', { timeout: 120
 });
 
 describe('settings of the connection limit', { timeout: 60000 }, () => {
+  it('the soft open-file limit is raised to the hard one, and conn_limit kept 256 below it', async () => {
+    // prlimit starts the server with soft 300, hard 2000 open files.
+    const db = newDb();
+    const proc = spawn('prlimit', ['--nofile=300:2000', BIN, 'serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${db}`, '--conn-limit', '4096'],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (d) => { out += d; });
+    proc.stderr.on('data', (d) => { err += d; });
+    const t0 = Date.now();
+    while (!/"event":"listening"/.test(out) && proc.exitCode === null && Date.now() - t0 < 20000) await sleep(50);
+    const limits = fs.readFileSync(`/proc/${proc.pid}/limits`, 'utf8');
+    proc.kill('SIGTERM');
+    const code = await new Promise((resolve) => proc.on('exit', (c) => resolve(c)));
+    assert.match(out, /"event":"listening"/, err);
+    assert.match(limits, /^Max open files\s+2000\s+2000\s+files/m, limits);
+    assert.match(err, /conn_limit 4096 lowered to 1744: the open-file limit is 2000/, err);
+    assert.equal(code, 0, err);
+  });
+
   it('a per-address limit that would leave no reserve is lowered to 3/4 of conn_limit, with a warning', async () => {
     const srv = await startServer({ args: ['--conn-limit', '100', '--conn-limit-per-ip', '100'] });
     try {
@@ -339,6 +361,31 @@ describe('request lines and header lines', { timeout: 180000 }, () => {
       const r = await exchange(srv.port, req, { quiet: 500 });
       assert.equal(oneResponse(r.text).status, 200, `${JSON.stringify(req)}: ${r.text.slice(0, 300)}`);
     }
+  });
+
+  it('an 18 KiB header block, sent in small pieces (MHD grows its read buffer past 16 KiB): 200', async () => {
+    let head = 'GET /healthz HTTP/1.1\r\nHost: x\r\n';
+    for (let i = 0; i < 100; i++) head += `X-F${i}: ${'v'.repeat(180)}\r\n`;
+    head += '\r\n';
+    const r = await new Promise((resolve) => {
+      const s = net.connect(srv.port, '127.0.0.1');
+      const chunks = [];
+      s.on('data', (d) => {
+        chunks.push(d);
+        if (Buffer.concat(chunks).includes('{"status":"ok"}')) s.destroy();
+      });
+      s.on('error', () => {});
+      s.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      s.on('connect', async () => {
+        for (let i = 0; i < head.length; i += 1000) {
+          s.write(head.slice(i, i + 1000));
+          await sleep(5);
+        }
+      });
+      setTimeout(() => s.destroy(), 10000);
+    });
+    assert.ok(head.length > 18 * 1024, `${head.length}`);
+    assert.equal(oneResponse(r).status, 200, r.slice(0, 300));
   });
 
   it('HTTP/1.1 without Host: one 400 in the native shape (not libmicrohttpd\'s doubled one), closed', async () => {
