@@ -477,6 +477,8 @@ dispatch(http_request *r)
 	r->req.body_too_large = r->too_large;
 	r->dispatched = 1;
 	act = h->dispatch(h->app, &r->req, &r->resp);
+	if (r->req.malformed != NULL && !r->deferred)
+		r->resp.log_note = r->req.malformed; /* the log says why, not just "400" */
 
 	if (r->deferred) {
 		/* The job owns resp now, whatever the handler returned. */

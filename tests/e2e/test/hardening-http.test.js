@@ -338,11 +338,16 @@ describe('request lines and header lines', { timeout: 180000 }, () => {
     }
   }
 
-  it('a NUL in the request target: 400, closed', async () => {
+  it('a NUL in the request target: 400, closed, and the access log names the reason', async () => {
     const r = await exchange(srv.port, 'GET /healthz\x00.json HTTP/1.1\r\nHost: x\r\n\r\n');
     assert.deepEqual(statusLines(r.text), ['HTTP/1.1 400 Bad Request'], JSON.stringify(r.text.slice(0, 300)));
     assert.equal(r.closed, true);
-    assert.equal(oneResponse(r.text).json?.code, 'invalid_request');
+    const x = oneResponse(r.text);
+    assert.equal(x.json?.code, 'invalid_request');
+    const id = x.headers['x-request-id'];
+    const line = JSON.parse(await srv.waitLine((l) => l.includes(`"id":"${id}"`), 5000));
+    assert.equal(line.note, 'nul_in_target', JSON.stringify(line));
+    assert.equal(String(line.status), '400');
   });
 
   it('a space inside the target: 400 in the face shape, closed', async () => {
