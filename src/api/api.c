@@ -171,7 +171,8 @@ ts_api_dispatch(void *app, ts_http_req *req, ts_http_resp *resp)
 	const api_route *r = route_find(api, req, &allowed);
 
 	if (req->malformed)
-		return rejects[r ? r->face : face_of_path(api, req->path)](resp, "malformed or ambiguous request framing");
+		return rejects[r ? r->face : face_of_path(api, req->path)](
+		        resp, "malformed or ambiguous request framing");
 	if (r)
 		return r->fn(api, req, resp);
 	if (allowed) {

@@ -338,6 +338,15 @@ describe('request lines and header lines', { timeout: 180000 }, () => {
     }
   }
 
+  it('a malformed request to no endpoint under a face\'s prefix gets that face\'s 400', async () => {
+    const want = await ordinary400('/admin/auth/token');
+    const r = await exchange(srv.port, 'GET /admin/no-such-thing HTTP/1.1\r\nHost: x\r\nX-Note: a\r\n b\r\n\r\n');
+    assert.deepEqual(statusLines(r.text), ['HTTP/1.1 400 Bad Request'], JSON.stringify(r.text.slice(0, 300)));
+    const x = oneResponse(r.text);
+    assert.deepEqual(shape(x.json), shape(want.json), `${x.body} vs ${want.body}`);
+    assert.equal(x.headers['content-type'], want.headers['content-type']);
+  });
+
   it('a NUL in the request target: 400, closed, and the access log names the reason', async () => {
     const r = await exchange(srv.port, 'GET /healthz\x00.json HTTP/1.1\r\nHost: x\r\n\r\n');
     assert.deepEqual(statusLines(r.text), ['HTTP/1.1 400 Bad Request'], JSON.stringify(r.text.slice(0, 300)));
