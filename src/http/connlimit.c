@@ -1,7 +1,8 @@
 /* Per-address connection counts. libmicrohttpd's own per-IP limit cannot
  * exempt anyone, and a trusted proxy carries every client, so the
  * transport counts for itself: a hash of addresses to open connections,
- * an entry freed when its count drops to 0. */
+ * an entry freed when its count drops to 0, so there are never more
+ * entries than open connections (at most conn_limit). */
 #include "http/http_internal.h"
 
 #include <pthread.h>
