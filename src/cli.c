@@ -890,6 +890,7 @@ cmd_serve(cli_opts *o)
 		.listen = o->cfg.listen,
 		.threads = (unsigned)o->cfg.http_threads,
 		.conn_limit = (unsigned)o->cfg.conn_limit,
+		.conn_limit_per_ip = (unsigned)o->cfg.conn_limit_per_ip,
 		.conn_timeout = (unsigned)o->cfg.conn_timeout,
 		.trusted_proxies = o->cfg.trusted_proxies,
 		.pool = pool,

@@ -42,6 +42,7 @@ typedef enum {
 	X(INT, hash_queue, 32, 1, 100000, TS_USE_SERVE, NONE, "logins that may wait for a hashing thread")     \
 	X(INT, http_threads, 0, 0, 256, TS_USE_SERVE, NONE, "HTTP event-loop threads (0 = cores)")             \
 	X(INT, conn_limit, 4096, 16, 1000000, TS_USE_SERVE, NONE, "most open connections")                     \
+	X(INT, conn_limit_per_ip, 256, 0, 1000000, TS_USE_SERVE, NONE, "most open connections of one client address (0 = no limit; trusted proxies exempt)") \
 	X(INT, conn_timeout, 10, 1, 3600, TS_USE_SERVE, NONE, "idle connection timeout, seconds")              \
 	X(STR, trusted_proxies, "", 0, 0, TS_USE_SERVE, PROXIES, "comma list of proxy IPs or CIDRs whose X-Forwarded-For counts") \
 	X(INT, lock_after, 10, 1, 100, TS_USE_SERVE, NONE, "failed logins before an account is locked")        \

@@ -154,8 +154,24 @@ path_is(const char *path, const char *prefix, const char *rest)
 	return strncmp(path, prefix, n) == 0 && strcmp(path + n, rest) == 0;
 }
 
-/* Finds the route for req; *allowed is set to a method the path does take
- * when it exists under another one (every path takes one method). */
+/* 1 if a request with method m is served by a route taking rm: HEAD is
+ * GET without the body (RFC 9110 §9.3.2; MHD leaves the body out). */
+static int
+method_matches(const char *m, const char *rm)
+{
+	return strcmp(m, rm) == 0 || (strcmp(m, "HEAD") == 0 && strcmp(rm, "GET") == 0);
+}
+
+/* The Allow value of a path taking method rm (RFC 9110 §15.5.6). */
+static const char *
+allow_of(const char *rm)
+{
+	return strcmp(rm, "GET") == 0 ? "GET, HEAD" : rm;
+}
+
+/* Finds the route for req; *allowed is set to the Allow value of the path
+ * when it exists under another method (every path takes one method, and
+ * HEAD along with GET). */
 static const api_route *
 route_find(const ts_api *api, const ts_http_req *req, const char **allowed, int *face_route)
 {
@@ -172,12 +188,31 @@ route_find(const ts_api *api, const ts_http_req *req, const char **allowed, int 
 			if (!path_is(req->path, prefix, r->path))
 				continue;
 			*face_route = t > 0;
-			if (strcmp(req->method, r->method) == 0)
+			if (method_matches(req->method, r->method))
 				return r;
-			*allowed = r->method;
+			*allowed = allow_of(r->method);
 		}
 	}
 	return NULL;
+}
+
+/* The face whose prefix path falls under, for answers to requests that
+ * match no route (the longest prefix wins; native has none). */
+static int
+face_of_path(const ts_api *api, const char *path)
+{
+	int best = FACE_NATIVE;
+	size_t best_n = 0;
+
+	for (int f = 0; f < 4; f++) {
+		size_t n = strlen(api->prefix[f]);
+		if (n > best_n && strncmp(path, api->prefix[f], n) == 0 &&
+		    (path[n] == '/' || path[n] == '\0')) {
+			best = f;
+			best_n = n;
+		}
+	}
+	return best;
 }
 
 ts_http_action
@@ -189,7 +224,8 @@ ts_api_dispatch(void *app, ts_http_req *req, ts_http_resp *resp)
 	const api_route *r = route_find(api, req, &allowed, &face_route);
 
 	if (req->malformed)
-		return rejects[r ? r->face : FACE_NATIVE](resp, "ambiguous request framing");
+		return rejects[r ? r->face : face_of_path(api, req->path)](
+		        resp, "malformed or ambiguous request framing");
 	if (face_route && !r && allowed && strcmp(req->method, "OPTIONS") == 0)
 		return answer_options(api, req, resp, allowed);
 	if (face_route)

@@ -3,13 +3,17 @@
  * suspend/resume. Knows routes only as a dispatch callback; knows nothing of
  * JSON or of any contract.
  *
- * Answered by the transport itself, before any dispatch: 400 for framing a
+ * Handed to the face as req->malformed (its 400, then a close): framing a
  * proxy could read differently (Transfer-Encoding with Content-Length, two
  * Content-Length or Host fields, a Transfer-Encoding other than "chunked",
- * whitespace in a field name), 400 for HTTP/1.1 without Host and 431 for a
- * header block over 32 KiB (libmicrohttpd). Connections are cut when the
- * request line and headers, or the body, take longer than conn_timeout,
- * even if the client keeps sending a byte at a time. */
+ * whitespace in a field name), a header line folded (obs-fold) or holding
+ * a NUL or bare CR, a target with SP, CTL or NUL, and HTTP/1.1 without
+ * Host. libmicrohttpd itself answers a few (431 for a header block over
+ * 32 KiB, a non-numeric Content-Length...; docs/ARCHITECTURE.md lists
+ * them). Connections are cut when the request line and headers, or the
+ * body, take longer than conn_timeout, even if the client keeps sending a
+ * byte at a time; a client address over conn_limit_per_ip is refused at
+ * accept. */
 #ifndef TS_HTTP_H
 #define TS_HTTP_H
 
@@ -22,7 +26,9 @@
 
 typedef struct ts_http_req {
 	const char *method;          /* "GET", "POST", ... */
-	const char *path;            /* URL path, no query string */
+	const char *path;            /* the target's path as sent (not
+	                                percent-decoded), no query string; of
+	                                an absolute-form target, its path */
 	const char *body;            /* NUL-terminated copy; NULL when none */
 	size_t body_len;
 	int body_too_large;          /* the body passed TS_HTTP_BODY_MAX: body is NULL */
@@ -32,7 +38,9 @@ typedef struct ts_http_req {
 	                                request must not be acted upon: answer 400. */
 	const char *content_type;    /* header values, NULL when absent */
 	const char *authorization;
-	const char *host;            /* lower-cased, port stripped */
+	const char *host;            /* lower-cased, port stripped; an
+	                                absolute-form target's authority
+	                                replaces Host (RFC 9112 §3.2.2) */
 	const char *client_ip;       /* socket peer, or the trusted proxy's word */
 	const char *request_id;      /* for logs and error details */
 	void *priv_;                 /* the transport's */
@@ -84,7 +92,16 @@ ts_err ts_http_defer(ts_http_req *req, ts_http_job_fn job, void *arg);
 typedef struct ts_http_config {
 	const char *listen;          /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
 	unsigned threads;            /* event-loop threads; 0 = cores */
-	unsigned conn_limit;         /* most open connections */
+	unsigned conn_limit;         /* most open connections; lowered to stay
+	                                HTTP_FD_HEADROOM below the open-file
+	                                limit (whose soft value is raised to
+	                                the hard one at start) */
+	unsigned conn_limit_per_ip;  /* most open connections of one client
+	                                address (the socket peer; trusted
+	                                proxies exempt); 0 = none. At most
+	                                3/4 of conn_limit: the rest is kept
+	                                for everyone else. Excess connections
+	                                are closed at once, unread. */
 	unsigned conn_timeout;       /* seconds of inactivity before a cut */
 	const char *trusted_proxies; /* comma list of IPs whose X-Forwarded-For is believed */
 	ts_pool *pool;               /* for ts_http_defer; not owned */
@@ -100,7 +117,8 @@ typedef struct ts_http ts_http;
 ts_err ts_http_start(const ts_http_config *cfg, ts_http **out, unsigned *port_out);
 /* Why the last ts_http_start on this thread failed, as one line of English
  * for the operator ("Address already in use", "listen address 'x' is
- * not ..."); ts_http_start itself logs nothing. Never NULL. */
+ * not ..."); ts_http_start itself logs nothing, but a warning when it
+ * lowers a connection limit. Never NULL. */
 const char *ts_http_start_error(void);
 /* Binds a socket on listen and closes it: whether serving there can work,
  * told before a server touches anything else (a second server on a busy

@@ -85,8 +85,58 @@ typedef struct {
 
 void http_framing_feed(http_framing *f, const char *name, const char *value);
 /* NULL when the framing is unambiguous; otherwise a short static reason
- * (for the access log) and the request must be answered 400. */
+ * (for the access log) and the request must be answered 400. HTTP/1.1
+ * without Host is one ("no_host"). */
 const char *http_framing_verdict(const http_framing *f, int http10);
+
+/* The request target (RFC 9112 §3.2), split. Refuses ("bad_target") SP,
+ * CTL bytes, and an absolute form without a host or with userinfo;
+ * otherwise NULL and *out points into t. */
+typedef struct {
+	const char *path;           /* origin form's path; "" for "http://h" */
+	size_t path_len;            /* up to the query */
+	const char *authority;      /* absolute form (§3.2.2) only, else NULL */
+	size_t authority_len;
+} http_target;
+
+const char *http_target_parse(const char *t, http_target *out);
+
+/* Checks that each header line was one field, as libmicrohttpd 0.9.75
+ * parsed it in place: CRLF (or LF) became NULs, each line's first colon a
+ * NUL, and key and value point into the block. A folded line (RFC 9112
+ * §5.2), which MHD glues onto the field name, or bytes after a NUL, which
+ * MHD drops, leave bytes no field accounts for. Start with pos at the NUL
+ * ending the request line's version and end at the end of the block; feed
+ * every header field in order. */
+typedef struct {
+	const char *pos;
+	const char *end;
+	const char *bad;            /* first reason, or NULL */
+} http_fieldwalk;
+
+void http_fieldwalk_feed(http_fieldwalk *w, const char *key, size_t key_len,
+                         const char *value, size_t value_len);
+/* NULL when every byte was accounted for; else a short static reason:
+ * "bad_header_line" (fold, NUL, stray bytes) or "bare_cr". */
+const char *http_fieldwalk_verdict(const http_fieldwalk *w);
+
+/* Per-address connection counts (connlimit.c): a client may hold at most
+ * `limit` connections; exempt addresses (trusted proxies, which carry
+ * everyone) are not counted. Thread-safe. */
+typedef struct http_connlimit http_connlimit;
+
+/* limit 0: no limit (every call admits). exempt is copied. */
+ts_err http_connlimit_new(unsigned limit, const http_ip *exempt, size_t nexempt,
+                          http_connlimit **out);
+void http_connlimit_free(http_connlimit *cl);
+/* 1 when ip may open one more connection. */
+int http_connlimit_admits(http_connlimit *cl, const http_ip *ip);
+/* Counts an open connection of ip; 1 when counted (release it later), 0
+ * when exempt, unlimited or out of memory. */
+int http_connlimit_acquire(http_connlimit *cl, const http_ip *ip);
+void http_connlimit_release(http_connlimit *cl, const http_ip *ip);
+/* Open connections counted for ip. */
+unsigned http_connlimit_count(http_connlimit *cl, const http_ip *ip);
 
 /* The header watchdog (watchdog.c): cuts connections that take longer
  * than a limit to deliver a request line and headers, which MHD's

@@ -2,22 +2,28 @@
  * headers and bodies, one access-log line per request, and deferral of
  * heavy handlers to the worker pool by suspending the connection.
  *
- * A request's life: on_access() is called once when the headers are in
- * (on_headers), once per body chunk (on_body_chunk) and once more when
- * the body is complete (dispatch). dispatch() either queues the response at
- * once or, when the handler deferred, suspends the connection until the
- * pool job has filled the response; MHD then calls on_access() again and
+ * A request's life: on_target() (MHD's URI log callback) allocates it
+ * when the request line is in and keeps the raw target; on_access() is
+ * called once when the headers are in (on_headers), once per body chunk
+ * (on_body_chunk) and once more when the body is complete (dispatch).
+ * dispatch() either queues the response at once or, when the handler
+ * deferred, suspends the connection until the pool job has filled the
+ * response; MHD then calls on_access() again and
  * the stored response is queued (on_resumed). on_completed() logs the
- * request and frees it. on_connection() registers each connection with the
- * header watchdog (watchdog.c). */
+ * request and frees it. on_accept() refuses a client address over its
+ * connection limit (connlimit.c); on_connection() counts each connection
+ * and registers it with the header watchdog (watchdog.c). */
 #include "http/http.h"
 
 #include <microhttpd.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +37,10 @@
 #define HTTP_DEFAULT_TIMEOUT 10
 #define HTTP_DEFAULT_CONN_LIMIT 1024
 #define HTTP_BACKLOG 1024      /* the kernel caps it at somaxconn */
+/* File descriptors kept out of conn_limit: the store, the pool, epoll and
+ * event fds, the listening socket, logs, mail. */
+#define HTTP_FD_HEADROOM 256
+#define HTTP_MIN_CONN_LIMIT 16
 /* A chunked body past TS_HTTP_BODY_MAX cannot be answered mid-upload (MHD
  * queues responses only between uploads), so it is read and dropped; past
  * this much the connection is cut instead. */
@@ -45,6 +55,8 @@ struct ts_http {
 	http_ip *trusted;           /* owned; ntrusted entries */
 	size_t ntrusted;
 	unsigned conn_timeout;      /* seconds; also the body deadline */
+	http_connlimit *connlimit;  /* owned; per client address */
+	atomic_ulong refused;       /* connections refused by connlimit */
 	pthread_mutex_t mu;         /* guards closing and ndeferred */
 	pthread_cond_t cv;          /* signalled when ndeferred drops to 0 */
 	int closing;                /* ts_http_stop began: no new deferrals */
@@ -53,13 +65,25 @@ struct ts_http {
 	                               (answered or dropped); stop waits for 0 */
 };
 
+/* An open connection: MHD's socket context. */
+typedef struct http_sock {
+	http_conn *wd;              /* the watchdog entry, or NULL */
+	http_ip ip;                 /* socket peer */
+	int counted;                /* holds a connlimit count for ip */
+} http_sock;
+
 typedef struct http_request {
 	ts_http *h;
 	http_conn *c;               /* the connection's watchdog entry, or NULL */
 	struct MHD_Connection *conn;
 	ts_http_req req;
 	ts_http_resp resp;
-	char *path;                 /* owned copy of the URL path */
+	char *target;               /* owned copy of the raw request target */
+	const char *target_at;      /* where MHD's buffer held it; compared,
+	                               never read */
+	int started;                /* the headers are in (on_headers ran) */
+	char *path;                 /* owned: the target's path, raw (not
+	                               percent-decoded), for routing */
 	char *method;               /* owned copy: logged after MHD's arena
 	                               may have been reset */
 	char *body;                 /* owned; TS_HTTP_BODY_MAX + 1 bytes */
@@ -88,7 +112,33 @@ typedef struct http_request {
 
 static const char body_internal[] = "{\"error\":\"internal error\"}";
 
-/* ---- connections: the header watchdog's registry ---- */
+/* ---- connections: per-address limit and the header watchdog ---- */
+
+/* MHD's accept policy: a client at its limit is refused at once (MHD
+ * closes the socket before reading from it), so it cannot take the slots
+ * that everyone else and the health checks need. */
+static enum MHD_Result
+on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	ts_http *h = cls;
+	http_ip ip;
+	char text[HTTP_IP_STRLEN], count[24];
+	unsigned long n;
+
+	(void)addrlen;
+	if (!http_ip_from_sockaddr(addr, &ip) || http_connlimit_admits(h->connlimit, &ip))
+		return MHD_YES;
+	/* One line for the 1st, 2nd, 4th, 8th... refusal: a flood stays a
+	 * few lines. */
+	n = atomic_fetch_add(&h->refused, 1) + 1;
+	if ((n & (n - 1)) == 0) {
+		http_ip_format(&ip, text);
+		snprintf(count, sizeof(count), "%lu", n);
+		ts_log_event(TS_LOG_WARN, "conn_refused", "ip", text, "note", "per_ip_limit",
+		             "refused", count, NULL);
+	}
+	return MHD_NO;
+}
 
 static void
 on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -96,20 +146,30 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 {
 	ts_http *h = cls;
 	const union MHD_ConnectionInfo *fdi, *ai;
-	http_ip peer;
+	http_sock *sk = *socket_context;
 	char ip[HTTP_IP_STRLEN] = "unknown";
 
 	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
 		/* MHD closes the fd after this returns. */
-		http_watchdog_remove(h->watchdog, *socket_context);
+		if (sk != NULL) {
+			http_watchdog_remove(h->watchdog, sk->wd);
+			if (sk->counted)
+				http_connlimit_release(h->connlimit, &sk->ip);
+			free(sk);
+		}
 		*socket_context = NULL;
 		return;
 	}
+	if ((sk = calloc(1, sizeof(*sk))) == NULL)
+		return; /* unwatched and uncounted */
 	fdi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	ai = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ai != NULL && http_ip_from_sockaddr(ai->client_addr, &peer))
-		http_ip_format(&peer, ip);
-	*socket_context = fdi ? http_watchdog_add(h->watchdog, fdi->connect_fd, ip) : NULL;
+	if (ai != NULL && http_ip_from_sockaddr(ai->client_addr, &sk->ip)) {
+		http_ip_format(&sk->ip, ip);
+		sk->counted = http_connlimit_acquire(h->connlimit, &sk->ip);
+	}
+	sk->wd = fdi ? http_watchdog_add(h->watchdog, fdi->connect_fd, ip) : NULL;
+	*socket_context = sk;
 }
 
 /* The watchdog entry of conn, marked busy: its headers are in. */
@@ -117,10 +177,12 @@ static http_conn *
 conn_busy(ts_http *h, struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci;
+	const http_sock *sk;
 	http_conn *c;
 
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	c = ci ? ci->socket_context : NULL;
+	sk = ci ? ci->socket_context : NULL;
+	c = sk ? sk->wd : NULL;
 	http_watchdog_busy(h->watchdog, c, 1);
 	return c;
 }
@@ -136,6 +198,7 @@ request_free(http_request *r)
 	free(r->resp.body);
 	free(r->body);
 	free(r->path);
+	free(r->target);
 	free(r->method);
 	free(r);
 }
@@ -182,38 +245,103 @@ header(struct MHD_Connection *conn, const char *name)
 	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
 }
 
-/* Allocates the request when its headers are in. NULL on out-of-memory. */
-static http_request *
-request_new(ts_http *h, struct MHD_Connection *conn, const char *url, const char *method)
+/* MHD's URI log callback: the request line is in, and this is the last
+ * moment its target is as the client sent it (MHD percent-decodes it in
+ * place next). The request is allocated here; it becomes MHD's con_cls.
+ * NULL on out-of-memory: on_headers then closes the connection. */
+static void *
+on_target(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	http_request *r = calloc(1, sizeof(*r));
 
 	if (r == NULL)
 		return NULL;
 	pthread_mutex_init(&r->mu, NULL);
-	r->path = strdup(url ? url : "/");
-	r->method = strdup(method ? method : "-");
-	if (r->path == NULL || r->method == NULL) {
+	r->h = cls;
+	r->conn = conn;
+	r->start_us = ts_mono_us();
+	r->target_at = uri;
+	if ((r->target = strdup(uri ? uri : "")) == NULL) {
 		request_free(r);
 		return NULL;
 	}
-	r->h = h;
-	r->conn = conn;
-	r->start_us = ts_mono_us();
-	r->c = conn_busy(h, conn);
+	return r;
+}
+
+/* The header block as MHD parsed it in place: every byte must belong to
+ * one field line (http_fieldwalk). */
+static enum MHD_Result
+walk_field(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+           const char *value, size_t value_size)
+{
+	(void)kind;
+	http_fieldwalk_feed(cls, key, key_size, value, value_size);
+	return MHD_YES;
+}
+
+static const char *
+header_lines_verdict(struct MHD_Connection *conn, const char *method, const char *version)
+{
+	const union MHD_ConnectionInfo *ci;
+	http_fieldwalk w = { 0 };
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	if (ci == NULL || method == NULL || version == NULL)
+		return "bad_header_line";
+	w.pos = version + strlen(version);
+	w.end = method + ci->header_size;
+	if (w.end < w.pos)
+		return "bad_header_line";
+	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, walk_field, &w);
+	return http_fieldwalk_verdict(&w);
+}
+
+/* Fills the request from its target and headers once they are in. NULL, or
+ * the reason the request is malformed (it is then answered 400; path is
+ * still set, for the face of the answer). *oom set on out-of-memory. */
+static const char *
+request_start(http_request *r, const char *method, const char *version, int *oom)
+{
+	struct MHD_Connection *conn = r->conn;
+	http_target t;
+	const char *bad, *host;
+	char *authority = NULL;
+
+	*oom = 0;
+	r->started = 1;
+	r->c = conn_busy(r->h, conn);
 	ts_random_hex(r->id, HTTP_REQID_BYTES);
 	resolve_client_ip(r);
-
+	bad = http_target_parse(r->target, &t);
+	if (bad != NULL)
+		t = (http_target){ .path = r->target, .path_len = strcspn(r->target, "?") };
+	else if (r->target_at + strlen(r->target) + 1 != version)
+		bad = "nul_in_target";      /* MHD's copy stopped at a NUL */
+	r->path = t.path_len ? strndup(t.path, t.path_len) : strdup("/");
+	r->method = strdup(method ? method : "-");
+	if (t.authority != NULL)
+		authority = strndup(t.authority, t.authority_len);
+	if (r->path == NULL || r->method == NULL || (t.authority != NULL && authority == NULL)) {
+		free(authority);
+		*oom = 1;
+		return NULL;
+	}
 	r->req.method = r->method;
 	r->req.path = r->path;
 	r->req.content_type = header(conn, MHD_HTTP_HEADER_CONTENT_TYPE);
 	r->req.authorization = header(conn, MHD_HTTP_HEADER_AUTHORIZATION);
-	r->req.host = http_host_normalize(header(conn, MHD_HTTP_HEADER_HOST), r->host)
-	              ? r->host : NULL;
+	/* RFC 9112 §3.2.2: an absolute-form target's authority is the host. */
+	host = authority != NULL ? authority : header(conn, MHD_HTTP_HEADER_HOST);
+	r->req.host = http_host_normalize(host, r->host) ? r->host : NULL;
+	if (authority != NULL && r->req.host == NULL && bad == NULL)
+		bad = "bad_target";
+	free(authority);
 	r->req.client_ip = r->ip;
 	r->req.request_id = r->id;
 	r->req.priv_ = r;
-	return r;
+	if (bad == NULL)
+		bad = header_lines_verdict(conn, method, version);
+	return bad;
 }
 
 /* ---- responses ---- */
@@ -378,6 +506,8 @@ dispatch(http_request *r)
 	r->req.body_too_large = r->too_large;
 	r->dispatched = 1;
 	act = h->dispatch(h->app, &r->req, &r->resp);
+	if (r->req.malformed != NULL && !r->deferred)
+		r->resp.log_note = r->req.malformed; /* the log says why, not just "400" */
 
 	if (r->deferred) {
 		/* The job owns resp now, whatever the handler returned. */
@@ -428,22 +558,25 @@ framing_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *v
 	return MHD_YES;
 }
 
-/* First call, headers complete. Refuses ambiguous framing (framing.c) and
- * answers at once when the declared body is over the cap. */
+/* First call, headers complete. Refuses a malformed target or header
+ * line and ambiguous framing (framing.c), and answers at once when the
+ * declared body is over the cap. */
 static enum MHD_Result
-on_headers(ts_http *h, struct MHD_Connection *conn, const char *url, const char *method,
-           const char *version, void **con_cls)
+on_headers(http_request *r, const char *method, const char *version)
 {
-	http_request *r = request_new(h, conn, url, method);
+	struct MHD_Connection *conn = r->conn;
 	http_framing f = { 0 };
 	const char *bad, *cl;
+	int oom;
 
-	if (r == NULL)
+	bad = request_start(r, method, version, &oom);
+	if (oom)
 		return MHD_NO;
-	*con_cls = r;
-	MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_field, &f);
-	bad = http_framing_verdict(&f, version != NULL &&
-	                               strcmp(version, MHD_HTTP_VERSION_1_0) == 0);
+	if (bad == NULL) {
+		MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_field, &f);
+		bad = http_framing_verdict(&f, version != NULL &&
+		                               strcmp(version, MHD_HTTP_VERSION_1_0) == 0);
+	}
 	if (bad != NULL) {
 		/* The face answers in its own error shape; the connection is
 		 * closed after it (see add_headers). */
@@ -501,8 +634,13 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *m
 {
 	http_request *r = *con_cls;
 
+	(void)cls;
+	(void)conn;
+	(void)url;   /* decoded by MHD; r->path is the raw one */
 	if (r == NULL)
-		return on_headers(cls, conn, url, method, version, con_cls);
+		return MHD_NO; /* on_target ran out of memory */
+	if (!r->started)
+		return on_headers(r, method, version);
 	if (r->dispatched)
 		return on_resumed(r);
 	if (*upload_data_size > 0)
@@ -542,8 +680,8 @@ log_access(const http_request *r, const char *note)
 {
 	/* Path only: query strings, headers and bodies may carry secrets. */
 	ts_log_event(TS_LOG_INFO, "request",
-	             "id", r->id, "method", r->req.method, "path", r->path,
-	             TS_LOG_INT("status", r->status),
+	             "id", r->id[0] ? r->id : "-", "method", r->req.method ? r->req.method : "-",
+	             "path", r->path ? r->path : r->target, TS_LOG_INT("status", r->status),
 	             TS_LOG_INT("ms", (ts_mono_us() - r->start_us) / 1000), "ip", r->ip,
 	             "note", note, NULL);
 }
@@ -557,10 +695,23 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	int orphan;
 
 	(void)cls;
-	(void)conn;
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	if (!r->started) {
+		/* MHD refused the request itself (a malformed line, a bad
+		 * Content-Length...) before our handler saw it, or the
+		 * client left mid-headers. Logged when MHD answered. */
+		const union MHD_ConnectionInfo *ci =
+		        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+		r->status = ci ? ci->http_status : 0;
+		if (r->status != 0) {
+			resolve_client_ip(r);
+			log_access(r, "refused_by_mhd");
+		}
+		request_free(r);
+		return;
+	}
 	http_watchdog_busy(r->h->watchdog, r->c, 0);
 	pthread_mutex_lock(&r->mu);
 	orphan = r->deferred && !r->job_done;
@@ -573,6 +724,14 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	}
 	note = r->resp.log_note;
+	if (r->status == 0) {
+		/* MHD may have refused the body itself (a malformed chunk). */
+		const union MHD_ConnectionInfo *ci =
+		        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+		r->status = ci ? ci->http_status : 0;
+		if (r->status != 0 && note == NULL)
+			note = "refused_by_mhd";
+	}
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && note == NULL)
 		note = termination_note(toe);
 	log_access(r, note);
@@ -683,7 +842,7 @@ mhd_msg_level(const char *msg)
 		"Application reported internal error", "Error processing request",
 		"Failed to parse", "Received HTTP/1.1 request without",
 		"Error while parsing", "Received malformed", "Failed to receive",
-		"Failed to send", "Connection reset",
+		"Failed to send", "Connection reset", "Too large value",
 	};
 
 	for (size_t i = 0; i < sizeof(routine) / sizeof(routine[0]); i++)
@@ -723,24 +882,28 @@ event_threads(unsigned wanted)
 /* Starts MHD on our own listening socket, so a failure to bind is our
  * errno, not a log line. */
 static struct MHD_Daemon *
-start_daemon(ts_http *h, const ts_http_config *cfg, int lsock, int v6)
+start_daemon(ts_http *h, const ts_http_config *cfg, int lsock, int v6, unsigned limit)
 {
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 	                 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-	unsigned limit = cfg->conn_limit ? cfg->conn_limit : HTTP_DEFAULT_CONN_LIMIT;
 	unsigned threads = event_threads(cfg->threads);
 
 	/* The logger goes first so MHD's start-up messages use it. The
 	 * thread-pool option goes last because MHD warns about a pool of 0 or
 	 * 1: for one thread the list simply ends before it. MHD_USE_TURBO was
-	 * measured and gave nothing here, so MHD keeps its shutdown() calls. */
-	return MHD_start_daemon(flags, 0, NULL, NULL, on_access, h,
+	 * measured and gave nothing here, so MHD keeps its shutdown() calls.
+	 * STRICT_FOR_CLIENT 0: the two checks level 1 adds in 0.9.75 (Host
+	 * on HTTP/1.1, no space in the target) are made in on_headers, so
+	 * the answer is the face's 400 and not MHD's, which sends its header
+	 * block twice. */
+	return MHD_start_daemon(flags, 0, on_accept, h, on_access, h,
 	        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
 	        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lsock,
 	        MHD_OPTION_CONNECTION_LIMIT, limit,
 	        MHD_OPTION_CONNECTION_TIMEOUT, h->conn_timeout,
 	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
-	        MHD_OPTION_STRICT_FOR_CLIENT, 1,
+	        MHD_OPTION_STRICT_FOR_CLIENT, 0,
+	        MHD_OPTION_URI_LOG_CALLBACK, on_target, h,
 	        MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, NULL,
 	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 	        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
@@ -756,15 +919,63 @@ http_free(ts_http *h)
 	if (h->daemon != NULL)
 		MHD_stop_daemon(h->daemon);
 	http_watchdog_stop(h->watchdog); /* after MHD: it unregisters on close */
+	http_connlimit_free(h->connlimit); /* after MHD: it releases on close */
 	pthread_cond_destroy(&h->cv);
 	pthread_mutex_destroy(&h->mu);
 	free(h->trusted);
 	free(h);
 }
 
+/* Raises the soft limit on open files to the hard one (a default soft
+ * limit of 1024 would make any conn_limit above it meaningless) and
+ * returns the soft limit now in force. */
+static rlim_t
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t was = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			rl.rlim_cur = was;
+	}
+	return rl.rlim_cur;
+}
+
+/* The connection limits in force: conn_limit below the fd limit with
+ * headroom, and the per-address limit leaving a quarter of conn_limit to
+ * other clients and health checks. A lowered setting is logged. */
+static void
+effective_limits(const ts_http_config *cfg, unsigned *limit, unsigned *per_ip)
+{
+	rlim_t fds = raise_fd_limit();
+	unsigned max = fds > HTTP_FD_HEADROOM + HTTP_MIN_CONN_LIMIT
+	               ? (fds - HTTP_FD_HEADROOM > UINT_MAX ? UINT_MAX : (unsigned)(fds - HTTP_FD_HEADROOM))
+	               : HTTP_MIN_CONN_LIMIT;
+	unsigned reserve;
+
+	*limit = cfg->conn_limit ? cfg->conn_limit : HTTP_DEFAULT_CONN_LIMIT;
+	if (*limit > max) {
+		ts_warn("conn_limit %u lowered to %u: the open-file limit is %llu", *limit, max,
+		        (unsigned long long)fds);
+		*limit = max;
+	}
+	reserve = *limit / 4;
+	*per_ip = cfg->conn_limit_per_ip;
+	if (*per_ip > *limit - reserve) {
+		ts_warn("conn_limit_per_ip %u lowered to %u: a quarter of conn_limit (%u) is "
+		        "kept for other clients", *per_ip, *limit - reserve, *limit);
+		*per_ip = *limit - reserve;
+	}
+}
+
 ts_err
 ts_http_start(const ts_http_config *cfg, ts_http **out, unsigned *port_out)
 {
+	unsigned limit, per_ip;
 	ts_http *h = NULL;
 	http_listen l;
 	int lsock = -1, err = 0;
@@ -793,6 +1004,12 @@ ts_http_start(const ts_http_config *cfg, ts_http **out, unsigned *port_out)
 		start_fail("trusted proxies must be a comma list of IP addresses or CIDRs");
 		goto out;
 	}
+	effective_limits(cfg, &limit, &per_ip);
+	/* A trusted proxy carries every client: it is not limited. */
+	if ((r = http_connlimit_new(per_ip, h->trusted, h->ntrusted, &h->connlimit)) != TS_OK) {
+		start_fail("out of memory");
+		goto out;
+	}
 	/* Before the daemon: MHD reports connections to it at once. */
 	if ((r = http_watchdog_start(h->conn_timeout, &h->watchdog)) != TS_OK) {
 		start_fail("cannot start the header watchdog thread");
@@ -802,7 +1019,7 @@ ts_http_start(const ts_http_config *cfg, ts_http **out, unsigned *port_out)
 		start_fail("%s", strerror(err)); /* e.g. "Address already in use" */
 		goto out;
 	}
-	if ((h->daemon = start_daemon(h, cfg, lsock, l.v6)) == NULL) {
+	if ((h->daemon = start_daemon(h, cfg, lsock, l.v6, limit)) == NULL) {
 		/* Not closed: whether MHD already closed it depends on where it
 		 * failed, and a double close could hit another thread's fd. */
 		start_fail("libmicrohttpd failed to start (see its log line)");

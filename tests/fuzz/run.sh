@@ -13,7 +13,7 @@ shift || true
 case "$secs" in
   ''|*[!0-9]*) echo "usage: $0 SECONDS [HARNESS...]" >&2; exit 2 ;;
 esac
-all=(fuzz_json_body fuzz_bearer fuzz_jwt fuzz_b64url fuzz_base32 fuzz_utf8_email fuzz_dispatch)
+all=(fuzz_json_body fuzz_bearer fuzz_jwt fuzz_b64url fuzz_base32 fuzz_utf8_email fuzz_dispatch fuzz_http_lines)
 harnesses=("${@:-${all[@]}}")
 dir=build-fuzz
 

@@ -177,6 +177,160 @@ test_framing(void)
 	CHECK_STR(framing_of(sp, 0), "bad_header_name");
 	CHECK_STR(framing_of(gz, 0), "te_unsupported");
 	CHECK_STR(framing_of(ok_te, 1), "te_http10");
+	/* HTTP/1.1 without Host: ours to answer, not MHD's (its 400 doubles) */
+	CHECK_STR(framing_of(none, 0), "no_host");
+	CHECK_STR(framing_of(both, 1), "te_and_cl");
+}
+
+/* Parses raw in place the way libmicrohttpd 0.9.75 does (CRLF or LF to
+ * NULs, each header line's first colon to a NUL, value after SP/HTAB, a
+ * folded line glued onto a copy of the previous field's name) and runs the
+ * field walk over it. buf must hold raw. */
+static const char *
+walk_of_n(char *buf, const char *raw, size_t n)
+{
+	size_t i = 0, nf = 0;
+	struct { const char *k, *v; } f[16];
+	char *folded[16];
+	size_t nfolded = 0;
+	http_fieldwalk w = { 0 };
+	const char *verdict;
+	char *line, *version = NULL;
+
+	memcpy(buf, raw, n);
+	buf[n] = '\0';
+	/* request line */
+	line = buf;
+	while (i < n && buf[i] != '\n')
+		i++;
+	if (i > 0 && buf[i - 1] == '\r')
+		buf[i - 1] = '\0';
+	buf[i++] = '\0';
+	version = strrchr(line, ' ') + 1;
+	for (char *p = line; *p; p++)
+		if (*p == ' ')
+			*p = '\0';
+	/* header lines */
+	while (i < n) {
+		char *l = buf + i, *c;
+		while (i < n && buf[i] != '\n')
+			i++;
+		if (i > 0 && buf[i - 1] == '\r')
+			buf[i - 1] = '\0';
+		buf[i++] = '\0';
+		if (*l == '\0')
+			break;
+		if ((*l == ' ' || *l == '\t') && nf > 0) {
+			char *t = l, *k;
+			while (*t == ' ' || *t == '\t')
+				t++;
+			k = malloc(strlen(f[nf - 1].k) + strlen(t) + 1);
+			strcpy(k, f[nf - 1].k);
+			strcat(k, t);
+			f[nf - 1].k = folded[nfolded++] = k;
+			continue;
+		}
+		if ((c = strchr(l, ':')) == NULL || nf == 16)
+			return "mhd_refuses";
+		*c++ = '\0';
+		while (*c == ' ' || *c == '\t')
+			c++;
+		f[nf].k = l;
+		f[nf++].v = c;
+	}
+	w.pos = version + strlen(version);
+	w.end = buf + i;
+	for (size_t j = 0; j < nf; j++)
+		http_fieldwalk_feed(&w, f[j].k, strlen(f[j].k), f[j].v, strlen(f[j].v));
+	verdict = http_fieldwalk_verdict(&w);
+	while (nfolded > 0)
+		free(folded[--nfolded]);
+	return verdict;
+}
+
+static const char *
+walk_of(char *buf, const char *raw)
+{
+	return walk_of_n(buf, raw, strlen(raw));
+}
+
+static void
+test_fieldwalk(void)
+{
+	char buf[512];
+	static const char nul[] = "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\0c\r\n\r\n";
+	static const char nul_eol[] = "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\0\r\nContent-Length: 2\r\n\r\n";
+
+	CHECK(walk_of(buf, "GET / HTTP/1.1\r\nHost: a\r\n\r\n") == NULL);
+	CHECK(walk_of(buf, "GET / HTTP/1.0\r\n\r\n") == NULL);
+	CHECK(walk_of(buf, "GET / HTTP/1.1\nHost: a\nX-B:\n\n") == NULL);
+	CHECK(walk_of(buf, "GET / HTTP/1.1\r\nHost: a\r\nX-B:   \r\nX-C: d \t\r\n\r\n") == NULL);
+	CHECK(walk_of(buf, "GET / HTTP/1.1\r\nHost: a\nX-B: c\r\n\n") == NULL);
+	CHECK_STR(walk_of(buf, "GET / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n 37\r\n\r\n"),
+	          "bad_header_line");
+	CHECK_STR(walk_of(buf, "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n\tc\r\n\r\n"), "bad_header_line");
+	CHECK_STR(walk_of(buf, "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n"), "bare_cr");
+	CHECK_STR(walk_of(buf, "GET / HTTP/1.1\r\nX-\rA: b\r\nHost: a\r\n\r\n"), "bare_cr");
+	/* a NUL: MHD's strlen stops there, the rest of the line is left over */
+	CHECK_STR(walk_of_n(buf, nul, sizeof(nul) - 1), "bad_header_line");
+	CHECK_STR(walk_of_n(buf, nul_eol, sizeof(nul_eol) - 1), "bad_header_line");
+}
+
+static void
+test_target(void)
+{
+	http_target t;
+
+	CHECK(http_target_parse("/healthz?x=1", &t) == NULL);
+	CHECK(t.path_len == 8 && strncmp(t.path, "/healthz", 8) == 0 && t.authority == NULL);
+	CHECK(http_target_parse("/%68ealthz", &t) == NULL);
+	CHECK(t.path_len == 10);                        /* raw: not decoded */
+	CHECK(http_target_parse("http://Acme.example:8080/v1/auth/login?a", &t) == NULL);
+	CHECK(t.authority_len == 17 && strncmp(t.authority, "Acme.example:8080", 17) == 0);
+	CHECK(t.path_len == 14 && strncmp(t.path, "/v1/auth/login", 14) == 0);
+	CHECK(http_target_parse("HTTPS://h", &t) == NULL);
+	CHECK(t.path_len == 0 && t.authority_len == 1);
+	CHECK(http_target_parse("*", &t) == NULL);
+	CHECK(t.path_len == 1);
+	CHECK_STR(http_target_parse("/a b", &t), "bad_target");
+	CHECK_STR(http_target_parse("/a\tb", &t), "bad_target");
+	CHECK_STR(http_target_parse("/a\x7f", &t), "bad_target");
+	CHECK_STR(http_target_parse("http:///x", &t), "bad_target");
+	CHECK_STR(http_target_parse("http://u@h/x", &t), "bad_target");
+	CHECK_STR(http_target_parse("http://h#f", &t), "bad_target");
+}
+
+static void
+test_connlimit(void)
+{
+	http_connlimit *cl;
+	http_ip a, b, proxy;
+
+	CHECK(http_ip_parse("192.0.2.1", &a) && http_ip_parse("2001:db8::1", &b));
+	CHECK(http_ip_parse("10.0.0.1", &proxy));
+	CHECK(http_connlimit_new(2, &proxy, 1, &cl) == TS_OK);
+	CHECK(http_connlimit_admits(cl, &a));
+	CHECK(http_connlimit_acquire(cl, &a) == 1);
+	CHECK(http_connlimit_acquire(cl, &a) == 1);
+	CHECK(!http_connlimit_admits(cl, &a));          /* at the limit */
+	CHECK(http_connlimit_admits(cl, &b));           /* others are not */
+	CHECK(http_connlimit_count(cl, &a) == 2);
+	for (int i = 0; i < 100; i++)
+		CHECK(http_connlimit_acquire(cl, &proxy) == 0); /* exempt: not counted */
+	CHECK(http_connlimit_admits(cl, &proxy));
+	CHECK(http_connlimit_count(cl, &proxy) == 0);
+	http_connlimit_release(cl, &a);
+	CHECK(http_connlimit_admits(cl, &a));
+	CHECK(http_connlimit_count(cl, &a) == 1);
+	http_connlimit_release(cl, &a);
+	CHECK(http_connlimit_count(cl, &a) == 0);       /* entry freed */
+	CHECK(http_connlimit_acquire(cl, &b) == 1);     /* freed at the end */
+	http_connlimit_free(cl);
+
+	CHECK(http_connlimit_new(0, NULL, 0, &cl) == TS_OK);   /* 0: no limit */
+	CHECK(http_connlimit_acquire(cl, &a) == 0);
+	CHECK(http_connlimit_admits(cl, &a));
+	http_connlimit_free(cl);
 }
 
 /* ---- a live server ---- */
@@ -882,6 +1036,9 @@ main(void)
 	test_host();
 	test_ips();
 	test_framing();
+	test_fieldwalk();
+	test_target();
+	test_connlimit();
 	test_bad_config();
 
 	ts_log_set_fds(logfd, 2);

@@ -271,7 +271,8 @@ describe('demo', { timeout: 60000 }, () => {
         tenant = j.tenant ?? j.tenant_slug;
       } catch {
         email = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+/.exec(line)?.[0];
-        password = /password\W+([^\s",]+)/i.exec(line)?.[1];
+        // "Password:    X" or "password":"X"; X may begin with '-' (base64url)
+        password = /password(?:"\s*:\s*"|:\s+)([^\s",]+)/i.exec(line)?.[1];
         tenant = /tenant\W+([a-z0-9-]+)/i.exec(line)?.[1];
       }
       assert.ok(email && password, `cannot read the credentials from: ${line}`);

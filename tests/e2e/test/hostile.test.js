@@ -308,14 +308,37 @@ describe('hostile input', { timeout: 300000 }, () => {
       }
     });
 
-    it('the refusal of a bad Content-Length is one well-formed response',
-      { todo: 'libmicrohttpd 0.9.75 writes the status line and headers of this error twice (also seen with a bare MHD daemon)' },
-      async () => {
-        const r = await raw(srv.port, [req('POST', LOGIN, { 'Content-Type': 'application/json', 'Content-Length': 'abc' }, '{}')], { responses: 1, linger: 1500 });
-        assert.equal(r.responses.length, 1, show(r));
-        assert.ok(!r.responses[0].text.startsWith('HTTP/1.'), `the body is a second header block: ${show(r)}`);
-        assert.equal(r.responses.rest.length, 0, show(r));
-      });
+    // HTTP/1.1 without Host was one of the cases libmicrohttpd answered
+    // with its header block twice; the transport answers it now.
+    it('the refusal of HTTP/1.1 without Host is one well-formed response', async () => {
+      const r = await raw(srv.port, ['GET /healthz HTTP/1.1\r\n\r\n'], { responses: 1, linger: 1500 });
+      assert.equal(r.responses.length, 1, show(r));
+      assert.equal(r.responses[0].status, 400, show(r));
+      nativeError(r.responses[0], 'invalid_request');
+      assert.equal((r.data.toString('latin1').match(/(^|\r\n)HTTP\/1\.1 /g) ?? []).length, 1, show(r));
+      assert.equal(r.responses.rest.length, 0, show(r));
+      assert.ok(r.closed, show(r));
+    });
+
+    // A Content-Length libmicrohttpd 0.9.75 cannot parse is refused by it
+    // before any hook of ours runs, and its reply carries the status line and
+    // headers twice (docs/ARCHITECTURE.md, "Answered by libmicrohttpd").
+    // Asserted exactly as it is, so that a fixed libmicrohttpd fails here and
+    // the document and this test are updated.
+    it('the refusal of a bad Content-Length: libmicrohttpd 0.9.75 sends its header block twice, then its page, then closes', async () => {
+      for (const [cl, status] of [['abc', '400 Bad Request'], ['-1', '400 Bad Request'], ['99999999999999999999999', '413 Content Too Large']]) {
+        const r = await raw(srv.port, [req('POST', LOGIN, { 'Content-Type': 'application/json', 'Content-Length': cl }, '{}')], { responses: 1, linger: 1500 });
+        const text = r.data.toString('latin1');
+        const blocks = text.split('\r\n\r\n');
+        assert.equal(blocks.length, 3, `Content-Length ${cl}: ${show(r)}`);
+        const [h1, h2, page] = blocks;
+        const noDate = (h) => h.split('\r\n').filter((l) => !/^Date:/i.test(l));
+        assert.deepEqual(noDate(h1), [`HTTP/1.1 ${status}`, 'Connection: close', `Content-Length: ${page.length}`], `Content-Length ${cl}: ${show(r)}`);
+        assert.deepEqual(noDate(h2), noDate(h1), `Content-Length ${cl}: ${show(r)}`);
+        assert.match(page, /^<html><head><title>[^<]+<\/title><\/head><body>Your HTTP request has [^<]+<b>Content-Length<\/b> header\.<\/body><\/html>$/, `Content-Length ${cl}`);
+        assert.ok(r.closed, `Content-Length ${cl}: ${show(r)}`);
+      }
+    });
   });
 
   describe('malformed JSON', () => {
