@@ -125,17 +125,22 @@ cors_decide(ts_api *api, const ts_http_req *req, ts_http_resp *resp, int preflig
 /* OPTIONS on a route's path: a CORS preflight when it asks for a method,
  * else the plain RFC 9110 §9.3.7 answer. 204 either way; only an allowed
  * origin gets the Access-Control-Allow-* fields. */
+static int method_matches(const char *m, const char *rm);
+
 static ts_http_action
 answer_options(ts_api *api, const ts_http_req *req, ts_http_resp *resp, const char *method)
 {
 	const char *want = ts_http_header(req, "Access-Control-Request-Method");
 	int allowed = cors_decide(api, req, resp, 1);
+	/* method is an Allow value ("GET, HEAD" for a GET route); a preflight
+	 * names the one method the page will send. */
+	const char *route = strcmp(method, "GET, HEAD") == 0 ? "GET" : method;
 
 	resp->status = 204;
 	resp->allow = method;
 	resp->cors_expose = NULL;
-	if (want && allowed && strcmp(want, method) == 0) {
-		resp->cors_methods = method;
+	if (want && allowed && method_matches(want, route)) {
+		resp->cors_methods = want;
 		resp->cors_headers = CORS_HEADERS;
 		resp->cors_max_age = CORS_MAX_AGE;
 	} else {
