@@ -19,14 +19,14 @@
 void
 ts_kek_from_bytes(const unsigned char raw[TS_KEK_LEN], ts_kek *k)
 {
-	unsigned char idk[8];
+	unsigned char idk[crypto_kdf_BYTES_MIN];
 
 	memcpy(k->root, raw, TS_KEK_LEN);
 	/* Subkeys, never the root itself: the AEAD key, the id (published in
 	 * every blob, so it must not be the key) and others (ts_kek_subkey). */
 	crypto_kdf_derive_from_key(k->seal, sizeof(k->seal), 1, "tsseal01", k->root);
 	crypto_kdf_derive_from_key(idk, sizeof(idk), 2, "tskekid1", k->root);
-	sodium_bin2hex(k->id, sizeof(k->id), idk, sizeof(idk));
+	sodium_bin2hex(k->id, sizeof(k->id), idk, TS_KEK_ID_LEN / 2);
 }
 
 void
