@@ -123,13 +123,15 @@ open_kek(const cli_opts *o, ts_store *s, ts_kek *k)
 	if (created)
 		ts_log_event(TS_LOG_INFO, "key_file_created", "path", path, "key_id", k->id, NULL);
 	if ((r = ts_admin_seal_at_rest(s, k, found)) == TS_E_SEAL) {
+		char id[TS_KEK_ID_LEN + 1];
+		ts_strlcpy(id, k->id, sizeof(id));
 		ts_kek_wipe(k);
-		if (strcmp(found, k->id) == 0 || !*found)
+		if (strcmp(found, id) == 0 || !*found)
 			return fail("key file %s does not open this database's signing keys "
 			            "(a sealed key was changed); refusing to start", path);
 		return fail("key file %s (key id %s) is not the one this database's secrets are "
 		            "sealed with (key id %s); refusing to start: use the right --key-file",
-		            path, k->id, found);
+		            path, id, found);
 	}
 	if (r != TS_OK) {
 		ts_kek_wipe(k);
