@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -122,6 +123,15 @@ open_kek(const cli_opts *o, ts_store *s, ts_kek *k)
 		return fail("%s", err);
 	if (created)
 		ts_log_event(TS_LOG_INFO, "key_file_created", "path", path, "key_id", k->id, NULL);
+	/* Like the database (sqlite_pool.c): the operator's file, told, not
+	 * chmodded. */
+	struct stat st;
+	if (!created && stat(path, &st) == 0 && (st.st_mode & 077)) {
+		char mode[8];
+		snprintf(mode, sizeof(mode), "%04o", (unsigned)(st.st_mode & 07777));
+		ts_log_event(TS_LOG_WARN, "key_file_permissions", "path", path, "mode", mode,
+		             "hint", "the key file opens every signing key: chmod 600 it", NULL);
+	}
 	if ((r = ts_admin_seal_at_rest(s, k, found)) == TS_E_SEAL) {
 		char id[TS_KEK_ID_LEN + 1];
 		ts_strlcpy(id, k->id, sizeof(id));

@@ -100,7 +100,13 @@ describe('key file', { timeout: 180000 }, () => {
 
   it('with the right key file, tokens and the TOTP secret keep working across a restart; keys rotate uses it', async () => {
     await srv.stop();
+    fs.chmodSync(db + '.key', 0o640);   // told, not changed
     srv = await startServer({ db, args: ['--default-tenant', 'acme'] });
+    const perm = srv.events().filter((e) => e.event === 'key_file_permissions');
+    assert.equal(perm.length, 1, srv.out());
+    assert.equal(perm[0].mode, '0640');
+    assert.equal(fs.statSync(db + '.key').mode & 0o777, 0o640);
+    fs.chmodSync(db + '.key', 0o600);
     assert.equal((await me(srv, token)).status, 200, 'a token signed before the restart');
     const l = await login(srv, 'kim@example.com', P);
     assert.equal(l.json.mfa_required, true, l.text);
