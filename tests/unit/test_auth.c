@@ -270,6 +270,14 @@ test_refresh_race_retry(ts_store *s)
 	ts_auth_free(a);
 }
 
+static int
+count_totp(void *arg, const ts_totp *t)
+{
+	(void)t;
+	++*(int *)arg;
+	return 0;
+}
+
 /* Issue 8 item 5: keys and TOTP secrets held in clear (a database from
  * before sealing) are sealed by the first start with a key file; a start
  * with another key file, or with a changed blob, is refused. */
@@ -301,6 +309,13 @@ test_seal_at_rest(const char *dir)
 	ts_strlcpy(tt.user_id, u.id, sizeof(tt.user_id));
 	CHECK(s->ops->totp_put(s, &tt) == TS_OK);
 	CHECK(ts_admin_sealed_kek_id(s, found) == TS_OK && found[0] == '\0');
+
+	/* The store ops sealing uses are compare-and-set. */
+	CHECK(s->ops->key_set_private(s, "legacy-kid", "not the old text", "x") == TS_E_NOT_FOUND);
+	CHECK(s->ops->key_set_private(s, "no-such-kid", pem, "x") == TS_E_NOT_FOUND);
+	CHECK(s->ops->totp_set_secret(s, u.id, "not the old text", "x") == TS_E_NOT_FOUND);
+	int rows = 0;
+	CHECK(s->ops->totp_list(s, count_totp, &rows) == TS_OK && rows == 1);
 
 	CHECK(ts_auth_new(&cfg, s, &a) == TS_OK);   /* seals both */
 	ts_auth_free(a);
