@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -84,6 +85,68 @@ open_store(const cli_opts *o, ts_store **s)
 		            ts_store_open_error(), o->cfg.db);
 	if (r != TS_OK)
 		return fail("cannot open store %s: %s", o->cfg.db, ts_store_open_error());
+	return 0;
+}
+
+/* The key file's key (crypto/seal.h): --key-file, or beside a SQLite
+ * database. A missing file is made (0600, 32 random bytes) only while no
+ * signing key is sealed yet: a lost or mistyped key file must not be
+ * replaced by a new one that opens nothing. */
+static int
+open_kek(const cli_opts *o, ts_store *s, ts_kek *k)
+{
+	char path[4096], err[512], found[TS_KEK_ID_LEN + 1] = "";
+	int created = 0;
+	ts_err r;
+
+	if (*o->cfg.key_file) {
+		ts_strlcpy(path, o->cfg.key_file, sizeof(path));
+	} else if (strcmp(s->ops->scheme, "sqlite") == 0) {
+		if (snprintf(path, sizeof(path), "%s.key", s->ops->location(s)) >= (int)sizeof(path))
+			return fail("database path too long for a key file beside it; set --key-file");
+	} else {
+		return fail("--key-file is required with a %s store (it seals the signing keys "
+		            "and TOTP secrets; make one with: head -c 32 /dev/urandom > FILE; "
+		            "chmod 600 FILE)", s->ops->scheme);
+	}
+	r = ts_kek_load(path, 0, k, NULL, err, sizeof(err));
+	if (r == TS_E_NOT_FOUND) {
+		if ((r = ts_admin_sealed_kek_id(s, found)) != TS_OK)
+			return fail("cannot read signing keys: %s", ts_strerror(r));
+		if (*found)
+			return fail("key file %s is missing, and this database's signing keys are "
+			            "sealed under key id %s: start with the key file they were sealed "
+			            "with (--key-file)", path, found);
+		r = ts_kek_load(path, 1, k, &created, err, sizeof(err));
+	}
+	if (r != TS_OK)
+		return fail("%s", err);
+	if (created)
+		ts_log_event(TS_LOG_INFO, "key_file_created", "path", path, "key_id", k->id, NULL);
+	/* Like the database (sqlite_pool.c): the operator's file, told, not
+	 * chmodded. */
+	struct stat st;
+	if (!created && stat(path, &st) == 0 && (st.st_mode & 077)) {
+		char mode[8];
+		snprintf(mode, sizeof(mode), "%04o", (unsigned)(st.st_mode & 07777));
+		ts_log_event(TS_LOG_WARN, "key_file_permissions", "path", path, "mode", mode,
+		             "hint", "the key file opens every signing key: chmod 600 it", NULL);
+	}
+	if ((r = ts_admin_seal_at_rest(s, k, found)) == TS_E_SEAL) {
+		char id[TS_KEK_ID_LEN + 1];
+		ts_strlcpy(id, k->id, sizeof(id));
+		ts_kek_wipe(k);
+		if (strcmp(found, id) == 0 || !*found)
+			return fail("key file %s does not open this database's signing keys "
+			            "(a sealed key was changed); refusing to start", path);
+		return fail("key file %s (key id %s) is not the one this database's secrets are "
+		            "sealed with (key id %s); refusing to start: use the right --key-file",
+		            path, id, found);
+	}
+	if (r != TS_OK) {
+		ts_kek_wipe(k);
+		return fail("cannot seal secrets at rest: %s", ts_strerror(r));
+	}
 	return 0;
 }
 
@@ -637,11 +700,17 @@ cmd_keys_rotate(cli_opts *o)
 	ts_store *s = NULL;
 	char kid[TS_KID_MAX];
 	ts_alg alg = TS_ALG_ES256;
+	ts_kek kek;
 	ts_err r;
 
 	if (alg_of(&o->cfg, &alg) || open_store(o, &s))
 		return 1;
-	r = ts_admin_keys_rotate(s, alg, o->cfg.access_ttl, o->cfg.key_activation_delay, kid);
+	if (open_kek(o, s, &kek)) {
+		ts_store_close(s);
+		return 1;
+	}
+	r = ts_admin_keys_rotate(s, &kek, alg, o->cfg.access_ttl, o->cfg.key_activation_delay, kid);
+	ts_kek_wipe(&kek);
 	ts_store_close(s);
 	if (r != TS_OK)
 		return fail("cannot rotate keys: %s", ts_strerror(r));
@@ -657,13 +726,19 @@ cmd_keys_revoke(cli_opts *o)
 	ts_store *s = NULL;
 	char made[TS_KID_MAX];
 	ts_alg alg = TS_ALG_ES256;
+	ts_kek kek;
 	ts_err r;
 
 	if (o->npos != 1)
 		return fail("usage: tessera keys revoke KID");
 	if (alg_of(&o->cfg, &alg) || open_store(o, &s))
 		return 1;
-	r = ts_admin_keys_revoke(s, o->pos[0], alg, o->cfg.access_ttl, made);
+	if (open_kek(o, s, &kek)) {
+		ts_store_close(s);
+		return 1;
+	}
+	r = ts_admin_keys_revoke(s, &kek, o->pos[0], alg, o->cfg.access_ttl, made);
+	ts_kek_wipe(&kek);
 	ts_store_close(s);
 	if (r == TS_E_NOT_FOUND)
 		return fail("no signing key %s", o->pos[0]);
@@ -822,6 +897,7 @@ cmd_serve(cli_opts *o)
 	sigset_t set;
 	unsigned port = 0;
 	char demo_pw[TS_SECRET_TEXT_LEN + 1] = "";
+	ts_kek kek;
 	ts_err r;
 	int rc = 1;
 
@@ -841,6 +917,10 @@ cmd_serve(cli_opts *o)
 
 	if (open_store(o, &s))
 		return 1;
+	if (open_kek(o, s, &kek)) {
+		ts_store_close(s);
+		return 1;
+	}
 	if (o->demo && demo_setup(s, o, demo_pw))
 		goto out;
 
@@ -866,6 +946,8 @@ cmd_serve(cli_opts *o)
 		.smtp_url = o->cfg.smtp_url,
 		.smtp_from = o->cfg.smtp_from,
 		.smtp_timeout = o->cfg.smtp_timeout,
+		.kek = &kek,
+		.refresh_reuse_interval = o->cfg.refresh_reuse_interval,
 	};
 	if ((r = ts_auth_new(&ac, s, &auth)) != TS_OK) {
 		fail("cannot start the login engine: %s", ts_strerror(r));
@@ -921,6 +1003,7 @@ out:
 	ts_pool_free(pool);
 	ts_api_free(api);
 	ts_auth_free(auth);
+	ts_kek_wipe(&kek);
 	ts_store_close(s);
 	return rc;
 }

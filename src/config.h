@@ -34,6 +34,8 @@ typedef enum {
 	X(INT, access_ttl, 900, 1, 86400, TS_USE_SERVE | TS_USE_KEYS, NONE, "access token lifetime, seconds")                \
 	X(INT, key_activation_delay, 90, 0, 86400, TS_USE_SERVE | TS_USE_KEYS, NONE, "seconds a new key (keys rotate) is published before it signs; keep >= 61 (JWKS max-age 60 + key reload 0.5)") \
 	X(INT, refresh_ttl, 2592000, 60, 31536000, TS_USE_SERVE, NONE, "refresh token lifetime, seconds")      \
+	X(INT, refresh_reuse_interval, 10, 0, 300, TS_USE_SERVE, NONE, "seconds a spent refresh token still gets its one successor (lost answer, racing tabs); 0 = strict rotation") \
+	X(STR, key_file, "", 0, 0, TS_USE_SERVE | TS_USE_KEYS, NONE, "key file (32 bytes) sealing signing keys and TOTP secrets (\"\" = the SQLite database's path + .key, made 0600 when missing; required for other stores)") \
 	X(INT, session_ttl, 2592000, 60, 31536000, TS_USE_SERVE, NONE, "absolute session lifetime, seconds")   \
 	X(INT, challenge_ttl, 300, 10, 3600, TS_USE_SERVE, NONE, "MFA challenge lifetime, seconds")            \
 	X(INT, pw_opslimit, 2, 1, 64, TS_USE_SERVE | TS_USE_HASH, NONE, "argon2id passes (t)")                               \

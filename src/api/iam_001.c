@@ -45,6 +45,7 @@ iam_map(ts_err e, iam_stage st)
 	case TS_OK:
 	case TS_E_NOMEM:
 	case TS_E_INTERNAL:
+	case TS_E_SEAL:              /* a stored secret that does not open: ours to fix */
 	case TS_E_CONFLICT:
 	case TS_E_NOT_FOUND:
 	case TS_E_FORBIDDEN:

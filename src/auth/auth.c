@@ -33,7 +33,8 @@ ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out)
 	*out = NULL;
 	if (!cfg->issuer || !cfg->audience || !plain_text(cfg->issuer) ||
 	    !plain_text(cfg->audience) || cfg->access_ttl <= 0 || cfg->refresh_ttl <= 0 ||
-	    cfg->session_ttl <= 0 || cfg->challenge_ttl <= 0)
+	    cfg->session_ttl <= 0 || cfg->challenge_ttl <= 0 || !cfg->kek ||
+	    cfg->refresh_reuse_interval < 0)
 		return TS_E_INVALID;
 	if (!(a = calloc(1, sizeof(*a))))
 		return TS_E_NOMEM;
@@ -43,6 +44,9 @@ ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out)
 	if (a->cfg.mfa_lock_secs <= 0)
 		a->cfg.mfa_lock_secs = 900;
 	a->store = store;
+	a->kek = *cfg->kek;
+	a->cfg.kek = &a->kek;
+	ts_kek_subkey(&a->kek, 3, "tsrefsuc", a->successor_key);
 	a->issuer = strdup(cfg->issuer);
 	a->audience = strdup(cfg->audience);
 	a->default_tenant = dup_or_null(cfg->default_tenant);
@@ -108,6 +112,8 @@ ts_auth_free(ts_auth *a)
 	free(a->default_tenant);
 	free(a->totp_issuer);
 	ts_wipe(a->dummy_hash, sizeof(a->dummy_hash));
+	ts_kek_wipe(&a->kek);
+	ts_wipe(a->successor_key, sizeof(a->successor_key));
 	free(a);
 }
 

@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "crypto/jwt.h"
 #include "crypto/password.h"
+#include "crypto/seal.h"
 #include "store/store.h"
 
 typedef struct ts_auth_config {
@@ -34,6 +35,13 @@ typedef struct ts_auth_config {
 	const char *smtp_url;        /* "smtp://host:port" or "smtps://..."; NULL or "" = no mail */
 	const char *smtp_from;       /* envelope sender and From: of every mail */
 	int64_t smtp_timeout;        /* seconds one delivery may take; 0 = 10 */
+	/* Required: seals signing keys and TOTP secrets at rest and keys the
+	 * refresh successors (seal.h); copied. */
+	const ts_kek *kek;
+	/* Seconds after a refresh token was spent during which presenting it
+	 * again gets the same successor (a lost answer, racing tabs); 0 =
+	 * strict rotation: any second use is a reuse. */
+	int64_t refresh_reuse_interval;
 } ts_auth_config;
 
 typedef struct ts_auth ts_auth;
@@ -337,8 +345,8 @@ ts_err ts_admin_enroll_link(ts_store *s, const char *tenant_slug, const char *em
  * current signer goes on signing; then it is retired and stays published
  * until every token it signed has expired (activation + access_ttl). kid
  * gets the new id (may be NULL). */
-ts_err ts_admin_keys_rotate(ts_store *s, ts_alg alg, int64_t access_ttl, int64_t activation_delay,
-                            char kid[TS_KID_MAX]);
+ts_err ts_admin_keys_rotate(ts_store *s, const ts_kek *kek, ts_alg alg, int64_t access_ttl,
+                            int64_t activation_delay, char kid[TS_KID_MAX]);
 /* Kills a (compromised) key at once: it leaves the JWKS, verifies nothing,
  * and cached verifications of its tokens stop counting, on every node
  * within TS_KEYS_CHECK_US. When no other key can sign now (kid was the
@@ -346,8 +354,18 @@ ts_err ts_admin_keys_rotate(ts_store *s, ts_alg alg, int64_t access_ttl, int64_t
  * its id (else ""): its first tokens may reach clients before their cached
  * JWKS has it, which is the lesser evil. TS_E_NOT_FOUND for an unknown
  * kid; revoking a revoked key again is TS_OK. */
-ts_err ts_admin_keys_revoke(ts_store *s, const char *kid, ts_alg alg, int64_t access_ttl,
-                            char new_kid[TS_KID_MAX]);
+ts_err ts_admin_keys_revoke(ts_store *s, const ts_kek *kek, const char *kid, ts_alg alg,
+                            int64_t access_ttl, char new_kid[TS_KID_MAX]);
+/* Secrets at rest (crypto/seal.h). Seals what a database from before
+ * sealing holds in clear (private keys, TOTP secrets; logged once as
+ * secrets_sealed) after checking that kek opens what is sealed already.
+ * TS_E_SEAL when something is sealed under another key file (found gets
+ * that key id) or a key of this one does not open (found = kek's id): the
+ * caller must not go on. Safe to run on several nodes at once. */
+ts_err ts_admin_seal_at_rest(ts_store *s, const ts_kek *kek, char found[TS_KEK_ID_LEN + 1]);
+/* The key id the first sealed signing key names ("" when none is
+ * sealed): whether a missing key file may be created. */
+ts_err ts_admin_sealed_kek_id(ts_store *s, char found[TS_KEK_ID_LEN + 1]);
 
 /* ==== Contract faces: access-only sessions, the IAM two-step login (iam.c)
  * and mailed one-time codes (email.c). ==== */

@@ -45,6 +45,8 @@ struct ts_auth {
 	ts_tokcache *verified;       /* access tokens already verified */
 	ts_pwtime pwtime;            /* cost of a check, per stored class */
 	int pwtime_ready;
+	ts_kek kek;                  /* the key file's key (seal.h) */
+	unsigned char successor_key[TS_KEK_LEN]; /* HMAC key of refresh successors */
 };
 
 /* The key of an account for limits and locks: tenant id (or the name the

@@ -6,7 +6,12 @@
  * publish_until, by when every token they signed has expired. A revoked key
  * is dropped at once: from the JWKS, from verification and from the
  * verified-token cache (ts_keys_trusted). Every node sees a change within
- * TS_KEYS_CHECK_US of its next request (see ring_refresh). */
+ * TS_KEYS_CHECK_US of its next request (see ring_refresh).
+ *
+ * Private keys are stored sealed under the key file's key (crypto/seal.h,
+ * the kid as associated data): a database dump alone cannot sign. A key
+ * that does not open is never skipped quietly (that would make a new key
+ * behind the operator's back): ts_keys_init refuses to start. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +22,9 @@
 #include "crypto/b64url.h"
 #include "crypto/hash.h"
 #include "crypto/jwt_claims.h"
+
+/* A private key's PEM (P-256: about 240 bytes, Ed25519: about 120). */
+#define KEY_PEM_MAX 1024
 
 static void
 ring_clear(ts_loaded_key *keys, size_t n)
@@ -97,9 +105,16 @@ load_one(void *arg, const ts_signing_key *sk)
 	}
 	k = steal_loaded(c->a, sk->kid);
 	if (!k) {
+		char pem[KEY_PEM_MAX];
+		size_t n = 0;
+		ts_err r = ts_unseal(&c->a->kek, sk->kid, sk->private_pem, pem, sizeof(pem), &n);
 		alg = ts_alg_parse(sk->alg);
-		if (alg < 0 || ts_key_from_pem((ts_alg)alg, sk->private_pem, &k) != TS_OK) {
-			ts_log_event(TS_LOG_ERROR, "key_unusable", "kid", sk->kid, NULL);
+		if (r == TS_OK && (alg < 0 || ts_key_from_pem((ts_alg)alg, pem, &k) != TS_OK))
+			r = TS_E_INTERNAL;
+		ts_wipe(pem, sizeof(pem));
+		if (r != TS_OK) {
+			ts_log_event(TS_LOG_ERROR, "key_unusable", "kid", sk->kid, "error",
+			             ts_errname(r), NULL);
 			return 0;
 		}
 	}
@@ -195,13 +210,14 @@ ring_find(const ts_auth *a, const char *kid)
 }
 
 ts_err
-ts_admin_keys_rotate(ts_store *s, ts_alg alg, int64_t access_ttl, int64_t activation_delay,
-                     char kid[TS_KID_MAX])
+ts_admin_keys_rotate(ts_store *s, const ts_kek *kek, ts_alg alg, int64_t access_ttl,
+                     int64_t activation_delay, char kid[TS_KID_MAX])
 {
 	ts_err r;
 	ts_key *k = NULL;
 	ts_signing_key sk;
 	unsigned char raw[12];
+	char *pem = NULL, sealed[TS_SEALED_LEN(KEY_PEM_MAX) + 1];
 	int64_t now = ts_now(), at;
 
 	memset(&sk, 0, sizeof(sk));
@@ -219,8 +235,11 @@ ts_admin_keys_rotate(ts_store *s, ts_alg alg, int64_t access_ttl, int64_t activa
 	sk.activate_at = at;
 	if ((r = ts_key_generate(alg, &k)) != TS_OK)
 		goto out;
-	if ((r = ts_key_private_pem(k, &sk.private_pem)) != TS_OK)
+	if ((r = ts_key_private_pem(k, &pem)) != TS_OK)
 		goto out;
+	if ((r = ts_seal(kek, sk.kid, pem, strlen(pem), sealed, sizeof(sealed))) != TS_OK)
+		goto out;
+	sk.private_pem = sealed;
 	if ((r = s->ops->key_add(s, &sk)) != TS_OK)
 		goto out;
 	/* The old signer signs until the new key takes over, then stays
@@ -230,9 +249,9 @@ ts_admin_keys_rotate(ts_store *s, ts_alg alg, int64_t access_ttl, int64_t activa
 	if (r == TS_OK && kid)
 		ts_strlcpy(kid, sk.kid, TS_KID_MAX);
 out:
-	if (sk.private_pem) {
-		ts_wipe(sk.private_pem, strlen(sk.private_pem));
-		free(sk.private_pem);
+	if (pem) {
+		ts_wipe(pem, strlen(pem));
+		free(pem);
 	}
 	ts_key_free(k);
 	return r;
@@ -249,8 +268,8 @@ find_signer(void *arg, const ts_signing_key *sk)
 }
 
 ts_err
-ts_admin_keys_revoke(ts_store *s, const char *kid, ts_alg alg, int64_t access_ttl,
-                     char new_kid[TS_KID_MAX])
+ts_admin_keys_revoke(ts_store *s, const ts_kek *kek, const char *kid, ts_alg alg,
+                     int64_t access_ttl, char new_kid[TS_KID_MAX])
 {
 	int found = 0;
 	ts_err r;
@@ -260,7 +279,171 @@ ts_admin_keys_revoke(ts_store *s, const char *kid, ts_alg alg, int64_t access_tt
 		return r;
 	if ((r = s->ops->key_list(s, find_signer, &found)) != TS_OK || found)
 		return r;
-	return ts_admin_keys_rotate(s, alg, access_ttl, 0, new_kid);
+	return ts_admin_keys_rotate(s, kek, alg, access_ttl, 0, new_kid);
+}
+
+/* ---- sealing at rest ------------------------------------------------ */
+
+/* A row to seal (or check), copied out of the listing: no store call is
+ * made from inside another op's callback. */
+typedef struct clear_row {
+	char id[TS_KID_MAX > TS_ID_SZ ? TS_KID_MAX : TS_ID_SZ];
+	char *text;
+} clear_row;
+
+typedef struct seal_scan {
+	const ts_kek *kek;
+	clear_row *rows;             /* rows held in clear */
+	size_t n, cap;
+	int seen;                    /* sealed rows */
+	char found[TS_KEK_ID_LEN + 1]; /* the first KEK id that is not ours */
+	char bad_kid[TS_KID_MAX];    /* a key of ours that does not open */
+	ts_err err;
+} seal_scan;
+
+static int
+scan_keep(seal_scan *c, const char *id, const char *text)
+{
+	if (c->n == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 8;
+		clear_row *nr = realloc(c->rows, ncap * sizeof(*nr));
+		if (!nr)
+			return c->err = TS_E_NOMEM, 1;
+		c->rows = nr;
+		c->cap = ncap;
+	}
+	ts_strlcpy(c->rows[c->n].id, id, sizeof(c->rows[c->n].id));
+	if (!(c->rows[c->n].text = strdup(text)))
+		return c->err = TS_E_NOMEM, 1;
+	c->n++;
+	return 0;
+}
+
+static void
+scan_free(seal_scan *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		ts_wipe(c->rows[i].text, strlen(c->rows[i].text));
+		free(c->rows[i].text);
+	}
+	free(c->rows);
+}
+
+/* Sealed text of another KEK, or of ours that does not open, is noted;
+ * clear text is kept for sealing. */
+static int
+scan_text(seal_scan *c, const char *id, const char *text, int is_key)
+{
+	char kekid[TS_KEK_ID_LEN + 1], pem[KEY_PEM_MAX];
+	size_t n = 0;
+
+	if (!ts_sealed_kek_id(text, kekid))
+		return scan_keep(c, id, text);
+	c->seen++;
+	if (strcmp(kekid, c->kek->id) != 0) {
+		if (!c->found[0])
+			ts_strlcpy(c->found, kekid, sizeof(c->found));
+		return 0;
+	}
+	if (is_key && !c->bad_kid[0] &&
+	    ts_unseal(c->kek, id, text, pem, sizeof(pem), &n) != TS_OK)
+		ts_strlcpy(c->bad_kid, id, sizeof(c->bad_kid));
+	ts_wipe(pem, sizeof(pem));
+	return 0;
+}
+
+static int
+scan_key(void *arg, const ts_signing_key *k)
+{
+	return scan_text(arg, k->kid, k->private_pem, 1);
+}
+
+static int
+scan_totp(void *arg, const ts_totp *t)
+{
+	return scan_text(arg, t->user_id, t->secret_b32, 0);
+}
+
+/* Seals every clear row of a scan; *n gets how many this call sealed. */
+static ts_err
+seal_rows(ts_store *s, const ts_kek *kek, seal_scan *c, int is_key, int *n)
+{
+	char sealed[TS_SEALED_LEN(KEY_PEM_MAX) + 1];
+	ts_err r = TS_OK;
+
+	*n = 0;
+	for (size_t i = 0; i < c->n && r == TS_OK; i++) {
+		const clear_row *row = &c->rows[i];
+		if ((r = ts_seal(kek, row->id, row->text, strlen(row->text), sealed,
+		                 sizeof(sealed))) != TS_OK)
+			break;
+		r = is_key ? s->ops->key_set_private(s, row->id, row->text, sealed)
+		           : s->ops->totp_set_secret(s, row->id, row->text, sealed);
+		if (r == TS_OK)
+			(*n)++;
+		else if (r == TS_E_NOT_FOUND)
+			r = TS_OK;      /* sealed (or deleted) meanwhile by another node */
+	}
+	ts_wipe(sealed, sizeof(sealed));
+	return r;
+}
+
+ts_err
+ts_admin_seal_at_rest(ts_store *s, const ts_kek *kek, char found[TS_KEK_ID_LEN + 1])
+{
+	seal_scan keys = { .kek = kek, .err = TS_OK }, totp = { .kek = kek, .err = TS_OK };
+	int nk = 0, nt = 0;
+	ts_err r;
+
+	found[0] = '\0';
+	if ((r = s->ops->key_list(s, scan_key, &keys)) == TS_OK)
+		r = keys.err;
+	if (r != TS_OK)
+		goto out;
+	/* Never go on with keys that do not open: the engine would make a new
+	 * one and every token issued so far would die unexplained. */
+	if (keys.found[0] || keys.bad_kid[0]) {
+		ts_strlcpy(found, keys.found[0] ? keys.found : kek->id, TS_KEK_ID_LEN + 1);
+		ts_log_event(TS_LOG_ERROR, "key_file_mismatch", "sealed_under", found,
+		             "key_file", kek->id, "kid", keys.bad_kid[0] ? keys.bad_kid : "-",
+		             NULL);
+		r = TS_E_SEAL;
+		goto out;
+	}
+	if ((r = s->ops->totp_list(s, scan_totp, &totp)) == TS_OK)
+		r = totp.err;
+	if (r == TS_OK && totp.found[0]) {
+		ts_strlcpy(found, totp.found, TS_KEK_ID_LEN + 1);
+		ts_log_event(TS_LOG_ERROR, "key_file_mismatch", "sealed_under", found,
+		             "key_file", kek->id, "what", "totp", NULL);
+		r = TS_E_SEAL;
+	}
+	if (r != TS_OK)
+		goto out;
+	if ((r = seal_rows(s, kek, &keys, 1, &nk)) != TS_OK ||
+	    (r = seal_rows(s, kek, &totp, 0, &nt)) != TS_OK)
+		goto out;
+	if (nk || nt)
+		ts_log_event(TS_LOG_INFO, "secrets_sealed", "key_file", kek->id,
+		             TS_LOG_INT("signing_keys", nk), TS_LOG_INT("totp_secrets", nt), NULL);
+out:
+	scan_free(&keys);
+	scan_free(&totp);
+	return r;
+}
+
+/* Whether any signing key is sealed; found gets the KEK id of the first. */
+static int
+first_sealed(void *arg, const ts_signing_key *k)
+{
+	return ts_sealed_kek_id(k->private_pem, arg);
+}
+
+ts_err
+ts_admin_sealed_kek_id(ts_store *s, char found[TS_KEK_ID_LEN + 1])
+{
+	found[0] = '\0';
+	return s->ops->key_list(s, first_sealed, found);
 }
 
 ts_err
@@ -272,7 +455,9 @@ ts_keys_init(ts_auth *a)
 	if (pthread_rwlock_init(&a->ring.lock, NULL) != 0)
 		return TS_E_INTERNAL;
 	a->ring.version = -1;
-	if ((r = ring_refresh(a, 1)) != TS_OK)
+	char found[TS_KEK_ID_LEN + 1];
+	if ((r = ts_admin_seal_at_rest(ST(a), &a->kek, found)) != TS_OK ||
+	    (r = ring_refresh(a, 1)) != TS_OK)
 		goto fail;
 	pthread_rwlock_rdlock(&a->ring.lock);
 	has = ring_signer(a, ts_now()) != NULL;
@@ -281,7 +466,7 @@ ts_keys_init(ts_auth *a)
 		return TS_OK;
 	/* A fresh store (or every key revoked): make a key that signs at
 	 * once, since nothing else can. */
-	if ((r = ts_admin_keys_rotate(ST(a), a->cfg.alg, a->cfg.access_ttl, 0, NULL)) != TS_OK ||
+	if ((r = ts_admin_keys_rotate(ST(a), &a->kek, a->cfg.alg, a->cfg.access_ttl, 0, NULL)) != TS_OK ||
 	    (r = ring_refresh(a, 1)) != TS_OK)
 		goto fail;
 	return TS_OK;

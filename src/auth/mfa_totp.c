@@ -23,15 +23,26 @@ ts_auth_user_has_totp(ts_auth *a, const ts_user *u)
 	return SOPS(a)->totp_get(ST(a), u->id, &t) == TS_OK && t.confirmed;
 }
 
-/* Verifies code against t's secret and spends its time step. */
+/* Verifies code against t's secret (sealed at rest, the user id as
+ * associated data: a blob copied to another user's row does not open) and
+ * spends its time step. */
 static ts_err
 totp_verify_and_spend(ts_auth *a, const ts_totp *t, const char *code)
 {
 	unsigned char secret[64];
-	long n = ts_base32_decode(t->secret_b32, secret, sizeof(secret));
+	char b32[TS_TOTP_B32_MAX];
+	size_t blen = 0;
+	long n;
 	int64_t step = 0;
 	ts_err r;
 
+	if ((r = ts_unseal(&a->kek, t->user_id, t->secret_b32, b32, sizeof(b32), &blen)) != TS_OK) {
+		ts_log_event(TS_LOG_ERROR, "totp_unusable", "user", t->user_id, "error",
+		             ts_errname(r), NULL);
+		return r == TS_E_INVALID ? TS_E_SEAL : r;
+	}
+	n = ts_base32_decode(b32, secret, sizeof(secret));
+	ts_wipe(b32, sizeof(b32));
 	if (n <= 0)
 		return TS_E_INTERNAL;
 	r = ts_totp_verify(secret, (size_t)n, ts_now(), TOTP_WINDOW, code, &step);
@@ -76,10 +87,15 @@ ts_auth_totp_begin(ts_auth *a, const ts_principal *p, char b32[64], char **uri)
 	ts_strlcpy(t.user_id, p->user.id, sizeof(t.user_id));
 	ts_totp_secret_new(secret, b32);
 	ts_wipe(secret, sizeof(secret));
-	ts_strlcpy(t.secret_b32, b32, sizeof(t.secret_b32));
+	r = ts_seal(&a->kek, t.user_id, b32, strlen(b32), t.secret_b32, sizeof(t.secret_b32));
 	t.created_at = ts_now();
-	if ((r = SOPS(a)->totp_put(ST(a), &t)) != TS_OK)
+	if (r == TS_OK)
+		r = SOPS(a)->totp_put(ST(a), &t);
+	ts_wipe(t.secret_b32, sizeof(t.secret_b32));
+	if (r != TS_OK) {
+		ts_wipe(b32, 64);
 		return r;
+	}
 	*uri = ts_totp_uri(a->totp_issuer, p->user.email, b32);
 	return *uri ? TS_OK : TS_E_NOMEM;
 }

@@ -6,6 +6,7 @@
 #include "auth/auth_internal.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "crypto/b64url.h"
 #include "crypto/hash.h"
 #include "crypto/jwt_claims.h"
 
@@ -204,6 +205,50 @@ live_session(ts_auth *a, const char *sid, int64_t now, ts_session *s, ts_user *u
 	return TS_OK;
 }
 
+/* The successor of a refresh token: HMAC-SHA256 under a subkey of the key
+ * file's key (seal.h) of a label and the token. Deterministic, so a retry
+ * of a refresh whose answer was lost gets the very token the first answer
+ * carried, and nothing but its hash is stored: the parent itself is never
+ * stored, so a database dump (or one without the key file) cannot derive
+ * any successor. */
+#define SUCCESSOR_LABEL "tessera refresh successor"
+static void
+successor_of(ts_auth *a, const char *parent, char next[TS_SECRET_TEXT_LEN + 1])
+{
+	unsigned char msg[sizeof(SUCCESSOR_LABEL) - 1 + TS_SECRET_TEXT_LEN];
+	unsigned char mac[TS_SHA256_LEN];
+
+	memcpy(msg, SUCCESSOR_LABEL, sizeof(SUCCESSOR_LABEL) - 1);
+	memcpy(msg + sizeof(SUCCESSOR_LABEL) - 1, parent, TS_SECRET_TEXT_LEN);
+	ts_hmac_sha256(a->successor_key, sizeof(a->successor_key), msg, sizeof(msg), mac);
+	ts_b64url_encode(mac, sizeof(mac), next);
+	ts_wipe(msg, sizeof(msg));
+	ts_wipe(mac, sizeof(mac));
+}
+
+/* A spent parent presented again: TS_OK when it was spent at most
+ * refresh_reuse_interval seconds ago and its successor is still the live
+ * token of the same session (never rotated, not expired), so the caller
+ * may hand that successor out again. Anything else is a reuse: a
+ * grandparent (the successor was rotated already) is refused even inside
+ * the interval, since the client that rotated it holds a newer token. */
+static ts_err
+successor_still_live(ts_auth *a, const ts_secret *parent, const char *next_hash, int64_t now)
+{
+	ts_secret succ;
+	ts_err r;
+
+	if (a->cfg.refresh_reuse_interval <= 0 || !parent->used_at ||
+	    now - parent->used_at > a->cfg.refresh_reuse_interval)
+		return TS_E_TOKEN_REUSED;
+	if ((r = SOPS(a)->secret_get(ST(a), TS_SECRET_REFRESH, next_hash, &succ)) != TS_OK)
+		return r == TS_E_NOT_FOUND ? TS_E_TOKEN_REUSED : r;
+	if (succ.used_at || succ.expires_at <= now ||
+	    strcmp(succ.session_id, parent->session_id) != 0)
+		return TS_E_TOKEN_REUSED;
+	return TS_OK;
+}
+
 /* Rotation of a refresh token bound to expect (NULL: any tenant). */
 static ts_err
 refresh_rotate(ts_auth *a, const char *refresh, const ts_tenant *expect, ts_tokens *out,
@@ -212,6 +257,7 @@ refresh_rotate(ts_auth *a, const char *refresh, const ts_tenant *expect, ts_toke
 	ts_secret sec;
 	ts_session s = { 0 };
 	char hash[TS_HASH_SZ], next_hash[TS_HASH_SZ];
+	char next[TS_SECRET_TEXT_LEN + 1] = "";
 	int64_t now = ts_now();
 	ts_err r;
 
@@ -220,9 +266,10 @@ refresh_rotate(ts_auth *a, const char *refresh, const ts_tenant *expect, ts_toke
 		return TS_E_TOKEN_INVALID;
 	ts_secret_hash(refresh, TS_SECRET_TEXT_LEN, hash);
 	/* The session is checked before the token is spent: once it is spent,
-	 * racing twins of this request count as reuse and revoke the session,
-	 * and the one that won must still get its pair. A revocation that
-	 * lands after the check spends the new token too (session_revoke). */
+	 * racing twins of this request are retries (or, outside the reuse
+	 * interval, reuse that revokes the session), and the one that won
+	 * must still get its pair. A revocation that lands after the check
+	 * spends the new token too (session_revoke). */
 	if ((r = SOPS(a)->secret_get(ST(a), TS_SECRET_REFRESH, hash, &sec)) != TS_OK)
 		return r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
 	/* Another tenant's token is refused before anything is spent, so a
@@ -236,15 +283,24 @@ refresh_rotate(ts_auth *a, const char *refresh, const ts_tenant *expect, ts_toke
 	 * token of a live session is a reuse, which rotation reports. */
 	if ((r = live_session(a, sec.session_id, now, &s, u, t)) != TS_OK)
 		return r;
-	/* The next refresh token is made up front so that spending the old
-	 * one and storing the new one is a single transaction, and single use
-	 * holds however many race. */
-	char next[TS_SECRET_TEXT_LEN + 1];
-	ts_secret_new(next);
+	/* The successor is known up front so that spending the old token and
+	 * storing the new one is a single transaction, and single use holds
+	 * however many race: exactly one rotation happens. */
+	successor_of(a, refresh, next);
 	ts_secret_hash(next, TS_SECRET_TEXT_LEN, next_hash);
 	r = SOPS(a)->secret_rotate(ST(a), TS_SECRET_REFRESH, hash, now, next_hash,
 	                           now + a->cfg.refresh_ttl, &sec);
 	if (r == TS_E_TOKEN_REUSED) {
+		/* A retry within the interval (the winner's transaction has
+		 * committed: its used_at is what we read) gets the same
+		 * successor with a fresh access token. */
+		if ((r = successor_still_live(a, &sec, next_hash, now)) == TS_OK) {
+			ts_log_event(TS_LOG_INFO, "refresh_retry", "session", sec.session_id,
+			             "user", sec.user_id, NULL);
+			goto issue;
+		}
+		if (r != TS_E_TOKEN_REUSED)
+			goto out;
 		/* RFC 6819 §5.2.2.3 / OAuth 2.1 §4.3.1: a spent refresh token
 		 * coming back means it leaked; end the session it belongs to. */
 		(void)SOPS(a)->session_revoke(ST(a), sec.session_id, now);
@@ -257,6 +313,7 @@ refresh_rotate(ts_auth *a, const char *refresh, const ts_tenant *expect, ts_toke
 		r = r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
 		goto out;
 	}
+issue:
 	if ((r = ts_tokens_issue(a, &s, TS_ACCESS_JWT, 0, 0, out)) != TS_OK)
 		goto out;
 	memcpy(out->refresh, next, sizeof(next));

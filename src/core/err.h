@@ -32,7 +32,8 @@
 	X(TS_E_EMAIL_SEND, "could not send email")                          \
 	X(TS_E_MAIL_UNCONFIGURED, "no mail server is configured")           \
 	X(TS_E_ENROLL_PROOF_REQUIRED, "enrolment needs a proof beyond the password") \
-	X(TS_E_TENANT_CONFLICT, "the request names two different tenants")
+	X(TS_E_TENANT_CONFLICT, "the request names two different tenants") \
+	X(TS_E_SEAL, "sealed data does not open with this key file")
 
 typedef enum {
 #define TS_ERR_ENUM(name, text) name,

@@ -944,7 +944,54 @@ op_key_version(ts_store *s, int64_t *out)
 	return sq_end(&k, r);
 }
 
+static ts_err
+op_key_set_private(ts_store *s, const char *kid, const char *old_text, const char *new_text)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_KEY_SET_PRIVATE, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, kid);
+	sq_text(&k, 2, old_text);
+	sq_text(&k, 3, new_text);
+	return sq_end(&k, sq_changed(&k));
+}
+
 /* ---- ops: TOTP ------------------------------------------------------- */
+
+static ts_err
+op_totp_list(ts_store *s, ts_totp_cb cb, void *arg)
+{
+	sq_call k;
+	ts_totp t;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_READ, ST_TOTP_LIST, &k)) != TS_OK)
+		return r;
+	while ((r = sq_row(&k)) == TS_OK) {
+		row_totp(k.st, &t);
+		int stop = cb(arg, &t);
+		explicit_bzero(t.secret_b32, sizeof(t.secret_b32));
+		if (stop)
+			break;
+	}
+	return sq_end(&k, r == TS_E_NOT_FOUND ? TS_OK : r);
+}
+
+static ts_err
+op_totp_set_secret(ts_store *s, const char *user_id, const char *old_text, const char *new_text)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_TOTP_SET_SECRET, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, user_id);
+	sq_text(&k, 2, old_text);
+	sq_text(&k, 3, new_text);
+	return sq_end(&k, sq_changed(&k));
+}
 
 static ts_err
 op_totp_put(ts_store *s, const ts_totp *t)
@@ -1122,6 +1169,9 @@ const ts_store_ops ts_store_sqlite = {
 	.totp_confirm = op_totp_confirm,
 	.totp_use_step = op_totp_use_step,
 	.totp_delete = op_totp_delete,
+	.totp_list = op_totp_list,
+	.totp_set_secret = op_totp_set_secret,
+	.key_set_private = op_key_set_private,
 	.tenant_domains = op_tenant_domains,
 	.lock_get = op_lock_get,
 	.lock_fail = op_lock_fail,

@@ -161,6 +161,10 @@
 	  "CASE WHEN revoked_at = 0 THEN max(?2, 1) ELSE revoked_at END "     \
 	  "WHERE kid = ?1")                                                   \
 	X(ST_KEY_VERSION, "SELECT version FROM keys_version WHERE id = 1")    \
+	/* Compare-and-set: two nodes sealing at once both leave a good blob. */ \
+	X(ST_KEY_SET_PRIVATE,                                                 \
+	  "UPDATE signing_keys SET private_pem = ?3 "                         \
+	  "WHERE kid = ?1 AND private_pem = ?2")                              \
 	X(ST_KEY_LIST,                                                        \
 	  "SELECT " SQ_KEY_COLS " FROM signing_keys "                         \
 	  "ORDER BY created_at DESC, rowid DESC")                             \
@@ -178,6 +182,9 @@
 	X(ST_TOTP_USE_STEP,                                                   \
 	  "UPDATE totp SET last_step = ?2 WHERE user_id = ?1 AND last_step < ?2") \
 	X(ST_TOTP_DELETE, "DELETE FROM totp WHERE user_id = ?1")              \
+	X(ST_TOTP_LIST, "SELECT " SQ_TOTP_COLS " FROM totp ORDER BY user_id") \
+	X(ST_TOTP_SET_SECRET,                                                 \
+	  "UPDATE totp SET secret_b32 = ?3 WHERE user_id = ?1 AND secret_b32 = ?2") \
 	X(ST_LOCK_GET, "SELECT " SQ_LOCK_COLS " FROM login_locks WHERE key = ?1") \
 	/* One statement, so parallel failures all count. The right-hand     \
 	 * sides see the old row: an expired lock starts a fresh count; a     \

@@ -83,7 +83,9 @@ typedef struct ts_secret {
 typedef struct ts_signing_key {
 	char kid[64];
 	char alg[16];                /* "ES256" | "EdDSA" */
-	char *private_pem;           /* see key_list for ownership */
+	char *private_pem;           /* sealed PEM (crypto/seal.h, kid as associated
+	                              * data; clear in a database from before
+	                              * sealing); see key_list for ownership */
 	int64_t created_at;
 	int64_t retired_at;          /* 0 = not retired; else stops signing then */
 	int64_t publish_until;       /* 0 = forever; else drop from JWKS after */
@@ -93,7 +95,10 @@ typedef struct ts_signing_key {
 
 typedef struct ts_totp {
 	char user_id[TS_ID_SZ];
-	char secret_b32[64];
+	/* The base32 secret, sealed by the engine (crypto/seal.h, the user id
+	 * as associated data); a database from before sealing holds it in
+	 * clear until the next start seals it. The store keeps the text. */
+	char secret_b32[160];
 	int confirmed;               /* 0 until the first code is accepted */
 	int64_t last_step;           /* last accepted RFC 6238 time step */
 	int64_t created_at;
@@ -116,6 +121,7 @@ typedef struct ts_store ts_store;
 typedef int (*ts_tenant_cb)(void *arg, const ts_tenant *t);   /* non-zero stops */
 typedef int (*ts_key_cb)(void *arg, const ts_signing_key *k); /* non-zero stops */
 typedef int (*ts_lock_cb)(void *arg, const ts_lock *l);       /* non-zero stops */
+typedef int (*ts_totp_cb)(void *arg, const ts_totp *t);       /* non-zero stops */
 
 /* Whether ts_store_open may create a database that does not exist yet.
  * Only commands that start a deployment (serve, tenant add) create; the
@@ -227,6 +233,12 @@ typedef struct ts_store_ops {
 	/* A number that changes whenever any signing key is added, changed or
 	 * deleted (by any process): cheap enough to poll every request. */
 	ts_err (*key_version)(ts_store *s, int64_t *out);
+	/* Replaces a key's private_pem text, only if it still is old_text
+	 * (compare-and-set, so two nodes sealing at once cannot clash).
+	 * NOT_FOUND when no such kid holds old_text. Counts as a key change
+	 * (key_version). */
+	ts_err (*key_set_private)(ts_store *s, const char *kid, const char *old_text,
+	                          const char *new_text);
 
 	/* TOTP. One per user; put replaces an unconfirmed one. */
 	ts_err (*totp_put)(ts_store *s, const ts_totp *t);
@@ -236,6 +248,13 @@ typedef struct ts_store_ops {
 	 * TS_OK, or TS_E_TOKEN_REUSED when step <= last_step (replay). */
 	ts_err (*totp_use_step)(ts_store *s, const char *user_id, int64_t step);
 	ts_err (*totp_delete)(ts_store *s, const char *user_id);
+	/* Calls cb for every TOTP row, by user id; the secret it passes lives
+	 * only during the call. Make no store call from cb. */
+	ts_err (*totp_list)(ts_store *s, ts_totp_cb cb, void *arg);
+	/* Replaces secret_b32, only if it still is old_text (compare-and-set).
+	 * NOT_FOUND when no such row holds old_text. */
+	ts_err (*totp_set_secret)(ts_store *s, const char *user_id, const char *old_text,
+	                          const char *new_text);
 
 	/* Account locks. lock_fail counts one failure atomically: a lock
 	 * that has run out starts a fresh count; reaching lock_after sets

@@ -88,7 +88,10 @@ static void
 world_new(void)
 {
 	ts_tenant acme, strict;
+	static ts_kek kek;
+	static const unsigned char raw[TS_KEK_LEN] = { 1 };
 
+	ts_kek_from_bytes(raw, &kek);
 	need(ts_store_open("sqlite::memory:", &store), "store");
 	need(ts_admin_tenant_add(store, "acme", 0, &acme), "tenant acme");
 	need(ts_admin_tenant_domain(store, &acme, "acme.test"), "domain");
@@ -116,6 +119,7 @@ world_new(void)
 		.rl_ip_burst = 1e9,
 		.rl_account_rate = 1e9,
 		.rl_account_burst = 1e9,
+		.kek = &kek,
 	};
 	need(ts_auth_new(&ac, store, &auth), "auth");
 	ts_api_config pc = { 0 };

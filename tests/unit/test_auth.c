@@ -17,6 +17,8 @@
 #include "crypto/totp.h"
 
 static const ts_pw_cost cheap = { 1, 8192 * 1024 };
+/* The key file's key of every engine here (seal.h). */
+static ts_kek kek;
 
 static ts_auth_config
 config(void)
@@ -25,7 +27,7 @@ config(void)
 		.issuer = "https://auth.test", .audience = "tessera", .default_tenant = "acme",
 		.alg = TS_ALG_ES256, .access_ttl = 900, .refresh_ttl = 3600, .session_ttl = 7200,
 		.challenge_ttl = 300, .pw_cost = cheap, .lock_after = 10, .lock_secs = 60,
-		.totp_issuer = "Test",
+		.totp_issuer = "Test", .kek = &kek,
 	};
 }
 
@@ -136,10 +138,56 @@ test_tokens(ts_auth *a)
 	CHECK(ts_auth_check_token(a, t1.access, NULL, &p) == TS_E_SESSION_REVOKED);
 }
 
+/* Issue 8 item 7: with a reuse interval, a retried refresh (a lost answer,
+ * a second tab) gets the same successor, which keeps working; a
+ * grandparent, or a retry after the interval, is reuse and ends the
+ * session. */
+static void
+test_refresh_retry(ts_store *s)
+{
+	ts_auth_config cfg = config();
+	ts_auth *a = NULL;
+	ts_login_ok ok;
+	ts_login_req r = login_req("alice@example.com", "correct horse");
+	ts_tokens t1, t2, again, t3, t4;
+	ts_principal p;
+	ts_user u;
+	ts_tenant tn;
+
+	cfg.refresh_reuse_interval = 2;
+	CHECK(ts_auth_new(&cfg, s, &a) == TS_OK);
+	if (!a)
+		return;
+	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
+	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd", TS_ACCESS_JWT, &t1) == TS_OK);
+	CHECK(ts_auth_refresh(a, t1.refresh, &t2, &u, &tn) == TS_OK);
+	/* The retry: the same successor, a working access token. */
+	CHECK(ts_auth_refresh(a, t1.refresh, &again, &u, &tn) == TS_OK);
+	CHECK_STR(again.refresh, t2.refresh);
+	CHECK(ts_auth_check_token(a, again.access, NULL, &p) == TS_OK);
+	CHECK(ts_auth_check_token(a, t2.access, NULL, &p) == TS_OK);
+	/* The successor rotates as usual... */
+	CHECK(ts_auth_refresh(a, t2.refresh, &t3, &u, &tn) == TS_OK);
+	CHECK(strcmp(t3.refresh, t2.refresh) != 0);
+	/* ...and then the grandparent, even within the interval, is reuse. */
+	CHECK(ts_auth_refresh(a, t1.refresh, &again, &u, &tn) == TS_E_TOKEN_REUSED);
+	CHECK(ts_auth_refresh(a, t3.refresh, &t4, &u, &tn) == TS_E_SESSION_REVOKED);
+	CHECK(ts_auth_check_token(a, t3.access, NULL, &p) == TS_E_SESSION_REVOKED);
+
+	/* After the interval: reuse, the session ends. */
+	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd", TS_ACCESS_JWT, &t1) == TS_OK);
+	CHECK(ts_auth_refresh(a, t1.refresh, &t2, &u, &tn) == TS_OK);
+	sleep(3);
+	CHECK(ts_auth_refresh(a, t1.refresh, &again, &u, &tn) == TS_E_TOKEN_REUSED);
+	CHECK(ts_auth_refresh(a, t2.refresh, &t3, &u, &tn) == TS_E_SESSION_REVOKED);
+	ts_auth_free(a);
+}
+
 typedef struct race {
 	ts_auth *a;
 	const char *refresh;
 	int ok;
+	char next[TS_SECRET_TEXT_LEN + 1];
 } race;
 
 static void *
@@ -151,11 +199,17 @@ race_refresh(void *arg)
 	ts_tenant tn;
 
 	r->ok = ts_auth_refresh(r->a, r->refresh, &t, &u, &tn) == TS_OK;
+	if (r->ok)
+		memcpy(r->next, t.refresh, sizeof(r->next));
 	return NULL;
 }
 
-static void
-test_refresh_race(ts_auth *a)
+/* 20 refreshes with one token at once. Strict rotation (interval 0): one
+ * wins, the others are reuse. With an interval (issue 8 item 7): all 20
+ * win with the same successor, which works; one rotation happened, so its
+ * successor is the only live refresh token. Returns the number of wins. */
+static int
+refresh_race(ts_auth *a, char next[TS_SECRET_TEXT_LEN + 1])
 {
 	ts_login_ok ok;
 	ts_login_req r = login_req("alice@example.com", "correct horse");
@@ -164,17 +218,133 @@ test_refresh_race(ts_auth *a)
 	pthread_t th[20];
 	int wins = 0;
 
+	next[0] = '\0';
 	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
 	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd", TS_ACCESS_JWT, &t) == TS_OK);
 	for (int i = 0; i < 20; i++) {
-		rc[i] = (race){ a, t.refresh, 0 };
+		rc[i] = (race){ a, t.refresh, 0, "" };
 		pthread_create(&th[i], NULL, race_refresh, &rc[i]);
 	}
 	for (int i = 0; i < 20; i++) {
 		pthread_join(th[i], NULL);
 		wins += rc[i].ok;
+		if (rc[i].ok && !next[0])
+			memcpy(next, rc[i].next, TS_SECRET_TEXT_LEN + 1);
+		if (rc[i].ok)
+			CHECK_STR(rc[i].next, next);
 	}
-	CHECK(wins == 1);
+	return wins;
+}
+
+static void
+test_refresh_race(ts_auth *a)
+{
+	char next[TS_SECRET_TEXT_LEN + 1];
+
+	CHECK(refresh_race(a, next) == 1);   /* a's interval is 0: strict */
+}
+
+static void
+test_refresh_race_retry(ts_store *s)
+{
+	ts_auth_config cfg = config();
+	ts_auth *a = NULL;
+	char next[TS_SECRET_TEXT_LEN + 1];
+	ts_tokens t, t2;
+	ts_principal p;
+	ts_user u;
+	ts_tenant tn;
+
+	cfg.refresh_reuse_interval = 10;
+	CHECK(ts_auth_new(&cfg, s, &a) == TS_OK);
+	if (!a)
+		return;
+	CHECK(refresh_race(a, next) == 20);
+	CHECK(strlen(next) == TS_SECRET_TEXT_LEN);
+	CHECK(ts_auth_refresh(a, next, &t, &u, &tn) == TS_OK);
+	CHECK(ts_auth_check_token(a, t.access, NULL, &p) == TS_OK);
+	/* The successor was rotated once: a second rotation of it is a
+	 * retry (same answer), not a second family branch. */
+	CHECK(ts_auth_refresh(a, next, &t2, &u, &tn) == TS_OK);
+	CHECK_STR(t2.refresh, t.refresh);
+	ts_auth_free(a);
+}
+
+static int
+count_totp(void *arg, const ts_totp *t)
+{
+	(void)t;
+	++*(int *)arg;
+	return 0;
+}
+
+/* Issue 8 item 5: keys and TOTP secrets held in clear (a database from
+ * before sealing) are sealed by the first start with a key file; a start
+ * with another key file, or with a changed blob, is refused. */
+static void
+test_seal_at_rest(const char *dir)
+{
+	static const unsigned char other_raw[TS_KEK_LEN] = { 43 };
+	ts_kek other;
+	ts_store *s = NULL;
+	ts_auth *a = NULL;
+	ts_auth_config cfg = config();
+	ts_tenant t;
+	ts_user u;
+	ts_key *k = NULL;
+	char url[160], *pem = NULL, found[TS_KEK_ID_LEN + 1];
+	ts_signing_key sk = { .kid = "legacy-kid", .alg = "ES256", .created_at = 1 };
+	ts_totp tt = { .secret_b32 = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", .created_at = 1 };
+
+	ts_kek_from_bytes(other_raw, &other);
+	snprintf(url, sizeof(url), "sqlite:%s/seal.db", dir);
+	CHECK(ts_store_open(url, &s) == TS_OK);
+	if (!s)
+		return;
+	CHECK(ts_admin_tenant_add(s, "acme", 0, &t) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "old@example.com", "correct horse", 13, 1, 0, &u) == TS_OK);
+	CHECK(ts_key_generate(TS_ALG_ES256, &k) == TS_OK && ts_key_private_pem(k, &pem) == TS_OK);
+	sk.private_pem = pem;
+	CHECK(s->ops->key_add(s, &sk) == TS_OK);
+	ts_strlcpy(tt.user_id, u.id, sizeof(tt.user_id));
+	CHECK(s->ops->totp_put(s, &tt) == TS_OK);
+	CHECK(ts_admin_sealed_kek_id(s, found) == TS_OK && found[0] == '\0');
+
+	/* The store ops sealing uses are compare-and-set. */
+	CHECK(s->ops->key_set_private(s, "legacy-kid", "not the old text", "x") == TS_E_NOT_FOUND);
+	CHECK(s->ops->key_set_private(s, "no-such-kid", pem, "x") == TS_E_NOT_FOUND);
+	CHECK(s->ops->totp_set_secret(s, u.id, "not the old text", "x") == TS_E_NOT_FOUND);
+	int rows = 0;
+	CHECK(s->ops->totp_list(s, count_totp, &rows) == TS_OK && rows == 1);
+
+	CHECK(ts_auth_new(&cfg, s, &a) == TS_OK);   /* seals both */
+	ts_auth_free(a);
+	a = NULL;
+	CHECK(s->ops->totp_get(s, u.id, &tt) == TS_OK);
+	CHECK(ts_is_sealed(tt.secret_b32) && !strstr(tt.secret_b32, "JBSWY3DP"));
+	CHECK(ts_admin_sealed_kek_id(s, found) == TS_OK);
+	CHECK_STR(found, kek.id);
+	/* Another key file: refused, naming the key id the data is sealed
+	 * under; nothing new is made. */
+	CHECK(ts_admin_seal_at_rest(s, &other, found) == TS_E_SEAL);
+	CHECK_STR(found, kek.id);
+	cfg.kek = &other;
+	CHECK(ts_auth_new(&cfg, s, &a) == TS_E_SEAL && a == NULL);
+	cfg.kek = &kek;
+	/* A sealed key moved to another kid (associated data) does not open. */
+	char moved[1024] = "";
+	CHECK(ts_seal(&kek, "another-kid", pem, strlen(pem), moved, sizeof(moved)) == TS_OK);
+	CHECK(ts_admin_seal_at_rest(s, &kek, found) == TS_OK);
+	CHECK(ts_admin_keys_rotate(s, &kek, TS_ALG_ES256, 900, 0, NULL) == TS_OK);
+	CHECK(s->ops->key_add(s, &(ts_signing_key){ .kid = "moved", .alg = "ES256",
+	                                            .private_pem = moved, .created_at = 2 }) == TS_OK);
+	CHECK(ts_admin_seal_at_rest(s, &kek, found) == TS_E_SEAL);
+	CHECK_STR(found, kek.id);
+	CHECK(ts_auth_new(&cfg, s, &a) == TS_E_SEAL && a == NULL);
+	ts_wipe(pem, strlen(pem));
+	free(pem);
+	ts_key_free(k);
+	ts_store_close(s);
 }
 
 static void
@@ -188,7 +358,7 @@ test_keys(ts_auth *a, ts_store *s)
 
 	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
 	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd", TS_ACCESS_JWT, &before) == TS_OK);
-	CHECK(ts_admin_keys_rotate(s, TS_ALG_EDDSA, 900, 0, kid) == TS_OK);
+	CHECK(ts_admin_keys_rotate(s, &kek, TS_ALG_EDDSA, 900, 0, kid) == TS_OK);
 	/* A password login looks for a new key at once. */
 	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
 	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd", TS_ACCESS_JWT, &after) == TS_OK);
@@ -279,14 +449,14 @@ test_key_lifecycle(ts_auth *a, ts_store *s)
 
 	/* A rotation publishes the new key at once but keeps signing with the
 	 * old one until the delay has passed. */
-	CHECK(ts_admin_keys_rotate(s, TS_ALG_ES256, 900, 3600, k2) == TS_OK);
+	CHECK(ts_admin_keys_rotate(s, &kek, TS_ALG_ES256, 900, 3600, k2) == TS_OK);
 	CHECK(alice_token(a, &t2, got) == TS_OK);
 	CHECK_STR(got, k1);
 	CHECK(published(a, k1) == 1);
 	CHECK(published(a, k2) == 1);
 
 	/* Revoking a key that does not sign leaves the signer alone. */
-	CHECK(ts_admin_keys_revoke(s, k2, TS_ALG_ES256, 900, made) == TS_OK);
+	CHECK(ts_admin_keys_revoke(s, &kek, k2, TS_ALG_ES256, 900, made) == TS_OK);
 	CHECK_STR(made, "");
 	past_key_check();
 	CHECK(published(a, k2) == 0);
@@ -294,9 +464,9 @@ test_key_lifecycle(ts_auth *a, ts_store *s)
 
 	/* Revoking the signer: a new key signs at once, and the old key's
 	 * tokens stop passing, cached or not. */
-	CHECK(ts_admin_keys_revoke(s, k1, TS_ALG_ES256, 900, made) == TS_OK);
+	CHECK(ts_admin_keys_revoke(s, &kek, k1, TS_ALG_ES256, 900, made) == TS_OK);
 	CHECK(made[0] != '\0');
-	CHECK(ts_admin_keys_revoke(s, k1, TS_ALG_ES256, 900, k3) == TS_OK);   /* again: no-op */
+	CHECK(ts_admin_keys_revoke(s, &kek, k1, TS_ALG_ES256, 900, k3) == TS_OK);   /* again: no-op */
 	CHECK_STR(k3, "");
 	past_key_check();
 	CHECK(ts_auth_check_token(a, t1.access, NULL, &p) == TS_E_TOKEN_INVALID);
@@ -306,12 +476,12 @@ test_key_lifecycle(ts_auth *a, ts_store *s)
 	CHECK(alice_token(a, &t3, got) == TS_OK);
 	CHECK_STR(got, made);
 	CHECK(ts_auth_check_token(a, t3.access, NULL, &p) == TS_OK);
-	CHECK(ts_admin_keys_revoke(s, "no-such-kid", TS_ALG_ES256, 900, k3) == TS_E_NOT_FOUND);
+	CHECK(ts_admin_keys_revoke(s, &kek, "no-such-kid", TS_ALG_ES256, 900, k3) == TS_E_NOT_FOUND);
 
 	/* A short delay: the old signer signs until it has passed, then the
 	 * new key does, and every token's kid is published when issued. */
 	int64_t start = ts_mono_us(), switched = 0;
-	CHECK(ts_admin_keys_rotate(s, TS_ALG_ES256, 900, 1, k2) == TS_OK);
+	CHECK(ts_admin_keys_rotate(s, &kek, TS_ALG_ES256, 900, 1, k2) == TS_OK);
 	while (ts_mono_us() - start < 4 * 1000 * 1000) {
 		CHECK(alice_token(a, &t2, got) == TS_OK);
 		CHECK(published(a, got) == 1);
@@ -328,7 +498,7 @@ test_key_lifecycle(ts_auth *a, ts_store *s)
 }
 
 static void
-test_totp(ts_auth *a)
+test_totp(ts_auth *a, ts_store *s)
 {
 	ts_login_ok ok;
 	ts_login_req r = login_req("alice@example.com", "correct horse");
@@ -346,6 +516,10 @@ test_totp(ts_auth *a)
 	CHECK(ts_auth_totp_begin(a, &p, b32, &uri) == TS_OK);
 	CHECK(uri && strncmp(uri, "otpauth://totp/", 15) == 0);
 	free(uri);
+	/* Issue 7 item 10: the store holds the secret sealed, never in clear. */
+	ts_totp row;
+	CHECK(s->ops->totp_get(s, p.user.id, &row) == TS_OK);
+	CHECK(ts_is_sealed(row.secret_b32) && strstr(row.secret_b32, b32) == NULL);
 	long n = ts_base32_decode(b32, secret, sizeof(secret));
 	CHECK(n == TS_TOTP_SECRET_LEN);
 	CHECK(ts_totp_code(secret, (size_t)n, ts_now(), 6, code) == TS_OK);
@@ -552,6 +726,8 @@ main(void)
 	ts_auth_config cfg = config();
 
 	ts_log_set_level(TS_LOG_ERROR);   /* audit lines would drown the results */
+	static const unsigned char raw[TS_KEK_LEN] = { 42 };
+	ts_kek_from_bytes(raw, &kek);
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(url, sizeof(url), "sqlite:%s/t.db", dir);
@@ -608,11 +784,14 @@ main(void)
 		test_login(a, s);
 		test_tokens(a);
 		test_refresh_race(a);
+		test_refresh_race_retry(s);
+		test_refresh_retry(s);
 		test_keys(a, s);
 		test_key_lifecycle(a, s);
-		test_totp(a);
+		test_totp(a, s);
 		test_enroll_rule(a, s);
 	}
+	test_seal_at_rest(dir);
 	test_lockout(s);
 	test_limiter();
 	ts_auth_free(a);

@@ -1,14 +1,18 @@
 /* Unit tests for src/crypto: known-answer vectors from the RFCs and the
  * argon2 reference implementation, round trips, and refusal of bad input. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "crypto/b64url.h"
 #include "crypto/hash.h"
 #include "crypto/jwt.h"
 #include "crypto/password.h"
+#include "crypto/seal.h"
 #include "crypto/totp.h"
 
 static void
@@ -843,9 +847,101 @@ test_totp_b32_uri(void)
 	CHECK(ts_totp_uri("T", "a", NULL) == NULL);
 }
 
+/* Sealing at rest (seal.h): round trip, and each way a blob must refuse to
+ * open: another key file, a changed byte, other associated data. */
+static void
+test_seal(void)
+{
+	static const unsigned char raw1[TS_KEK_LEN] = { 1, 2, 3 }, raw2[TS_KEK_LEN] = { 9 };
+	const char *pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI...\n";
+	char sealed[TS_SEALED_LEN(64) + 1], pt[128], id[TS_KEK_ID_LEN + 1];
+	ts_kek k1, k2, k1b;
+	size_t n = 99;
+
+	ts_kek_from_bytes(raw1, &k1);
+	ts_kek_from_bytes(raw2, &k2);
+	ts_kek_from_bytes(raw1, &k1b);
+	CHECK(strlen(k1.id) == TS_KEK_ID_LEN && strcmp(k1.id, k2.id) != 0);
+	CHECK_STR(k1.id, k1b.id);          /* the id is a function of the key */
+	CHECK(ts_seal(&k1, "kid-1", pem, strlen(pem), sealed, sizeof(sealed)) == TS_OK);
+	CHECK(strlen(sealed) == TS_SEALED_LEN(strlen(pem)));
+	CHECK(ts_is_sealed(sealed) && !ts_is_sealed(pem));
+	CHECK(strstr(sealed, "BEGIN") == NULL);
+	CHECK(ts_sealed_kek_id(sealed, id) == 1);
+	CHECK_STR(id, k1.id);
+	CHECK(ts_unseal(&k1b, "kid-1", sealed, pt, sizeof(pt), &n) == TS_OK);
+	CHECK(n == strlen(pem));
+	CHECK_STR(pt, pem);
+	/* A wrong key file, whether the blob names it or not. */
+	CHECK(ts_unseal(&k2, "kid-1", sealed, pt, sizeof(pt), &n) == TS_E_SEAL && n == 0);
+	char forged[sizeof(sealed)];
+	strcpy(forged, sealed);
+	memcpy(forged + 5, k2.id, TS_KEK_ID_LEN);
+	CHECK(ts_unseal(&k2, "kid-1", forged, pt, sizeof(pt), &n) == TS_E_SEAL);
+	/* Associated data: the blob of another row. */
+	CHECK(ts_unseal(&k1, "kid-2", sealed, pt, sizeof(pt), &n) == TS_E_SEAL);
+	/* Tampered: one character of the ciphertext changed. */
+	strcpy(forged, sealed);
+	size_t at = strlen(forged) - 10;
+	forged[at] = forged[at] == 'A' ? 'B' : 'A';
+	CHECK(ts_unseal(&k1, "kid-1", forged, pt, sizeof(pt), &n) == TS_E_SEAL);
+	forged[strlen(forged) - 30] = '\0';  /* truncated */
+	CHECK(ts_unseal(&k1, "kid-1", forged, pt, sizeof(pt), &n) == TS_E_SEAL);
+	CHECK(ts_unseal(&k1, "kid-1", pem, pt, sizeof(pt), &n) == TS_E_INVALID);
+	CHECK(ts_unseal(&k1, "kid-1", sealed, pt, 8, &n) == TS_E_NOMEM);
+	/* Two seals of one text differ (random nonce). */
+	char again[sizeof(sealed)];
+	CHECK(ts_seal(&k1, "kid-1", pem, strlen(pem), again, sizeof(again)) == TS_OK);
+	CHECK(strcmp(again, sealed) != 0);
+	CHECK(ts_seal(&k1, "kid-1", pem, strlen(pem), again, 20) == TS_E_NOMEM);
+}
+
+/* The key file: made 0600 with 32 bytes when asked, read back to the same
+ * key, hex accepted, anything else refused. */
+static void
+test_kek_file(void)
+{
+	char dir[] = "/tmp/ts-kek-XXXXXX", path[128], err[256];
+	ts_kek k, k2;
+	struct stat st;
+	int created = 0;
+
+	if (!mkdtemp(dir))
+		return;
+	snprintf(path, sizeof(path), "%s/t.key", dir);
+	CHECK(ts_kek_load(path, 0, &k, &created, err, sizeof(err)) == TS_E_NOT_FOUND);
+	CHECK(strstr(err, path) != NULL);
+	CHECK(ts_kek_load(path, 1, &k, &created, err, sizeof(err)) == TS_OK && created == 1);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_size == 32);
+	CHECK(ts_kek_load(path, 1, &k2, &created, err, sizeof(err)) == TS_OK && created == 0);
+	CHECK_STR(k.id, k2.id);
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", f);
+		fclose(f);
+	}
+	unsigned char raw[TS_KEK_LEN];
+	for (int i = 0; i < TS_KEK_LEN; i++)
+		raw[i] = (unsigned char)i;
+	ts_kek_from_bytes(raw, &k2);
+	CHECK(ts_kek_load(path, 0, &k, NULL, err, sizeof(err)) == TS_OK);
+	CHECK_STR(k.id, k2.id);
+	f = fopen(path, "w");
+	if (f) {
+		fputs("short\n", f);
+		fclose(f);
+	}
+	CHECK(ts_kek_load(path, 1, &k, NULL, err, sizeof(err)) == TS_E_INVALID);
+	CHECK(strstr(err, "32 bytes") != NULL);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
+	test_seal();
+	test_kek_file();
 	test_b64url();
 	test_hash();
 	test_password_vectors();

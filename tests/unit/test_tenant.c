@@ -229,12 +229,16 @@ main(void)
 	ts_auth *a = NULL;
 	ts_tenant acme, beta;
 	ts_user u;
+	static const unsigned char raw[TS_KEK_LEN] = { 7 };
+	ts_kek kek;
 	ts_auth_config cfg = {
 		.issuer = "https://auth.test", .audience = "tessera", .default_tenant = "acme",
 		.alg = TS_ALG_ES256, .access_ttl = 900, .refresh_ttl = 3600, .session_ttl = 7200,
 		.challenge_ttl = 300, .pw_cost = cheap, .lock_after = 10, .lock_secs = 60,
+		.kek = &kek,
 	};
 
+	ts_kek_from_bytes(raw, &kek);
 	ts_log_set_level(TS_LOG_ERROR);
 	test_host_normalize();
 	test_origin_normalize();

@@ -161,7 +161,8 @@ describe('refresh of an ended session: session_revoked, not token_reused', { tim
   before(async () => {
     await mkTenant(db, 'acme');
     for (const u of ['ana', 'bo', 'cy']) await mkUser(db, 'acme', `${u}@example.com`, P[u]);
-    srv = await startServer({ db, args: ['--default-tenant', 'acme'] });
+    // Strict rotation: a second use at once is reuse (scale-refresh covers the interval).
+    srv = await startServer({ db, args: ['--default-tenant', 'acme', '--refresh-reuse-interval', '0'] });
   });
   after(async () => {
     if (srv) await srv.stop();

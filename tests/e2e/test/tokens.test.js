@@ -15,7 +15,7 @@ describe('refresh tokens', { timeout: 120000 }, () => {
   before(async () => {
     await mkTenant(db, 'acme');
     await mkUser(db, 'acme', 'rita@example.com', P);
-    srv = await startServer({ db, args: ['--default-tenant', 'acme'] });
+    srv = await startServer({ db, args: ['--default-tenant', 'acme', '--refresh-reuse-interval', '0'] });
   });
   after(async () => {
     if (srv) await srv.stop();
@@ -66,6 +66,8 @@ describe('refresh tokens', { timeout: 120000 }, () => {
     assert.equal((await refresh(srv, other.refresh_token)).status, 200);
   });
 
+  // --refresh-reuse-interval 0: strict rotation (scale-refresh.test.js covers
+  // the default interval, where all 20 succeed).
   it('20 concurrent refreshes with one token: exactly one 200', async () => {
     const a = await loginOk(srv, 'rita@example.com', P);
     const rs = await Promise.all(Array.from({ length: 20 }, () => refresh(srv, a.refresh_token)));
@@ -80,7 +82,7 @@ describe('refresh tokens', { timeout: 120000 }, () => {
     const b = (await refresh(srv, a.refresh_token)).json;
     const c = await loginOk(srv, 'rita@example.com', P);
     await srv.stop();
-    srv = await startServer({ db, args: ['--default-tenant', 'acme'] });
+    srv = await startServer({ db, args: ['--default-tenant', 'acme', '--refresh-reuse-interval', '0'] });
     assert.equal((await me(srv, c.token)).status, 200, 'access token survives a restart (same key)');
     const old = await refresh(srv, a.refresh_token);
     assert.equal(old.status, 401, old.text);
@@ -134,7 +136,7 @@ describe('signing key rotation', { timeout: 60000 }, () => {
   before(async () => {
     await mkTenant(db, 'acme');
     await mkUser(db, 'acme', 'kay@example.com', P);
-    srv = await startServer({ db, args: ['--default-tenant', 'acme'] });
+    srv = await startServer({ db, args: ['--default-tenant', 'acme', '--refresh-reuse-interval', '0'] });
   });
   after(async () => {
     if (srv) await srv.stop();
