@@ -57,6 +57,7 @@ function haproxyConfig(frontPort, nodes) {
     '  option redispatch',
     'frontend tessera_in',
     `  bind 127.0.0.1:${frontPort}`,
+    '  http-request del-header X-Forwarded-For',
     '  option forwardfor',
     '  default_backend tessera',
     'backend tessera',
