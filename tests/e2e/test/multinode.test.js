@@ -77,7 +77,13 @@ function startHaproxy(cfgFile) {
   let out = '';
   proc.stdout.on('data', (d) => (out += d));
   proc.stderr.on('data', (d) => (out += d));
-  const exited = new Promise((r) => proc.on('exit', r));
+  proc.on('error', (e) => {
+    out += `cannot run haproxy (${e.message}): bash scripts/deps.sh test installs it\n`;
+  });
+  const exited = new Promise((r) => {
+    proc.on('exit', r);
+    proc.on('error', r);
+  });
   process.on('exit', () => {
     try { proc.kill('SIGKILL'); } catch {}
   });
@@ -107,7 +113,7 @@ async function until(what, pred, ms = START_TIMEOUT) {
   const t0 = Date.now();
   for (;;) {
     if (await pred()) return;
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms: ${what}`);
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms: ${typeof what === 'function' ? what() : what}`);
     await sleep(50);
   }
 }
@@ -138,7 +144,7 @@ describe('three nodes behind HAProxy on one store', { timeout: 180000 }, () => {
     lb = startHaproxy(cfg);
     lbUrl = `http://127.0.0.1:${front}`;
     const seen = new Set();
-    await until(`HAProxy routes to all three nodes\n${lb.out()}`, async () => {
+    await until(() => `HAProxy routes to all three nodes; its output:\n${lb.out()}`, async () => {
       const r = await tryHttp('GET', `${lbUrl}/healthz`);
       if (r && r.status === 200) seen.add(r.headers['x-tessera-node']);
       return seen.size === 3;
