@@ -60,7 +60,7 @@ async function loadAndKill(srv, P, { running, finishing, killAfterMs }) {
 describe('SIGKILL during refresh load', { timeout: 120000 }, () => {
   const KILL_AFTER = IS_ASAN ? 2500 : 1200;
 
-  it('after a restart every last-received refresh token still works', async () => {
+  it('after a restart every last-received refresh token still works', async (t) => {
     const db = newDb();
     const P = pw();
     await setup(db, P);
@@ -93,6 +93,10 @@ describe('SIGKILL during refresh load', { timeout: 120000 }, () => {
         assert.equal(g.me, 200, `chain ${g.c.i}: its last access token after the restart`);
       }
       assert.ok(got.some((x) => x.c.lost), 'some requests were in flight at the kill');
+      const lostGot = got.filter((x) => x.c.lost);
+      t.diagnostic(`${chains.length} chains, ${chains.reduce((n, c) => n + c.ok, 0)} rotations before the kill; ` +
+        `${lostGot.length} answers lost, their last received token after the restart: ` +
+        `${lostGot.filter((x) => x.status === 200).length} current, ${lostGot.filter((x) => x.status !== 200).length} rotated (token_reused)`);
     } finally {
       await again.stop();
     }

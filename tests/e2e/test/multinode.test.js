@@ -244,7 +244,7 @@ describe('three nodes behind HAProxy on one store', { timeout: 180000 }, () => {
     }
   });
 
-  it('SIGKILL one node under load: the balancer routes around it, no client-received token is lost, the node rejoins', async () => {
+  it('SIGKILL one node under load: the balancer routes around it, no client-received token is lost, the node rejoins', async (t) => {
     const CHAINS = IS_ASAN ? 6 : 12;
     const lbSrv = { url: lbUrl };
     const chains = [];
@@ -300,6 +300,8 @@ describe('three nodes behind HAProxy on one store', { timeout: 180000 }, () => {
     for (const c of chains) assert.ok(c.ok >= 1, `chain ${c.i} made progress`);
     assert.ok(chains.some((c) => c.nodes.has('b')), 'B took part before the kill');
 
+    t.diagnostic(`${CHAINS} chains, ${chains.reduce((n, c) => n + c.ok, 0)} rotations, ${lost.length} answers lost at the kill, ` +
+      `${afterDown.length} requests once B was down`);
     // B rejoins on its port
     nodes.b = await startNode('b');
     assert.equal(nodes.b.port, ports.b);
