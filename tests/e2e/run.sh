@@ -28,6 +28,17 @@ if [ "$want" != "$have" ]; then
 fi
 
 export TESSERA_BIN="$bin"
+# The store under test (lib/server.js): sqlite (default) or postgres, which
+# needs TESSERA_PG_DSN, an admin DSN from scripts/pg.sh start.
+export TESSERA_E2E_STORE=${TESSERA_E2E_STORE:-sqlite}
+case "$TESSERA_E2E_STORE" in
+  sqlite) ;;
+  postgres)
+    [ -n "${TESSERA_PG_DSN:-}" ] || { echo "run.sh: TESSERA_E2E_STORE=postgres needs TESSERA_PG_DSN (scripts/pg.sh start prints it)" >&2; exit 2; }
+    export TESSERA_PG_DSN ;;
+  *) echo "run.sh: TESSERA_E2E_STORE=$TESSERA_E2E_STORE: expected sqlite or postgres" >&2; exit 2 ;;
+esac
+echo "run.sh: store $TESSERA_E2E_STORE" >&2
 case "$bin" in
   *asan*)
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1

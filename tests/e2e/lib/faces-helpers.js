@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import otplib from 'otplib';
-import { startServer, newDb, http, noteSecret, COST, ISSUER, sleep } from './server.js';
+import { startServer, newDb, http, noteSecret, COST, ISSUER, sleep, isPgDb } from './server.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DOCS = path.resolve(here, '../../../docs/openapi');
@@ -162,7 +162,8 @@ export function startFaceServer(opts = {}) {
   const db = opts.db ?? newDb();
   const args = [
     '--listen', '127.0.0.1:0',
-    '--db', `sqlite:${db}${opts.dsn ?? ''}`,
+    // opts.dsn holds SQLite DSN options (busy_timeout): not for PostgreSQL
+    '--db', isPgDb(db) ? db : `sqlite:${db}${opts.dsn ?? ''}`,
     '--issuer', ISSUER,
     ...(opts.cost === false ? [] : COST),
     ...(opts.limits ? [] : ['--rl-ip-per-min', '0', '--rl-account-per-min', '0']),
@@ -293,8 +294,14 @@ export function codeOfMail(m) {
 }
 
 // ---- making the store really fail ----
-/** Runs SQL on the database with the sqlite3 shell (another process). */
+/**
+ * Runs SQL on the database with the sqlite3 shell (another process), or
+ * psql for a PostgreSQL one (plain SELECTs read the same on both).
+ */
 export function sql(db, text) {
+  if (isPgDb(db)) {
+    return execFileSync('psql', [db, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1'], { input: text + '\n', encoding: 'utf8', timeout: 20000 });
+  }
   return execFileSync('sqlite3', ['-bail', db], { input: text + '\n', encoding: 'utf8', timeout: 20000 });
 }
 

@@ -2,7 +2,7 @@
 // CLI) and talks HTTP to it. Every response of a path that the OpenAPI
 // document lists is validated against it; every server is checked on stop
 // for a clean exit, sanitizer reports and leaked secrets.
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,12 +42,85 @@ process.on('exit', () => {
     for (const d of tmpDirs) {
       try { fs.rmSync(d, { recursive: true, force: true }); } catch {}
     }
+    for (const n of pgDbs) {
+      try { psql(PG_DSN, `DROP DATABASE IF EXISTS ${n} WITH (FORCE)`); } catch {}
+    }
   }
 });
 
-/** A fresh database path in a temp dir of its own. */
-export function newDb() {
+// ---- the store under test ----
+// TESSERA_E2E_STORE=sqlite (default) or postgres; postgres needs
+// TESSERA_PG_DSN, an admin DSN (scripts/pg.sh start prints it) on which the
+// suite may CREATE DATABASE: every newDb() is then a database of its own.
+export const STORE = process.env.TESSERA_E2E_STORE || 'sqlite';
+if (STORE !== 'sqlite' && STORE !== 'postgres') {
+  throw new Error(`TESSERA_E2E_STORE=${STORE}: expected sqlite or postgres`);
+}
+export const ON_PG = STORE === 'postgres';
+const PG_DSN = process.env.TESSERA_PG_DSN;
+if (ON_PG && !PG_DSN) throw new Error('TESSERA_E2E_STORE=postgres needs TESSERA_PG_DSN (scripts/pg.sh start prints it)');
+const PG_RE = /^postgres(ql)?:\/\//;
+const pgDbs = [];
+let pgSeq = 0;
+
+/**
+ * Options of a test whose behaviour is a property of the SQLite file
+ * itself (its locks, modes, schema via the sqlite3 CLI, its removal): it
+ * runs in the SQLite pass and is skipped, with the reason, on PostgreSQL.
+ * Name such a test "... [SQLite only: REASON]" too.
+ */
+export function sqliteOnly(reason, opts = {}) {
+  return { ...opts, skip: ON_PG ? `SQLite only: ${reason}` : false };
+}
+
+function psql(dsn, sql) {
+  return execFileSync('psql', [dsn, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
+}
+
+/** The admin DSN with its database name replaced. */
+function pgDsnFor(name) {
+  const u = new URL(PG_DSN);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** A fresh SQLite database path in a temp dir of its own (either pass). */
+export function newSqliteDb() {
   return path.join(tmpDir(), 't.db');
+}
+
+/**
+ * A fresh, empty store: on SQLite a path in a temp dir of its own, on
+ * PostgreSQL a DSN of a new database. Pass it as opts.db; dbArg() makes
+ * the --db value of it.
+ */
+export function newDb() {
+  if (!ON_PG) return newSqliteDb();
+  const name = `tessera_e2e_${process.pid}_${++pgSeq}`;
+  psql(PG_DSN, `CREATE DATABASE ${name}`);
+  pgDbs.push(name);
+  return pgDsnFor(name);
+}
+
+/** The --db value of a newDb() result (a path or a DSN). */
+export function dbArg(db) {
+  return PG_RE.test(db) ? db : `sqlite:${db}`;
+}
+export function isPgDb(db) {
+  return PG_RE.test(db);
+}
+
+/**
+ * One SQL statement against a store, for tests that look at stored rows
+ * (both stores take the same simple SELECT). Returns the rows as text,
+ * columns separated by '|'.
+ */
+export function sqlQuery(db, q) {
+  if (PG_RE.test(db)) return psql(db, q);
+  return execFileSync('sqlite3', [db, q], { encoding: 'utf8' }).trim();
 }
 
 // ---- secrets: every password, token, refresh token and TOTP secret the
@@ -60,6 +133,8 @@ export function noteSecret(s) {
   const parts = s.split('.');
   if (parts.length === 3 && parts[2].length >= 16) secrets.add(parts[2]);
 }
+// The DSN's password never appears in a log line or an error (issue 8).
+if (PG_DSN && new URL(PG_DSN).password) noteSecret(decodeURIComponent(new URL(PG_DSN).password));
 export function leakedSecrets(text, allow = new Set()) {
   const out = [];
   for (const s of secrets) if (!allow.has(s) && text.includes(s)) out.push(s);
@@ -89,7 +164,7 @@ export async function startServer(opts = {}) {
     : [
         'serve',
         '--listen', opts.listen ?? '127.0.0.1:0',
-        '--db', `sqlite:${db}${opts.dsnOptions ?? ''}`,
+        '--db', `${dbArg(db)}${opts.dsnOptions ?? ''}`,
         '--issuer', opts.issuer ?? ISSUER,
         ...(opts.cost === false ? [] : COST),
         ...(opts.rateLimits === false ? [] : GENEROUS_LIMITS),
@@ -123,7 +198,7 @@ export async function startServer(opts = {}) {
   });
   const srv = {
     db,
-    dir: path.dirname(db),
+    dir: isPgDb(db) ? tmpDir() : path.dirname(db),
     proc,
     args,
     allowSecrets: new Set(),
@@ -218,13 +293,13 @@ export async function startServer(opts = {}) {
 
 // ---- the CLI ----
 /**
- * Runs `tessera ...args [--db sqlite:DB] [cost flags]`. opts: db, input
+ * Runs `tessera ...args [--db dbArg(DB)] [cost flags]`. opts: db, input
  * (stdin text), env, cost (false: no cost flags), timeout.
  * Resolves {code, signal, stdout, stderr}; rejects on sanitizer output.
  */
 export function cli(args, opts = {}) {
   const full = [...args];
-  if (opts.db) full.push('--db', `sqlite:${opts.db}`);
+  if (opts.db) full.push('--db', dbArg(opts.db));
   if (opts.cost !== false && opts.db) full.push(...COST);
   return new Promise((resolve, reject) => {
     const p = spawn(BIN, full, { env: { ...process.env, ...(opts.env ?? {}) }, stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd });

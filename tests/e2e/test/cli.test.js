@@ -4,9 +4,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import {
-  startServer, newDb, tmpDir, mkTenant, mkUser, cli, cliOk, http, login, loginOk, me, pw,
+  startServer, newDb, dbArg, sqlQuery, tmpDir, mkTenant, mkUser, cli, cliOk, http, login, loginOk, me, pw,
   decodeJwt, assertError, UUID_RE, noteSecret,
 } from '../lib/server.js';
 
@@ -17,7 +16,7 @@ const oneLineError = (r, what) => {
   assert.ok(lines[0].length > 0, `${what}: empty error`);
 };
 
-const sql = (db, q) => execFileSync('sqlite3', [db, q], { encoding: 'utf8' }).trim();
+const sql = sqlQuery;
 
 describe('CLI', { timeout: 120000 }, () => {
   const db = newDb();
@@ -191,7 +190,7 @@ describe('serve configuration', { timeout: 120000 }, () => {
   });
 
   const failsToStart = async (args, what, env) => {
-    const r = await cli(['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${db}`, ...args], { env, timeout: 20000 });
+    const r = await cli(['serve', '--listen', '127.0.0.1:0', '--db', dbArg(db), ...args], { env, timeout: 20000 });
     oneLineError(r, what);
   };
   it('bad values refuse to start with one line on stderr', async () => {
@@ -207,7 +206,7 @@ describe('serve configuration', { timeout: 120000 }, () => {
   it('a port already in use refuses to start', async () => {
     const srv = await startServer({ db });
     try {
-      const r = await cli(['serve', '--listen', srv.addr, '--db', `sqlite:${db}`], { timeout: 20000 });
+      const r = await cli(['serve', '--listen', srv.addr, '--db', dbArg(db)], { timeout: 20000 });
       oneLineError(r, 'port in use');
     } finally {
       await srv.stop();

@@ -4,7 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as jose from 'jose';
-import { newDb, mkTenant, mkUser, cliOk, http, pw, decodeJwt, ISSUER, me } from '../lib/server.js';
+import { newDb, sqliteOnly, mkTenant, mkUser, cliOk, http, pw, decodeJwt, ISSUER, me } from '../lib/server.js';
 import {
   startFaceServer, faceHttp, adminToken, assertAdmin, enrollTotp, lockDb, sql,
 } from '../lib/faces-helpers.js';
@@ -118,7 +118,7 @@ describe('contract 000: POST /admin/auth/token', { timeout: 120000 }, () => {
     }
   });
 
-  it('500 internal_error when the store fails (a damaged schema: no sessions table)', async () => {
+  it('500 internal_error when the store fails (a damaged schema: no sessions table) [SQLite only: a schema sabotaged with the sqlite3 CLI]', sqliteOnly('a schema sabotaged with the sqlite3 CLI'), async () => {
     sql(db, 'ALTER TABLE sessions RENAME TO sessions_gone;');
     try {
       assertAdmin(await adminToken(srv, { email: 'root@example.com', password: P.root }), 500, 'internal_error');
@@ -128,7 +128,7 @@ describe('contract 000: POST /admin/auth/token', { timeout: 120000 }, () => {
     assert.equal((await adminToken(srv, { email: 'root@example.com', password: P.root })).status, 200);
   });
 
-  it('503 store_unavailable + Retry-After while another process holds the database locked', async () => {
+  it('503 store_unavailable + Retry-After while another process holds the database locked [SQLite only: a lock held by the sqlite3 CLI]', sqliteOnly('a lock held by the sqlite3 CLI'), async () => {
     const lock = await lockDb(db);
     let r;
     try {

@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as jose from 'jose';
-import { newDb, mkTenant, mkUser, cliOk, http, pw, me, refresh, decodeJwt, ISSUER, sleep } from '../lib/server.js';
+import { newDb, sqliteOnly, mkTenant, mkUser, cliOk, http, pw, me, refresh, decodeJwt, ISSUER, sleep } from '../lib/server.js';
 import {
   startFaceServer, faceHttp, iamAuthToken, iamSession, assertIam, enrollTotp, codeAt, stepNow,
   wrongCode, startSmtp, deadPort, codeOfMail, lockDb, sql,
@@ -253,7 +253,7 @@ describe('contract 001: the IAM two-step login', { timeout: 180000 }, () => {
   });
 
   describe('500s and 503 from real faults', () => {
-    it('500 user/1200 while the database is locked by another process', async () => {
+    it('500 user/1200 while the database is locked by another process [SQLite only: a lock held by the sqlite3 CLI]', sqliteOnly('a lock held by the sqlite3 CLI'), async () => {
       const lock = await lockDb(db);
       let r;
       try {
@@ -266,7 +266,7 @@ describe('contract 001: the IAM two-step login', { timeout: 180000 }, () => {
       assert.ok(Array.isArray(r.json.traces) && r.json.traces.length === 1, r.text);
     });
 
-    it('500 user/1200 when the users table is gone', async () => {
+    it('500 user/1200 when the users table is gone [SQLite only: a schema sabotaged with the sqlite3 CLI]', sqliteOnly('a schema sabotaged with the sqlite3 CLI'), async () => {
       sql(db, 'ALTER TABLE users RENAME TO users_gone;');
       try {
         assertIam(await iamAuthToken(srv, { email: 'ana@example.com', password: P.ana }), 500, 'user', 1200);
@@ -275,7 +275,7 @@ describe('contract 001: the IAM two-step login', { timeout: 180000 }, () => {
       }
     });
 
-    it('500 session/201 when the store refuses the auth token', async () => {
+    it('500 session/201 when the store refuses the auth token [SQLite only: a trigger made with the sqlite3 CLI]', sqliteOnly('a trigger made with the sqlite3 CLI'), async () => {
       sql(db, "CREATE TRIGGER faces_no_token BEFORE INSERT ON secrets WHEN NEW.kind = 3 BEGIN SELECT RAISE(ABORT, 'faces test: no auth tokens'); END;");
       try {
         assertIam(await iamAuthToken(srv, { email: 'ana@example.com', password: P.ana }), 500, 'session', 201);
@@ -285,7 +285,7 @@ describe('contract 001: the IAM two-step login', { timeout: 180000 }, () => {
       await authToken(srv, 'ana@example.com', P.ana);
     });
 
-    it('500 session/204 when the store refuses the mailed code (and no mail goes out)', async () => {
+    it('500 session/204 when the store refuses the mailed code (and no mail goes out) [SQLite only: a trigger made with the sqlite3 CLI]', sqliteOnly('a trigger made with the sqlite3 CLI'), async () => {
       const sent = smtp.messages.length;
       sql(db, "CREATE TRIGGER faces_no_code BEFORE INSERT ON secrets WHEN NEW.kind = 5 BEGIN SELECT RAISE(ABORT, 'faces test: no codes'); END;");
       try {
@@ -297,7 +297,7 @@ describe('contract 001: the IAM two-step login', { timeout: 180000 }, () => {
       assert.equal(smtp.messages.length, sent);
     });
 
-    it('500 session/210 when the session cannot be saved', async () => {
+    it('500 session/210 when the session cannot be saved [SQLite only: a schema sabotaged with the sqlite3 CLI]', sqliteOnly('a schema sabotaged with the sqlite3 CLI'), async () => {
       const t = await authToken(srv, 'ana@example.com', P.ana);
       sql(db, 'ALTER TABLE sessions RENAME TO sessions_gone;');
       try {

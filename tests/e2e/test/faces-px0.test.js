@@ -3,7 +3,7 @@
 // docs/openapi/px0.json.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { newDb, mkTenant, mkUser, cliOk, http, pw, me, sleep, UUID_RE } from '../lib/server.js';
+import { newDb, sqliteOnly, mkTenant, mkUser, cliOk, http, pw, me, sleep, UUID_RE } from '../lib/server.js';
 import {
   startFaceServer, faceHttp, px0Login, assertPx0, enrollTotp, lockDb, sql,
 } from '../lib/faces-helpers.js';
@@ -122,7 +122,7 @@ describe('contract 003: POST /px0/v1/auth/login', { timeout: 120000 }, () => {
     assertPx0(await px0Login(srv, { email: 'totp@example.com', password: 'Wrong-password-1' }), 401, 'invalid credentials');
   });
 
-  it('500 {error:"internal error"} when the store fails (a damaged schema: no sessions table)', async () => {
+  it('500 {error:"internal error"} when the store fails (a damaged schema: no sessions table) [SQLite only: a schema sabotaged with the sqlite3 CLI]', sqliteOnly('a schema sabotaged with the sqlite3 CLI'), async () => {
     sql(db, 'ALTER TABLE sessions RENAME TO sessions_gone;');
     try {
       assertPx0(await px0Login(srv, { email: 'pia@example.com', password: P.pia }), 500, 'internal error');
@@ -132,7 +132,7 @@ describe('contract 003: POST /px0/v1/auth/login', { timeout: 120000 }, () => {
     assert.equal((await px0Login(srv, { email: 'pia@example.com', password: P.pia })).status, 200);
   });
 
-  it('503 {error:"service unavailable"} + Retry-After while another process holds the database locked', async () => {
+  it('503 {error:"service unavailable"} + Retry-After while another process holds the database locked [SQLite only: a lock held by the sqlite3 CLI]', sqliteOnly('a lock held by the sqlite3 CLI'), async () => {
     const lock = await lockDb(db);
     let r;
     try {

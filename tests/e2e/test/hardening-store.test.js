@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import {
-  startServer, newDb, mkTenant, mkUser, cli, cliOk, http, loginOk, pw, sleep,
+  startServer, newSqliteDb, sqliteOnly, mkTenant, mkUser, cli, cliOk, http, loginOk, pw, sleep,
 } from '../lib/server.js';
 
 const mode = (p) => fs.statSync(p).mode & 0o777;
@@ -25,9 +25,9 @@ async function eventually(ms, fn) {
   return false;
 }
 
-describe('database file modes', { timeout: 120000 }, () => {
+describe('database file modes [SQLite only: modes of the database file]', sqliteOnly('modes of the database file', { timeout: 120000 }), () => {
   it('serve on a new path makes the database, -wal and -shm 0600 (umask 022)', async () => {
-    const db = newDb();
+    const db = newSqliteDb();
     assert.equal(fs.existsSync(db), false);
     const old = process.umask(0o022);
     let srv;
@@ -50,7 +50,7 @@ describe('database file modes', { timeout: 120000 }, () => {
   });
 
   it('tenant add on a new path makes the database 0600', async () => {
-    const db = newDb();
+    const db = newSqliteDb();
     const old = process.umask(0o002);
     try {
       await cliOk(['tenant', 'add', 'acme'], { db });
@@ -62,7 +62,7 @@ describe('database file modes', { timeout: 120000 }, () => {
   });
 
   it('an existing world-readable database is warned about once, and left as it is', async () => {
-    const db = newDb();
+    const db = newSqliteDb();
     await cliOk(['tenant', 'add', 'acme'], { db });
     fs.chmodSync(db, 0o644);
     const r = await cli(['tenant', 'list'], { db });
@@ -86,9 +86,9 @@ describe('database file modes', { timeout: 120000 }, () => {
   });
 });
 
-describe('a database removed while serving', { timeout: 120000 }, () => {
+describe('a database removed while serving [SQLite only: the database is a file that is removed and restored]', sqliteOnly('the database is a file that is removed and restored', { timeout: 120000 }), () => {
   it('503 on /healthz with one store_unavailable line; a restored copy is reopened and logins work again', async () => {
-    const db = newDb();
+    const db = newSqliteDb();
     const P = pw();
     await mkTenant(db, 'acme');
     await mkUser(db, 'acme', 'back@example.com', P);
@@ -128,7 +128,7 @@ describe('a database removed while serving', { timeout: 120000 }, () => {
   });
 
   it('a file that is not a Tessera database is not taken: the log says a restart is needed', async () => {
-    const db = newDb();
+    const db = newSqliteDb();
     await mkTenant(db, 'acme');
     const srv = await startServer({ db });
     try {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import {
-  startServer, newDb, mkTenant, mkUser, http, login, loginOk, me, refresh, pw, assertError, sleep, IS_ASAN,
+  startServer, newDb, newSqliteDb, sqliteOnly, mkTenant, mkUser, http, login, loginOk, me, refresh, pw, assertError, sleep, IS_ASAN,
 } from '../lib/server.js';
 
 const LOCK_AFTER = 3;
@@ -184,9 +184,9 @@ describe('overload', { timeout: 60000 }, () => {
   });
 });
 
-describe('store unavailable', { timeout: 60000 }, () => {
+describe('store unavailable [SQLite only: file permissions and a lock held by the sqlite3 CLI]', sqliteOnly('file permissions and a lock held by the sqlite3 CLI', { timeout: 60000 }), () => {
   let srv;
-  const db = newDb();
+  const db = newSqliteDb();
   const P = pw();
   before(async () => {
     await mkTenant(db, 'acme');
