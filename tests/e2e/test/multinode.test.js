@@ -27,6 +27,9 @@ const NODE_ARGS = [
   // per-address bucket is generous since every client here is 127.0.0.1
   '--rl-ip-burst', '1000000',
   '--rl-account-burst', '3', '--rl-account-per-min', '6',
+  // strict rotation: an immediate second use on another node is the reuse
+  // the family test below presents (retries are scale-refresh.test.js's)
+  '--refresh-reuse-interval', '0',
 ];
 
 function freePort() {
