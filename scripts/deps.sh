@@ -7,7 +7,7 @@ what=${1:-build}
 build_pkgs=(gcc make meson ninja-build pkg-config
   libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev liboath-dev
   libfido2-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev sqlite3 ca-certificates)
-test_pkgs=(clang libclang-rt-14-dev curl)   # and Node.js >= 20, see below
+test_pkgs=(clang libclang-rt-14-dev curl postgresql-15 postgresql-client-15)   # and Node.js >= 20, see below
 bench_pkgs=(wrk glewlwyd procps valgrind nettle-dev g++ make python3 linux-perf)
 
 pkgs=("${build_pkgs[@]}")
