@@ -202,6 +202,7 @@ typedef struct pg_store {
 	char location[256];           /* user@host:port/db, never a credential */
 	int max_conns;
 	int wait_ms;                  /* how long an op waits for a connection */
+	int opened;                   /* open has finished: outages are logged */
 
 	pthread_mutex_t mu;           /* guards the fields below */
 	pthread_cond_t cv;

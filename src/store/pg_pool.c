@@ -125,6 +125,9 @@ mark(pg_store *s, int down, const char *why)
 {
 	int was;
 
+	/* While opening, the open error says it (one line for the CLI). */
+	if (!s->opened)
+		return;
 	pthread_mutex_lock(&s->mu);
 	was = s->down;
 	s->down = down;
@@ -239,8 +242,11 @@ conn_open(pg_store *s, int prepare, pg_conn **out)
 		return TS_E_NOMEM;
 	}
 	if (PQstatus(c->db) != CONNECTION_OK) {
-		mark(s, 1, PQerrorMessage(c->db));
-		report(s, "connect", PQerrorMessage(c->db));
+		/* Once open, an outage is logged by mark(), once per change. */
+		if (s->opened)
+			mark(s, 1, PQerrorMessage(c->db));
+		else
+			report(s, "connect", PQerrorMessage(c->db));
 		conn_free(c);
 		return TS_E_STORE_UNAVAILABLE;
 	}
@@ -535,6 +541,7 @@ pg_store_open(const char *dsn, ts_store_mode mode, ts_store **out)
 		goto fail;
 	if ((r = first_connection(s, mode)) != TS_OK)
 		goto fail;
+	s->opened = 1;
 	*out = &s->base;
 	return TS_OK;
 fail:
