@@ -311,7 +311,7 @@ ts_err
 pg_end(pg_call *k, ts_err r)
 {
 	pg_store *s = k->s;
-	pg_conn *c = k->c;
+	pg_conn *c = k->c, *stale = NULL;
 
 	PQclear(k->res);
 	k->res = NULL;
@@ -330,15 +330,27 @@ pg_end(pg_call *k, ts_err r)
 		mark(s, 0, NULL);
 	pthread_mutex_lock(&s->mu);
 	if (k->broken) {
+		/* A server restart or failover breaks every connection at once:
+		 * the idle ones go too, so the next ops connect afresh instead of
+		 * each failing once on a dead socket. */
+		stale = s->idle;
+		s->idle = NULL;
+		for (pg_conn *x = stale; x; x = x->next)
+			s->nconns--;
 		s->nconns--;
 	} else {
 		c->next = s->idle;
 		s->idle = c;
 	}
-	pthread_cond_signal(&s->cv);
+	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
-	if (k->broken)
+	if (k->broken) {
 		conn_free(c);
+		while ((c = stale) != NULL) {
+			stale = c->next;
+			conn_free(c);
+		}
+	}
 	k->c = NULL;
 	return r;
 }
