@@ -1049,7 +1049,10 @@ usage_cmd(FILE *f, const cli_cmd *c)
 	fputs("settings it uses:\n", f);
 	ts_config_usage(f, c->uses);
 	if (c->mode == TS_STORE_EXISTING)
-		fputs("  The database must exist: only 'tessera serve' and 'tessera tenant add' create one.\n", f);
+		fputs("  The database must exist: only 'tessera serve', 'tessera tenant add' and "
+		      "'tessera db migrate' create one.\n", f);
+	else if (c->mode == TS_STORE_INSPECT)
+		fputs("  Reads the database as it is: creates and migrates nothing.\n", f);
 }
 
 /* The value of a flag: "--name=value" or "--name value". */

@@ -133,8 +133,10 @@ typedef int (*ts_key_cb)(void *arg, const ts_signing_key *k); /* non-zero stops 
 typedef int (*ts_lock_cb)(void *arg, const ts_lock *l);       /* non-zero stops */
 
 /* Whether ts_store_open may create a database that does not exist yet.
- * Only commands that start a deployment (serve, tenant add) create; the
- * others would otherwise turn a mistyped path into an empty store. */
+ * Only commands that start a deployment (serve, tenant add, db migrate)
+ * create; the others would otherwise turn a mistyped path into an empty
+ * store. On PostgreSQL "create" means the schema only: the database itself
+ * must exist (Tessera never runs CREATE DATABASE). */
 typedef enum {
 	TS_STORE_CREATE = 0,   /* SQLite: make the file; both: create/migrate schema */
 	TS_STORE_EXISTING = 1, /* the database and its schema must exist; migrates */
@@ -158,8 +160,9 @@ typedef struct ts_store_ops {
 	/* Cheap liveness check (SELECT 1). */
 	ts_err (*ping)(ts_store *s);
 	/* Where the data lives, for messages: SQLite's absolute path (a
-	 * relative --db is shown as resolved); never a credential. Lives as
-	 * long as s. */
+	 * relative --db is shown as resolved), PostgreSQL's
+	 * "postgres://user@host:port/db"; never a credential. Lives as long
+	 * as s. */
 	const char *(*location)(ts_store *s);
 	/* The schema version of the database and the newest this build knows
 	 * (equal after a migrating open). Changes nothing. */
@@ -312,7 +315,8 @@ extern const ts_store_ops ts_store_postgres;
  * password=PASS), for messages. */
 void ts_store_redact(const char *url, char *out, size_t n);
 
-/* Opens "sqlite:PATH" (or a bare path), creating it when missing. */
+/* Opens "sqlite:PATH" (or a bare path), creating it when missing, or
+ * "postgres://...", "postgresql://...", "postgres:KEYWORDS" (libpq). */
 ts_err ts_store_open(const char *url, ts_store **out);
 /* The same with a mode: TS_STORE_EXISTING fails (TS_E_NOT_FOUND) when
  * there is no database yet, and creates nothing. */
