@@ -16,7 +16,9 @@
  *
  * Return codes common to every op: TS_OK; TS_E_STORE_UNAVAILABLE when the
  * database cannot be reached, times out, is locked past the busy timeout or
- * is read-only (nothing was changed, or the transaction was rolled back);
+ * is read-only (nothing was changed, or the transaction was rolled back;
+ * only a connection lost during COMMIT leaves the outcome unknown, as for
+ * any client of a networked database);
  * TS_E_NOMEM; TS_E_INTERNAL for anything else (logged). Per op below:
  * TS_E_NOT_FOUND (absent row; also an unknown referenced row, e.g. an
  * unknown tenant_id on an insert that references tenants), TS_E_CONFLICT
