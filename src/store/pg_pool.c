@@ -5,7 +5,9 @@
  * DSN: the whole "postgres://..." or "postgresql://..." URI goes to libpq
  * as it is (RFC 3986 form, libpq §34.1.1); "postgres:KEYWORDS" passes
  * libpq's keyword form ("host=/run/postgresql dbname=tessera"). Tessera
- * adds connect_timeout=5 and application_name=tessera unless given.
+ * adds connect_timeout=5 and application_name=tessera unless given, and
+ * takes its own "pool=N" (connections per process, default 16) out of a
+ * URI's query before libpq sees it.
  *
  * Pool: at most PG_POOL_MAX connections, opened on demand. A thread
  * borrows one for the whole op (so a transaction stays on one connection);
@@ -420,6 +422,35 @@ pg_col_int(const PGresult *res, int row, int col)
 
 /* ---- open and close ------------------------------------------------- */
 
+/* Takes Tessera's own "pool=N" (1..PG_POOL_MAX) out of a URI's query,
+ * since libpq refuses parameters it does not know. 0, or -1 for a bad N. */
+static int
+take_pool_option(pg_store *s)
+{
+	char *q = strchr(s->conninfo, '?'), *p, *end;
+
+	if (!q || !strstr(s->conninfo, "://"))
+		return 0;
+	for (p = q + 1; p && *p; p = *end ? end + 1 : NULL) {
+		end = strchrnul(p, '&');
+		if (strncmp(p, "pool=", 5) == 0) {
+			char *num_end = NULL;
+			long v = strtol(p + 5, &num_end, 10);
+
+			if (num_end != end || v < 1 || v > PG_POOL_MAX)
+				return -1;
+			s->max_conns = (int)v;
+			/* cut "pool=N" and one separator */
+			if (*end)
+				memmove(p, end + 1, strlen(end + 1) + 1);
+			else
+				p[-1] = '\0';        /* the '?' or '&' before it */
+			return 0;
+		}
+	}
+	return 0;
+}
+
 /* Fills s->password and s->location from the parsed DSN. */
 static ts_err
 parse_dsn(pg_store *s)
@@ -547,6 +578,11 @@ pg_store_open(const char *dsn, ts_store_mode mode, ts_store **out)
 		dsn += 11;
 	if (!(s->conninfo = strdup(dsn))) {
 		r = TS_E_NOMEM;
+		goto fail;
+	}
+	if (take_pool_option(s) != 0) {
+		ts_store_report("postgres DSN: pool= must be 1..%d", PG_POOL_MAX);
+		r = TS_E_INVALID;
 		goto fail;
 	}
 	if ((r = parse_dsn(s)) != TS_OK)

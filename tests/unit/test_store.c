@@ -1487,6 +1487,35 @@ test_open_pg(void)
 	pg_drop(name);
 }
 
+/* pool=N (taken out before libpq sees it): fewer connections than
+ * threads, callers queue for one; a bad N is refused. */
+static void
+test_small_pool_pg(const char *dsn)
+{
+	char url[700];
+	ts_store *s = NULL;
+	struct race r;
+	int ok = 0, i;
+
+	snprintf(url, sizeof url, "%s%spool=2", dsn, strchr(dsn, '?') ? "&" : "?");
+	CHECK(ts_store_open(url, &s) == TS_OK);
+	if (!s)
+		return;
+	r = (struct race){ .s = s };
+	put_secret(s, TS_SECRET_ACCESS, 1, "sess", "user", 9999);
+	mkhash(r.hash, 1);
+	run_race(&r, 20, consume_access_main);
+	for (i = 0; i < 20; i++)
+		ok += r.res[i] == TS_OK;
+	CHECK(ok == 1);
+	ts_store_close(s);
+	s = NULL;
+	snprintf(url, sizeof url, "%s%spool=0", dsn, strchr(dsn, '?') ? "&" : "?");
+	CHECK(ts_store_open(url, &s) == TS_E_INVALID && s == NULL);
+	snprintf(url, sizeof url, "%s%spool=99", dsn, strchr(dsn, '?') ? "&" : "?");
+	CHECK(ts_store_open(url, &s) == TS_E_INVALID && s == NULL);
+}
+
 /* A connection the server ends is dropped, the op answers UNAVAILABLE, and
  * the next op works on a fresh connection. */
 static void
@@ -1551,6 +1580,8 @@ main(void)
 				conformance(s);
 				test_reconnect_pg(s, name);
 				ts_store_close(s);
+				if (strstr(dsn, "://"))
+					test_small_pool_pg(dsn);
 			}
 			pg_drop(name);
 		} else {
