@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 #include "core/log.h"
+#include "core/util.h"
 #include "store/pg_internal.h"
 
 #define PG_POOL_MAX 16
@@ -367,10 +368,27 @@ check(pg_call *k, const char *what)
 	return pg_fail(k, what);
 }
 
+/* PostgreSQL refuses text that is not UTF-8 (22021) where SQLite would
+ * just compare bytes. Such a value matches no stored row (everything
+ * stored went through PostgreSQL), so a read or change finds nothing, the
+ * same answer as SQLite's; an insert is refused as invalid. */
+static ts_err
+not_text(pg_stmt st, const pg_args *a)
+{
+	for (int i = 0; a && i < a->n; i++)
+		if (!ts_utf8_valid(a->v[i], strlen(a->v[i])))
+			return strncmp(pg_sql[st], "INSERT", 6) == 0 ? TS_E_INVALID : TS_E_NOT_FOUND;
+	return TS_OK;
+}
+
 ts_err
 pg_run(pg_call *k, pg_stmt st, const pg_args *a)
 {
 	char name[16];
+	ts_err r;
+
+	if ((r = not_text(st, a)) != TS_OK)
+		return r;
 
 	PQclear(k->res);
 	snprintf(name, sizeof name, "ts%d", (int)st);

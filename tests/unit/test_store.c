@@ -236,6 +236,9 @@ test_tenants(ts_store *s)
 	CHECK(s->ops->tenant_by_domain(s, "login.acme.example", &got) == TS_OK);
 	CHECK_STR(got.id, t.id);
 	CHECK(s->ops->tenant_by_domain(s, "LOGIN.acme.example", &got) == TS_E_NOT_FOUND);
+	/* bytes that are not UTF-8 (a hostile Host header) match nothing */
+	CHECK(s->ops->tenant_by_domain(s, "\xff\xfe.example", &got) == TS_E_NOT_FOUND);
+	CHECK(s->ops->tenant_by_slug(s, "\xc3", &got) == TS_E_NOT_FOUND);
 	CHECK(s->ops->tenant_by_domain(s, "other.example", &got) == TS_E_NOT_FOUND);
 
 	/* tenant and domains in one transaction: a taken domain leaves nothing */
@@ -322,6 +325,12 @@ test_users(ts_store *s)
 	CHECK(s->ops->user_by_email(s, t.id, "user201@EXAMPLE.com", &got) == TS_E_NOT_FOUND);
 	CHECK(s->ops->user_by_email(s, t.id, "user201@example.com", &got) == TS_OK);
 	CHECK_STR(got.email_norm, "user201@example.com");
+	{
+		ts_user none;
+
+		CHECK(s->ops->user_by_email(s, t.id, "\xffuser201@example.com", &none) ==
+		      TS_E_NOT_FOUND);
+	}
 	CHECK_STR(got.id, u.id);
 	CHECK_STR(got.email, "User201@Example.COM");                 /* as given */
 	CHECK_STR(got.password_hash, u.password_hash);
