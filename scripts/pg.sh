@@ -43,8 +43,17 @@ print_env() {
   echo "TESSERA_PG_SOCKDIR=$dir/sock"
 }
 
+# A random high port nobody listens on (pg_ctl start fails on a taken one,
+# and start tries again with another).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    if ! (command -v ss >/dev/null && ss -ltnH "sport = :$p" | grep -q .); then
+      echo "$p"
+      return
+    fi
+  done
 }
 
 start() {
@@ -73,7 +82,7 @@ start() {
       break
     fi
     tries=$((tries + 1))
-    [ $tries -lt 5 ] || { cat "$dir/log" >&2; exit 1; }
+    [ $tries -lt 5 ] || { cat "$dir/log" >&2; rm -rf "$dir"; exit 1; }
   done
   printf 'dir=%s\nport=%s\npw=%s\n' "$dir" "$port" "$pw" >"$state"
   as_pg "$bin/psql" -q -h "$dir/sock" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 \
