@@ -79,12 +79,15 @@ static int
 open_store(const cli_opts *o, ts_store **s)
 {
 	ts_err r = ts_store_open_mode(o->cfg.db, o->mode, s);
+	char db[1024];
 
-	if (r == TS_E_NOT_FOUND && o->mode == TS_STORE_EXISTING)
-		return fail("%s (--db %s); only 'tessera serve' and 'tessera tenant add' create one",
-		            ts_store_open_error(), o->cfg.db);
+	/* The DSN may hold a password: never echoed. */
+	ts_store_redact(o->cfg.db, db, sizeof db);
+	if (r == TS_E_NOT_FOUND && o->mode != TS_STORE_CREATE)
+		return fail("%s (--db %s); only 'tessera serve', 'tessera tenant add' and "
+		            "'tessera db migrate' create one", ts_store_open_error(), db);
 	if (r != TS_OK)
-		return fail("cannot open store %s: %s", o->cfg.db, ts_store_open_error());
+		return fail("cannot open store %s: %s", db, ts_store_open_error());
 	return 0;
 }
 
@@ -399,38 +402,6 @@ out:
 	return rc;
 }
 
-static int
-print_domain(void *arg, const char *host)
-{
-	(void)arg;
-	printf(" %s", host);
-	return 0;
-}
-
-/* "SLUG ID [mfa-required] [domain...]" */
-static int
-print_tenant(void *arg, const ts_tenant *t)
-{
-	ts_store *s = arg;
-
-	printf("%s %s%s", t->slug, t->id, t->mfa_required ? " mfa-required" : "");
-	(void)s->ops->tenant_domains(s, t->id, print_domain, NULL);
-	putchar('\n');
-	return 0;
-}
-
-static int
-cmd_tenant_list(cli_opts *o)
-{
-	ts_store *s = NULL;
-	ts_err r;
-
-	if (open_store(o, &s))
-		return 1;
-	r = s->ops->tenant_list(s, print_tenant, s);
-	ts_store_close(s);
-	return r == TS_OK ? 0 : fail("cannot list tenants: %s", ts_strerror(r));
-}
 
 /* ---- user ---- */
 
@@ -608,6 +579,38 @@ collect_tenant(void *arg, const ts_tenant *t)
 	}
 	v->t[v->n++] = *t;
 	return 0;
+}
+
+static int
+print_domain(void *arg, const char *host)
+{
+	(void)arg;
+	printf(" %s", host);
+	return 0;
+}
+
+/* "SLUG ID [mfa-required] [domain...]". The tenants are collected first:
+ * no store call is made from inside another op's callback. */
+static int
+cmd_tenant_list(cli_opts *o)
+{
+	lock_view v = { 0 };
+	ts_store *s = NULL;
+	ts_err r;
+
+	if (open_store(o, &s))
+		return 1;
+	r = s->ops->tenant_list(s, collect_tenant, &v);
+	for (int i = 0; r == TS_OK && i < v.n; i++) {
+		const ts_tenant *t = &v.t[i];
+
+		printf("%s %s%s", t->slug, t->id, t->mfa_required ? " mfa-required" : "");
+		r = s->ops->tenant_domains(s, t->id, print_domain, NULL);
+		putchar('\n');
+	}
+	ts_store_close(s);
+	free(v.t);
+	return r == TS_OK ? 0 : fail("cannot list tenants: %s", ts_strerror(r));
 }
 
 static const char *
@@ -788,9 +791,14 @@ demo_setup(ts_store *s, cli_opts *o, char pw[TS_SECRET_TEXT_LEN + 1])
 	if (pw[0])
 		printf("Password:    %s\n", pw);
 	else
+	{
+		char db[1024];
+
+		ts_store_redact(o->cfg.db, db, sizeof db);
 		printf("Password:    (unchanged: it was printed when this user was created; set a new one "
 		       "with: tessera user password --tenant %s --email %s --db %s)\n",
-		       DEMO_TENANT, DEMO_EMAIL, o->cfg.db);
+		       DEMO_TENANT, DEMO_EMAIL, db);
+	}
 	if (!*o->cfg.default_tenant) {
 		free(o->cfg.default_tenant);
 		if (!(o->cfg.default_tenant = strdup(DEMO_TENANT)))
@@ -1008,6 +1016,48 @@ out:
 	return rc;
 }
 
+/* ---- db ---- */
+
+/* "current N\nlatest M": the schema version in the database and the
+ * newest this build knows. Opens with TS_STORE_INSPECT: changes nothing. */
+static int
+cmd_db_status(cli_opts *o)
+{
+	ts_store *s = NULL;
+	int cur = 0, latest = 0;
+	ts_err r;
+
+	if (open_store(o, &s))
+		return 1;
+	r = s->ops->schema_status(s, &cur, &latest);
+	ts_store_close(s);
+	if (r != TS_OK)
+		return fail("cannot read the schema version: %s", ts_strerror(r));
+	printf("current %d\nlatest %d\n", cur, latest);
+	if (cur > latest)
+		return fail("the database is newer than this build (schema %d > %d)", cur, latest);
+	return 0;
+}
+
+/* Opening with TS_STORE_CREATE migrates (one node at a time); then the
+ * version is printed like db status. */
+static int
+cmd_db_migrate(cli_opts *o)
+{
+	ts_store *s = NULL;
+	int cur = 0, latest = 0;
+	ts_err r;
+
+	if (open_store(o, &s))
+		return 1;
+	r = s->ops->schema_status(s, &cur, &latest);
+	ts_store_close(s);
+	if (r != TS_OK)
+		return fail("cannot read the schema version: %s", ts_strerror(r));
+	printf("current %d\nlatest %d\n", cur, latest);
+	return 0;
+}
+
 #define U_STORE TS_USE_STORE
 static const cli_cmd commands[] = {
 	{ "serve", NULL, cmd_serve, "tessera serve [settings] [--demo]",
@@ -1051,6 +1101,12 @@ static const cli_cmd commands[] = {
 	{ "user", "locks", cmd_user_locks,
 	  "tessera user locks  (accounts with failed logins: tenant slug, email, count, lock end)", "",
 	  U_STORE, TS_STORE_EXISTING },
+	{ "db", "migrate", cmd_db_migrate,
+	  "tessera db migrate  (creates or upgrades the schema; prints current and latest version)", "",
+	  U_STORE, TS_STORE_CREATE },
+	{ "db", "status", cmd_db_status,
+	  "tessera db status  (prints the schema's current and this build's latest version; changes nothing)", "",
+	  U_STORE, TS_STORE_INSPECT },
 	{ "keys", "rotate", cmd_keys_rotate, "tessera keys rotate  (new signing key, published now, signing after --key-activation-delay; old ones stay published until their tokens expire)", "",
 	  U_STORE | TS_USE_KEYS, TS_STORE_EXISTING },
 	{ "keys", "revoke", cmd_keys_revoke, "tessera keys revoke KID  (kills a key at once on every node: unpublished, refused, cache included)", "",
@@ -1077,7 +1133,10 @@ usage_cmd(FILE *f, const cli_cmd *c)
 	fputs("settings it uses:\n", f);
 	ts_config_usage(f, c->uses);
 	if (c->mode == TS_STORE_EXISTING)
-		fputs("  The database must exist: only 'tessera serve' and 'tessera tenant add' create one.\n", f);
+		fputs("  The database must exist: only 'tessera serve', 'tessera tenant add' and "
+		      "'tessera db migrate' create one.\n", f);
+	else if (c->mode == TS_STORE_INSPECT)
+		fputs("  Reads the database as it is: creates and migrates nothing.\n", f);
 }
 
 /* The value of a flag: "--name=value" or "--name value". */

@@ -26,7 +26,7 @@ typedef enum {
  * and max; integers ignore check (their bounds are the check). */
 #define TS_CONFIG_TABLE(X)                                                              \
 	X(STR, listen, "127.0.0.1:8080", 0, 0, TS_USE_SERVE, LISTEN, "address to serve on, ADDR:PORT")           \
-	X(STR, db, "sqlite:data/tessera.db", 0, 0, TS_USE_ALL, NONE, "store, sqlite:PATH")                    \
+	X(STR, db, "sqlite:data/tessera.db", 0, 0, TS_USE_ALL, NONE, "store: sqlite:PATH or postgres://USER:PASS@HOST/DB")\
 	X(STR, default_tenant, "", 0, 0, TS_USE_SERVE, NONE, "tenant slug used when a request names none")     \
 	X(STR, issuer, "", 0, 0, TS_USE_SERVE, URL, "JWT issuer (iss), an absolute http(s) URL (\"\" = http://LISTEN)")                  \
 	X(STR, audience, "tessera", 0, 0, TS_USE_SERVE, NONE, "JWT audience (aud)")                             \

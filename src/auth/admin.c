@@ -118,6 +118,8 @@ ts_admin_user_add(ts_store *s, const ts_pw_cost *c, const char *tenant_slug,
 	ts_uuid4(out->id);
 	ts_strlcpy(out->tenant_id, t.id, sizeof(out->tenant_id));
 	ts_strlcpy(out->email, email, sizeof(out->email));
+	if (!ts_email_norm(email, out->email_norm))
+		return TS_E_INVALID;
 	out->is_verified = verified;
 	out->is_admin = admin;
 	out->created_at = ts_now();
@@ -134,9 +136,15 @@ ts_admin_user_find(ts_store *s, const char *tenant_slug, const char *email, ts_u
 	ts_tenant t;
 	ts_err r;
 
+	char norm[TS_EMAIL_MAX + 1];
+
 	if ((r = s->ops->tenant_by_slug(s, tenant_slug, &t)) != TS_OK)
 		return r == TS_E_NOT_FOUND ? TS_E_TENANT_UNKNOWN : r;
-	return s->ops->user_by_email(s, t.id, email, out);
+	if (!ts_email_norm(email, norm)) {
+		memset(out, 0, sizeof(*out));
+		return TS_E_NOT_FOUND;
+	}
+	return s->ops->user_by_email(s, t.id, norm, out);
 }
 
 ts_err
@@ -195,7 +203,11 @@ ts_admin_unlock(ts_store *s, const char *tenant_slug, const char *email)
 
 	if ((r = s->ops->tenant_by_slug(s, tenant_slug, &t)) != TS_OK)
 		return r == TS_E_NOT_FOUND ? TS_E_TENANT_UNKNOWN : r;
-	if ((r = s->ops->user_by_email(s, t.id, email, &u)) != TS_OK)
+	char norm[TS_EMAIL_MAX + 1];
+
+	if (!ts_email_norm(email, norm))
+		return TS_E_NOT_FOUND;
+	if ((r = s->ops->user_by_email(s, t.id, norm, &u)) != TS_OK)
 		return r;                     /* NOT_FOUND: no such user */
 	ts_account_key(&t, &req, key, sizeof(key));
 	if ((r = s->ops->lock_clear(s, key)) != TS_OK)

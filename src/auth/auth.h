@@ -167,6 +167,10 @@ ts_err ts_auth_resolve_tenant(ts_auth *a, const char *slug, const char *host, in
  * port, no brackets around an IPv6 literal, no trailing dot. 0 when empty
  * or too long. */
 int ts_host_normalize(const char *in, char out[TS_HOST_MAX + 1]);
+/* An email as the store looks users up by (ts_user.email_norm): ASCII
+ * lower-cased, so matching never depends on a locale or on the backend's
+ * collation. 0 when NULL, empty or too long. */
+int ts_email_norm(const char *in, char out[TS_EMAIL_MAX + 1]);
 
 /* A bearer call: decides the request's tenant (no default) and checks the
  * token against it (ts_auth_check_token). TS_E_TENANT_CONFLICT for

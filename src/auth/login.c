@@ -32,6 +32,19 @@ ts_account_key(const ts_tenant *t, const ts_login_req *req, char *out, size_t ca
 		ts_ascii_lower(bar);
 }
 
+int
+ts_email_norm(const char *in, char out[TS_EMAIL_MAX + 1])
+{
+	size_t n = in ? strlen(in) : 0;
+
+	out[0] = '\0';
+	if (n == 0 || n > TS_EMAIL_MAX)
+		return 0;
+	memcpy(out, in, n + 1);
+	ts_ascii_lower(out);
+	return 1;
+}
+
 /* --log-level debug: one event per decision of a password login, so an
  * operator can follow why it ended as it did. Never the email, password or
  * any secret. A NULL user_id ends the field list before "user". */
@@ -182,6 +195,7 @@ decide_next(ts_auth *a, ts_login_ok *out)
 static ts_err
 check_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out, int *rehash)
 {
+	char norm[TS_EMAIL_MAX + 1];
 	ts_err r;
 	ts_user *u = &out->user;
 	char key[TS_ACCOUNT_KEY_MAX];
@@ -199,7 +213,9 @@ check_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out, int *rehas
 	ts_account_key(&out->tenant, req, key, sizeof(key));
 	trail("tenant", "resolved", out->tenant.slug, NULL);
 
-	r = SOPS(a)->user_by_email(ST(a), out->tenant.id, req->email, u);
+	/* Too long to be anyone's: looked up as "", which no user has. */
+	(void)ts_email_norm(req->email, norm);
+	r = SOPS(a)->user_by_email(ST(a), out->tenant.id, norm, u);
 	trail("user", r == TS_OK ? "found" : r == TS_E_NOT_FOUND ? "not_found" : ts_errname(r),
 	      out->tenant.slug, r == TS_OK ? u->id : NULL);
 	if (r == TS_E_NOT_FOUND) {

@@ -12,24 +12,6 @@
 /* A record field as (buffer, size) for sq_col_text. */
 #define SQ_BUF(rec, f) (rec)->f, sizeof (rec)->f
 
-/* Copies src lower-cased (ASCII only: matching must not depend on a
- * locale) into dst of size n. -1 if src is NULL or does not fit. */
-static int
-lower_copy(char *dst, size_t n, const char *src)
-{
-	size_t i;
-
-	if (!src)
-		return -1;
-	for (i = 0; src[i]; i++) {
-		if (i + 1 >= n)
-			return -1;
-		dst[i] = (src[i] >= 'A' && src[i] <= 'Z') ? (char)(src[i] - 'A' + 'a') : src[i];
-	}
-	dst[i] = '\0';
-	return 0;
-}
-
 /* ---- rows ------------------------------------------------------------ */
 
 static void
@@ -62,6 +44,7 @@ row_user_at(sqlite3_stmt *st, int c0, ts_user *u)
 	u->failed_logins = sqlite3_column_int(st, c0 + 7);
 	u->locked_until = sqlite3_column_int64(st, c0 + 8);
 	u->created_at = sqlite3_column_int64(st, c0 + 9);
+	sq_col_text(st, c0 + 10, SQ_BUF(u, email_norm));
 }
 
 static void
@@ -82,12 +65,6 @@ row_session_at(sqlite3_stmt *st, int c0, ts_session *x)
 	x->created_at = sqlite3_column_int64(st, c0 + 5);
 	x->expires_at = sqlite3_column_int64(st, c0 + 6);
 	x->revoked_at = sqlite3_column_int64(st, c0 + 7);
-}
-
-static void
-row_session(sqlite3_stmt *st, ts_session *x)
-{
-	row_session_at(st, 0, x);
 }
 
 static void
@@ -185,6 +162,21 @@ op_location(ts_store *s)
 }
 
 static ts_err
+op_schema_status(ts_store *s, int *current, int *latest)
+{
+	sq_call k;
+	ts_err r;
+
+	*current = 0;
+	*latest = sq_migration_count;
+	/* BEGIN is only prepared, not run: it needs no table, unlike PING. */
+	if ((r = sq_begin(s, SQ_READ, ST_BEGIN, &k)) != TS_OK)
+		return r;
+	r = sq_user_version(k.c->db, current) == SQLITE_OK ? TS_OK : TS_E_INTERNAL;
+	return sq_end(&k, r);
+}
+
+static ts_err
 op_ping(ts_store *s)
 {
 	sq_call k;
@@ -215,15 +207,14 @@ op_tenant_create(ts_store *s, const ts_tenant *t)
 static ts_err
 op_tenant_add_domain(ts_store *s, const char *tenant_id, const char *host)
 {
-	char h[TS_HOST_MAX + 1];
 	sq_call k;
 	ts_err r;
 
-	if (lower_copy(h, sizeof h, host) != 0 || !h[0])
+	if (!host || !host[0])
 		return TS_E_INVALID;
 	if ((r = sq_begin(s, SQ_WRITE, ST_DOMAIN_INSERT, &k)) != TS_OK)
 		return r;
-	sq_text(&k, 1, h);
+	sq_text(&k, 1, host);
 	sq_text(&k, 2, tenant_id);
 	return sq_end(&k, sq_exec(&k));   /* unknown tenant: FK -> NOT_FOUND */
 }
@@ -233,12 +224,11 @@ static ts_err
 op_tenant_create_with_domains(ts_store *s, const ts_tenant *t, const char *const *domains,
                               int ndomains)
 {
-	char h[TS_HOST_MAX + 1];
 	sq_call k;
 	ts_err r;
 
 	for (int i = 0; i < ndomains; i++)
-		if (lower_copy(h, sizeof h, domains[i]) != 0 || !h[0])
+		if (!domains[i] || !domains[i][0])
 			return TS_E_INVALID;
 	if ((r = sq_begin(s, SQ_WRITE, ST_BEGIN, &k)) != TS_OK)
 		return r;
@@ -251,10 +241,9 @@ op_tenant_create_with_domains(ts_store *s, const ts_tenant *t, const char *const
 	if ((r = sq_exec(&k)) != TS_OK)
 		goto out;
 	for (int i = 0; i < ndomains; i++) {
-		(void)lower_copy(h, sizeof h, domains[i]);
 		if ((r = sq_use(&k, ST_DOMAIN_INSERT)) != TS_OK)
 			goto out;
-		sq_text(&k, 1, h);
+		sq_text(&k, 1, domains[i]);
 		sq_text(&k, 2, t->id);
 		if ((r = sq_exec(&k)) != TS_OK)
 			goto out;
@@ -268,15 +257,12 @@ out:
 static ts_err
 op_tenant_remove_domain(ts_store *s, const char *tenant_id, const char *host)
 {
-	char h[TS_HOST_MAX + 1];
 	sq_call k;
 	ts_err r;
 
-	if (lower_copy(h, sizeof h, host) != 0 || !h[0])
-		return TS_E_NOT_FOUND;
 	if ((r = sq_begin(s, SQ_WRITE, ST_DOMAIN_DELETE, &k)) != TS_OK)
 		return r;
-	sq_text(&k, 1, h);
+	sq_text(&k, 1, host);
 	sq_text(&k, 2, tenant_id);
 	return sq_end(&k, sq_changed(&k));
 }
@@ -290,13 +276,7 @@ op_tenant_by_slug(ts_store *s, const char *slug, ts_tenant *out)
 static ts_err
 op_tenant_by_domain(ts_store *s, const char *host, ts_tenant *out)
 {
-	char h[TS_HOST_MAX + 1];
-
-	if (lower_copy(h, sizeof h, host) != 0) {
-		memset(out, 0, sizeof *out);
-		return TS_E_NOT_FOUND;         /* too long to have been added */
-	}
-	GET_ONE(s, ST_TENANT_BY_DOMAIN, h, out, ts_tenant, row_tenant);
+	GET_ONE(s, ST_TENANT_BY_DOMAIN, host, out, ts_tenant, row_tenant);
 }
 
 static ts_err
@@ -305,18 +285,6 @@ op_tenant_by_id(ts_store *s, const char *id, ts_tenant *out)
 	GET_ONE(s, ST_TENANT_BY_ID, id, out, ts_tenant, row_tenant);
 }
 
-static ts_err
-op_tenant_set_mfa_required(ts_store *s, const char *id, int required)
-{
-	sq_call k;
-	ts_err r;
-
-	if ((r = sq_begin(s, SQ_WRITE, ST_TENANT_SET_MFA, &k)) != TS_OK)
-		return r;
-	sq_text(&k, 1, id);
-	sq_int(&k, 2, required != 0);
-	return sq_end(&k, sq_changed(&k));
-}
 
 static ts_err
 op_tenant_list(ts_store *s, ts_tenant_cb cb, void *arg)
@@ -340,18 +308,17 @@ op_tenant_list(ts_store *s, ts_tenant_cb cb, void *arg)
 static ts_err
 op_user_create(ts_store *s, const ts_user *u)
 {
-	char norm[TS_EMAIL_MAX + 1];
 	sq_call k;
 	ts_err r;
 
-	if (lower_copy(norm, sizeof norm, u->email) != 0 || !norm[0])
+	if (!u->email_norm[0])
 		return TS_E_INVALID;
 	if ((r = sq_begin(s, SQ_WRITE, ST_USER_INSERT, &k)) != TS_OK)
 		return r;
 	sq_text(&k, 1, u->id);
 	sq_text(&k, 2, u->tenant_id);
 	sq_text(&k, 3, u->email);
-	sq_text(&k, 4, norm);
+	sq_text(&k, 4, u->email_norm);
 	sq_text(&k, 5, u->password_hash);
 	sq_int(&k, 6, u->is_verified != 0);
 	sq_int(&k, 7, u->is_admin != 0);
@@ -363,17 +330,15 @@ op_user_create(ts_store *s, const ts_user *u)
 }
 
 static ts_err
-op_user_by_email(ts_store *s, const char *tenant_id, const char *email, ts_user *out)
+op_user_by_email(ts_store *s, const char *tenant_id, const char *email_norm, ts_user *out)
 {
-	char norm[TS_EMAIL_MAX + 1];
 	ts_user tmp;
 	sq_call k;
-	ts_err r = TS_E_NOT_FOUND;            /* too long to have been stored */
+	ts_err r;
 
-	if (lower_copy(norm, sizeof norm, email) == 0 &&
-	    (r = sq_begin(s, SQ_READ, ST_USER_BY_EMAIL, &k)) == TS_OK) {
+	if ((r = sq_begin(s, SQ_READ, ST_USER_BY_EMAIL, &k)) == TS_OK) {
 		sq_text(&k, 1, tenant_id);
-		sq_text(&k, 2, norm);
+		sq_text(&k, 2, email_norm);
 		if ((r = sq_row(&k)) == TS_OK)
 			row_user(k.st, &tmp);
 		r = sq_end(&k, r);
@@ -494,32 +459,7 @@ op_user_set_flags(ts_store *s, const char *id, int is_verified, int is_admin,
 	return sq_end(&k, sq_changed(&k));
 }
 
-static ts_err
-op_user_login_failed(ts_store *s, const char *id, int64_t now, int lock_after,
-                     int64_t lock_secs, int *count)
-{
-	sq_call k;
-	ts_err r;
 
-	*count = 0;
-	if ((r = sq_begin(s, SQ_WRITE, ST_USER_LOGIN_FAILED, &k)) != TS_OK)
-		return r;
-	sq_text(&k, 1, id);
-	sq_int(&k, 2, now);
-	sq_int(&k, 3, lock_after);
-	sq_int(&k, 4, lock_secs);
-	if ((r = sq_row(&k)) == TS_OK) {
-		*count = sqlite3_column_int(k.st, 0);
-		r = sq_exec(&k);               /* finish, so the commit is checked */
-	}
-	return sq_end(&k, r);
-}
-
-static ts_err
-op_user_login_ok(ts_store *s, const char *id)
-{
-	return change_by_key(s, ST_USER_LOGIN_OK, id);
-}
 
 /* ---- ops: sessions --------------------------------------------------- */
 
@@ -542,11 +482,6 @@ op_session_create(ts_store *s, const ts_session *x)
 	return sq_end(&k, sq_exec(&k));
 }
 
-static ts_err
-op_session_get(ts_store *s, const char *id, ts_session *out)
-{
-	GET_ONE(s, ST_SESSION_GET, id, out, ts_session, row_session);
-}
 
 static ts_err
 op_session_principal(ts_store *s, const char *id, ts_session *sess, ts_user *u, ts_tenant *t)
@@ -562,7 +497,7 @@ op_session_principal(ts_store *s, const char *id, ts_session *sess, ts_user *u, 
 		/* Through a copy: id may point into *sess. */
 		row_session_at(k.st, 0, &x);
 		row_user_at(k.st, 8, u);
-		row_tenant_at(k.st, 18, t);
+		row_tenant_at(k.st, 19, t);
 	}
 	r = sq_end(&k, r);
 	if (r == TS_OK)
@@ -768,19 +703,6 @@ out:
 	return r;
 }
 
-static ts_err
-op_secret_set_data(ts_store *s, int kind, const char *hash, const char *data)
-{
-	sq_call k;
-	ts_err r;
-
-	if ((r = sq_begin(s, SQ_WRITE, ST_SECRET_SET_DATA, &k)) != TS_OK)
-		return r;
-	sq_int(&k, 1, kind);
-	sq_text(&k, 2, hash);
-	sq_text(&k, 3, data ? data : "");
-	return sq_end(&k, sq_changed(&k));
-}
 
 static ts_err
 op_secret_attempt(ts_store *s, int kind, const char *hash, int max, int *n)
@@ -1129,6 +1051,7 @@ const ts_store_ops ts_store_sqlite = {
 	.close = sq_store_close,
 	.ping = op_ping,
 	.location = op_location,
+	.schema_status = op_schema_status,
 	.tenant_create = op_tenant_create,
 	.tenant_create_with_domains = op_tenant_create_with_domains,
 	.tenant_add_domain = op_tenant_add_domain,
@@ -1136,17 +1059,13 @@ const ts_store_ops ts_store_sqlite = {
 	.tenant_by_slug = op_tenant_by_slug,
 	.tenant_by_domain = op_tenant_by_domain,
 	.tenant_by_id = op_tenant_by_id,
-	.tenant_set_mfa_required = op_tenant_set_mfa_required,
 	.tenant_list = op_tenant_list,
 	.user_create = op_user_create,
 	.user_by_email = op_user_by_email,
 	.user_by_id = op_user_by_id,
 	.user_set_password = op_user_set_password,
 	.user_set_flags = op_user_set_flags,
-	.user_login_failed = op_user_login_failed,
-	.user_login_ok = op_user_login_ok,
 	.session_create = op_session_create,
-	.session_get = op_session_get,
 	.session_principal = op_session_principal,
 	.session_revoke = op_session_revoke,
 	.session_set_amr = op_session_set_amr,
@@ -1155,7 +1074,6 @@ const ts_store_ops ts_store_sqlite = {
 	.secret_get = op_secret_get,
 	.secret_consume = op_secret_consume,
 	.secret_rotate = op_secret_rotate,
-	.secret_set_data = op_secret_set_data,
 	.secret_attempt = op_secret_attempt,
 	.secret_replace = op_secret_replace,
 	.secret_purge = op_secret_purge,

@@ -16,7 +16,7 @@
 #define SQ_TENANT_COLS "id, slug, mfa_required, created_at"
 #define SQ_USER_COLS                                                        \
 	"id, tenant_id, email, password_hash, is_verified, is_admin, "      \
-	"is_disabled, failed_logins, locked_until, created_at"
+	"is_disabled, failed_logins, locked_until, created_at, email_norm"
 #define SQ_SESSION_COLS                                                     \
 	"id, tenant_id, user_id, kind, amr, created_at, expires_at, revoked_at"
 #define SQ_SECRET_COLS                                                      \
@@ -50,10 +50,8 @@
 	  "WHERE d.host = ?1")                                                \
 	X(ST_TENANT_BY_ID,                                                    \
 	  "SELECT " SQ_TENANT_COLS " FROM tenants WHERE id = ?1")             \
-	X(ST_TENANT_SET_MFA,                                                  \
-	  "UPDATE tenants SET mfa_required = ?2 WHERE id = ?1")               \
 	X(ST_TENANT_LIST,                                                     \
-	  "SELECT " SQ_TENANT_COLS " FROM tenants ORDER BY created_at, rowid") \
+	  "SELECT " SQ_TENANT_COLS " FROM tenants ORDER BY created_at, slug") \
 	X(ST_DOMAIN_LIST,                                                     \
 	  "SELECT host FROM tenant_domains WHERE tenant_id = ?1 ORDER BY host") \
 	X(ST_USER_INSERT,                                                     \
@@ -69,26 +67,15 @@
 	X(ST_USER_SET_FLAGS,                                                  \
 	  "UPDATE users SET is_verified = ?2, is_admin = ?3, is_disabled = ?4 " \
 	  "WHERE id = ?1")                                                    \
-	/* The right-hand sides see the old failed_logins; RETURNING sees the \
-	 * new one. lock_after <= 0 disables the lock. */                     \
-	X(ST_USER_LOGIN_FAILED,                                               \
-	  "UPDATE users SET failed_logins = failed_logins + 1, "              \
-	  "locked_until = CASE WHEN ?3 > 0 AND failed_logins + 1 >= ?3 "      \
-	  "THEN ?2 + ?4 ELSE locked_until END "                               \
-	  "WHERE id = ?1 RETURNING failed_logins")                            \
-	X(ST_USER_LOGIN_OK,                                                   \
-	  "UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?1") \
 	X(ST_SESSION_INSERT,                                                  \
 	  "INSERT INTO sessions(id, tenant_id, user_id, kind, amr, created_at, " \
 	  "expires_at, revoked_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")   \
-	X(ST_SESSION_GET,                                                     \
-	  "SELECT " SQ_SESSION_COLS " FROM sessions WHERE id = ?1")           \
 	X(ST_SESSION_PRINCIPAL,                                               \
 	  "SELECT s.id, s.tenant_id, s.user_id, s.kind, s.amr, s.created_at, " \
 	  "s.expires_at, s.revoked_at, "                                      \
 	  "u.id, u.tenant_id, u.email, u.password_hash, u.is_verified, "      \
 	  "u.is_admin, u.is_disabled, u.failed_logins, u.locked_until, "      \
-	  "u.created_at, t.id, t.slug, t.mfa_required, t.created_at "         \
+	  "u.created_at, u.email_norm, t.id, t.slug, t.mfa_required, t.created_at "         \
 	  "FROM sessions s JOIN users u ON u.id = s.user_id "                 \
 	  "JOIN tenants t ON t.id = s.tenant_id WHERE s.id = ?1")             \
 	X(ST_SESSION_EXISTS, "SELECT 1 FROM sessions WHERE id = ?1")          \
@@ -134,8 +121,6 @@
 	  "UPDATE secrets SET used_at = max(?3, 1) "                          \
 	  "WHERE kind = ?1 AND hash = ?2 AND used_at = 0 "                    \
 	  "RETURNING " SQ_SECRET_COLS)                                        \
-	X(ST_SECRET_SET_DATA,                                                 \
-	  "UPDATE secrets SET data = ?3 WHERE kind = ?1 AND hash = ?2")       \
 	X(ST_SECRET_PURGE, "DELETE FROM secrets WHERE expires_at < ?1")       \
 	/* One statement: SQLite's write lock makes the check and the count  \
 	 * one step, so parallel guesses cannot pass max. */                 \
@@ -167,7 +152,7 @@
 	  "WHERE kid = ?1 AND private_pem = ?2")                              \
 	X(ST_KEY_LIST,                                                        \
 	  "SELECT " SQ_KEY_COLS " FROM signing_keys "                         \
-	  "ORDER BY created_at DESC, rowid DESC")                             \
+	  "ORDER BY created_at DESC, kid DESC")                             \
 	/* A confirmed factor is never overwritten: the upsert's WHERE leaves \
 	 * it alone and changes() == 0 tells the caller. */                  \
 	X(ST_TOTP_PUT,                                                        \
@@ -205,7 +190,7 @@
 	  "RETURNING " SQ_LOCK_COLS)                                          \
 	X(ST_LOCK_CLEAR, "DELETE FROM login_locks WHERE key = ?1")            \
 	X(ST_LOCK_LIST,                                                       \
-	  "SELECT " SQ_LOCK_COLS " FROM login_locks ORDER BY updated_at DESC")
+	  "SELECT " SQ_LOCK_COLS " FROM login_locks ORDER BY updated_at DESC, key")
 
 typedef enum {
 #define SQ_ST_ENUM(name, sql) name,
@@ -236,6 +221,7 @@ typedef struct sq_store {
 	ino_t ino;            /* removed or replaced file is noticed */
 	uid_t euid;           /* ours, for the permission check */
 	int created;          /* the file exists and is migrated: open, never create */
+	int inspect;          /* TS_STORE_INSPECT: opened as it is, not migrated */
 	_Atomic(const char *) down;  /* why ops fail (a static text), NULL when up */
 
 	pthread_mutex_t mu;   /* guards the fields below */
@@ -295,6 +281,9 @@ ts_err sq_map(int rc);
 void sq_log(sqlite3 *db, int rc, const char *what);
 /* Copies column i into dst (size n), NUL-terminated; NULL gives "". */
 void sq_col_text(sqlite3_stmt *st, int i, char *dst, size_t n);
+
+/* *v gets db's PRAGMA user_version; SQLite's result code. */
+int sq_user_version(sqlite3 *db, int *v);
 
 /* sqlite_schema.c */
 extern const char *const sq_migrations[];

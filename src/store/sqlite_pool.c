@@ -489,8 +489,8 @@ create_private(const sq_store *s)
 }
 
 /* *v gets db's PRAGMA user_version; SQLite's result code. */
-static int
-user_version(sqlite3 *db, int *v)
+int
+sq_user_version(sqlite3 *db, int *v)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
@@ -568,7 +568,7 @@ reopen(sq_store *s, const struct stat *seen)
 	}
 	if (pool_take(s, now + (int64_t)s->busy_ms * 1000, &c) != TS_OK)
 		goto out;
-	rc = user_version(c->db, &v);
+	rc = sq_user_version(c->db, &v);
 	if (rc != SQLITE_OK || v < 1 || sq_migrate(c->db, sq_migrations, sq_migration_count) != TS_OK ||
 	    stat(s->path, &st) != 0) {
 		pool_give(s, c);
@@ -870,7 +870,8 @@ store_prepare(sq_store *s)
 		create_private(s);
 	if ((r = pool_take(s, mono_us() + (int64_t)s->busy_ms * 1000, &c)) != TS_OK)
 		return r;
-	r = sq_migrate(c->db, sq_migrations, sq_migration_count);
+	/* INSPECT (db status) looks at the file as it is. */
+	r = s->inspect ? TS_OK : sq_migrate(c->db, sq_migrations, sq_migration_count);
 	pool_give(s, c);
 	if (r != TS_OK || s->memory)
 		return r;
@@ -932,7 +933,8 @@ sq_store_open(const char *dsn, ts_store_mode mode, ts_store **out)
 	if ((r = parse_dsn(s, dsn)) != TS_OK)
 		goto fail;
 	s->create |= s->memory;
-	if (mode == TS_STORE_EXISTING && (r = must_exist(s)) != TS_OK)
+	s->inspect = mode == TS_STORE_INSPECT;
+	if (mode != TS_STORE_CREATE && (r = must_exist(s)) != TS_OK)
 		goto fail;
 	if ((r = store_prepare(s)) != TS_OK) {
 		name_path(s);

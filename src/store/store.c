@@ -8,7 +8,14 @@
 /* Backends built into this binary. */
 static const ts_store_ops *const backends[] = {
 	&ts_store_sqlite,
+	&ts_store_postgres,
 };
+
+static int
+is_scheme(const char *name, const char *url, size_t n)
+{
+	return name && strlen(name) == n && memcmp(name, url, n) == 0;
+}
 
 /* Length of a leading URI scheme ("sqlite" in "sqlite:..."), or 0 when url
  * does not start with [a-z][a-z0-9+.-]*: (RFC 3986 §3.1, lower case). */
@@ -46,9 +53,8 @@ store_open(const char *url, ts_store_mode mode, ts_store **out)
 	if (strncmp(rest, "//", 2) == 0)
 		rest += 2;                     /* "sqlite:///var/x.db" too */
 	for (i = 0; i < sizeof backends / sizeof backends[0]; i++)
-		if (strlen(backends[i]->scheme) == n &&
-		    memcmp(backends[i]->scheme, url, n) == 0)
-			return backends[i]->open(rest, mode, out);
+		if (is_scheme(backends[i]->scheme, url, n) || is_scheme(backends[i]->alias, url, n))
+			return backends[i]->open(backends[i]->whole_url ? url : rest, mode, out);
 	ts_store_report("no backend for \"%.*s:\" in this build", (int)n, url);
 	return TS_E_INVALID;
 }
@@ -103,4 +109,56 @@ ts_store_open_mode(const char *url, ts_store_mode mode, ts_store **out)
 	if (r != TS_OK && !open_error[0])
 		snprintf(open_error, sizeof(open_error), "%s", ts_strerror(r));
 	return r;
+}
+
+/* Copies src[0..len) to out (size n, at o), returning the new o. */
+static size_t
+put(char *out, size_t n, size_t o, const char *src, size_t len)
+{
+	while (len-- && o + 1 < n)
+		out[o++] = *src++;
+	return o;
+}
+
+void
+ts_store_redact(const char *url, char *out, size_t n)
+{
+	const char *p = url ? url : "", *sep, *at, *colon, *kw;
+	size_t o = 0;
+
+	if (n == 0)
+		return;
+	/* URI form: scheme://user:PASS@host... (RFC 3986 §3.2.1) */
+	if ((sep = strstr(p, "://")) != NULL) {
+		const char *auth = sep + 3;
+		size_t alen = strcspn(auth, "/?#");
+
+		at = memrchr(auth, '@', alen);
+		colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+		if (colon) {
+			o = put(out, n, o, p, (size_t)(colon + 1 - p));
+			o = put(out, n, o, "***", 3);
+			p = at;
+		}
+	}
+	/* keyword form, and URI query parameters: password=PASS */
+	while ((kw = strstr(p, "password=")) != NULL) {
+		size_t vlen;
+
+		o = put(out, n, o, p, (size_t)(kw + 9 - p));
+		kw += 9;
+		if (*kw == '\'' ) {
+			const char *e = kw + 1;
+
+			while (*e && *e != '\'')
+				e += (*e == '\\' && e[1]) ? 2 : 1;
+			vlen = (size_t)(e - kw) + (*e ? 1 : 0);
+		} else {
+			vlen = strcspn(kw, " &");
+		}
+		o = put(out, n, o, "***", 3);
+		p = kw + vlen;
+	}
+	o = put(out, n, o, p, strlen(p));
+	out[o] = '\0';
 }

@@ -1,6 +1,7 @@
 /* The only way the core touches persistent data. A backend is a const table
- * of functions (like curl's vtls or SQLite's VFS): sqlite.c today, a
- * PostgreSQL one later, chosen by the DSN scheme in ts_store_open().
+ * of functions (like curl's vtls or SQLite's VFS): sqlite*.c and
+ * postgres.c/pg_*.c, chosen by the DSN scheme in ts_store_open(). Both pass
+ * the same conformance suite (tests/unit/test_store.c).
  *
  * Records are plain structs with fixed-size fields, so nothing a backend
  * returns needs freeing. Every function is safe to call from any thread at
@@ -8,9 +9,24 @@
  * Times are seconds since the epoch. Ids are UUID text. Secrets are never
  * stored: callers pass the hex SHA-256 (ts_secret_hash) of each.
  *
- * Return codes: TS_OK; TS_E_NOT_FOUND; TS_E_CONFLICT on a unique clash;
- * TS_E_STORE_UNAVAILABLE when the database cannot be reached, is locked past
- * the busy timeout or is read-only; TS_E_INTERNAL for anything else. */
+ * Backend-neutral: a backend stores and compares exactly the text it is
+ * given (byte-wise). Normalising (lower-casing emails and hosts) is the
+ * engine's job, done before the call; lists come in the order stated per
+ * op, never in a storage order (rowid, heap).
+ *
+ * Return codes common to every op: TS_OK; TS_E_STORE_UNAVAILABLE when the
+ * database cannot be reached, times out, is locked past the busy timeout or
+ * is read-only (nothing was changed, or the transaction was rolled back;
+ * only a connection lost during COMMIT leaves the outcome unknown, as for
+ * any client of a networked database);
+ * TS_E_NOMEM; TS_E_INTERNAL for anything else (logged). Per op below:
+ * TS_E_NOT_FOUND (absent row; also an unknown referenced row, e.g. an
+ * unknown tenant_id on an insert that references tenants), TS_E_CONFLICT
+ * (a unique clash), TS_E_INVALID (a value the schema refuses).
+ * Every op is atomic: it happens entirely or not at all, and a multi-step
+ * op is one transaction. A callback (tenant_list, tenant_domains, key_list,
+ * lock_list) runs after the rows are read, with no store resource held, yet
+ * it must not call the store (the engine's callers copy and then act). */
 #ifndef TS_STORE_H
 #define TS_STORE_H
 
@@ -33,7 +49,8 @@ typedef struct ts_tenant {
 typedef struct ts_user {
 	char id[TS_ID_SZ];
 	char tenant_id[TS_ID_SZ];
-	char email[TS_EMAIL_MAX + 1];    /* as given; matched case-insensitively */
+	char email[TS_EMAIL_MAX + 1];    /* as given, for display and mail */
+	char email_norm[TS_EMAIL_MAX + 1]; /* the lookup key: ts_email_norm(email) */
 	char password_hash[TS_PHC_MAX];  /* PHC string, "" when none */
 	int is_verified;
 	int is_admin;
@@ -124,73 +141,94 @@ typedef int (*ts_lock_cb)(void *arg, const ts_lock *l);       /* non-zero stops 
 typedef int (*ts_totp_cb)(void *arg, const ts_totp *t);       /* non-zero stops */
 
 /* Whether ts_store_open may create a database that does not exist yet.
- * Only commands that start a deployment (serve, tenant add) create; the
- * others would otherwise turn a mistyped path into an empty store. */
-typedef enum { TS_STORE_CREATE = 0, TS_STORE_EXISTING = 1 } ts_store_mode;
+ * Only commands that start a deployment (serve, tenant add, db migrate)
+ * create; the others would otherwise turn a mistyped path into an empty
+ * store. On PostgreSQL "create" means the schema only: the database itself
+ * must exist (Tessera never runs CREATE DATABASE). */
+typedef enum {
+	TS_STORE_CREATE = 0,   /* SQLite: make the file; both: create/migrate schema */
+	TS_STORE_EXISTING = 1, /* the database and its schema must exist; migrates */
+	TS_STORE_INSPECT = 2,  /* must exist; neither creates nor migrates (db status) */
+} ts_store_mode;
 
 typedef struct ts_store_ops {
 	const char *scheme;          /* "sqlite", "postgres" */
-	/* dsn is the part after "scheme:". Migrates the schema; creates the
-	 * database only with TS_STORE_CREATE (else TS_E_NOT_FOUND, with a
-	 * ts_store_report naming the resolved location). */
+	const char *alias;           /* another scheme for it ("postgresql"), or NULL */
+	int whole_url;               /* open gets the whole URL, not what follows "scheme:" */
+	/* dsn is the part after "scheme:" (or the whole URL, see whole_url).
+	 * Migrates the schema; creates the database only with TS_STORE_CREATE
+	 * (else TS_E_NOT_FOUND, with a ts_store_report naming the resolved
+	 * location). A schema newer than this build: TS_E_INTERNAL, reported.
+	 * PostgreSQL: the database itself must exist (Tessera never creates
+	 * databases); CREATE may create the schema in an empty one, EXISTING
+	 * requires it (NOT_FOUND otherwise), both migrate under an advisory
+	 * lock. INSPECT: opens what is there, changes nothing. */
 	ts_err (*open)(const char *dsn, ts_store_mode mode, ts_store **out);
 	void (*close)(ts_store *s);
 	/* Cheap liveness check (SELECT 1). */
 	ts_err (*ping)(ts_store *s);
 	/* Where the data lives, for messages: SQLite's absolute path (a
-	 * relative --db is shown as resolved); never a credential. Lives as
-	 * long as s. */
+	 * relative --db is shown as resolved), PostgreSQL's
+	 * "postgres://user@host:port/db"; never a credential. Lives as long
+	 * as s. */
 	const char *(*location)(ts_store *s);
+	/* The schema version of the database and the newest this build knows
+	 * (equal after a migrating open). Changes nothing. */
+	ts_err (*schema_status)(ts_store *s, int *current, int *latest);
 
-	/* Tenants. slug and every domain are unique; domains lower-case. */
+	/* Tenants. slug and every domain are unique (CONFLICT); domains are
+	 * stored as given (the engine lower-cases them). */
 	ts_err (*tenant_create)(ts_store *s, const ts_tenant *t);
 	/* The tenant and its ndomains domains in one transaction: all or
 	 * nothing (CONFLICT when the slug or any domain is taken). */
 	ts_err (*tenant_create_with_domains)(ts_store *s, const ts_tenant *t,
 	                                     const char *const *domains, int ndomains);
+	/* CONFLICT when any tenant has host; NOT_FOUND for an unknown tenant;
+	 * INVALID for "". */
 	ts_err (*tenant_add_domain)(ts_store *s, const char *tenant_id, const char *host);
 	/* NOT_FOUND when the tenant has no such domain. */
 	ts_err (*tenant_remove_domain)(ts_store *s, const char *tenant_id, const char *host);
+	/* Exact match; NOT_FOUND (out zeroed) when none. */
 	ts_err (*tenant_by_slug)(ts_store *s, const char *slug, ts_tenant *out);
 	ts_err (*tenant_by_domain)(ts_store *s, const char *host, ts_tenant *out);
 	ts_err (*tenant_by_id)(ts_store *s, const char *id, ts_tenant *out);
-	ts_err (*tenant_set_mfa_required)(ts_store *s, const char *id, int required);
+	/* Every tenant, ordered by created_at then slug (byte order). */
 	ts_err (*tenant_list)(ts_store *s, ts_tenant_cb cb, void *arg);
-	/* Calls cb with each domain of a tenant, in order. */
+	/* Calls cb with each domain of a tenant in byte order; an unknown
+	 * tenant has none (TS_OK, no call). */
 	ts_err (*tenant_domains)(ts_store *s, const char *tenant_id,
 	                         int (*cb)(void *arg, const char *host), void *arg);
 
-	/* Users. (tenant_id, lower(email)) is unique. */
+	/* Users. (tenant_id, email_norm) is unique: CONFLICT; an unknown
+	 * tenant_id: NOT_FOUND; an empty email_norm: INVALID. */
 	ts_err (*user_create)(ts_store *s, const ts_user *u);
-	ts_err (*user_by_email)(ts_store *s, const char *tenant_id, const char *email, ts_user *out);
+	/* Exact match on email_norm (the caller normalises). NOT_FOUND. */
+	ts_err (*user_by_email)(ts_store *s, const char *tenant_id, const char *email_norm,
+	                        ts_user *out);
 	ts_err (*user_by_id)(ts_store *s, const char *id, ts_user *out);
+	/* NOT_FOUND for an unknown id (both). */
 	ts_err (*user_set_password)(ts_store *s, const char *id, const char *phc);
 	ts_err (*user_set_flags)(ts_store *s, const char *id, int is_verified, int is_admin,
 	                         int is_disabled);
-	/* Atomically adds one failure; if the count reaches lock_after, sets
-	 * locked_until = now + lock_secs. *count gets the new count. */
-	ts_err (*user_login_failed)(ts_store *s, const char *id, int64_t now, int lock_after,
-	                            int64_t lock_secs, int *count);
-	/* Clears the failure count and any lock. */
-	ts_err (*user_login_ok)(ts_store *s, const char *id);
 
-	/* Sessions. */
+	/* Sessions. create: CONFLICT on a taken id. */
 	ts_err (*session_create)(ts_store *s, const ts_session *sess);
-	ts_err (*session_get)(ts_store *s, const char *id, ts_session *out);
 	/* A session with its user and tenant in one read (the bearer-check
 	 * path runs it on every request). NOT_FOUND when any is missing. */
 	ts_err (*session_principal)(ts_store *s, const char *id, ts_session *sess, ts_user *u,
 	                            ts_tenant *t);
-	/* Sets revoked_at (keeps an earlier one); also marks the session's
-	 * unused secrets used, so none of them works again. */
+	/* One transaction: sets revoked_at (keeps an earlier one); also marks
+	 * the session's unused secrets used, so none of them works again.
+	 * NOT_FOUND for an unknown id. */
 	ts_err (*session_revoke)(ts_store *s, const char *id, int64_t now);
 	/* Sets the amr of a live session (a proof given after it started).
 	 * NOT_FOUND when absent or revoked. */
 	ts_err (*session_set_amr)(ts_store *s, const char *id, const char *amr);
-	/* Revokes every live session of a user; *n gets how many. */
+	/* One transaction: revokes every live session of a user and their
+	 * secrets; *n gets how many (0 for an unknown user, TS_OK). */
 	ts_err (*user_sessions_revoke)(ts_store *s, const char *user_id, int64_t now, int *n);
 
-	/* Secrets. */
+	/* Secrets. put: CONFLICT when (kind, hash) exists. */
 	ts_err (*secret_put)(ts_store *s, const ts_secret *sec);
 	/* Reads without consuming; NOT_FOUND when absent (expiry is the
 	 * caller's to judge from the record). */
@@ -206,8 +244,6 @@ typedef struct ts_store_ops {
 	 * created now and expiring at new_expires. Same returns. */
 	ts_err (*secret_rotate)(ts_store *s, int kind, const char *old_hash, int64_t now,
 	                        const char *new_hash, int64_t new_expires, ts_secret *out);
-	/* Replaces a secret's data. */
-	ts_err (*secret_set_data)(ts_store *s, int kind, const char *hash, const char *data);
 	/* Claims one of a secret's max attempts (a guess at a code), atomic
 	 * across threads and processes: the count goes up only while it is
 	 * below max and the secret is unused. TS_OK with *n the number of this
@@ -220,11 +256,14 @@ typedef struct ts_store_ops {
 	/* Deletes secrets that expired before `before`; *n gets how many. */
 	ts_err (*secret_purge)(ts_store *s, int64_t before, int *n);
 
-	/* Signing keys. key_list calls cb for every key, newest first; the
-	 * private_pem it passes lives only during the call. */
+	/* Signing keys. key_list calls cb for every key, newest first
+	 * (created_at descending, then kid descending in byte order); the
+	 * private_pem it passes lives only during the call. add: CONFLICT on
+	 * a taken kid. */
 	ts_err (*key_add)(ts_store *s, const ts_signing_key *k);
 	/* Retires every unretired key but kid: retired_at = at (which may be
-	 * in the future: the key signs until then), publish_until given. */
+	 * in the future: the key signs until then), publish_until given. One
+	 * transaction; NOT_FOUND when kid is unknown (nothing retired). */
 	ts_err (*key_retire_others)(ts_store *s, const char *kid, int64_t at, int64_t publish_until);
 	ts_err (*key_list)(ts_store *s, ts_key_cb cb, void *arg);
 	/* Sets revoked_at = now (a repeat keeps the first time). NOT_FOUND for
@@ -240,12 +279,14 @@ typedef struct ts_store_ops {
 	ts_err (*key_set_private)(ts_store *s, const char *kid, const char *old_text,
 	                          const char *new_text);
 
-	/* TOTP. One per user; put replaces an unconfirmed one. */
+	/* TOTP. One per user; put replaces an unconfirmed one and gives
+	 * CONFLICT over a confirmed one. get/confirm/delete: NOT_FOUND. */
 	ts_err (*totp_put)(ts_store *s, const ts_totp *t);
 	ts_err (*totp_get)(ts_store *s, const char *user_id, ts_totp *out);
 	ts_err (*totp_confirm)(ts_store *s, const char *user_id);
 	/* Atomically records step as used if it is greater than last_step:
-	 * TS_OK, or TS_E_TOKEN_REUSED when step <= last_step (replay). */
+	 * TS_OK, or TS_E_TOKEN_REUSED when step <= last_step (replay);
+	 * NOT_FOUND when the user has no factor. */
 	ts_err (*totp_use_step)(ts_store *s, const char *user_id, int64_t step);
 	ts_err (*totp_delete)(ts_store *s, const char *user_id);
 	/* Calls cb for every TOTP row, by user id; the secret it passes lives
@@ -258,7 +299,9 @@ typedef struct ts_store_ops {
 
 	/* Account locks. lock_fail counts one failure atomically: a lock
 	 * that has run out starts a fresh count; reaching lock_after sets
-	 * locked_until = now + lock_secs. out gets the row after the change. */
+	 * locked_until = now + lock_secs. out gets the row after the change.
+	 * lock_get: NOT_FOUND. lock_clear: TS_OK whether or not there was one.
+	 * lock_list: most recently updated first, then key in byte order. */
 	ts_err (*lock_get)(ts_store *s, const char *key, ts_lock *out);
 	ts_err (*lock_fail)(ts_store *s, const char *key, const char *tenant_id, const char *email,
 	                    int64_t now, int lock_after, int64_t lock_secs, ts_lock *out);
@@ -287,8 +330,14 @@ struct ts_store {
 };
 
 extern const ts_store_ops ts_store_sqlite;
+extern const ts_store_ops ts_store_postgres;
 
-/* Opens "sqlite:PATH" (or a bare path), creating it when missing. */
+/* url with any password replaced by "***" (URI user:PASS@ and keyword
+ * password=PASS), for messages. */
+void ts_store_redact(const char *url, char *out, size_t n);
+
+/* Opens "sqlite:PATH" (or a bare path), creating it when missing, or
+ * "postgres://...", "postgresql://...", "postgres:KEYWORDS" (libpq). */
 ts_err ts_store_open(const char *url, ts_store **out);
 /* The same with a mode: TS_STORE_EXISTING fails (TS_E_NOT_FOUND) when
  * there is no database yet, and creates nothing. */

@@ -1,0 +1,271 @@
+/* Internals of the PostgreSQL backend, shared by its three files:
+ *   pg_pool.c    DSN, connection pool, prepared statements, errors
+ *   pg_schema.c  versioned migrations (schema_version, advisory lock)
+ *   postgres.c   the ts_store_ops table (one small function per op)
+ * Nothing outside src/store/pg*.c and src/store/postgres.c includes it. */
+#ifndef TS_STORE_PG_INTERNAL_H
+#define TS_STORE_PG_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <libpq-fe.h>
+#include "store/store.h"
+
+#define PG_TENANT_COLS "id, slug, mfa_required, created_at"
+#define PG_USER_COLS                                                        \
+	"id, tenant_id, email, password_hash, is_verified, is_admin, "      \
+	"is_disabled, failed_logins, locked_until, created_at, email_norm"
+#define PG_SECRET_COLS                                                      \
+	"kind, hash, tenant_id, user_id, session_id, data, created_at, "    \
+	"expires_at, used_at"
+#define PG_KEY_COLS                                                         \
+	"kid, alg, private_pem, created_at, retired_at, publish_until, "    \
+	"activate_at, revoked_at"
+#define PG_TOTP_COLS "user_id, secret_b32, confirmed, last_step, created_at"
+#define PG_LOCK_COLS "key, tenant_id, email, failures, locked_until, updated_at"
+
+/* Every statement, X(name, sql). Each connection prepares all of them
+ * once, right after it connects (PQprepare), so an op is one round trip.
+ * Parameters are sent as text; the casts say what they are. */
+#define PG_STATEMENTS(X)                                                      \
+	X(PG_PING, "SELECT 1")                                                \
+	X(PG_TENANT_INSERT,                                                   \
+	  "INSERT INTO tenants(id, slug, mfa_required, created_at) "          \
+	  "VALUES($1, $2, $3::int, $4::bigint)")                              \
+	X(PG_DOMAIN_INSERT,                                                   \
+	  "INSERT INTO tenant_domains(host, tenant_id) VALUES($1, $2)")       \
+	X(PG_DOMAIN_DELETE,                                                   \
+	  "DELETE FROM tenant_domains WHERE host = $1 AND tenant_id = $2")    \
+	X(PG_TENANT_BY_SLUG,                                                  \
+	  "SELECT " PG_TENANT_COLS " FROM tenants WHERE slug = $1")           \
+	X(PG_TENANT_BY_DOMAIN,                                                \
+	  "SELECT t.id, t.slug, t.mfa_required, t.created_at "                \
+	  "FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id "       \
+	  "WHERE d.host = $1")                                                \
+	X(PG_TENANT_BY_ID,                                                    \
+	  "SELECT " PG_TENANT_COLS " FROM tenants WHERE id = $1")             \
+	X(PG_TENANT_LIST,                                                     \
+	  "SELECT " PG_TENANT_COLS " FROM tenants ORDER BY created_at, slug") \
+	X(PG_DOMAIN_LIST,                                                     \
+	  "SELECT host FROM tenant_domains WHERE tenant_id = $1 "             \
+	  "ORDER BY host COLLATE \"C\"")                                      \
+	X(PG_USER_INSERT,                                                     \
+	  "INSERT INTO users(id, tenant_id, email, email_norm, password_hash, " \
+	  "is_verified, is_admin, is_disabled, failed_logins, locked_until, " \
+	  "created_at) VALUES($1, $2, $3, $4, $5, $6::int, $7::int, $8::int, " \
+	  "$9::int, $10::bigint, $11::bigint)")                               \
+	X(PG_USER_BY_EMAIL,                                                   \
+	  "SELECT " PG_USER_COLS " FROM users "                               \
+	  "WHERE tenant_id = $1 AND email_norm = $2")                         \
+	X(PG_USER_BY_ID, "SELECT " PG_USER_COLS " FROM users WHERE id = $1")  \
+	X(PG_USER_SET_PASSWORD,                                               \
+	  "UPDATE users SET password_hash = $2 WHERE id = $1")                \
+	X(PG_USER_SET_FLAGS,                                                  \
+	  "UPDATE users SET is_verified = $2::int, is_admin = $3::int, "      \
+	  "is_disabled = $4::int WHERE id = $1")                              \
+	X(PG_SESSION_INSERT,                                                  \
+	  "INSERT INTO sessions(id, tenant_id, user_id, kind, amr, created_at, " \
+	  "expires_at, revoked_at) VALUES($1, $2, $3, $4::int, $5, $6::bigint, " \
+	  "$7::bigint, $8::bigint)")                                          \
+	X(PG_SESSION_PRINCIPAL,                                               \
+	  "SELECT s.id, s.tenant_id, s.user_id, s.kind, s.amr, s.created_at, " \
+	  "s.expires_at, s.revoked_at, "                                      \
+	  "u.id, u.tenant_id, u.email, u.password_hash, u.is_verified, "      \
+	  "u.is_admin, u.is_disabled, u.failed_logins, u.locked_until, "      \
+	  "u.created_at, u.email_norm, t.id, t.slug, t.mfa_required, t.created_at "         \
+	  "FROM sessions s JOIN users u ON u.id = s.user_id "                 \
+	  "JOIN tenants t ON t.id = s.tenant_id WHERE s.id = $1")             \
+	X(PG_SESSION_EXISTS, "SELECT 1 FROM sessions WHERE id = $1")          \
+	X(PG_SESSION_SET_AMR,                                                 \
+	  "UPDATE sessions SET amr = $2 WHERE id = $1 AND revoked_at = 0")    \
+	X(PG_SESSION_REVOKE,                                                  \
+	  "UPDATE sessions SET revoked_at = $2::bigint "                      \
+	  "WHERE id = $1 AND revoked_at = 0")                                 \
+	X(PG_SESSION_KILL_SECRETS,                                            \
+	  "UPDATE secrets SET used_at = GREATEST($2::bigint, 1) "             \
+	  "WHERE session_id = $1 AND used_at = 0")                            \
+	X(PG_USER_KILL_SECRETS,                                               \
+	  "UPDATE secrets SET used_at = GREATEST($2::bigint, 1) "             \
+	  "WHERE used_at = 0 AND session_id IN (SELECT id FROM sessions "     \
+	  "WHERE user_id = $1 AND revoked_at = 0)")                           \
+	X(PG_USER_REVOKE_SESSIONS,                                            \
+	  "UPDATE sessions SET revoked_at = $2::bigint "                      \
+	  "WHERE user_id = $1 AND revoked_at = 0")                            \
+	X(PG_USER_KILL_OTHER_SECRETS,                                         \
+	  "UPDATE secrets SET used_at = GREATEST($2::bigint, 1) "             \
+	  "WHERE used_at = 0 AND (session_id IN (SELECT id FROM sessions "    \
+	  "WHERE user_id = $1 AND revoked_at = 0 AND id <> $3) OR "           \
+	  "(user_id = $1 AND session_id = '' AND kind IN (3, 4, 5)))")        \
+	X(PG_USER_REVOKE_OTHER_SESSIONS,                                      \
+	  "UPDATE sessions SET revoked_at = $2::bigint "                      \
+	  "WHERE user_id = $1 AND revoked_at = 0 AND id <> $3")               \
+	X(PG_ORIGIN_INSERT,                                                   \
+	  "INSERT INTO tenant_origins(tenant_id, origin) VALUES($1, $2)")     \
+	X(PG_ORIGIN_DELETE,                                                   \
+	  "DELETE FROM tenant_origins WHERE tenant_id = $1 AND origin = $2")  \
+	X(PG_ORIGIN_GET,                                                      \
+	  "SELECT 1 FROM tenant_origins WHERE tenant_id = $1 AND origin = $2") \
+	X(PG_SECRET_INSERT,                                                   \
+	  "INSERT INTO secrets(kind, hash, tenant_id, user_id, session_id, "  \
+	  "data, created_at, expires_at, used_at) VALUES($1::int, $2, $3, $4, " \
+	  "$5, $6, $7::bigint, $8::bigint, $9::bigint)")                      \
+	X(PG_SECRET_GET,                                                      \
+	  "SELECT " PG_SECRET_COLS " FROM secrets "                           \
+	  "WHERE kind = $1::int AND hash = $2")                               \
+	/* Under READ COMMITTED a second UPDATE of the same row waits for the \
+	 * first to commit and then re-checks used_at = 0: one winner. */     \
+	X(PG_SECRET_CONSUME,                                                  \
+	  "UPDATE secrets SET used_at = GREATEST($3::bigint, 1) "             \
+	  "WHERE kind = $1::int AND hash = $2 AND used_at = 0 "               \
+	  "RETURNING " PG_SECRET_COLS)                                        \
+	X(PG_SECRET_PURGE, "DELETE FROM secrets WHERE expires_at < $1::bigint") \
+	X(PG_SECRET_ATTEMPT,                                                  \
+	  "UPDATE secrets SET attempts = attempts + 1 "                       \
+	  "WHERE kind = $1::int AND hash = $2 AND used_at = 0 "               \
+	  "AND attempts < $3::int RETURNING attempts")                        \
+	X(PG_SECRET_REPLACE,                                                  \
+	  "INSERT INTO secrets(kind, hash, tenant_id, user_id, session_id, "  \
+	  "data, created_at, expires_at, used_at) VALUES($1::int, $2, $3, $4, " \
+	  "$5, $6, $7::bigint, $8::bigint, $9::bigint) "                      \
+	  "ON CONFLICT (kind, hash) DO UPDATE SET tenant_id = excluded.tenant_id, " \
+	  "user_id = excluded.user_id, session_id = excluded.session_id, "    \
+	  "data = excluded.data, created_at = excluded.created_at, "          \
+	  "expires_at = excluded.expires_at, used_at = excluded.used_at, "    \
+	  "attempts = 0")                                                     \
+	X(PG_KEY_INSERT,                                                      \
+	  "INSERT INTO signing_keys(kid, alg, private_pem, created_at, "      \
+	  "retired_at, publish_until, activate_at, revoked_at) "              \
+	  "VALUES($1, $2, $3, $4::bigint, $5::bigint, $6::bigint, $7::bigint, " \
+	  "$8::bigint)")                                                      \
+	X(PG_KEY_EXISTS, "SELECT 1 FROM signing_keys WHERE kid = $1")         \
+	X(PG_KEY_RETIRE_OTHERS,                                               \
+	  "UPDATE signing_keys SET retired_at = $2::bigint, "                 \
+	  "publish_until = $3::bigint WHERE kid <> $1 AND retired_at = 0")    \
+	X(PG_KEY_REVOKE,                                                      \
+	  "UPDATE signing_keys SET revoked_at = CASE WHEN revoked_at = 0 "    \
+	  "THEN GREATEST($2::bigint, 1) ELSE revoked_at END WHERE kid = $1")  \
+	X(PG_KEY_VERSION, "SELECT version FROM keys_version WHERE id = 1")    \
+	X(PG_KEY_SET_PRIVATE,                                                 \
+	  "UPDATE signing_keys SET private_pem = $3 "                         \
+	  "WHERE kid = $1 AND private_pem = $2")                              \
+	X(PG_KEY_LIST,                                                        \
+	  "SELECT " PG_KEY_COLS " FROM signing_keys "                         \
+	  "ORDER BY created_at DESC, kid COLLATE \"C\" DESC")                 \
+	X(PG_TOTP_PUT,                                                        \
+	  "INSERT INTO totp(user_id, secret_b32, confirmed, last_step, "      \
+	  "created_at) VALUES($1, $2, $3::int, $4::bigint, $5::bigint) "      \
+	  "ON CONFLICT (user_id) DO UPDATE SET secret_b32 = excluded.secret_b32, " \
+	  "confirmed = excluded.confirmed, last_step = excluded.last_step, "  \
+	  "created_at = excluded.created_at WHERE totp.confirmed = 0")        \
+	X(PG_TOTP_GET, "SELECT " PG_TOTP_COLS " FROM totp WHERE user_id = $1") \
+	X(PG_TOTP_LIST,                                                       \
+	  "SELECT " PG_TOTP_COLS " FROM totp ORDER BY user_id COLLATE \"C\"")   \
+	X(PG_TOTP_SET_SECRET,                                                 \
+	  "UPDATE totp SET secret_b32 = $3 WHERE user_id = $1 AND secret_b32 = $2") \
+	X(PG_TOTP_EXISTS, "SELECT 1 FROM totp WHERE user_id = $1")            \
+	X(PG_TOTP_CONFIRM, "UPDATE totp SET confirmed = 1 WHERE user_id = $1") \
+	X(PG_TOTP_USE_STEP,                                                   \
+	  "UPDATE totp SET last_step = $2::bigint "                           \
+	  "WHERE user_id = $1 AND last_step < $2::bigint")                    \
+	X(PG_TOTP_DELETE, "DELETE FROM totp WHERE user_id = $1")              \
+	X(PG_LOCK_GET, "SELECT " PG_LOCK_COLS " FROM login_locks WHERE key = $1") \
+	/* One statement, so parallel failures all count: ON CONFLICT takes  \
+	 * the row lock, and the SET sees the row as it is then. */           \
+	X(PG_LOCK_FAIL,                                                       \
+	  "INSERT INTO login_locks AS l(key, tenant_id, email, failures, "    \
+	  "locked_until, updated_at) VALUES($1, $2, $3, 1, "                  \
+	  "CASE WHEN $5::int <= 1 THEN $4::bigint + $6::bigint ELSE 0 END, "  \
+	  "$4::bigint) ON CONFLICT (key) DO UPDATE SET "                      \
+	  "failures = CASE WHEN l.locked_until > 0 AND l.locked_until <= $4::bigint " \
+	  "  THEN 1 ELSE l.failures + 1 END, "                                \
+	  "locked_until = CASE "                                              \
+	  "  WHEN l.locked_until > 0 AND l.locked_until <= $4::bigint "       \
+	  "    THEN (CASE WHEN $5::int <= 1 THEN $4::bigint + $6::bigint ELSE 0 END) " \
+	  "  WHEN l.locked_until = 0 AND l.failures + 1 >= $5::int "          \
+	  "    THEN $4::bigint + $6::bigint "                                 \
+	  "  ELSE l.locked_until END, "                                       \
+	  "updated_at = $4::bigint RETURNING " PG_LOCK_COLS)                  \
+	X(PG_LOCK_CLEAR, "DELETE FROM login_locks WHERE key = $1")            \
+	X(PG_LOCK_LIST,                                                       \
+	  "SELECT " PG_LOCK_COLS " FROM login_locks "                         \
+	  "ORDER BY updated_at DESC, key COLLATE \"C\"")
+
+typedef enum {
+#define PG_ST_ENUM(name, sql) name,
+	PG_STATEMENTS(PG_ST_ENUM)
+#undef PG_ST_ENUM
+	PG_ST__COUNT
+} pg_stmt;
+
+typedef struct pg_conn {
+	PGconn *db;
+	struct pg_conn *next;         /* free list link while idle */
+} pg_conn;
+
+typedef struct pg_store {
+	ts_store base;                /* first, so a ts_store * is a pg_store * */
+	char *conninfo;               /* what libpq gets (holds the password) */
+	char *password;               /* scrubbed from every message; may be NULL */
+	char location[256];           /* user@host:port/db, never a credential */
+	int max_conns;
+	int wait_ms;                  /* how long an op waits for a connection */
+	int opened;                   /* open has finished: outages are logged */
+
+	pthread_mutex_t mu;           /* guards the fields below */
+	pthread_cond_t cv;
+	pg_conn *idle;
+	int nconns;                   /* open, plus being opened */
+	int down;                     /* last op failed for lack of the server */
+} pg_store;
+
+/* One op's hold on a connection and its last result. */
+typedef struct pg_call {
+	pg_store *s;
+	pg_conn *c;
+	PGresult *res;
+	int broken;                   /* the connection must not be reused */
+} pg_call;
+
+/* Parameters of one statement, as text. */
+#define PG_MAX_ARGS 12
+typedef struct pg_args {
+	const char *v[PG_MAX_ARGS];
+	char num[PG_MAX_ARGS][24];
+	int n;
+} pg_args;
+
+void pg_arg_text(pg_args *a, const char *v);
+void pg_arg_int(pg_args *a, int64_t v);
+
+/* pg_pool.c */
+ts_err pg_store_open(const char *dsn, ts_store_mode mode, ts_store **out);
+void pg_store_close(ts_store *s);
+/* Borrows a connection; on failure nothing is held. */
+ts_err pg_begin(ts_store *s, pg_call *k);
+/* Runs a prepared statement; the result stays in k->res until the next. */
+ts_err pg_run(pg_call *k, pg_stmt st, const pg_args *a);
+/* Runs a plain command ("BEGIN", "COMMIT"). */
+ts_err pg_cmd(pg_call *k, const char *sql);
+/* Rows of the last result, or rows changed by it. */
+int pg_rows(const pg_call *k);
+int pg_changed(const pg_call *k);
+/* Rolls back an open transaction, returns (or drops) the connection. */
+ts_err pg_end(pg_call *k, ts_err r);
+/* Maps a failed result (SQLSTATE, connection state) to a ts_err, and
+ * says so in the log (scrubbed) unless it is a CONFLICT/NOT_FOUND. */
+ts_err pg_fail(pg_call *k, const char *what);
+/* Copies msg into out with the store's password replaced by "***". */
+void pg_scrub(const pg_store *s, const char *msg, char *out, size_t n);
+/* Copies a text column (NULL = "") into dst of size n. */
+void pg_col_text(const PGresult *res, int row, int col, char *dst, size_t n);
+int64_t pg_col_int(const PGresult *res, int row, int col);
+
+/* pg_schema.c */
+extern const char *const pg_migrations[];
+extern const int pg_migration_count;
+/* Reads the schema version (0: no Tessera schema); never writes. */
+ts_err pg_schema_version(pg_store *s, PGconn *db, int *v);
+/* Brings the schema up to date under an advisory lock. */
+ts_err pg_migrate(pg_store *s, PGconn *db);
+
+#endif

@@ -1,0 +1,1108 @@
+/* The PostgreSQL store: one small function per op of ts_store_ops, with
+ * the same semantics as sqlite.c (store.h is the contract). The SQL is in
+ * pg_internal.h (PG_STATEMENTS), the pool and error mapping in pg_pool.c,
+ * the schema in pg_schema.c.
+ *
+ * Atomicity: a counter or single-use guard is one guarded statement
+ * (UPDATE ... WHERE ... RETURNING, INSERT ... ON CONFLICT): PostgreSQL's row
+ * lock serialises concurrent writers of a row and READ COMMITTED re-checks
+ * the WHERE after waiting, so exactly one wins. Multi-statement ops run in
+ * one transaction on one borrowed connection. */
+#include <stdlib.h>
+#include <string.h>
+#include "store/pg_internal.h"
+
+#define PG_BUF(rec, f) (rec)->f, sizeof (rec)->f
+
+/* ---- rows ----------------------------------------------------------- */
+
+static void
+row_tenant(const PGresult *r, int i, int c0, ts_tenant *t)
+{
+	memset(t, 0, sizeof *t);
+	pg_col_text(r, i, c0 + 0, PG_BUF(t, id));
+	pg_col_text(r, i, c0 + 1, PG_BUF(t, slug));
+	t->mfa_required = (int)pg_col_int(r, i, c0 + 2);
+	t->created_at = pg_col_int(r, i, c0 + 3);
+}
+
+static void
+row_user(const PGresult *r, int i, int c0, ts_user *u)
+{
+	memset(u, 0, sizeof *u);
+	pg_col_text(r, i, c0 + 0, PG_BUF(u, id));
+	pg_col_text(r, i, c0 + 1, PG_BUF(u, tenant_id));
+	pg_col_text(r, i, c0 + 2, PG_BUF(u, email));
+	pg_col_text(r, i, c0 + 3, PG_BUF(u, password_hash));
+	u->is_verified = (int)pg_col_int(r, i, c0 + 4);
+	u->is_admin = (int)pg_col_int(r, i, c0 + 5);
+	u->is_disabled = (int)pg_col_int(r, i, c0 + 6);
+	u->failed_logins = (int)pg_col_int(r, i, c0 + 7);
+	u->locked_until = pg_col_int(r, i, c0 + 8);
+	u->created_at = pg_col_int(r, i, c0 + 9);
+	pg_col_text(r, i, c0 + 10, PG_BUF(u, email_norm));
+}
+
+static void
+row_session(const PGresult *r, int i, int c0, ts_session *x)
+{
+	memset(x, 0, sizeof *x);
+	pg_col_text(r, i, c0 + 0, PG_BUF(x, id));
+	pg_col_text(r, i, c0 + 1, PG_BUF(x, tenant_id));
+	pg_col_text(r, i, c0 + 2, PG_BUF(x, user_id));
+	x->kind = (int)pg_col_int(r, i, c0 + 3);
+	pg_col_text(r, i, c0 + 4, PG_BUF(x, amr));
+	x->created_at = pg_col_int(r, i, c0 + 5);
+	x->expires_at = pg_col_int(r, i, c0 + 6);
+	x->revoked_at = pg_col_int(r, i, c0 + 7);
+}
+
+static void
+row_secret(const PGresult *r, int i, ts_secret *x)
+{
+	memset(x, 0, sizeof *x);
+	x->kind = (int)pg_col_int(r, i, 0);
+	pg_col_text(r, i, 1, PG_BUF(x, hash));
+	pg_col_text(r, i, 2, PG_BUF(x, tenant_id));
+	pg_col_text(r, i, 3, PG_BUF(x, user_id));
+	pg_col_text(r, i, 4, PG_BUF(x, session_id));
+	pg_col_text(r, i, 5, PG_BUF(x, data));
+	x->created_at = pg_col_int(r, i, 6);
+	x->expires_at = pg_col_int(r, i, 7);
+	x->used_at = pg_col_int(r, i, 8);
+}
+
+static void
+row_totp(const PGresult *r, int i, ts_totp *x)
+{
+	memset(x, 0, sizeof *x);
+	pg_col_text(r, i, 0, PG_BUF(x, user_id));
+	pg_col_text(r, i, 1, PG_BUF(x, secret_b32));
+	x->confirmed = (int)pg_col_int(r, i, 2);
+	x->last_step = pg_col_int(r, i, 3);
+	x->created_at = pg_col_int(r, i, 4);
+}
+
+static void
+row_lock(const PGresult *r, int i, ts_lock *x)
+{
+	memset(x, 0, sizeof *x);
+	pg_col_text(r, i, 0, PG_BUF(x, key));
+	pg_col_text(r, i, 1, PG_BUF(x, tenant_id));
+	pg_col_text(r, i, 2, PG_BUF(x, email));
+	x->failures = (int)pg_col_int(r, i, 3);
+	x->locked_until = pg_col_int(r, i, 4);
+	x->updated_at = pg_col_int(r, i, 5);
+}
+
+/* ---- shapes every op is one of -------------------------------------- */
+
+/* Runs st with a; TS_OK, or the error. */
+static ts_err
+run(ts_store *s, pg_stmt st, const pg_args *a)
+{
+	pg_call k;
+	ts_err r;
+
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	return pg_end(&k, pg_run(&k, st, a));
+}
+
+/* As run, NOT_FOUND when no row changed. */
+static ts_err
+change(ts_store *s, pg_stmt st, const pg_args *a)
+{
+	pg_call k;
+	ts_err r;
+
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, st, a)) == TS_OK && pg_changed(&k) == 0)
+		r = TS_E_NOT_FOUND;
+	return pg_end(&k, r);
+}
+
+static ts_err
+change1(ts_store *s, pg_stmt st, const char *key)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, key);
+	return change(s, st, &a);
+}
+
+/* A one-row read by one text key: fill(res, out) on a row. Through a
+ * copy, so key may point into out. */
+#define GET_ONE(s, st, key, out, type, fill)                                \
+	do {                                                                \
+		pg_args a_ = { 0 };                                         \
+		type tmp_;                                                  \
+		pg_call k_;                                                 \
+		ts_err r_;                                                  \
+		pg_arg_text(&a_, key);                                      \
+		if ((r_ = pg_begin(s, &k_)) == TS_OK) {                     \
+			if ((r_ = pg_run(&k_, st, &a_)) == TS_OK) {         \
+				if (pg_rows(&k_) > 0)                       \
+					fill;                               \
+				else                                        \
+					r_ = TS_E_NOT_FOUND;                \
+			}                                                   \
+			r_ = pg_end(&k_, r_);                               \
+		}                                                           \
+		if (r_ == TS_OK)                                            \
+			*(out) = tmp_;                                      \
+		else                                                        \
+			memset(out, 0, sizeof *(out));                      \
+		return r_;                                                  \
+	} while (0)
+
+/* ---- liveness ------------------------------------------------------- */
+
+static const char *
+op_location(ts_store *s)
+{
+	return ((pg_store *)s)->location;
+}
+
+static ts_err
+op_ping(ts_store *s)
+{
+	return run(s, PG_PING, NULL);
+}
+
+static ts_err
+op_schema_status(ts_store *base, int *current, int *latest)
+{
+	pg_call k;
+	ts_err r;
+
+	*latest = pg_migration_count;
+	*current = 0;
+	if ((r = pg_begin(base, &k)) != TS_OK)
+		return r;
+	return pg_end(&k, pg_schema_version(k.s, k.c->db, current));
+}
+
+/* ---- tenants -------------------------------------------------------- */
+
+static void
+args_tenant(pg_args *a, const ts_tenant *t)
+{
+	pg_arg_text(a, t->id);
+	pg_arg_text(a, t->slug);
+	pg_arg_int(a, t->mfa_required != 0);
+	pg_arg_int(a, t->created_at);
+}
+
+static ts_err
+op_tenant_create(ts_store *s, const ts_tenant *t)
+{
+	pg_args a = { 0 };
+
+	args_tenant(&a, t);
+	return run(s, PG_TENANT_INSERT, &a);
+}
+
+static ts_err
+op_tenant_create_with_domains(ts_store *s, const ts_tenant *t, const char *const *domains,
+                              int ndomains)
+{
+	pg_args a = { 0 };
+	pg_call k;
+	ts_err r;
+
+	for (int i = 0; i < ndomains; i++)
+		if (!domains[i] || !domains[i][0])
+			return TS_E_INVALID;
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	args_tenant(&a, t);
+	if ((r = pg_cmd(&k, "BEGIN")) != TS_OK || (r = pg_run(&k, PG_TENANT_INSERT, &a)) != TS_OK)
+		goto out;
+	for (int i = 0; i < ndomains; i++) {
+		pg_args d = { 0 };
+
+		pg_arg_text(&d, domains[i]);
+		pg_arg_text(&d, t->id);
+		if ((r = pg_run(&k, PG_DOMAIN_INSERT, &d)) != TS_OK)
+			goto out;
+	}
+	r = pg_cmd(&k, "COMMIT");
+out:
+	return pg_end(&k, r);                 /* rolls back unless committed */
+}
+
+static ts_err
+op_tenant_add_domain(ts_store *s, const char *tenant_id, const char *host)
+{
+	pg_args a = { 0 };
+
+	if (!host || !host[0])
+		return TS_E_INVALID;
+	pg_arg_text(&a, host);
+	pg_arg_text(&a, tenant_id);
+	return run(s, PG_DOMAIN_INSERT, &a);  /* unknown tenant: FK -> NOT_FOUND */
+}
+
+static ts_err
+op_tenant_remove_domain(ts_store *s, const char *tenant_id, const char *host)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, host);
+	pg_arg_text(&a, tenant_id);
+	return change(s, PG_DOMAIN_DELETE, &a);
+}
+
+static ts_err
+op_tenant_by_slug(ts_store *s, const char *slug, ts_tenant *out)
+{
+	GET_ONE(s, PG_TENANT_BY_SLUG, slug, out, ts_tenant, row_tenant(k_.res, 0, 0, &tmp_));
+}
+
+static ts_err
+op_tenant_by_domain(ts_store *s, const char *host, ts_tenant *out)
+{
+	GET_ONE(s, PG_TENANT_BY_DOMAIN, host, out, ts_tenant, row_tenant(k_.res, 0, 0, &tmp_));
+}
+
+static ts_err
+op_tenant_by_id(ts_store *s, const char *id, ts_tenant *out)
+{
+	GET_ONE(s, PG_TENANT_BY_ID, id, out, ts_tenant, row_tenant(k_.res, 0, 0, &tmp_));
+}
+
+/* The whole result is fetched, then the connection returned, then cb
+ * runs: a callback may call the store without holding a connection. */
+static ts_err
+op_tenant_list(ts_store *s, ts_tenant_cb cb, void *arg)
+{
+	PGresult *res;
+	ts_tenant t;
+	pg_call k;
+	ts_err r;
+
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, PG_TENANT_LIST, NULL)) != TS_OK)
+		return pg_end(&k, r);
+	res = k.res;
+	k.res = NULL;
+	pg_end(&k, TS_OK);
+	for (int i = 0; i < PQntuples(res); i++) {
+		row_tenant(res, i, 0, &t);
+		if (cb(arg, &t) != 0)
+			break;
+	}
+	PQclear(res);
+	return TS_OK;
+}
+
+static ts_err
+op_tenant_domains(ts_store *s, const char *tenant_id, int (*cb)(void *arg, const char *host),
+                  void *arg)
+{
+	char host[TS_HOST_MAX + 1];
+	pg_args a = { 0 };
+	PGresult *res;
+	pg_call k;
+	ts_err r;
+
+	pg_arg_text(&a, tenant_id);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, PG_DOMAIN_LIST, &a)) != TS_OK)
+		return pg_end(&k, r);
+	res = k.res;
+	k.res = NULL;
+	pg_end(&k, TS_OK);
+	for (int i = 0; i < PQntuples(res); i++) {
+		pg_col_text(res, i, 0, host, sizeof host);
+		if (cb(arg, host))
+			break;
+	}
+	PQclear(res);
+	return TS_OK;
+}
+
+/* ---- users ---------------------------------------------------------- */
+
+static ts_err
+op_user_create(ts_store *s, const ts_user *u)
+{
+	pg_args a = { 0 };
+
+	if (!u->email_norm[0])
+		return TS_E_INVALID;
+	pg_arg_text(&a, u->id);
+	pg_arg_text(&a, u->tenant_id);
+	pg_arg_text(&a, u->email);
+	pg_arg_text(&a, u->email_norm);
+	pg_arg_text(&a, u->password_hash);
+	pg_arg_int(&a, u->is_verified != 0);
+	pg_arg_int(&a, u->is_admin != 0);
+	pg_arg_int(&a, u->is_disabled != 0);
+	pg_arg_int(&a, u->failed_logins);
+	pg_arg_int(&a, u->locked_until);
+	pg_arg_int(&a, u->created_at);
+	return run(s, PG_USER_INSERT, &a);    /* unknown tenant: FK -> NOT_FOUND */
+}
+
+static ts_err
+op_user_by_email(ts_store *s, const char *tenant_id, const char *email_norm, ts_user *out)
+{
+	pg_args a = { 0 };
+	ts_user tmp;
+	pg_call k;
+	ts_err r;
+
+	pg_arg_text(&a, tenant_id);
+	pg_arg_text(&a, email_norm);
+	if ((r = pg_begin(s, &k)) == TS_OK) {
+		if ((r = pg_run(&k, PG_USER_BY_EMAIL, &a)) == TS_OK) {
+			if (pg_rows(&k) > 0)
+				row_user(k.res, 0, 0, &tmp);
+			else
+				r = TS_E_NOT_FOUND;
+		}
+		r = pg_end(&k, r);
+	}
+	if (r == TS_OK)
+		*out = tmp;                    /* late, so tenant_id may alias out */
+	else
+		memset(out, 0, sizeof *out);
+	return r;
+}
+
+static ts_err
+op_user_by_id(ts_store *s, const char *id, ts_user *out)
+{
+	GET_ONE(s, PG_USER_BY_ID, id, out, ts_user, row_user(k_.res, 0, 0, &tmp_));
+}
+
+static ts_err
+op_user_set_password(ts_store *s, const char *id, const char *phc)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, id);
+	pg_arg_text(&a, phc ? phc : "");
+	return change(s, PG_USER_SET_PASSWORD, &a);
+}
+
+static ts_err
+op_user_set_flags(ts_store *s, const char *id, int is_verified, int is_admin, int is_disabled)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, id);
+	pg_arg_int(&a, is_verified != 0);
+	pg_arg_int(&a, is_admin != 0);
+	pg_arg_int(&a, is_disabled != 0);
+	return change(s, PG_USER_SET_FLAGS, &a);
+}
+
+static ts_err
+op_user_set_password_revoke(ts_store *s, const char *id, const char *phc,
+                            const char *keep_session, int64_t now, int *n)
+{
+	pg_args p = { 0 }, a = { 0 };
+	pg_call k;
+	ts_err r;
+	int ended = 0;
+
+	*n = 0;
+	pg_arg_text(&p, id);
+	pg_arg_text(&p, phc ? phc : "");
+	pg_arg_text(&a, id);
+	pg_arg_int(&a, now);
+	pg_arg_text(&a, keep_session ? keep_session : "");
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_cmd(&k, "BEGIN")) != TS_OK || (r = pg_run(&k, PG_USER_SET_PASSWORD, &p)) != TS_OK)
+		goto out;
+	if (pg_changed(&k) == 0) {
+		r = TS_E_NOT_FOUND;
+		goto out;
+	}
+	if ((r = pg_run(&k, PG_USER_KILL_OTHER_SECRETS, &a)) != TS_OK ||
+	    (r = pg_run(&k, PG_USER_REVOKE_OTHER_SESSIONS, &a)) != TS_OK)
+		goto out;
+	ended = pg_changed(&k);
+	if ((r = pg_cmd(&k, "COMMIT")) == TS_OK)
+		*n = ended;
+out:
+	return pg_end(&k, r);
+}
+
+/* ---- tenant origins ------------------------------------------------- */
+
+static ts_err
+origin_op(ts_store *s, pg_stmt st, const char *tenant_id, const char *origin)
+{
+	pg_args a = { 0 };
+	pg_call k;
+	ts_err r;
+
+	pg_arg_text(&a, tenant_id);
+	pg_arg_text(&a, origin);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, st, &a)) == TS_OK) {
+		if (st == PG_ORIGIN_GET && pg_rows(&k) == 0)
+			r = TS_E_NOT_FOUND;
+		else if (st == PG_ORIGIN_DELETE && pg_changed(&k) == 0)
+			r = TS_E_NOT_FOUND;
+	}
+	return pg_end(&k, r);
+}
+
+static ts_err
+op_tenant_add_origin(ts_store *s, const char *tenant_id, const char *origin)
+{
+	return origin_op(s, PG_ORIGIN_INSERT, tenant_id, origin);
+}
+
+static ts_err
+op_tenant_remove_origin(ts_store *s, const char *tenant_id, const char *origin)
+{
+	return origin_op(s, PG_ORIGIN_DELETE, tenant_id, origin);
+}
+
+static ts_err
+op_tenant_origin_allowed(ts_store *s, const char *tenant_id, const char *origin)
+{
+	return origin_op(s, PG_ORIGIN_GET, tenant_id, origin);
+}
+
+/* ---- sessions ------------------------------------------------------- */
+
+static ts_err
+op_session_create(ts_store *s, const ts_session *x)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, x->id);
+	pg_arg_text(&a, x->tenant_id);
+	pg_arg_text(&a, x->user_id);
+	pg_arg_int(&a, x->kind);
+	pg_arg_text(&a, x->amr);
+	pg_arg_int(&a, x->created_at);
+	pg_arg_int(&a, x->expires_at);
+	pg_arg_int(&a, x->revoked_at);
+	return run(s, PG_SESSION_INSERT, &a);
+}
+
+static ts_err
+op_session_principal(ts_store *s, const char *id, ts_session *sess, ts_user *u, ts_tenant *t)
+{
+	pg_args a = { 0 };
+	ts_session x;
+	pg_call k;
+	ts_err r;
+
+	pg_arg_text(&a, id);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, PG_SESSION_PRINCIPAL, &a)) == TS_OK) {
+		if (pg_rows(&k) > 0) {
+			row_session(k.res, 0, 0, &x);
+			row_user(k.res, 0, 8, u);
+			row_tenant(k.res, 0, 19, t);
+		} else {
+			r = TS_E_NOT_FOUND;
+		}
+	}
+	r = pg_end(&k, r);
+	if (r == TS_OK)
+		*sess = x;                     /* late: id may point into *sess */
+	return r;
+}
+
+static ts_err
+op_session_set_amr(ts_store *s, const char *id, const char *amr)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, id);
+	pg_arg_text(&a, amr);
+	return change(s, PG_SESSION_SET_AMR, &a);
+}
+
+static ts_err
+op_session_revoke(ts_store *s, const char *id, int64_t now)
+{
+	pg_args a = { 0 }, e = { 0 };
+	pg_call k;
+	ts_err r;
+
+	pg_arg_text(&a, id);
+	pg_arg_int(&a, now);
+	pg_arg_text(&e, id);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_cmd(&k, "BEGIN")) != TS_OK || (r = pg_run(&k, PG_SESSION_REVOKE, &a)) != TS_OK)
+		goto out;
+	/* Already revoked keeps its earlier time, and still kills secrets. */
+	if (pg_changed(&k) == 0) {
+		if ((r = pg_run(&k, PG_SESSION_EXISTS, &e)) != TS_OK)
+			goto out;
+		if (pg_rows(&k) == 0) {
+			r = TS_E_NOT_FOUND;
+			goto out;
+		}
+	}
+	if ((r = pg_run(&k, PG_SESSION_KILL_SECRETS, &a)) == TS_OK)
+		r = pg_cmd(&k, "COMMIT");
+out:
+	return pg_end(&k, r);
+}
+
+static ts_err
+op_user_sessions_revoke(ts_store *s, const char *user_id, int64_t now, int *n)
+{
+	pg_args a = { 0 };
+	pg_call k;
+	ts_err r;
+	int ended = 0;
+
+	*n = 0;
+	pg_arg_text(&a, user_id);
+	pg_arg_int(&a, now);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	/* Secrets first: the subquery picks sessions that are still live. */
+	if ((r = pg_cmd(&k, "BEGIN")) != TS_OK || (r = pg_run(&k, PG_USER_KILL_SECRETS, &a)) != TS_OK ||
+	    (r = pg_run(&k, PG_USER_REVOKE_SESSIONS, &a)) != TS_OK)
+		goto out;
+	ended = pg_changed(&k);
+	if ((r = pg_cmd(&k, "COMMIT")) == TS_OK)
+		*n = ended;
+out:
+	return pg_end(&k, r);
+}
+
+/* ---- secrets -------------------------------------------------------- */
+
+static void
+args_secret(pg_args *a, const ts_secret *x)
+{
+	pg_arg_int(a, x->kind);
+	pg_arg_text(a, x->hash);
+	pg_arg_text(a, x->tenant_id);
+	pg_arg_text(a, x->user_id);
+	pg_arg_text(a, x->session_id);
+	pg_arg_text(a, x->data);
+	pg_arg_int(a, x->created_at);
+	pg_arg_int(a, x->expires_at);
+	pg_arg_int(a, x->used_at);
+}
+
+static ts_err
+op_secret_put(ts_store *s, const ts_secret *x)
+{
+	pg_args a = { 0 };
+
+	args_secret(&a, x);
+	return run(s, PG_SECRET_INSERT, &a);
+}
+
+static ts_err
+op_secret_replace(ts_store *s, const ts_secret *x)
+{
+	pg_args a = { 0 };
+
+	args_secret(&a, x);
+	return run(s, PG_SECRET_REPLACE, &a);
+}
+
+static ts_err
+op_secret_get(ts_store *s, int kind, const char *hash, ts_secret *out)
+{
+	pg_args a = { 0 };
+	ts_secret tmp;
+	pg_call k;
+	ts_err r;
+
+	pg_arg_int(&a, kind);
+	pg_arg_text(&a, hash);
+	if ((r = pg_begin(s, &k)) == TS_OK) {
+		if ((r = pg_run(&k, PG_SECRET_GET, &a)) == TS_OK) {
+			if (pg_rows(&k) > 0)
+				row_secret(k.res, 0, &tmp);
+			else
+				r = TS_E_NOT_FOUND;
+		}
+		r = pg_end(&k, r);
+	}
+	if (r == TS_OK)
+		*out = tmp;
+	else
+		memset(out, 0, sizeof *out);
+	return r;
+}
+
+/* The guarded UPDATE; when it matched nothing, a read tells absent from
+ * spent (and by whom, for the caller's revocation). */
+static ts_err
+consume(pg_call *k, int kind, const char *hash, int64_t now, ts_secret *tmp)
+{
+	pg_args a = { 0 }, g = { 0 };
+	ts_err r;
+
+	pg_arg_int(&a, kind);
+	pg_arg_text(&a, hash);
+	pg_arg_int(&a, now);
+	if ((r = pg_run(k, PG_SECRET_CONSUME, &a)) != TS_OK)
+		return r;
+	if (pg_rows(k) > 0) {
+		row_secret(k->res, 0, tmp);
+		return TS_OK;
+	}
+	pg_arg_int(&g, kind);
+	pg_arg_text(&g, hash);
+	if ((r = pg_run(k, PG_SECRET_GET, &g)) != TS_OK)
+		return r;
+	if (pg_rows(k) == 0)
+		return TS_E_NOT_FOUND;
+	row_secret(k->res, 0, tmp);
+	return TS_E_TOKEN_REUSED;
+}
+
+static ts_err
+op_secret_consume(ts_store *s, int kind, const char *hash, int64_t now, ts_secret *out)
+{
+	ts_secret tmp;
+	pg_call k;
+	ts_err r;
+
+	if ((r = pg_begin(s, &k)) == TS_OK)
+		r = pg_end(&k, consume(&k, kind, hash, now, &tmp));
+	if (r == TS_OK || r == TS_E_TOKEN_REUSED)
+		*out = tmp;
+	else
+		memset(out, 0, sizeof *out);
+	return r;
+}
+
+static ts_err
+op_secret_rotate(ts_store *s, int kind, const char *old_hash, int64_t now, const char *new_hash,
+                 int64_t new_expires, ts_secret *out)
+{
+	ts_secret tmp, next;
+	pg_args a = { 0 };
+	pg_call k;
+	ts_err r;
+
+	memset(&tmp, 0, sizeof tmp);
+	if ((r = pg_begin(s, &k)) != TS_OK) {
+		memset(out, 0, sizeof *out);
+		return r;
+	}
+	if ((r = pg_cmd(&k, "BEGIN")) != TS_OK ||
+	    (r = consume(&k, kind, old_hash, now, &tmp)) != TS_OK)
+		goto out;
+	/* The successor: the spent one's owner, nothing else carried over. */
+	next = (ts_secret){ .kind = kind, .created_at = now, .expires_at = new_expires };
+	ts_strlcpy(next.hash, new_hash, sizeof(next.hash));
+	ts_strlcpy(next.tenant_id, tmp.tenant_id, sizeof(next.tenant_id));
+	ts_strlcpy(next.user_id, tmp.user_id, sizeof(next.user_id));
+	ts_strlcpy(next.session_id, tmp.session_id, sizeof(next.session_id));
+	args_secret(&a, &next);
+	if ((r = pg_run(&k, PG_SECRET_INSERT, &a)) == TS_OK)
+		r = pg_cmd(&k, "COMMIT");
+out:
+	r = pg_end(&k, r);                    /* rolls back unless committed */
+	if (r == TS_OK || r == TS_E_TOKEN_REUSED)
+		*out = tmp;
+	else
+		memset(out, 0, sizeof *out);
+	return r;
+}
+
+static ts_err
+op_secret_attempt(ts_store *s, int kind, const char *hash, int max, int *n)
+{
+	pg_args a = { 0 };
+	pg_call k;
+	ts_err r;
+
+	*n = 0;
+	pg_arg_int(&a, kind);
+	pg_arg_text(&a, hash);
+	pg_arg_int(&a, max);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, PG_SECRET_ATTEMPT, &a)) == TS_OK) {
+		if (pg_rows(&k) > 0)
+			*n = (int)pg_col_int(k.res, 0, 0);
+		else
+			r = TS_E_NOT_FOUND;
+	}
+	return pg_end(&k, r);
+}
+
+static ts_err
+op_secret_purge(ts_store *s, int64_t before, int *n)
+{
+	pg_args a = { 0 };
+	pg_call k;
+	ts_err r;
+
+	*n = 0;
+	pg_arg_int(&a, before);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, PG_SECRET_PURGE, &a)) == TS_OK)
+		*n = pg_changed(&k);
+	return pg_end(&k, r);
+}
+
+/* ---- signing keys --------------------------------------------------- */
+
+static ts_err
+op_key_add(ts_store *s, const ts_signing_key *x)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, x->kid);
+	pg_arg_text(&a, x->alg);
+	pg_arg_text(&a, x->private_pem);
+	pg_arg_int(&a, x->created_at);
+	pg_arg_int(&a, x->retired_at);
+	pg_arg_int(&a, x->publish_until);
+	pg_arg_int(&a, x->activate_at);
+	pg_arg_int(&a, x->revoked_at);
+	return run(s, PG_KEY_INSERT, &a);
+}
+
+static ts_err
+op_key_retire_others(ts_store *s, const char *kid, int64_t at, int64_t publish_until)
+{
+	pg_args e = { 0 }, a = { 0 };
+	pg_call k;
+	ts_err r;
+
+	pg_arg_text(&e, kid);
+	pg_arg_text(&a, kid);
+	pg_arg_int(&a, at);
+	pg_arg_int(&a, publish_until);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_cmd(&k, "BEGIN")) != TS_OK || (r = pg_run(&k, PG_KEY_EXISTS, &e)) != TS_OK)
+		goto out;
+	if (pg_rows(&k) == 0) {
+		r = TS_E_NOT_FOUND;
+		goto out;
+	}
+	if ((r = pg_run(&k, PG_KEY_RETIRE_OTHERS, &a)) == TS_OK)
+		r = pg_cmd(&k, "COMMIT");
+out:
+	return pg_end(&k, r);
+}
+
+/* Each PEM is copied for the callback and wiped after; the rows are
+ * fetched first and the connection returned before any callback runs. */
+static ts_err
+op_key_list(ts_store *s, ts_key_cb cb, void *arg)
+{
+	ts_signing_key key;
+	PGresult *res;
+	pg_call k;
+	ts_err r;
+	int stop = 0;
+
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, PG_KEY_LIST, NULL)) != TS_OK)
+		return pg_end(&k, r);
+	res = k.res;
+	k.res = NULL;
+	pg_end(&k, TS_OK);
+	for (int i = 0; i < PQntuples(res) && !stop && r == TS_OK; i++) {
+		const char *pem = PQgetvalue(res, i, 2);
+		size_t len = strlen(pem);
+
+		memset(&key, 0, sizeof key);
+		pg_col_text(res, i, 0, PG_BUF(&key, kid));
+		pg_col_text(res, i, 1, PG_BUF(&key, alg));
+		if (!(key.private_pem = malloc(len + 1))) {
+			r = TS_E_NOMEM;
+			break;
+		}
+		memcpy(key.private_pem, pem, len + 1);
+		key.created_at = pg_col_int(res, i, 3);
+		key.retired_at = pg_col_int(res, i, 4);
+		key.publish_until = pg_col_int(res, i, 5);
+		key.activate_at = pg_col_int(res, i, 6);
+		key.revoked_at = pg_col_int(res, i, 7);
+		stop = cb(arg, &key);
+		ts_wipe(key.private_pem, len);
+		free(key.private_pem);
+	}
+	/* libpq's copies of the PEMs, too */
+	for (int i = 0; i < PQntuples(res); i++)
+		ts_wipe(PQgetvalue(res, i, 2), strlen(PQgetvalue(res, i, 2)));
+	PQclear(res);
+	return r;
+}
+
+static ts_err
+op_key_revoke(ts_store *s, const char *kid, int64_t now)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, kid);
+	pg_arg_int(&a, now);
+	return change(s, PG_KEY_REVOKE, &a);
+}
+
+static ts_err
+op_key_version(ts_store *s, int64_t *out)
+{
+	pg_call k;
+	ts_err r;
+
+	*out = 0;
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, PG_KEY_VERSION, NULL)) == TS_OK) {
+		if (pg_rows(&k) > 0)
+			*out = pg_col_int(k.res, 0, 0);
+		else
+			r = TS_E_NOT_FOUND;
+	}
+	return pg_end(&k, r);
+}
+
+/* ---- TOTP ----------------------------------------------------------- */
+
+static ts_err
+op_totp_put(ts_store *s, const ts_totp *t)
+{
+	pg_args a = { 0 };
+	ts_err r;
+
+	pg_arg_text(&a, t->user_id);
+	pg_arg_text(&a, t->secret_b32);
+	pg_arg_int(&a, t->confirmed != 0);
+	pg_arg_int(&a, t->last_step);
+	pg_arg_int(&a, t->created_at);
+	r = change(s, PG_TOTP_PUT, &a);
+	/* Nothing changed: a confirmed factor is in the way. */
+	return r == TS_E_NOT_FOUND ? TS_E_CONFLICT : r;
+}
+
+static ts_err
+op_totp_get(ts_store *s, const char *user_id, ts_totp *out)
+{
+	GET_ONE(s, PG_TOTP_GET, user_id, out, ts_totp, row_totp(k_.res, 0, &tmp_));
+}
+
+/* Every row is read and the connection given back before cb runs, so cb
+ * holds no connection of the pool. */
+static ts_err
+op_totp_list(ts_store *s, ts_totp_cb cb, void *arg)
+{
+	PGresult *res;
+	ts_totp t;
+	pg_call k;
+	ts_err r;
+
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, PG_TOTP_LIST, NULL)) != TS_OK)
+		return pg_end(&k, r);
+	res = k.res;
+	k.res = NULL;
+	pg_end(&k, TS_OK);
+	for (int i = 0; i < PQntuples(res); i++) {
+		row_totp(res, i, &t);
+		int stop = cb(arg, &t);
+		explicit_bzero(t.secret_b32, sizeof(t.secret_b32));
+		if (stop)
+			break;
+	}
+	PQclear(res);   /* the rows held sealed secrets only */
+	return TS_OK;
+}
+
+/* Compare-and-set: NOT_FOUND when the row no longer holds old_text. */
+static ts_err
+op_totp_set_secret(ts_store *s, const char *user_id, const char *old_text, const char *new_text)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, user_id);
+	pg_arg_text(&a, old_text);
+	pg_arg_text(&a, new_text);
+	return change(s, PG_TOTP_SET_SECRET, &a);
+}
+
+static ts_err
+op_key_set_private(ts_store *s, const char *kid, const char *old_text, const char *new_text)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, kid);
+	pg_arg_text(&a, old_text);
+	pg_arg_text(&a, new_text);
+	return change(s, PG_KEY_SET_PRIVATE, &a);
+}
+
+static ts_err
+op_totp_confirm(ts_store *s, const char *user_id)
+{
+	return change1(s, PG_TOTP_CONFIRM, user_id);
+}
+
+/* RFC 6238 §5.2: the same code is never accepted twice. */
+static ts_err
+op_totp_use_step(ts_store *s, const char *user_id, int64_t step)
+{
+	pg_args a = { 0 }, e = { 0 };
+	pg_call k;
+	ts_err r;
+
+	pg_arg_text(&a, user_id);
+	pg_arg_int(&a, step);
+	pg_arg_text(&e, user_id);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, PG_TOTP_USE_STEP, &a)) == TS_OK && pg_changed(&k) == 0) {
+		if ((r = pg_run(&k, PG_TOTP_EXISTS, &e)) == TS_OK)
+			r = pg_rows(&k) > 0 ? TS_E_TOKEN_REUSED : TS_E_NOT_FOUND;
+	}
+	return pg_end(&k, r);
+}
+
+static ts_err
+op_totp_delete(ts_store *s, const char *user_id)
+{
+	return change1(s, PG_TOTP_DELETE, user_id);
+}
+
+/* ---- account locks -------------------------------------------------- */
+
+static ts_err
+op_lock_get(ts_store *s, const char *key, ts_lock *out)
+{
+	GET_ONE(s, PG_LOCK_GET, key, out, ts_lock, row_lock(k_.res, 0, &tmp_));
+}
+
+static ts_err
+op_lock_fail(ts_store *s, const char *key, const char *tenant_id, const char *email,
+             int64_t now, int lock_after, int64_t lock_secs, ts_lock *out)
+{
+	pg_args a = { 0 };
+	pg_call k;
+	ts_err r;
+
+	memset(out, 0, sizeof *out);
+	pg_arg_text(&a, key);
+	pg_arg_text(&a, tenant_id ? tenant_id : "");
+	pg_arg_text(&a, email ? email : "");
+	pg_arg_int(&a, now);
+	pg_arg_int(&a, lock_after);
+	pg_arg_int(&a, lock_secs);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, PG_LOCK_FAIL, &a)) == TS_OK) {
+		if (pg_rows(&k) > 0)
+			row_lock(k.res, 0, out);
+		else
+			r = TS_E_INTERNAL;
+	}
+	return pg_end(&k, r);
+}
+
+static ts_err
+op_lock_clear(ts_store *s, const char *key)
+{
+	ts_err r = change1(s, PG_LOCK_CLEAR, key);
+
+	return r == TS_E_NOT_FOUND ? TS_OK : r;
+}
+
+static ts_err
+op_lock_list(ts_store *s, ts_lock_cb cb, void *arg)
+{
+	PGresult *res;
+	ts_lock l;
+	pg_call k;
+	ts_err r;
+
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, PG_LOCK_LIST, NULL)) != TS_OK)
+		return pg_end(&k, r);
+	res = k.res;
+	k.res = NULL;
+	pg_end(&k, TS_OK);
+	for (int i = 0; i < PQntuples(res); i++) {
+		row_lock(res, i, &l);
+		if (cb(arg, &l))
+			break;
+	}
+	PQclear(res);
+	return TS_OK;
+}
+
+const ts_store_ops ts_store_postgres = {
+	.scheme = "postgres",
+	.alias = "postgresql",
+	.whole_url = 1,
+	.open = pg_store_open,
+	.close = pg_store_close,
+	.ping = op_ping,
+	.location = op_location,
+	.schema_status = op_schema_status,
+	.tenant_create = op_tenant_create,
+	.tenant_create_with_domains = op_tenant_create_with_domains,
+	.tenant_add_domain = op_tenant_add_domain,
+	.tenant_remove_domain = op_tenant_remove_domain,
+	.tenant_by_slug = op_tenant_by_slug,
+	.tenant_by_domain = op_tenant_by_domain,
+	.tenant_by_id = op_tenant_by_id,
+	.tenant_list = op_tenant_list,
+	.tenant_domains = op_tenant_domains,
+	.user_create = op_user_create,
+	.user_by_email = op_user_by_email,
+	.user_by_id = op_user_by_id,
+	.user_set_password = op_user_set_password,
+	.user_set_flags = op_user_set_flags,
+	.session_create = op_session_create,
+	.session_principal = op_session_principal,
+	.session_revoke = op_session_revoke,
+	.session_set_amr = op_session_set_amr,
+	.user_sessions_revoke = op_user_sessions_revoke,
+	.secret_put = op_secret_put,
+	.secret_get = op_secret_get,
+	.secret_consume = op_secret_consume,
+	.secret_rotate = op_secret_rotate,
+	.secret_attempt = op_secret_attempt,
+	.secret_replace = op_secret_replace,
+	.secret_purge = op_secret_purge,
+	.key_add = op_key_add,
+	.key_retire_others = op_key_retire_others,
+	.key_list = op_key_list,
+	.key_revoke = op_key_revoke,
+	.key_version = op_key_version,
+	.totp_put = op_totp_put,
+	.totp_get = op_totp_get,
+	.totp_list = op_totp_list,
+	.totp_set_secret = op_totp_set_secret,
+	.key_set_private = op_key_set_private,
+	.totp_confirm = op_totp_confirm,
+	.totp_use_step = op_totp_use_step,
+	.totp_delete = op_totp_delete,
+	.lock_get = op_lock_get,
+	.lock_fail = op_lock_fail,
+	.lock_clear = op_lock_clear,
+	.lock_list = op_lock_list,
+	.user_set_password_revoke = op_user_set_password_revoke,
+	.tenant_add_origin = op_tenant_add_origin,
+	.tenant_remove_origin = op_tenant_remove_origin,
+	.tenant_origin_allowed = op_tenant_origin_allowed,
+};
