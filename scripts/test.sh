@@ -34,16 +34,7 @@ bash tests/e2e/run.sh build/tessera
 echo "== black-box suite (asan+ubsan)"
 bash tests/e2e/run.sh build-asan/tessera
 
-# The same black-box suite on PostgreSQL (release build): scripts/pg.sh
-# (the PostgreSQL backend's) starts a throwaway cluster and prints its
-# admin DSN; each test makes its own database on it.
-if [ -f scripts/pg.sh ]; then
-  echo "== black-box suite (postgresql)"
-  pg_out=$(bash scripts/pg.sh start)
-  trap 'bash scripts/pg.sh stop' EXIT
-  dsn=$(printf '%s\n' "$pg_out" | sed -n 's/^TESSERA_PG_DSN=//p' | tail -n1)
-  [ -n "$dsn" ] || { echo "test.sh: scripts/pg.sh start printed no TESSERA_PG_DSN line" >&2; exit 1; }
-  TESSERA_E2E_STORE=postgres TESSERA_PG_DSN="$dsn" bash tests/e2e/run.sh build/tessera
-else
-  echo "== black-box suite (postgresql): SKIPPED: scripts/pg.sh is absent (the PostgreSQL backend is not in this tree)"
-fi
+# The same black-box suite on PostgreSQL (release build), on the cluster
+# started above: each test makes its own database through the admin DSN.
+echo "== black-box suite (postgresql)"
+TESSERA_E2E_STORE=postgres bash tests/e2e/run.sh build/tessera
