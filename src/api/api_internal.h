@@ -12,6 +12,7 @@
 struct ts_api {
 	ts_auth *auth;
 	char *prefix[4];             /* by face: native, admin, iam, px0 */
+	ts_pool *store_pool;         /* not owned; NULL: store calls inline */
 };
 
 typedef ts_http_action (*api_handler)(ts_api *api, ts_http_req *req, ts_http_resp *resp);
@@ -21,6 +22,7 @@ typedef struct api_route {
 	const char *method;
 	const char *path;            /* after the face's prefix */
 	api_handler fn;
+	int no_store;                /* never touches the store: always inline */
 } api_route;
 
 enum { FACE_NATIVE = 0, FACE_ADMIN = 1, FACE_IAM = 2, FACE_PX0 = 3 };

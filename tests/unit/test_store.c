@@ -507,7 +507,7 @@ test_secrets(ts_store *s)
 	CHECK(s->ops->secret_consume(s, TS_SECRET_EMAIL_OTP, x.hash, 0, &got) == TS_OK);
 	CHECK(s->ops->secret_consume(s, TS_SECRET_EMAIL_OTP, x.hash, 0, &got) == TS_E_TOKEN_REUSED);
 
-	/* purge: strictly before */
+	/* sweep of expired secrets: strictly before, at most limit per call */
 	x.kind = TS_SECRET_AUTH_TOKEN;
 	mkhash(x.hash, 401);
 	x.expires_at = 600;
@@ -515,12 +515,14 @@ test_secrets(ts_store *s)
 	mkhash(x.hash, 402);
 	x.expires_at = 700;
 	CHECK(s->ops->secret_put(s, &x) == TS_OK);
-	CHECK(s->ops->secret_purge(s, 600, &n) == TS_OK);
-	CHECK(n >= 2);                                   /* the two at 500, maybe more */
+	CHECK(s->ops->sweep(s, TS_SWEEP_SECRETS_EXPIRED, 600, 1, &n) == TS_OK && n == 1);
+	CHECK(s->ops->sweep(s, TS_SWEEP_SECRETS_EXPIRED, 600, 1000, &n) == TS_OK);
+	CHECK(n >= 1);                                   /* the rest at 500, maybe more */
+	CHECK(s->ops->sweep(s, TS_SWEEP_SECRETS_EXPIRED, 600, 1000, &n) == TS_OK && n == 0);
 	CHECK(s->ops->secret_get(s, TS_SECRET_AUTH_TOKEN, x.hash, &got) == TS_OK);
 	mkhash(h, 401);
 	CHECK(s->ops->secret_get(s, TS_SECRET_AUTH_TOKEN, h, &got) == TS_OK);
-	CHECK(s->ops->secret_purge(s, 601, &n) == TS_OK && n == 1);
+	CHECK(s->ops->sweep(s, TS_SWEEP_SECRETS_EXPIRED, 601, 1000, &n) == TS_OK && n == 1);
 	CHECK(s->ops->secret_get(s, TS_SECRET_AUTH_TOKEN, h, &got) == TS_E_NOT_FOUND);
 }
 
