@@ -115,12 +115,20 @@ get_ready(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 }
 
 static const api_route common_routes[] = {
-	{ FACE_NATIVE, "GET", "/.well-known/jwks.json", get_jwks, 0 },
-	{ FACE_NATIVE, "GET", "/openapi.json", get_openapi, 1 },
-	{ FACE_NATIVE, "GET", "/healthz", get_health, 1 },
-	{ FACE_NATIVE, "GET", "/readyz", get_ready, 0 },
-	{ 0, NULL, NULL, NULL, 0 },
+	{ FACE_NATIVE, "GET", "/.well-known/jwks.json", get_jwks },
+	{ FACE_NATIVE, "GET", "/openapi.json", get_openapi },
+	{ FACE_NATIVE, "GET", "/healthz", get_health },
+	{ FACE_NATIVE, "GET", "/readyz", get_ready },
+	{ 0, NULL, NULL, NULL },
 };
+
+/* The only routes that never touch the store, so always run inline: the
+ * liveness check must answer while every store worker waits. */
+static int
+touches_store(const api_route *r)
+{
+	return r->fn != get_health && r->fn != get_openapi;
+}
 
 /* ---- CORS (Fetch standard §3.2) ----
  * Every face route is CORS-aware: an Origin allowed for the request's
@@ -317,7 +325,7 @@ ts_api_dispatch(void *app, ts_http_req *req, ts_http_resp *resp)
 		return reply_simple(resp, 404, "not_found", "no such endpoint");
 	/* A body too large is answered at once (ts_http_defer refuses it);
 	 * its handler's 413 touches no store. */
-	if (api->store_pool && !req->body_too_large && (face_route || (r && !r->no_store)))
+	if (api->store_pool && !req->body_too_large && (face_route || (r && touches_store(r))))
 		return defer_to_store(api, req, resp, r, allowed, face_route);
 	return dispatch_routed(api, req, resp, r, allowed, face_route);
 }

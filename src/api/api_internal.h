@@ -22,7 +22,6 @@ typedef struct api_route {
 	const char *method;
 	const char *path;            /* after the face's prefix */
 	api_handler fn;
-	int no_store;                /* never touches the store: always inline */
 } api_route;
 
 enum { FACE_NATIVE = 0, FACE_ADMIN = 1, FACE_IAM = 2, FACE_PX0 = 3 };
