@@ -814,9 +814,12 @@ ts_http_defer_on(ts_http_req *req, ts_pool *pool, ts_http_job_fn job, void *arg)
 
 	if (r == NULL || job == NULL)
 		return TS_E_INVALID;
-	if (r->deferred)
-		return r == tl_running && !tl_handed_on ? hand_on(r, pool, job, arg) : TS_E_INVALID;
-	if (r->status != 0 || r->too_large)
+	/* Asked from r's own job: a hand-over. Told by the thread, not by
+	 * r->deferred, which the connection thread may not have set yet when
+	 * the job starts. */
+	if (r == tl_running)
+		return tl_handed_on ? TS_E_INVALID : hand_on(r, pool, job, arg);
+	if (r->deferred || r->status != 0 || r->too_large)
 		return TS_E_INVALID;
 	h = r->h;
 	r->job = job;
