@@ -161,6 +161,16 @@ cors_decide(ts_api *api, const ts_http_req *req, ts_http_resp *resp, int preflig
 /* OPTIONS on a route's path: a CORS preflight when it asks for a method,
  * else the plain RFC 9110 §9.3.7 answer. 204 either way; only an allowed
  * origin gets the Access-Control-Allow-* fields. */
+/* The method a preflight asks for, as a static text, when the path takes
+ * it; method is the path's Allow value: one method, or "GET, HEAD". */
+static const char *
+preflight_method(const char *method, const char *want)
+{
+	if (strcmp(method, "GET, HEAD") == 0)
+		return strcmp(want, "GET") == 0 ? "GET" : strcmp(want, "HEAD") == 0 ? "HEAD" : NULL;
+	return strcmp(want, method) == 0 ? method : NULL;
+}
+
 static ts_http_action
 answer_options(ts_api *api, const ts_http_req *req, ts_http_resp *resp, const char *method)
 {
@@ -170,8 +180,9 @@ answer_options(ts_api *api, const ts_http_req *req, ts_http_resp *resp, const ch
 	resp->status = 204;
 	resp->allow = method;
 	resp->cors_expose = NULL;
-	if (want && allowed && strcmp(want, method) == 0) {
-		resp->cors_methods = method;
+	const char *asked = want ? preflight_method(method, want) : NULL;
+	if (asked && allowed) {
+		resp->cors_methods = asked;
 		resp->cors_headers = CORS_HEADERS;
 		resp->cors_max_age = CORS_MAX_AGE;
 	} else {

@@ -136,8 +136,9 @@ ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after)
 	/* The token taken here is given back by a correct password
 	 * (check_password): the account limit counts failures and attempts in
 	 * flight, never a user who knows the password. */
-	if ((r = ts_account_take(a, key, &wait)) != TS_OK)
-		return r;
+	ts_err rb = ts_account_take(a, key, &wait);
+	if (rb != TS_OK)
+		return rb;
 	if (wait > 0) {
 		/* Attempts refused for speed count too: fifty at once are fifty. */
 		count_failure(a, key, have_tenant ? &t : NULL, req->email, NULL);
