@@ -6,7 +6,6 @@
  * that write take SQ_WRITE. Callbacks (tenant_list, key_list) run while a
  * connection is held, so they should be quick. */
 #include <stdlib.h>
-#include <math.h>
 #include <string.h>
 #include "store/sqlite_internal.h"
 
@@ -1104,7 +1103,11 @@ op_bucket_take(ts_store *s, const char *key, int64_t now_ms, double rate, double
 	if ((r = sq_end(&k, r)) != TS_OK)
 		return r == TS_E_NOT_FOUND ? TS_E_INTERNAL : r;
 	if (!granted) {
-		*wait = rate > 0 ? (int)ceil((1 - tokens) / rate) : 60;
+		/* Whole seconds, rounded up, until one token is there. */
+		double need = rate > 0 ? (1 - tokens) / rate : 60;
+		*wait = need > 86400 ? 86400 : (int)need;
+		if (*wait < need)
+			(*wait)++;
 		if (*wait < 1)
 			*wait = 1;
 	}
