@@ -892,13 +892,30 @@ wait_for_stop(const sigset_t *set)
 	ts_log_event(TS_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
 }
 
+enum { STORE_DEFER_AUTO, STORE_DEFER_ALWAYS, STORE_DEFER_NEVER };
+
+static int
+store_defer_of(const ts_config *c, int *mode)
+{
+	if (strcmp(c->store_defer, "auto") == 0)
+		*mode = STORE_DEFER_AUTO;
+	else if (strcmp(c->store_defer, "always") == 0)
+		*mode = STORE_DEFER_ALWAYS;
+	else if (strcmp(c->store_defer, "never") == 0)
+		*mode = STORE_DEFER_NEVER;
+	else
+		return fail("--store-defer must be auto, always or never, not '%s'", c->store_defer);
+	return 0;
+}
+
 static int
 cmd_serve(cli_opts *o)
 {
 	ts_store *s = NULL;
 	ts_auth *auth = NULL;
 	ts_api *api = NULL;
-	ts_pool *pool = NULL;
+	ts_pool *pool = NULL, *store_pool = NULL;
+	ts_sweeper *sweeper = NULL;
 	ts_http *http = NULL;
 	ts_log_level lvl = TS_LOG_INFO;
 	ts_alg alg = TS_ALG_ES256;
@@ -909,7 +926,9 @@ cmd_serve(cli_opts *o)
 	ts_err r;
 	int rc = 1;
 
-	if (parse_log_level(o->cfg.log_level, &lvl) || alg_of(&o->cfg, &alg) || default_issuer(o))
+	int defer_mode = 0;
+	if (parse_log_level(o->cfg.log_level, &lvl) || alg_of(&o->cfg, &alg) || default_issuer(o) ||
+	    store_defer_of(&o->cfg, &defer_mode))
 		return 1;
 	/* Before the store: a second server on a busy port must fail without
 	 * touching anything (the demo would otherwise create records). */
@@ -961,11 +980,24 @@ cmd_serve(cli_opts *o)
 		fail("cannot start the login engine: %s", ts_strerror(r));
 		goto out;
 	}
+	/* auto: a remote store's round trips run on the store threads; a
+	 * local SQLite file is called inline (docs/ARCHITECTURE.md). */
+	int store_defer = defer_mode == STORE_DEFER_ALWAYS ||
+	                  (defer_mode == STORE_DEFER_AUTO && ts_auth_store_remote(auth));
+	if (store_defer) {
+		unsigned sw = o->cfg.store_workers ? (unsigned)o->cfg.store_workers : 2 * cores();
+		if ((r = ts_pool_new(sw, (unsigned)o->cfg.store_queue, &store_pool)) != TS_OK) {
+			fail("cannot start store threads: %s", ts_strerror(r));
+			goto out;
+		}
+	}
 	ts_api_config pc = {
 		.prefix_native = o->cfg.prefix_native,
 		.prefix_admin = o->cfg.prefix_admin,
 		.prefix_iam = o->cfg.prefix_iam,
 		.prefix_px0 = o->cfg.prefix_px0,
+		.store_pool = store_pool,
+		.store_defer = store_defer,
 	};
 	if ((r = ts_api_new(&pc, auth, &api)) != TS_OK) {
 		fail("cannot set up the API: %s", ts_strerror(r));
@@ -997,6 +1029,15 @@ cmd_serve(cli_opts *o)
 	snprintf(addr, sizeof(addr), "%.*s:%u", hostlen, o->cfg.listen, port);
 	ts_log_event(TS_LOG_INFO, "listening", "addr", addr, TS_LOG_INT("port", port), "db",
 	             s->ops->location(s), NULL);
+	ts_sweep_config sc = {
+		.interval = (int)o->cfg.sweep_interval,
+		.grace = o->cfg.sweep_grace,
+		.retention = o->cfg.sweep_retention,
+	};
+	if ((r = ts_sweeper_start(auth, &sc, &sweeper)) != TS_OK) {
+		fail("cannot start the housekeeping thread: %s", ts_strerror(r));
+		goto out;
+	}
 	if (o->demo)
 		demo_try(o, port, demo_pw);
 	ts_wipe(demo_pw, sizeof(demo_pw));
@@ -1007,8 +1048,10 @@ out:
 	/* The transport waits for in-flight requests (deferred ones run on the
 	 * pool), so it stops before the pool, which stops before the engine. */
 	ts_wipe(demo_pw, sizeof(demo_pw));
+	ts_sweeper_stop(sweeper);
 	ts_http_stop(http);
 	ts_pool_free(pool);
+	ts_pool_free(store_pool);
 	ts_api_free(api);
 	ts_auth_free(auth);
 	ts_kek_wipe(&kek);

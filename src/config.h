@@ -62,7 +62,13 @@ typedef enum {
 	X(STR, log_level, "info", 0, 0, TS_USE_SERVE, NONE, "debug, info, warn or error")                     \
 	X(STR, smtp_url, "", 0, 0, TS_USE_SERVE, SMTP_URL, "SMTP server for mailed codes, smtp[s]://[user:pass@]host:port (\"\" = no mail)") \
 	X(STR, smtp_from, "tessera@localhost", 0, 0, TS_USE_SERVE, NONE, "sender address of mailed codes")      \
-	X(INT, smtp_timeout, 10, 1, 300, TS_USE_SERVE, NONE, "seconds one mail delivery may take")
+	X(INT, smtp_timeout, 10, 1, 300, TS_USE_SERVE, NONE, "seconds one mail delivery may take") \
+	X(INT, store_workers, 0, 0, 256, TS_USE_SERVE, NONE, "threads that run requests touching a remote store (0 = 2 x cores)") \
+	X(INT, store_queue, 256, 1, 100000, TS_USE_SERVE, NONE, "requests that may wait for a store thread (full: 503 at once)") \
+	X(STR, store_defer, "auto", 0, 0, TS_USE_SERVE, NONE, "run store requests on the store threads: auto (when the store is remote), always or never") \
+	X(INT, sweep_interval, 60, 0, 86400, TS_USE_SERVE, NONE, "seconds between housekeeping sweeps (0 = off)") \
+	X(INT, sweep_grace, 3600, 0, 31536000, TS_USE_SERVE, NONE, "seconds an expired secret is kept before the sweep deletes it") \
+	X(INT, sweep_retention, 86400, 0, 31536000, TS_USE_SERVE, NONE, "seconds an ended session (and its secrets) or an idle lock is kept")
 
 #define TS_CFG_TYPE_STR char *
 #define TS_CFG_TYPE_INT long long

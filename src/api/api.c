@@ -75,15 +75,42 @@ get_openapi(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	return TS_HTTP_DONE;
 }
 
+/* Liveness: answers without touching the store, so a slow or absent
+ * database never makes a balancer kill a node that could recover. */
 static ts_http_action
 get_health(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 {
+	(void)api;
 	(void)req;
-	if (ts_auth_health(api->auth) != TS_OK) {
-		resp->retry_after = 5;
-		return reply_simple(resp, 503, "store_unavailable", "the store is unavailable");
-	}
 	api_reply(resp, 200, json_pack("{s:s}", "status", "ok"));
+	return TS_HTTP_DONE;
+}
+
+/* Readiness: the store answers and its schema is the one this build
+ * runs (a node started before a migration it does not know, or during
+ * one, is taken out of rotation rather than failing requests). */
+static ts_http_action
+get_ready(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	int current = 0, latest = 0;
+	ts_err r = ts_auth_ready(api->auth, &current, &latest);
+
+	(void)req;
+	if (r == TS_OK && current == latest) {
+		api_reply(resp, 200, json_pack("{s:s, s:i}", "status", "ready", "schema", current));
+		return TS_HTTP_DONE;
+	}
+	resp->retry_after = 5;
+	resp->log_note = r != TS_OK ? "store_unavailable" : "schema_mismatch";
+	if (r != TS_OK)
+		api_reply(resp, 503, json_pack("{s:s, s:s, s:s}", "status", "not_ready",
+		                               "code", "store_unavailable",
+		                               "message", "the store is unavailable"));
+	else
+		api_reply(resp, 503, json_pack("{s:s, s:s, s:s, s:i, s:i}", "status", "not_ready",
+		                               "code", "schema_mismatch",
+		                               "message", "the store's schema is not the one this build runs",
+		                               "schema", current, "schema_latest", latest));
 	return TS_HTTP_DONE;
 }
 
@@ -91,8 +118,17 @@ static const api_route common_routes[] = {
 	{ FACE_NATIVE, "GET", "/.well-known/jwks.json", get_jwks },
 	{ FACE_NATIVE, "GET", "/openapi.json", get_openapi },
 	{ FACE_NATIVE, "GET", "/healthz", get_health },
+	{ FACE_NATIVE, "GET", "/readyz", get_ready },
 	{ 0, NULL, NULL, NULL },
 };
+
+/* The only routes that never touch the store, so always run inline: the
+ * liveness check must answer while every store worker waits. */
+static int
+touches_store(const api_route *r)
+{
+	return r->fn != get_health && r->fn != get_openapi;
+}
 
 /* ---- CORS (Fetch standard §3.2) ----
  * Every face route is CORS-aware: an Origin allowed for the request's
@@ -125,22 +161,28 @@ cors_decide(ts_api *api, const ts_http_req *req, ts_http_resp *resp, int preflig
 /* OPTIONS on a route's path: a CORS preflight when it asks for a method,
  * else the plain RFC 9110 §9.3.7 answer. 204 either way; only an allowed
  * origin gets the Access-Control-Allow-* fields. */
-static int method_matches(const char *m, const char *rm);
+/* The method a preflight asks for, as a static text, when the path takes
+ * it; method is the path's Allow value: one method, or "GET, HEAD". */
+static const char *
+preflight_method(const char *method, const char *want)
+{
+	if (strcmp(method, "GET, HEAD") == 0)
+		return strcmp(want, "GET") == 0 ? "GET" : strcmp(want, "HEAD") == 0 ? "HEAD" : NULL;
+	return strcmp(want, method) == 0 ? method : NULL;
+}
 
 static ts_http_action
 answer_options(ts_api *api, const ts_http_req *req, ts_http_resp *resp, const char *method)
 {
 	const char *want = ts_http_header(req, "Access-Control-Request-Method");
 	int allowed = cors_decide(api, req, resp, 1);
-	/* method is an Allow value ("GET, HEAD" for a GET route); a preflight
-	 * names the one method the page will send. */
-	const char *route = strcmp(method, "GET, HEAD") == 0 ? "GET" : method;
 
 	resp->status = 204;
 	resp->allow = method;
 	resp->cors_expose = NULL;
-	if (want && allowed && method_matches(want, route)) {
-		resp->cors_methods = want;
+	const char *asked = want ? preflight_method(method, want) : NULL;
+	if (asked && allowed) {
+		resp->cors_methods = asked;
 		resp->cors_headers = CORS_HEADERS;
 		resp->cors_max_age = CORS_MAX_AGE;
 	} else {
@@ -220,6 +262,65 @@ face_of_path(const ts_api *api, const char *path)
 	return best;
 }
 
+/* Everything after routing: CORS, the handler, or the 405. Runs on the
+ * event thread, or on a store worker when the store is deferred. */
+static ts_http_action
+dispatch_routed(ts_api *api, ts_http_req *req, ts_http_resp *resp, const api_route *r,
+                const char *allowed, int face_route)
+{
+	if (face_route && !r && allowed && strcmp(req->method, "OPTIONS") == 0)
+		return answer_options(api, req, resp, allowed);
+	if (face_route)
+		(void)cors_decide(api, req, resp, 0);
+	if (r)
+		return r->fn(api, req, resp);
+	resp->allow = allowed;   /* RFC 9110 §15.5.6 */
+	return reply_simple(resp, 405, "method_not_allowed",
+	                    "this method is not allowed on this path");
+}
+
+/* A routed request on its way to a store worker. */
+typedef struct store_job {
+	ts_api *api;
+	ts_http_req *req;            /* valid until the answer is sent */
+	const api_route *route;
+	const char *allowed;
+	int face_route;
+} store_job;
+
+static void
+store_job_run(void *arg, ts_http_resp *resp)
+{
+	store_job j = *(store_job *)arg;
+
+	free(arg);
+	/* DEFERRED means the handler handed the request on (a login to a
+	 * hashing worker): that job answers. */
+	(void)dispatch_routed(j.api, j.req, resp, j.route, j.allowed, j.face_route);
+}
+
+/* Sends a routed request to the store pool; DONE with a 503 when its
+ * queue is full, so a slow database sheds load instead of queueing it. */
+static ts_http_action
+defer_to_store(ts_api *api, ts_http_req *req, ts_http_resp *resp, const api_route *r,
+               const char *allowed, int face_route)
+{
+	store_job *j = malloc(sizeof(*j));
+	ts_err e;
+
+	if (!j)
+		return reply_simple(resp, 500, "internal", "out of memory");
+	*j = (store_job){ api, req, r, allowed, face_route };
+	if ((e = ts_http_defer_on(req, api->store_pool, store_job_run, j)) == TS_OK)
+		return TS_HTTP_DEFERRED;
+	free(j);
+	if (e != TS_E_OVERLOADED)
+		return reply_simple(resp, 500, "internal", "the request could not be run");
+	resp->retry_after = 1;
+	resp->log_note = "store_queue_full";
+	return reply_simple(resp, 503, "overloaded", "the server is busy; try again shortly");
+}
+
 ts_http_action
 ts_api_dispatch(void *app, ts_http_req *req, ts_http_resp *resp)
 {
@@ -231,18 +332,13 @@ ts_api_dispatch(void *app, ts_http_req *req, ts_http_resp *resp)
 	if (req->malformed)
 		return rejects[r ? r->face : face_of_path(api, req->path)](
 		        resp, "malformed or ambiguous request framing");
-	if (face_route && !r && allowed && strcmp(req->method, "OPTIONS") == 0)
-		return answer_options(api, req, resp, allowed);
-	if (face_route)
-		(void)cors_decide(api, req, resp, 0);
-	if (r)
-		return r->fn(api, req, resp);
-	if (allowed) {
-		resp->allow = allowed;   /* RFC 9110 §15.5.6 */
-		return reply_simple(resp, 405, "method_not_allowed",
-		                    "this method is not allowed on this path");
-	}
-	return reply_simple(resp, 404, "not_found", "no such endpoint");
+	if (!r && !allowed)
+		return reply_simple(resp, 404, "not_found", "no such endpoint");
+	/* A body too large is answered at once (ts_http_defer refuses it);
+	 * its handler's 413 touches no store. */
+	if (api->store_pool && !req->body_too_large && (face_route || (r && touches_store(r))))
+		return defer_to_store(api, req, resp, r, allowed, face_route);
+	return dispatch_routed(api, req, resp, r, allowed, face_route);
 }
 
 static char *
@@ -266,6 +362,7 @@ ts_api_new(const ts_api_config *cfg, ts_auth *auth, ts_api **out)
 	if (!api)
 		return TS_E_NOMEM;
 	api->auth = auth;
+	api->store_pool = cfg->store_defer ? cfg->store_pool : NULL;
 	api->prefix[FACE_NATIVE] = prefix_dup(cfg->prefix_native, "");
 	api->prefix[FACE_ADMIN] = prefix_dup(cfg->prefix_admin, "/admin");
 	api->prefix[FACE_IAM] = prefix_dup(cfg->prefix_iam, "/iam");

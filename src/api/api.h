@@ -11,6 +11,11 @@ typedef struct ts_api_config {
 	const char *prefix_admin;    /* contract 000, "/admin" */
 	const char *prefix_iam;      /* contract 001, "/iam" */
 	const char *prefix_px0;      /* contract 003, "/px0" */
+	/* Requests that touch the store run on this pool (its threads may
+	 * wait on the database; the event threads never do) when
+	 * store_defer is set; NULL / 0: inline. Must outlive ts_http_stop. */
+	ts_pool *store_pool;
+	int store_defer;
 } ts_api_config;
 
 typedef struct ts_api ts_api;

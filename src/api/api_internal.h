@@ -12,6 +12,7 @@
 struct ts_api {
 	ts_auth *auth;
 	char *prefix[4];             /* by face: native, admin, iam, px0 */
+	ts_pool *store_pool;         /* not owned; NULL: store calls inline */
 };
 
 typedef ts_http_action (*api_handler)(ts_api *api, ts_http_req *req, ts_http_resp *resp);

@@ -74,9 +74,9 @@ ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out)
 	if ((r = ts_tokcache_new(1u << 14, &a->verified)) != TS_OK)
 		goto fail;
 	/* 64k slots: a few MiB at most, whatever the number of keys seen. */
-	if ((r = ts_limiter_new(1u << 16, cfg->rl_ip_rate, cfg->rl_ip_burst, &a->rl_ip)) != TS_OK ||
-	    (r = ts_limiter_new(1u << 16, cfg->rl_account_rate, cfg->rl_account_burst,
-	                        &a->rl_account)) != TS_OK)
+	/* Per node on purpose (docs/ARCHITECTURE.md): the per-account
+	 * bucket, which must hold across nodes, is in the store. */
+	if ((r = ts_limiter_new(1u << 16, cfg->rl_ip_rate, cfg->rl_ip_burst, &a->rl_ip)) != TS_OK)
 		goto fail;
 	if ((r = ts_mailer_new(cfg->smtp_url, cfg->smtp_from, cfg->smtp_timeout, &a->mailer)) != TS_OK)
 		goto fail;
@@ -103,7 +103,6 @@ ts_auth_free(ts_auth *a)
 		ts_keys_free(a);
 	ts_tokcache_free(a->verified);
 	ts_limiter_free(a->rl_ip);
-	ts_limiter_free(a->rl_account);
 	ts_mailer_free(a->mailer);
 	if (a->pwtime_ready)
 		ts_pwtime_destroy(&a->pwtime);
@@ -118,9 +117,15 @@ ts_auth_free(ts_auth *a)
 }
 
 ts_err
-ts_auth_health(ts_auth *a)
+ts_auth_ready(ts_auth *a, int *current, int *latest)
 {
-	ts_err r = SOPS(a)->ping(ST(a));
+	ts_err r = SOPS(a)->schema_status(ST(a), current, latest);
 
 	return r == TS_OK ? TS_OK : TS_E_STORE_UNAVAILABLE;
+}
+
+int
+ts_auth_store_remote(const ts_auth *a)
+{
+	return a->store->ops->remote;
 }

@@ -286,8 +286,60 @@ typedef int (*ts_jwk_cb)(void *arg, const ts_jwk *k);
 /* Calls cb for every published public key, newest first. */
 ts_err ts_auth_jwks(ts_auth *a, ts_jwk_cb cb, void *arg);
 
-/* TS_OK when the store answers; TS_E_STORE_UNAVAILABLE otherwise. */
-ts_err ts_auth_health(ts_auth *a);
+/* Readiness (/readyz): TS_OK when the store answers, with *current its
+ * schema version and *latest the newest this build knows (ready only when
+ * they are equal); TS_E_STORE_UNAVAILABLE when it does not answer. */
+ts_err ts_auth_ready(ts_auth *a, int *current, int *latest);
+
+/* 1 when the store's calls are network round trips (store.h remote). */
+int ts_auth_store_remote(const ts_auth *a);
+
+/* ---- housekeeping (sweep.c) ----
+ * What a run deletes, precisely (docs/ARCHITECTURE.md "Housekeeping"):
+ *   - a secret of any kind, used or not, once grace seconds past its
+ *     expires_at. A spent refresh token is kept that long so that its
+ *     reuse still revokes its family for its whole lifetime and grace
+ *     beyond (a refresh token's lifetime is the window in which a stolen
+ *     one is worth detecting); after that it is unknown (invalid_token),
+ *     and the family lives on. Once its session has ended the family is
+ *     revoked already and nothing more can be detected;
+ *   - every secret of a session that ended (revoked, or past its absolute
+ *     expiry) more than retention seconds ago, then the session itself;
+ *   - account and second-factor lock rows neither locked nor touched for
+ *     retention seconds (their failure count starts again from 0);
+ *   - per-account rate buckets untouched long enough to be full again.
+ * Each class is deleted in statements of at most batch rows, at most
+ * batches statements per class per run, so a run holds the store's write
+ * lock for short bursts only. */
+typedef struct ts_sweep_config {
+	int interval;                /* seconds between runs; 0 = no sweep */
+	int64_t grace;               /* seconds an expired secret is kept */
+	int64_t retention;           /* seconds an ended session, idle lock is kept */
+	int batch;                   /* rows per statement; 0 = 500 */
+	int batches;                 /* statements per class per run; 0 = 4 */
+} ts_sweep_config;
+
+typedef struct ts_sweep_counts {
+	int held;                    /* this node held the lease and swept */
+	int secrets_expired;
+	int secrets_ended;
+	int sessions;
+	int locks;
+	int buckets;
+} ts_sweep_counts;
+
+/* One run at time now, as node (a per-process id): takes or renews the
+ * lease (ttl: three intervals, at least 10 s), and sweeps only while it
+ * holds it. Logs one "sweep" event with the counts when it swept. */
+ts_err ts_auth_sweep(ts_auth *a, const ts_sweep_config *c, const char *node, int64_t now,
+                     ts_sweep_counts *out);
+
+/* A background thread that runs ts_auth_sweep every c->interval seconds
+ * under a random node id. *out is NULL (and nothing runs) when the
+ * interval is 0. Stop before freeing the engine. */
+typedef struct ts_sweeper ts_sweeper;
+ts_err ts_sweeper_start(ts_auth *a, const ts_sweep_config *c, ts_sweeper **out);
+void ts_sweeper_stop(ts_sweeper *w);
 
 /* ---- administration (CLI, admin faces) ---- */
 

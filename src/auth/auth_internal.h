@@ -40,7 +40,6 @@ struct ts_auth {
 	ts_keyring ring;
 	int keys_ready;              /* ring initialised (ts_auth_free's guide) */
 	ts_limiter *rl_ip;
-	ts_limiter *rl_account;
 	struct ts_mailer *mailer;    /* NULL when mail is off (email.h) */
 	ts_tokcache *verified;       /* access tokens already verified */
 	ts_pwtime pwtime;            /* cost of a check, per stored class */
@@ -53,6 +52,13 @@ struct ts_auth {
  * request used, when no such tenant exists) and the lower-cased email. */
 #define TS_ACCOUNT_KEY_MAX (TS_ID_SZ + TS_HOST_MAX + TS_EMAIL_MAX + 4)
 void ts_account_key(const ts_tenant *t, const ts_login_req *req, char *out, size_t cap);
+/* The per-account token bucket (rl_account_*), kept in the store so every
+ * node counts against the same one: *wait 0 when an attempt may go on,
+ * else its Retry-After in seconds. A store error is returned (and the
+ * attempt refused): a limit that cannot be read is not waived. */
+ts_err ts_account_take(ts_auth *a, const char *key, int *wait);
+/* Gives back the token of an attempt that turned out not to count. */
+void ts_account_give(ts_auth *a, const char *key);
 
 /* mfa_lock.c: failed second-factor answers per account (user id), apart
  * from password failures. */

@@ -141,7 +141,10 @@ ts_auth_enroll_mail_code(ts_auth *a, const ts_principal *p, int64_t *expires_at,
 	if (!a->mailer)
 		return TS_E_MAIL_UNCONFIGURED;
 	n = snprintf(key, sizeof(key), "enroll-mail|%s", p->user.id);
-	if ((*retry_after = ts_limiter_take(a->rl_account, key, (size_t)n, ts_mono_us())) > 0) {
+	(void)n;
+	if ((r = ts_account_take(a, key, retry_after)) != TS_OK)
+		return r;
+	if (*retry_after > 0) {
 		ts_log_event(TS_LOG_INFO, "enroll_code_throttled", "user", p->user.id, NULL);
 		return TS_E_RATE_LIMITED;
 	}

@@ -76,6 +76,28 @@ count_failure(ts_auth *a, const char *key, const ts_tenant *t, const char *email
 	}
 }
 
+ts_err
+ts_account_take(ts_auth *a, const char *key, int *wait)
+{
+	*wait = 0;
+	if (a->cfg.rl_account_rate <= 0)
+		return TS_OK;
+	return SOPS(a)->bucket_take(ST(a), key, ts_now_ms(), a->cfg.rl_account_rate,
+	                            a->cfg.rl_account_burst < 1 ? 1 : a->cfg.rl_account_burst,
+	                            wait);
+}
+
+void
+ts_account_give(ts_auth *a, const char *key)
+{
+	if (a->cfg.rl_account_rate <= 0)
+		return;
+	/* A refund that fails leaves the account one attempt short until the
+	 * bucket refills: never more attempts than configured. */
+	(void)SOPS(a)->bucket_give(ST(a), key, ts_now_ms(), a->cfg.rl_account_rate,
+	                           a->cfg.rl_account_burst < 1 ? 1 : a->cfg.rl_account_burst);
+}
+
 /* Every face's login names its tenant the same way (tenant.c). */
 static ts_err
 login_tenant(ts_auth *a, const ts_login_req *req, ts_tenant *t)
@@ -127,7 +149,10 @@ ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after)
 	/* The token taken here is given back by a correct password
 	 * (check_password): the account limit counts failures and attempts in
 	 * flight, never a user who knows the password. */
-	if ((wait = ts_limiter_take(a->rl_account, key, strlen(key), mono)) > 0) {
+	ts_err rb = ts_account_take(a, key, &wait);
+	if (rb != TS_OK)
+		return rb;
+	if (wait > 0) {
 		/* Attempts refused for speed count too: fifty at once are fifty. */
 		count_failure(a, key, have_tenant ? &t : NULL, req->email, NULL);
 		*retry_after = wait;
@@ -245,7 +270,7 @@ check_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out, int *rehas
 	ts_lock l;
 	if (SOPS(a)->lock_get(ST(a), key, &l) == TS_OK)
 		(void)SOPS(a)->lock_clear(ST(a), key);
-	ts_limiter_give(a->rl_account, key, strlen(key), ts_mono_us());
+	ts_account_give(a, key);
 	*rehash = ts_pw_needs_rehash(u->password_hash, &a->cfg.pw_cost);
 	memset(u->password_hash, 0, sizeof(u->password_hash));
 	if (!u->is_verified) {

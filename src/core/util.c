@@ -45,6 +45,15 @@ ts_now(void)
 }
 
 int64_t
+ts_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
 ts_mono_us(void)
 {
 	struct timespec ts;

@@ -14,6 +14,9 @@
 
 /* Seconds since the epoch (wall clock). */
 int64_t ts_now(void);
+/* Milliseconds since the epoch (wall clock): for state shared by several
+ * nodes, which agree on the wall clock and on no monotonic one. */
+int64_t ts_now_ms(void);
 /* Monotonic clock in microseconds, for durations. */
 int64_t ts_mono_us(void);
 

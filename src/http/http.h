@@ -88,6 +88,14 @@ typedef void (*ts_http_job_fn)(void *arg, ts_http_resp *resp);
  * still owns arg and must answer now (503). TS_E_INVALID for a second call
  * or a request whose body was too large (answer those at once). */
 ts_err ts_http_defer(ts_http_req *req, ts_http_job_fn job, void *arg);
+/* The same on another pool (the store pool, say). Called from inside a
+ * job of the same request it hands the request on: job(arg) runs next on
+ * pool, and the calling job must return without touching resp again
+ * (TS_OK), or still owns arg and answers itself (TS_E_OVERLOADED: the
+ * queue is full or ts_http_stop has begun). A login thus goes from a
+ * store worker (admission) to a hashing worker. Every pool used must
+ * outlive ts_http_stop. */
+ts_err ts_http_defer_on(ts_http_req *req, ts_pool *pool, ts_http_job_fn job, void *arg);
 
 typedef struct ts_http_config {
 	const char *listen;          /* "127.0.0.1:8080", "[::1]:8080", ":8080" */

@@ -742,6 +742,12 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- deferral ---- */
 
+/* The request whose job this thread is running, and whether that job has
+ * handed the request on to another pool (ts_http_defer_on from inside a
+ * job): then the next job owns r and this thread must not touch it. */
+static _Thread_local http_request *tl_running;
+static _Thread_local int tl_handed_on;
+
 static void
 run_job(void *arg)
 {
@@ -750,7 +756,12 @@ run_job(void *arg)
 	struct MHD_Connection *conn = r->conn;
 	int resume, orphan;
 
+	tl_running = r;
+	tl_handed_on = 0;
 	r->job(r->job_arg, &r->resp);
+	tl_running = NULL;
+	if (tl_handed_on)
+		return;   /* r is the next job's now, maybe already answered */
 	pthread_mutex_lock(&r->mu);
 	r->job_done = 1;
 	resume = r->suspended;
@@ -765,14 +776,50 @@ run_job(void *arg)
 	}
 }
 
+/* From inside r's running job: queue the next step on pool. The request
+ * stays deferred (one count in ndeferred) across the hand-over. */
+static ts_err
+hand_on(http_request *r, ts_pool *pool, ts_http_job_fn job, void *arg)
+{
+	ts_http *h = r->h;
+	ts_err e;
+
+	pthread_mutex_lock(&h->mu);
+	if (h->closing || pool == NULL) {
+		e = TS_E_OVERLOADED;
+	} else {
+		ts_http_job_fn was_job = r->job;
+		void *was_arg = r->job_arg;
+		r->job = job;
+		r->job_arg = arg;
+		/* Set first: the next job may start and finish before
+		 * ts_pool_submit even returns. */
+		tl_handed_on = 1;
+		if ((e = ts_pool_submit(pool, run_job, r)) != TS_OK) {
+			tl_handed_on = 0;
+			r->job = was_job;
+			r->job_arg = was_arg;
+		}
+	}
+	pthread_mutex_unlock(&h->mu);
+	return e;
+}
+
 ts_err
-ts_http_defer(ts_http_req *req, ts_http_job_fn job, void *arg)
+ts_http_defer_on(ts_http_req *req, ts_pool *pool, ts_http_job_fn job, void *arg)
 {
 	http_request *r = req ? req->priv_ : NULL;
 	ts_http *h;
 	ts_err e;
 
-	if (r == NULL || job == NULL || r->deferred || r->status != 0 || r->too_large)
+	if (r == NULL || job == NULL)
+		return TS_E_INVALID;
+	/* Asked from r's own job: a hand-over. Told by the thread, not by
+	 * r->deferred, which the connection thread may not have set yet when
+	 * the job starts. */
+	if (r == tl_running)
+		return tl_handed_on ? TS_E_INVALID : hand_on(r, pool, job, arg);
+	if (r->deferred || r->status != 0 || r->too_large)
 		return TS_E_INVALID;
 	h = r->h;
 	r->job = job;
@@ -780,16 +827,24 @@ ts_http_defer(ts_http_req *req, ts_http_job_fn job, void *arg)
 	/* Under h->mu so ts_http_stop, once it has set closing, knows no
 	 * connection thread is between the check and the submit. */
 	pthread_mutex_lock(&h->mu);
-	if (h->closing || h->pool == NULL)
+	if (h->closing || pool == NULL)
 		e = TS_E_OVERLOADED;
 	else
-		e = ts_pool_submit(h->pool, run_job, r);
+		e = ts_pool_submit(pool, run_job, r);
 	if (e == TS_OK) {
 		h->ndeferred++;
 		r->deferred = 1;
 	}
 	pthread_mutex_unlock(&h->mu);
 	return e;
+}
+
+ts_err
+ts_http_defer(ts_http_req *req, ts_http_job_fn job, void *arg)
+{
+	http_request *r = req ? req->priv_ : NULL;
+
+	return ts_http_defer_on(req, r ? r->h->pool : NULL, job, arg);
 }
 
 const char *

@@ -118,7 +118,6 @@
 	  "UPDATE secrets SET used_at = GREATEST($3::bigint, 1) "             \
 	  "WHERE kind = $1::int AND hash = $2 AND used_at = 0 "               \
 	  "RETURNING " PG_SECRET_COLS)                                        \
-	X(PG_SECRET_PURGE, "DELETE FROM secrets WHERE expires_at < $1::bigint") \
 	X(PG_SECRET_ATTEMPT,                                                  \
 	  "UPDATE secrets SET attempts = attempts + 1 "                       \
 	  "WHERE kind = $1::int AND hash = $2 AND used_at = 0 "               \
@@ -186,6 +185,48 @@
 	  "  ELSE l.locked_until END, "                                       \
 	  "updated_at = $4::bigint RETURNING " PG_LOCK_COLS)                  \
 	X(PG_LOCK_CLEAR, "DELETE FROM login_locks WHERE key = $1")            \
+	/* One statement, so parallel takes on every node count exactly (the \
+	 * upsert locks the row); the same arithmetic as the SQLite one.      \
+	 * $1 key, $2 now ms, $3 tokens per second, $4 burst. */              \
+	X(PG_BUCKET_TAKE,                                                     \
+	  "INSERT INTO rate_buckets(key, tokens, updated_ms, granted) "       \
+	  "VALUES($1, $4::float8 - 1, $2::bigint, 1) ON CONFLICT(key) DO UPDATE SET " \
+	  "granted = (LEAST($4::float8, rate_buckets.tokens + GREATEST($2::bigint - rate_buckets.updated_ms, 0) * $3::float8 / 1000.0) >= 1)::int, " \
+	  "tokens = LEAST($4::float8, rate_buckets.tokens + GREATEST($2::bigint - rate_buckets.updated_ms, 0) * $3::float8 / 1000.0) - (LEAST($4::float8, rate_buckets.tokens + GREATEST($2::bigint - rate_buckets.updated_ms, 0) * $3::float8 / 1000.0) >= 1)::int, " \
+	  "updated_ms = GREATEST(rate_buckets.updated_ms, $2::bigint) "       \
+	  "RETURNING tokens, granted")                                        \
+	X(PG_BUCKET_GIVE,                                                     \
+	  "UPDATE rate_buckets SET tokens = LEAST($4::float8, tokens + "      \
+	  "GREATEST($2::bigint - updated_ms, 0) * $3::float8 / 1000.0 + 1), " \
+	  "updated_ms = GREATEST(updated_ms, $2::bigint) WHERE key = $1")    \
+	X(PG_SWEEP_LEASE,                                                     \
+	  "INSERT INTO store_leases(name, holder, expires_at) "               \
+	  "VALUES('sweep', $1, $2::bigint + $3::bigint) ON CONFLICT(name) DO UPDATE SET " \
+	  "holder = excluded.holder, expires_at = excluded.expires_at "       \
+	  "WHERE store_leases.holder = excluded.holder "                      \
+	  "OR store_leases.expires_at <= $2::bigint RETURNING holder")        \
+	/* Sweeps: one bounded DELETE each ($1 before, $2 limit). */          \
+	X(PG_SWEEP_SECRETS_EXPIRED,                                           \
+	  "DELETE FROM secrets WHERE (kind, hash) IN (SELECT kind, hash "     \
+	  "FROM secrets WHERE expires_at < $1::bigint LIMIT $2::bigint)")     \
+	X(PG_SWEEP_SECRETS_ENDED,                                             \
+	  "DELETE FROM secrets WHERE (kind, hash) IN (SELECT x.kind, x.hash " \
+	  "FROM sessions s JOIN secrets x ON x.session_id = s.id "            \
+	  "WHERE (s.revoked_at > 0 AND s.revoked_at < $1::bigint) "           \
+	  "OR s.expires_at < $1::bigint LIMIT $2::bigint)")                   \
+	X(PG_SWEEP_SESSIONS_ENDED,                                            \
+	  "DELETE FROM sessions WHERE id IN (SELECT s.id FROM sessions s "    \
+	  "WHERE ((s.revoked_at > 0 AND s.revoked_at < $1::bigint) "          \
+	  "OR s.expires_at < $1::bigint) "                                    \
+	  "AND NOT EXISTS (SELECT 1 FROM secrets x WHERE x.session_id = s.id) " \
+	  "LIMIT $2::bigint)")                                                \
+	X(PG_SWEEP_LOCKS,                                                     \
+	  "DELETE FROM login_locks WHERE key IN (SELECT key FROM login_locks " \
+	  "WHERE locked_until < $1::bigint AND updated_at < $1::bigint "      \
+	  "LIMIT $2::bigint)")                                                \
+	X(PG_SWEEP_BUCKETS,                                                   \
+	  "DELETE FROM rate_buckets WHERE key IN (SELECT key FROM rate_buckets " \
+	  "WHERE updated_ms < $1::bigint LIMIT $2::bigint)")                  \
 	X(PG_LOCK_LIST,                                                       \
 	  "SELECT " PG_LOCK_COLS " FROM login_locks "                         \
 	  "ORDER BY updated_at DESC, key COLLATE \"C\"")
@@ -236,6 +277,7 @@ typedef struct pg_args {
 
 void pg_arg_text(pg_args *a, const char *v);
 void pg_arg_int(pg_args *a, int64_t v);
+void pg_arg_real(pg_args *a, double v);
 
 /* pg_pool.c */
 ts_err pg_store_open(const char *dsn, ts_store_mode mode, ts_store **out);

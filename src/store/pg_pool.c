@@ -60,6 +60,16 @@ pg_arg_int(pg_args *a, int64_t v)
 	}
 }
 
+void
+pg_arg_real(pg_args *a, double v)
+{
+	if (a->n < PG_MAX_ARGS) {
+		snprintf(a->num[a->n], sizeof a->num[a->n], "%.17g", v);
+		a->v[a->n] = a->num[a->n];
+		a->n++;
+	}
+}
+
 /* ---- messages ------------------------------------------------------- */
 
 void

@@ -101,6 +101,22 @@ const char *const pg_migrations[] = {
 	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
 	"  origin TEXT NOT NULL,"
 	"  PRIMARY KEY (tenant_id, origin));",
+	/* 6: state every node shares: per-account token buckets
+	 * (bucket_take), the housekeeping lease (sweep_lease), and the
+	 * indexes the bounded sweeps walk. */
+	"CREATE TABLE rate_buckets ("
+	"  key TEXT PRIMARY KEY,"
+	"  tokens DOUBLE PRECISION NOT NULL,"
+	"  updated_ms BIGINT NOT NULL,"
+	"  granted INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX rate_buckets_updated ON rate_buckets(updated_ms);"
+	"CREATE TABLE store_leases ("
+	"  name TEXT PRIMARY KEY,"
+	"  holder TEXT NOT NULL,"
+	"  expires_at BIGINT NOT NULL);"
+	"CREATE INDEX login_locks_updated ON login_locks(updated_at);"
+	"CREATE INDEX sessions_revoked ON sessions(revoked_at);"
+	"CREATE INDEX sessions_expires ON sessions(expires_at);",
 };
 
 const int pg_migration_count = (int)(sizeof pg_migrations / sizeof pg_migrations[0]);

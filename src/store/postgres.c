@@ -743,22 +743,6 @@ op_secret_attempt(ts_store *s, int kind, const char *hash, int max, int *n)
 	return pg_end(&k, r);
 }
 
-static ts_err
-op_secret_purge(ts_store *s, int64_t before, int *n)
-{
-	pg_args a = { 0 };
-	pg_call k;
-	ts_err r;
-
-	*n = 0;
-	pg_arg_int(&a, before);
-	if ((r = pg_begin(s, &k)) != TS_OK)
-		return r;
-	if ((r = pg_run(&k, PG_SECRET_PURGE, &a)) == TS_OK)
-		*n = pg_changed(&k);
-	return pg_end(&k, r);
-}
-
 /* ---- signing keys --------------------------------------------------- */
 
 static ts_err
@@ -1049,8 +1033,107 @@ op_lock_list(ts_store *s, ts_lock_cb cb, void *arg)
 	return TS_OK;
 }
 
+/* ---- shared state for several nodes, and housekeeping -------------- */
+
+static ts_err
+op_bucket_take(ts_store *s, const char *key, int64_t now_ms, double rate, double burst,
+               int *wait)
+{
+	pg_args a = { 0 };
+	double tokens = 0;
+	int granted = 0;
+	pg_call k;
+	ts_err r;
+
+	*wait = 0;
+	pg_arg_text(&a, key);
+	pg_arg_int(&a, now_ms);
+	pg_arg_real(&a, rate);
+	pg_arg_real(&a, burst);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, PG_BUCKET_TAKE, &a)) == TS_OK) {
+		if (pg_rows(&k) == 1) {
+			tokens = strtod(PQgetvalue(k.res, 0, 0), NULL);
+			granted = (int)pg_col_int(k.res, 0, 1);
+		} else {
+			r = TS_E_INTERNAL;
+		}
+	}
+	if ((r = pg_end(&k, r)) != TS_OK)
+		return r;
+	if (!granted) {
+		/* Whole seconds, rounded up, until one token is there. */
+		double need = rate > 0 ? (1 - tokens) / rate : 60;
+		*wait = need > 86400 ? 86400 : (int)need;
+		if (*wait < need)
+			(*wait)++;
+		if (*wait < 1)
+			*wait = 1;
+	}
+	return TS_OK;
+}
+
+static ts_err
+op_bucket_give(ts_store *s, const char *key, int64_t now_ms, double rate, double burst)
+{
+	pg_args a = { 0 };
+	ts_err r;
+
+	pg_arg_text(&a, key);
+	pg_arg_int(&a, now_ms);
+	pg_arg_real(&a, rate);
+	pg_arg_real(&a, burst);
+	r = change(s, PG_BUCKET_GIVE, &a);
+	return r == TS_E_NOT_FOUND ? TS_OK : r;   /* a missing bucket is full */
+}
+
+static ts_err
+op_sweep_lease(ts_store *s, const char *node, int64_t now, int64_t ttl, int *held)
+{
+	pg_args a = { 0 };
+	pg_call k;
+	ts_err r;
+
+	*held = 0;
+	pg_arg_text(&a, node);
+	pg_arg_int(&a, now);
+	pg_arg_int(&a, ttl);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, PG_SWEEP_LEASE, &a)) == TS_OK)
+		*held = pg_rows(&k) == 1;   /* no row: another node's lease */
+	return pg_end(&k, r);
+}
+
+static ts_err
+op_sweep(ts_store *s, ts_sweep_class what, int64_t before, int limit, int *n)
+{
+	pg_stmt st = PG_SWEEP_SECRETS_EXPIRED;
+	pg_args a = { 0 };
+	pg_call k;
+	ts_err r;
+
+	*n = 0;
+	switch (what) {
+	case TS_SWEEP_SECRETS_EXPIRED: st = PG_SWEEP_SECRETS_EXPIRED; break;
+	case TS_SWEEP_SECRETS_ENDED: st = PG_SWEEP_SECRETS_ENDED; break;
+	case TS_SWEEP_SESSIONS_ENDED: st = PG_SWEEP_SESSIONS_ENDED; break;
+	case TS_SWEEP_LOCKS: st = PG_SWEEP_LOCKS; break;
+	case TS_SWEEP_BUCKETS: st = PG_SWEEP_BUCKETS; break;
+	}
+	pg_arg_int(&a, before);
+	pg_arg_int(&a, limit);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, st, &a)) == TS_OK)
+		*n = pg_changed(&k);
+	return pg_end(&k, r);
+}
+
 const ts_store_ops ts_store_postgres = {
 	.scheme = "postgres",
+	.remote = 1,
 	.alias = "postgresql",
 	.whole_url = 1,
 	.open = pg_store_open,
@@ -1083,7 +1166,6 @@ const ts_store_ops ts_store_postgres = {
 	.secret_rotate = op_secret_rotate,
 	.secret_attempt = op_secret_attempt,
 	.secret_replace = op_secret_replace,
-	.secret_purge = op_secret_purge,
 	.key_add = op_key_add,
 	.key_retire_others = op_key_retire_others,
 	.key_list = op_key_list,
@@ -1105,4 +1187,8 @@ const ts_store_ops ts_store_postgres = {
 	.tenant_add_origin = op_tenant_add_origin,
 	.tenant_remove_origin = op_tenant_remove_origin,
 	.tenant_origin_allowed = op_tenant_origin_allowed,
+	.bucket_take = op_bucket_take,
+	.bucket_give = op_bucket_give,
+	.sweep_lease = op_sweep_lease,
+	.sweep = op_sweep,
 };

@@ -738,21 +738,6 @@ op_secret_replace(ts_store *s, const ts_secret *x)
 	return sq_end(&k, sq_exec(&k));
 }
 
-static ts_err
-op_secret_purge(ts_store *s, int64_t before, int *n)
-{
-	sq_call k;
-	ts_err r;
-
-	*n = 0;
-	if ((r = sq_begin(s, SQ_WRITE, ST_SECRET_PURGE, &k)) != TS_OK)
-		return r;
-	sq_int(&k, 1, before);
-	if ((r = sq_exec(&k)) == TS_OK)
-		*n = sqlite3_changes(k.c->db);
-	return sq_end(&k, r);
-}
-
 /* ---- ops: signing keys ----------------------------------------------- */
 
 static ts_err
@@ -1045,8 +1030,107 @@ op_lock_list(ts_store *s, ts_lock_cb cb, void *arg)
 	return sq_end(&k, r == TS_E_NOT_FOUND ? TS_OK : r);
 }
 
+/* ---- ops: shared state and housekeeping ------------------------------ */
+
+static ts_err
+op_bucket_take(ts_store *s, const char *key, int64_t now_ms, double rate, double burst,
+               int *wait)
+{
+	sq_call k;
+	ts_err r;
+	double tokens = 0;
+	int granted = 0;
+
+	*wait = 0;
+	if ((r = sq_begin(s, SQ_WRITE, ST_BUCKET_TAKE, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, key);
+	sq_int(&k, 2, now_ms);
+	sq_real(&k, 3, rate);
+	sq_real(&k, 4, burst);
+	if ((r = sq_row(&k)) == TS_OK) {
+		tokens = sqlite3_column_double(k.st, 0);
+		granted = sqlite3_column_int(k.st, 1);
+		r = sq_exec(&k);               /* finish, so the commit is checked */
+	}
+	if ((r = sq_end(&k, r)) != TS_OK)
+		return r == TS_E_NOT_FOUND ? TS_E_INTERNAL : r;
+	if (!granted) {
+		/* Whole seconds, rounded up, until one token is there. */
+		double need = rate > 0 ? (1 - tokens) / rate : 60;
+		*wait = need > 86400 ? 86400 : (int)need;
+		if (*wait < need)
+			(*wait)++;
+		if (*wait < 1)
+			*wait = 1;
+	}
+	return TS_OK;
+}
+
+static ts_err
+op_bucket_give(ts_store *s, const char *key, int64_t now_ms, double rate, double burst)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_BUCKET_GIVE, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, key);
+	sq_int(&k, 2, now_ms);
+	sq_real(&k, 3, rate);
+	sq_real(&k, 4, burst);
+	return sq_end(&k, sq_exec(&k));
+}
+
+static ts_err
+op_sweep_lease(ts_store *s, const char *node, int64_t now, int64_t ttl, int *held)
+{
+	sq_call k;
+	ts_err r;
+
+	*held = 0;
+	if ((r = sq_begin(s, SQ_WRITE, ST_SWEEP_LEASE, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, node);
+	sq_int(&k, 2, now);
+	sq_int(&k, 3, ttl);
+	if ((r = sq_row(&k)) == TS_OK) {
+		*held = 1;
+		r = sq_exec(&k);
+	}
+	r = sq_end(&k, r);
+	if (r != TS_OK)
+		*held = 0;
+	return r == TS_E_NOT_FOUND ? TS_OK : r;   /* another node's lease */
+}
+
+static ts_err
+op_sweep(ts_store *s, ts_sweep_class what, int64_t before, int limit, int *n)
+{
+	sq_stmt st = ST_SWEEP_SECRETS_EXPIRED;
+	sq_call k;
+	ts_err r;
+
+	*n = 0;
+	switch (what) {
+	case TS_SWEEP_SECRETS_EXPIRED: st = ST_SWEEP_SECRETS_EXPIRED; break;
+	case TS_SWEEP_SECRETS_ENDED: st = ST_SWEEP_SECRETS_ENDED; break;
+	case TS_SWEEP_SESSIONS_ENDED: st = ST_SWEEP_SESSIONS_ENDED; break;
+	case TS_SWEEP_LOCKS: st = ST_SWEEP_LOCKS; break;
+	case TS_SWEEP_BUCKETS: st = ST_SWEEP_BUCKETS; break;
+	}
+	if ((r = sq_begin(s, SQ_WRITE, st, &k)) != TS_OK)
+		return r;
+	sq_int(&k, 1, before);
+	sq_int(&k, 2, limit);
+	if ((r = sq_exec(&k)) == TS_OK)
+		*n = sqlite3_changes(k.c->db);
+	return sq_end(&k, r);
+}
+
 const ts_store_ops ts_store_sqlite = {
 	.scheme = "sqlite",
+	.remote = 0,
 	.open = sq_store_open,
 	.close = sq_store_close,
 	.ping = op_ping,
@@ -1076,7 +1160,6 @@ const ts_store_ops ts_store_sqlite = {
 	.secret_rotate = op_secret_rotate,
 	.secret_attempt = op_secret_attempt,
 	.secret_replace = op_secret_replace,
-	.secret_purge = op_secret_purge,
 	.key_add = op_key_add,
 	.key_retire_others = op_key_retire_others,
 	.key_list = op_key_list,
@@ -1099,4 +1182,8 @@ const ts_store_ops ts_store_sqlite = {
 	.tenant_add_origin = op_tenant_add_origin,
 	.tenant_remove_origin = op_tenant_remove_origin,
 	.tenant_origin_allowed = op_tenant_origin_allowed,
+	.bucket_take = op_bucket_take,
+	.bucket_give = op_bucket_give,
+	.sweep_lease = op_sweep_lease,
+	.sweep = op_sweep,
 };

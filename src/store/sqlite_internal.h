@@ -121,7 +121,6 @@
 	  "UPDATE secrets SET used_at = max(?3, 1) "                          \
 	  "WHERE kind = ?1 AND hash = ?2 AND used_at = 0 "                    \
 	  "RETURNING " SQ_SECRET_COLS)                                        \
-	X(ST_SECRET_PURGE, "DELETE FROM secrets WHERE expires_at < ?1")       \
 	/* One statement: SQLite's write lock makes the check and the count  \
 	 * one step, so parallel guesses cannot pass max. */                 \
 	X(ST_SECRET_ATTEMPT,                                                  \
@@ -190,7 +189,51 @@
 	  "RETURNING " SQ_LOCK_COLS)                                          \
 	X(ST_LOCK_CLEAR, "DELETE FROM login_locks WHERE key = ?1")            \
 	X(ST_LOCK_LIST,                                                       \
-	  "SELECT " SQ_LOCK_COLS " FROM login_locks ORDER BY updated_at DESC, key")
+	  "SELECT " SQ_LOCK_COLS " FROM login_locks ORDER BY updated_at DESC, key") \
+	/* One statement, so parallel takes on every node count exactly. The  \
+	 * refill (?2 now ms, ?3 tokens per second, ?4 burst) is written out   \
+	 * in each CASE arm because SET sees only the old row; a clock that    \
+	 * went back (?2 < updated_ms) refills nothing. granted says whether  \
+	 * this call took a token. */                                         \
+	X(ST_BUCKET_TAKE,                                                     \
+	  "INSERT INTO rate_buckets(key, tokens, updated_ms, granted) "       \
+	  "VALUES(?1, ?4 - 1, ?2, 1) ON CONFLICT(key) DO UPDATE SET "         \
+	  "granted = (min(?4, tokens + max(?2 - updated_ms, 0) * ?3 / 1000.0) >= 1), " \
+	  "tokens = min(?4, tokens + max(?2 - updated_ms, 0) * ?3 / 1000.0) - " \
+	  "  (min(?4, tokens + max(?2 - updated_ms, 0) * ?3 / 1000.0) >= 1), " \
+	  "updated_ms = max(updated_ms, ?2) "                                 \
+	  "RETURNING tokens, granted")                                        \
+	X(ST_BUCKET_GIVE,                                                     \
+	  "UPDATE rate_buckets SET "                                          \
+	  "tokens = min(?4, tokens + max(?2 - updated_ms, 0) * ?3 / 1000.0 + 1), " \
+	  "updated_ms = max(updated_ms, ?2) WHERE key = ?1")                  \
+	X(ST_SWEEP_LEASE,                                                     \
+	  "INSERT INTO store_leases(name, holder, expires_at) "               \
+	  "VALUES('sweep', ?1, ?2 + ?3) ON CONFLICT(name) DO UPDATE SET "     \
+	  "holder = excluded.holder, expires_at = excluded.expires_at "       \
+	  "WHERE store_leases.holder = excluded.holder "                      \
+	  "OR store_leases.expires_at <= ?2 RETURNING holder")                \
+	/* Sweeps: one bounded DELETE each (?1 before, ?2 limit), by primary  \
+	 * key so the same text runs on PostgreSQL. */                        \
+	X(ST_SWEEP_SECRETS_EXPIRED,                                           \
+	  "DELETE FROM secrets WHERE (kind, hash) IN (SELECT kind, hash "     \
+	  "FROM secrets WHERE expires_at < ?1 LIMIT ?2)")                     \
+	X(ST_SWEEP_SECRETS_ENDED,                                             \
+	  "DELETE FROM secrets WHERE (kind, hash) IN (SELECT x.kind, x.hash " \
+	  "FROM sessions s JOIN secrets x ON x.session_id = s.id "            \
+	  "WHERE (s.revoked_at > 0 AND s.revoked_at < ?1) OR s.expires_at < ?1 " \
+	  "LIMIT ?2)")                                                        \
+	X(ST_SWEEP_SESSIONS_ENDED,                                            \
+	  "DELETE FROM sessions WHERE id IN (SELECT s.id FROM sessions s "    \
+	  "WHERE ((s.revoked_at > 0 AND s.revoked_at < ?1) OR s.expires_at < ?1) " \
+	  "AND NOT EXISTS (SELECT 1 FROM secrets x WHERE x.session_id = s.id) " \
+	  "LIMIT ?2)")                                                        \
+	X(ST_SWEEP_LOCKS,                                                     \
+	  "DELETE FROM login_locks WHERE key IN (SELECT key FROM login_locks " \
+	  "WHERE locked_until < ?1 AND updated_at < ?1 LIMIT ?2)")            \
+	X(ST_SWEEP_BUCKETS,                                                   \
+	  "DELETE FROM rate_buckets WHERE key IN (SELECT key FROM rate_buckets " \
+	  "WHERE updated_ms < ?1 LIMIT ?2)")
 
 typedef enum {
 #define SQ_ST_ENUM(name, sql) name,
@@ -266,6 +309,7 @@ ts_err sq_begin(ts_store *s, int mode, sq_stmt stmt, sq_call *k);
 ts_err sq_use(sq_call *k, sq_stmt stmt);
 void sq_text(sq_call *k, int i, const char *v);
 void sq_int(sq_call *k, int i, int64_t v);
+void sq_real(sq_call *k, int i, double v);
 /* Steps once: TS_OK with a row, TS_E_NOT_FOUND when there is none. */
 ts_err sq_row(sq_call *k);
 /* Steps to the end: TS_OK, or the mapped error. */

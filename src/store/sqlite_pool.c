@@ -773,6 +773,15 @@ sq_int(sq_call *k, int i, int64_t v)
 		k->bind_rc = rc;
 }
 
+void
+sq_real(sq_call *k, int i, double v)
+{
+	int rc = sqlite3_bind_double(k->st, i, v);
+
+	if (rc != SQLITE_OK && k->bind_rc == SQLITE_OK)
+		k->bind_rc = rc;
+}
+
 /* Steps the current statement once; returns the SQLite code. */
 static int
 step(sq_call *k)

@@ -102,6 +102,22 @@ const char *const sq_migrations[] = {
 	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
 	"  origin TEXT NOT NULL,"
 	"  PRIMARY KEY (tenant_id, origin));",
+	/* 6: state every node shares (issue 8): per-account token buckets
+	 * (bucket_take), the housekeeping lease (sweep_lease), and the
+	 * indexes the bounded sweeps walk. */
+	"CREATE TABLE rate_buckets ("
+	"  key TEXT PRIMARY KEY NOT NULL,"
+	"  tokens REAL NOT NULL,"
+	"  updated_ms INTEGER NOT NULL,"
+	"  granted INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX rate_buckets_updated ON rate_buckets(updated_ms);"
+	"CREATE TABLE store_leases ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  holder TEXT NOT NULL,"
+	"  expires_at INTEGER NOT NULL);"
+	"CREATE INDEX login_locks_updated ON login_locks(updated_at);"
+	"CREATE INDEX sessions_revoked ON sessions(revoked_at);"
+	"CREATE INDEX sessions_expires ON sessions(expires_at);",
 };
 
 const int sq_migration_count = (int)(sizeof sq_migrations / sizeof sq_migrations[0]);

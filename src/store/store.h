@@ -135,6 +135,27 @@ typedef struct ts_lock {
 
 typedef struct ts_store ts_store;
 
+/* What one sweep call deletes (rows whose time is before `before`):
+ *   SECRETS_EXPIRED   secrets whose expires_at < before, any kind, used
+ *                     or not (a spent refresh token past its own expiry
+ *                     is refused as expired by the engine anyway);
+ *   SECRETS_ENDED     secrets of sessions that ended before `before`
+ *                     (revoked_at in (0, before), or expires_at < before);
+ *   SESSIONS_ENDED    those sessions, once none of their secrets is left
+ *                     (so no secret outlives its session);
+ *   LOCKS             login_locks rows not locked at `before`
+ *                     (locked_until < before) and untouched since
+ *                     (updated_at < before);
+ *   BUCKETS           rate buckets untouched since `before` (epoch ms):
+ *                     full again, the same as absent. */
+typedef enum {
+	TS_SWEEP_SECRETS_EXPIRED = 0,
+	TS_SWEEP_SECRETS_ENDED = 1,
+	TS_SWEEP_SESSIONS_ENDED = 2,
+	TS_SWEEP_LOCKS = 3,
+	TS_SWEEP_BUCKETS = 4,
+} ts_sweep_class;
+
 typedef int (*ts_tenant_cb)(void *arg, const ts_tenant *t);   /* non-zero stops */
 typedef int (*ts_key_cb)(void *arg, const ts_signing_key *k); /* non-zero stops */
 typedef int (*ts_lock_cb)(void *arg, const ts_lock *l);       /* non-zero stops */
@@ -163,6 +184,10 @@ typedef struct ts_store_ops {
 	 * databases); CREATE may create the schema in an empty one, EXISTING
 	 * requires it (NOT_FOUND otherwise), both migrate under an advisory
 	 * lock. INSPECT: opens what is there, changes nothing. */
+	/* 1 when a call is a network round trip (PostgreSQL): the server then
+	 * runs every request that touches the store on its store pool, never
+	 * on an event thread. 0 for a local file (SQLite), called inline. */
+	int remote;
 	ts_err (*open)(const char *dsn, ts_store_mode mode, ts_store **out);
 	void (*close)(ts_store *s);
 	/* Cheap liveness check (SELECT 1). */
@@ -253,8 +278,6 @@ typedef struct ts_store_ops {
 	/* Stores sec, replacing any secret of the same kind and hash; the
 	 * replacement starts with no attempts and unused. */
 	ts_err (*secret_replace)(ts_store *s, const ts_secret *sec);
-	/* Deletes secrets that expired before `before`; *n gets how many. */
-	ts_err (*secret_purge)(ts_store *s, int64_t before, int *n);
 
 	/* Signing keys. key_list calls cb for every key, newest first
 	 * (created_at descending, then kid descending in byte order); the
@@ -322,6 +345,32 @@ typedef struct ts_store_ops {
 	ts_err (*tenant_add_origin)(ts_store *s, const char *tenant_id, const char *origin);
 	ts_err (*tenant_remove_origin)(ts_store *s, const char *tenant_id, const char *origin);
 	ts_err (*tenant_origin_allowed)(ts_store *s, const char *tenant_id, const char *origin);
+
+	/* ---- shared state for several nodes, and housekeeping ---- */
+
+	/* Token bucket of key, shared by every process on the store, in ONE
+	 * atomic statement: refills at rate tokens per second up to burst
+	 * since the bucket was last touched (a clock that went back refills
+	 * nothing), then takes one token if there is one. A new key starts
+	 * full. *wait gets 0 when a token was taken, else the whole seconds
+	 * until one will be there (>= 1). now_ms is wall-clock milliseconds
+	 * (every node must agree on it). */
+	ts_err (*bucket_take)(ts_store *s, const char *key, int64_t now_ms, double rate,
+	                      double burst, int *wait);
+	/* Gives one token back to key's bucket (refilled as above, never past
+	 * burst), for an attempt that was admitted and turned out not to
+	 * count. A missing bucket is left missing (it is full). One
+	 * statement. */
+	ts_err (*bucket_give)(ts_store *s, const char *key, int64_t now_ms, double rate,
+	                      double burst);
+	/* The housekeeping lease, one statement: takes it for node (a
+	 * per-process id) until now + ttl when it is free, expired, or
+	 * already node's (then it is renewed). *held gets 1 when node holds
+	 * it after the call, else 0. */
+	ts_err (*sweep_lease)(ts_store *s, const char *node, int64_t now, int64_t ttl, int *held);
+	/* Deletes at most limit rows of one class, in one statement; *n gets
+	 * how many (fewer than limit: the class is clean as of now). */
+	ts_err (*sweep)(ts_store *s, ts_sweep_class what, int64_t before, int limit, int *n);
 } ts_store_ops;
 
 /* Every store begins with this, so the generic calls below can dispatch. */

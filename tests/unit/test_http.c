@@ -355,6 +355,33 @@ sleepy_job(void *arg, ts_http_resp *resp)
 	resp->log_note = "slept";
 }
 
+/* A job on a second pool that hands its request on to the server's pool
+ * (a login: admission on a store worker, then a hashing worker). */
+static ts_pool *second_pool;
+
+typedef struct {
+	ts_http_req *req;
+} handon_arg;
+
+static void
+handon_job(void *arg, ts_http_resp *resp)
+{
+	handon_arg *h = arg;
+	job_arg *a = malloc(sizeof(*a));
+	ts_http_req *req = h->req;
+
+	free(h);
+	a->sleep_us = 1000;
+	if (ts_http_defer(req, sleepy_job, a) != TS_OK) {
+		free(a);
+		resp->status = 503;
+		return;
+	}
+	/* A second hand-over from the same job is refused: the request is
+	 * the next job's now. */
+	CHECK(ts_http_defer(req, sleepy_job, NULL) == TS_E_INVALID);
+}
+
 static void
 set_body(ts_http_resp *resp, int status, const char *text)
 {
@@ -413,6 +440,16 @@ test_dispatch(void *app, ts_http_req *req, ts_http_resp *resp)
 			set_body(resp, 503, "{\"error\":\"busy\"}");
 			resp->retry_after = 1;
 			resp->log_note = "overloaded";
+			return TS_HTTP_DONE;
+		}
+		return TS_HTTP_DEFERRED;
+	}
+	if (strcmp(req->path, "/handon") == 0) {
+		handon_arg *h = malloc(sizeof(*h));
+		h->req = req;
+		if (ts_http_defer_on(req, second_pool, handon_job, h) != TS_OK) {
+			free(h);
+			set_body(resp, 503, "{\"error\":\"busy\"}");
 			return TS_HTTP_DONE;
 		}
 		return TS_HTTP_DEFERRED;
@@ -564,6 +601,13 @@ test_basic(unsigned port)
 	CHECK(rp.status == 200);
 	CHECK_STR(rp.body, "deferred");
 	CHECK(has_header(&rp, "Content-Type: text/plain"));
+
+	/* deferred on one pool, handed on to another: the last job answers */
+	for (int i = 0; i < 20; i++) {
+		get(port, "GET /handon HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &rp);
+		CHECK(rp.status == 200);
+		CHECK_STR(rp.body, "deferred");
+	}
 }
 
 static void
@@ -1042,6 +1086,7 @@ main(void)
 	test_bad_config();
 
 	ts_log_set_fds(logfd, 2);
+	CHECK(ts_pool_new(2, 16, &second_pool) == TS_OK);
 	test_any_address();
 	CHECK(server_start(&a, NULL, 1, 1));
 	CHECK(server_start(&b, "127.0.0.1, 10.0.0.1", 5, 8));
@@ -1059,6 +1104,7 @@ main(void)
 	}
 	ts_http_stop(a.h);
 	ts_pool_free(a.pool);
+	ts_pool_free(second_pool);
 	ts_log_set_fds(1, 2);
 	test_access_log(logpath);
 	close(logfd);

@@ -598,7 +598,7 @@ test_secrets(ts_store *s)
 	CHECK(s->ops->secret_consume(s, TS_SECRET_EMAIL_OTP, x.hash, 0, &got) == TS_OK);
 	CHECK(s->ops->secret_consume(s, TS_SECRET_EMAIL_OTP, x.hash, 0, &got) == TS_E_TOKEN_REUSED);
 
-	/* purge: strictly before */
+	/* sweep of expired secrets: strictly before, at most limit per call */
 	x.kind = TS_SECRET_AUTH_TOKEN;
 	mkhash(x.hash, 401);
 	x.expires_at = 600;
@@ -606,13 +606,85 @@ test_secrets(ts_store *s)
 	mkhash(x.hash, 402);
 	x.expires_at = 700;
 	CHECK(s->ops->secret_put(s, &x) == TS_OK);
-	CHECK(s->ops->secret_purge(s, 600, &n) == TS_OK);
-	CHECK(n >= 2);                                   /* the two at 500, maybe more */
+	CHECK(s->ops->sweep(s, TS_SWEEP_SECRETS_EXPIRED, 600, 1, &n) == TS_OK && n == 1);
+	CHECK(s->ops->sweep(s, TS_SWEEP_SECRETS_EXPIRED, 600, 1000, &n) == TS_OK);
+	CHECK(n >= 1);                                   /* the rest at 500, maybe more */
+	CHECK(s->ops->sweep(s, TS_SWEEP_SECRETS_EXPIRED, 600, 1000, &n) == TS_OK && n == 0);
 	CHECK(s->ops->secret_get(s, TS_SECRET_AUTH_TOKEN, x.hash, &got) == TS_OK);
 	mkhash(h, 401);
 	CHECK(s->ops->secret_get(s, TS_SECRET_AUTH_TOKEN, h, &got) == TS_OK);
-	CHECK(s->ops->secret_purge(s, 601, &n) == TS_OK && n == 1);
+	CHECK(s->ops->sweep(s, TS_SWEEP_SECRETS_EXPIRED, 601, 1000, &n) == TS_OK && n == 1);
 	CHECK(s->ops->secret_get(s, TS_SECRET_AUTH_TOKEN, h, &got) == TS_E_NOT_FOUND);
+}
+
+/* ---- shared state: buckets and the sweep lease ----------------------- */
+
+typedef struct take_arg {
+	ts_store *s;
+	int64_t now_ms;
+	int granted;
+} take_arg;
+
+static void *
+take_main(void *p)
+{
+	take_arg *t = p;
+	int wait = -1;
+
+	if (t->s->ops->bucket_take(t->s, "race-bucket", t->now_ms, 0.001, 3, &wait) == TS_OK &&
+	    wait == 0)
+		t->granted = 1;
+	return NULL;
+}
+
+/* The per-account limit of every node: one atomic statement per take. */
+static void
+test_buckets(ts_store *s)
+{
+	const int64_t t0 = 1000000000;     /* ms */
+	pthread_t th[20];
+	take_arg ta[20];
+	int wait = -1, held = -1, granted = 0;
+
+	/* burst 3, 1 token per second: three takes, then a wait of 1 s */
+	for (int i = 0; i < 3; i++)
+		CHECK(s->ops->bucket_take(s, "b1", t0, 1, 3, &wait) == TS_OK && wait == 0);
+	CHECK(s->ops->bucket_take(s, "b1", t0, 1, 3, &wait) == TS_OK && wait == 1);
+	/* half a second later half a token: still a wait of 1 s (rounded up) */
+	CHECK(s->ops->bucket_take(s, "b1", t0 + 500, 1, 3, &wait) == TS_OK && wait == 1);
+	/* a token given back is there at once */
+	CHECK(s->ops->bucket_give(s, "b1", t0 + 500, 1, 3) == TS_OK);
+	CHECK(s->ops->bucket_take(s, "b1", t0 + 500, 1, 3, &wait) == TS_OK && wait == 0);
+	/* a clock that went back refills nothing */
+	CHECK(s->ops->bucket_take(s, "b1", t0 - 10000, 1, 3, &wait) == TS_OK && wait >= 1);
+	/* never past burst, however long it was idle */
+	for (int i = 0; i < 3; i++)
+		CHECK(s->ops->bucket_take(s, "b1", t0 + 3600000, 1, 3, &wait) == TS_OK && wait == 0);
+	CHECK(s->ops->bucket_take(s, "b1", t0 + 3600000, 1, 3, &wait) == TS_OK && wait >= 1);
+	/* giving to a bucket that does not exist leaves it missing (full) */
+	CHECK(s->ops->bucket_give(s, "never", t0, 1, 3) == TS_OK);
+	/* a full bucket is swept, a used one is not (before = last touch) */
+	int n = -1;
+	CHECK(s->ops->sweep(s, TS_SWEEP_BUCKETS, t0 + 3600000, 100, &n) == TS_OK && n == 0);
+	CHECK(s->ops->sweep(s, TS_SWEEP_BUCKETS, t0 + 3600001, 100, &n) == TS_OK && n == 1);
+	/* twenty at once on one key with burst 3: exactly three get a token */
+	for (int i = 0; i < 20; i++) {
+		ta[i] = (take_arg){ .s = s, .now_ms = t0 };
+		pthread_create(&th[i], NULL, take_main, &ta[i]);
+	}
+	for (int i = 0; i < 20; i++) {
+		pthread_join(th[i], NULL);
+		granted += ta[i].granted;
+	}
+	CHECK(granted == 3);
+
+	/* the lease: one holder; renewed by it; taken over once run out */
+	CHECK(s->ops->sweep_lease(s, "node-a", 1000, 60, &held) == TS_OK && held == 1);
+	CHECK(s->ops->sweep_lease(s, "node-b", 1010, 60, &held) == TS_OK && held == 0);
+	CHECK(s->ops->sweep_lease(s, "node-a", 1050, 60, &held) == TS_OK && held == 1);
+	CHECK(s->ops->sweep_lease(s, "node-b", 1100, 60, &held) == TS_OK && held == 0);
+	CHECK(s->ops->sweep_lease(s, "node-b", 1110, 60, &held) == TS_OK && held == 1);
+	CHECK(s->ops->sweep_lease(s, "node-a", 1120, 60, &held) == TS_OK && held == 0);
 }
 
 /* ---- signing keys ---------------------------------------------------- */
@@ -1561,6 +1633,7 @@ conformance(ts_store *s)
 	test_keys(s);
 	test_totp(s);
 	test_races(s);
+	test_buckets(s);
 	test_bench(s);
 }
 

@@ -87,7 +87,7 @@ describe('database file modes [SQLite only: modes of the database file]', sqlite
 });
 
 describe('a database removed while serving [SQLite only: the database is a file that is removed and restored]', sqliteOnly('the database is a file that is removed and restored', { timeout: 120000 }), () => {
-  it('503 on /healthz with one store_unavailable line; a restored copy is reopened and logins work again', async () => {
+  it('503 on /readyz (issue 8: /healthz, a liveness check, stays 200) with one store_unavailable line; a restored copy is reopened and logins work again', async () => {
     const db = newSqliteDb();
     const P = pw();
     await mkTenant(db, 'acme');
@@ -98,7 +98,8 @@ describe('a database removed while serving [SQLite only: the database is a file 
       const copy = `${db}.backup`;
       sql(db, `.backup '${copy}'`);
       fs.rmSync(db);
-      for (let i = 0; i < 5; i++) assert.equal((await http('GET', srv.url + '/healthz')).status, 503);
+      for (let i = 0; i < 5; i++) assert.equal((await http('GET', srv.url + '/readyz')).status, 503);
+      assert.equal((await http('GET', srv.url + '/healthz')).status, 200, 'liveness does not depend on the store');
       const r = await http('POST', srv.url + '/v1/auth/login', { json: { email: 'back@example.com', password: P } });
       assert.equal(r.status, 503, r.text);
       await sleep(300); // log lines may trail the responses they precede
@@ -111,7 +112,7 @@ describe('a database removed while serving [SQLite only: the database is a file 
 
       fs.copyFileSync(copy, db);
       fs.chmodSync(db, 0o600);
-      assert.ok(await eventually(5000, async () => (await http('GET', srv.url + '/healthz')).status === 200),
+      assert.ok(await eventually(5000, async () => (await http('GET', srv.url + '/readyz')).status === 200),
         `not reopened:\n${srv.out()}`);
       await loginOk(srv, 'back@example.com', P);
       await sleep(300);
@@ -132,15 +133,15 @@ describe('a database removed while serving [SQLite only: the database is a file 
     await mkTenant(db, 'acme');
     const srv = await startServer({ db });
     try {
-      assert.equal((await http('GET', srv.url + '/healthz')).status, 200);
+      assert.equal((await http('GET', srv.url + '/readyz')).status, 200);
       fs.rmSync(db);
       fs.writeFileSync(db, '', { mode: 0o600 });
       // Requests drive the checks: each sees the file and may try to reopen it.
       assert.ok(await eventually(3000, async () => {
-        assert.equal((await http('GET', srv.url + '/healthz')).status, 503);
+        assert.equal((await http('GET', srv.url + '/readyz')).status, 503);
         return srv.events().some((e) => e.event === 'store_unavailable' && /restart needed/.test(e.reason));
       }), srv.out());
-      assert.equal((await http('GET', srv.url + '/healthz')).status, 503);
+      assert.equal((await http('GET', srv.url + '/readyz')).status, 503);
       assert.equal(fs.statSync(db).size, 0, 'the empty file was not turned into a database');
     } finally {
       await srv.stop();

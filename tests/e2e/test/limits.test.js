@@ -206,12 +206,15 @@ describe('store unavailable [SQLite only: file permissions and a lock held by th
     assert.equal(r.json.status, 'ok');
   });
 
-  it('a database file without permissions: healthz 503, login and me 503 store_unavailable; all recover', async () => {
+  it('a database file without permissions: readyz 503 (healthz, a liveness check, stays 200), login and me 503 store_unavailable; all recover', async () => {
     const a = await loginOk(srv, 'sto@example.com', P);
     fs.chmodSync(db, 0o000);
     try {
-      const h = await http('GET', srv.url + '/healthz');
+      const h = await http('GET', srv.url + '/readyz');
       assert.equal(h.status, 503, h.text);
+      assert.equal(h.json.code, 'store_unavailable');
+      assert.match(h.headers['retry-after'], /^[1-9][0-9]*$/);
+      assert.equal((await http('GET', srv.url + '/healthz')).status, 200, 'liveness does not depend on the store');
       const l = await login(srv, 'sto@example.com', P);
       assertError(l, 503, 'store_unavailable');
       assert.ok(Number(l.headers['retry-after']) >= 1);
@@ -221,7 +224,7 @@ describe('store unavailable [SQLite only: file permissions and a lock held by th
     } finally {
       fs.chmodSync(db, 0o644);
     }
-    assert.equal((await http('GET', srv.url + '/healthz')).status, 200);
+    assert.equal((await http('GET', srv.url + '/readyz')).status, 200);
     assert.equal((await me(srv, a.token)).status, 200);
     assert.equal((await refresh(srv, a.refresh_token)).status, 200, 'the refresh token was not spent by the failed try');
   });
