@@ -15,10 +15,9 @@ import {
 } from '../lib/server.js';
 import { checkResponse } from '../lib/openapi.js';
 
-// The balancer's health check. Issue 8 item 8 adds /readyz (store answers,
-// schema current); until it is merged the liveness check stands in.
-// This is the one place to change.
-export const HEALTH_PATH = '/healthz';
+// The balancer's health check: /readyz (the store answers and its schema
+// is current), not the liveness check /healthz.
+export const HEALTH_PATH = '/readyz';
 
 const NODE_ARGS = [
   '--default-tenant', 'acme',
@@ -203,9 +202,9 @@ describe('three nodes behind HAProxy on one store', { timeout: 180000 }, () => {
     }
   });
 
-  // Target of issue 8 item 3 (per-account buckets in the store): fails
-  // while each process keeps its own bucket (N nodes give N times the
-  // attempts). The expectation is the one-node one of limits.test.js.
+  // Issue 8 item 3: the per-account bucket lives in the store, so N nodes
+  // do not give N times the attempts. The expectation is the one-node one
+  // of limits.test.js.
   it('per-account attempts spread over three nodes are limited exactly as on one (issue 8 item 3)', async () => {
     const got = [];
     const order = ['a', 'b', 'c', 'a', 'b', 'c', 'a', 'b', 'c'];
