@@ -52,6 +52,26 @@ ts_http_query(const ts_http_req *req, const char *key)
 }
 
 ts_err
+ts_http_defer_on(ts_http_req *req, ts_pool *pool, ts_http_job_fn job, void *arg)
+{
+	fuzz_http_priv *p = req->priv_;
+
+	(void)pool;
+	if (!p || !job)
+		abort();
+	if (!p->in_job)
+		return ts_http_defer(req, job, arg);
+	/* From a running job: the request goes on to job, once (as the real
+	 * transport allows). */
+	if (p->handed)
+		return TS_E_INVALID;
+	p->handed = 1;
+	p->job = job;
+	p->job_arg = arg;
+	return TS_OK;
+}
+
+ts_err
 ts_http_defer(ts_http_req *req, ts_http_job_fn job, void *arg)
 {
 	fuzz_http_priv *p = req->priv_;

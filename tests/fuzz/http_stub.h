@@ -20,6 +20,8 @@ typedef struct fuzz_http_priv {
 	int defer_calls;
 	ts_http_job_fn job;
 	void *job_arg;
+	int in_job;                  /* the harness is running job */
+	int handed;                  /* a running job handed the request on */
 } fuzz_http_priv;
 
 /* Frees what ts_http_query handed out for this request. */
