@@ -642,7 +642,7 @@ async function main() {
   results.machine.loadavg_end = loadavg();
   results.machine.neighbours_end = await neighbours();
   fs.writeFileSync(path.join(OUT, "results.json"), JSON.stringify(results, null, 2));
-  fs.writeFileSync(DOC, render(results));
+  fs.writeFileSync(DOC, keepScaleOut(render(results)));
   log(`wrote ${path.relative(ROOT, DOC)} and bench/out/results.json in ${results.elapsed_s} s`);
 }
 
@@ -1022,10 +1022,293 @@ function render(R) {
   return lines.join("\n") + "\n";
 }
 
-if (argv.includes("--render")) {
+// A full run rewrites DOC but keeps its Scale-out section (--scale writes it).
+function keepScaleOut(doc) {
+  const old = fs.existsSync(DOC) ? scaleOutSection(fs.readFileSync(DOC, "utf8")) : null;
+  return old ? withScaleOut(doc, old) : doc;
+}
+
+// ------------------------------------------------------------ scale-out mode
+// `bash bench/run.sh --scale`: Tessera only, no peers. Side by side in one
+// run: SQLite vs PostgreSQL on one node, 1/2/3 nodes on PostgreSQL behind
+// HAProxy, and the table sizes after a refresh load (housekeeping sweep on
+// when the server has --sweep-interval). Needs TESSERA_PG_DSN (an admin DSN
+// that may CREATE DATABASE; run.sh starts scripts/pg.sh when it is unset).
+// Writes bench/out/scale-results.json and the "Scale-out" section of DOC.
+const argVal = (name, dflt) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : dflt; };
+const SC_DUR = Number(argVal("--scale-secs", QUICK ? 3 : 5));        // each wrk run
+const SC_TABLE_SECS = Number(argVal("--table-secs", 300));            // the refresh load before counting rows
+const SC_SWEEP = Number(argVal("--sweep-interval", 10));              // passed when the server supports it
+const SC_NODES = [1, 2, 3];
+
+function scPsql(dsn, sql) {
+  return run("psql", [dsn, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql]).stdout.trim();
+}
+function scPgDb(name) {
+  const admin = process.env.TESSERA_PG_DSN;
+  if (!admin) throw new Error("--scale needs TESSERA_PG_DSN (bash scripts/pg.sh start prints it; run.sh starts it)");
+  scPsql(admin, `DROP DATABASE IF EXISTS ${name}`);
+  scPsql(admin, `CREATE DATABASE ${name}`);
+  const u = new URL(admin);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+function scMakeStore(dbArg) {
+  tessera(["tenant", "add", TENANT, "--db", dbArg]);
+  tessera(["user", "add", "--tenant", TENANT, "--email", EMAIL, "--verified", "--db", dbArg], PASSWORD + "\n");
+}
+function scKeyFile(name) {
+  const f = path.join(OUT, `${name}.key`);
+  fs.rmSync(f, { force: true });
+  fs.writeFileSync(f, Buffer.from(Array.from({ length: 32 }, () => Math.floor(Math.random() * 256))), { mode: 0o600 });
+  return f;
+}
+function scSweepFlags() {
+  const help = run(TESSERA, ["serve", "--help"], { allowFail: true });
+  const has = /--sweep-interval\b/.test(`${help.stdout}${help.stderr}`);
+  return { has, flags: has ? ["--sweep-interval", String(SC_SWEEP)] : [] };
+}
+async function scNode(name, dbArg, keyFile, issuer, extra = []) {
+  const port = await freePort();
+  const args = ["serve", "--listen", `127.0.0.1:${port}`, "--db", dbArg, "--default-tenant", TENANT,
+    "--issuer", issuer || `http://127.0.0.1:${port}`, ...TESSERA_FLAGS, ...extra];
+  if (keyFile) args.push("--key-file", keyFile);
+  return startServer(name, TESSERA, args, { port, readyPath: "/healthz" });
+}
+// HAProxy in front of the nodes: docs/DEPLOYMENT.md's configuration (as in
+// tests/e2e/test/multinode.test.js), health check on /healthz.
+async function scHaproxy(name, port, nodes) {
+  const cfg = ["global", "  maxconn 4000", "defaults", "  mode http", "  timeout connect 2s", "  timeout client 30s",
+    "  timeout server 30s", "  retries 2", "  retry-on conn-failure", "  option redispatch",
+    "frontend tessera_in", `  bind 127.0.0.1:${port}`, "  http-request del-header X-Forwarded-For", "  option forwardfor",
+    "  default_backend tessera", "backend tessera", "  balance roundrobin", "  option httpchk",
+    "  http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host localhost", "  http-check expect status 200",
+    "  default-server check inter 500ms fall 2 rise 2",
+    ...nodes.map((n, i) => `  server n${i + 1} 127.0.0.1:${n.port}`), ""].join("\n");
+  const f = path.join(OUT, `${name}.cfg`);
+  fs.writeFileSync(f, cfg);
+  const lb = await startServer(name, "haproxy", ["-f", f, "-db"], { port, readyPath: "/healthz" });
+  // every node up in HAProxy's view before the load (rise 2)
+  await sleep(1500);
+  return lb;
+}
+// One load target: a node, or HAProxy with the nodes behind it (waitIdle on each).
+function scTarget(port, procs) {
+  return { port, pid: procs[0].pid, pids: procs.map((p) => p.pid) };
+}
+async function scWrk(t, o) {
+  for (const pid of t.pids.slice(1)) await waitIdle(pid);
+  const ticks0 = t.pids.map(procTicks);
+  const r = await wrk(t, { dur: SC_DUR, ...o });
+  const ticks1 = t.pids.map(procTicks);
+  r.procs_cpu_s = ticks1.reduce((a, x, i) => a + (x - ticks0[i]), 0) / CLK_TCK; // includes waitIdle of the first pid; informative only
+  return r;
+}
+async function scMint(port, n) {
+  const out = [];
+  for (let i = 0; i < n; i += NCPU) {
+    const batch = await Promise.all(Array.from({ length: Math.min(NCPU, n - i) }, () => tesseraLogin({ port })));
+    for (const b of batch) out.push(b.refresh_token);
+  }
+  return out;
+}
+// login (with the bound measured right before it), refresh, me against one target.
+async function scPhases(label, t) {
+  const LOGIN_CONNS = 16, per = Math.ceil(LOGIN_CONNS / NCPU) + 1;
+  log(`scale-out: ${label}`);
+  const bound = await boundArgon2();
+  const login = await scWrk(t, { path: "/v1/auth/login", conns: LOGIN_CONNS, env: { WRK_METHOD: "POST", WRK_BODY: loginBody } });
+  login.bound = bound.hashes_per_s;
+  login.of_bound = login.ok_rps / bound.hashes_per_s;
+  const tok = await tesseraLogin({ port: t.port });
+  const me = await scWrk(t, { path: "/v1/auth/me", conns: 32, headers: [`Authorization: Bearer ${tok.token}`] });
+  const tokFile = path.join(OUT, `scale-tokens-${label.replace(/\W+/g, "_")}.txt`);
+  fs.writeFileSync(tokFile, (await scMint(t.port, NCPU * per)).join("\n") + "\n");
+  const refresh = await scWrk(t, { path: "/v1/auth/refresh", conns: LOGIN_CONNS,
+    env: { WRK_MODE: "refresh", WRK_TOKENS: tokFile, WRK_PER_THREAD: String(per) } });
+  const pick = (r) => ({ ok_rps: r.ok_rps, rps: r.rps, non2xx: r.non2xx, errors: r.errors, p50_ms: r.p50_ms, p99_ms: r.p99_ms,
+    others_cores: r.others_cores, client_cores: r.client_cores });
+  const res = { bound: { hashes_per_s: bound.hashes_per_s, single_ms: bound.single_ms, others_cores: bound.others_cores },
+    login: { ...pick(login), bound: login.bound, of_bound: login.of_bound }, refresh: pick(refresh), me: pick(me) };
+  log(`  login ${r1(login.ok_rps)}/s (${r2(login.of_bound)} of bound ${r1(bound.hashes_per_s)}), refresh ${r1(refresh.ok_rps)}/s, me ${r1(me.ok_rps)}/s`);
+  return res;
+}
+const SC_TABLES = ["secrets", "sessions", "login_locks"];
+function scCounts(dsn) {
+  const buckets = scPsql(dsn, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name LIKE '%bucket%' ORDER BY 1")
+    .split("\n").filter(Boolean);
+  const o = {};
+  for (const t of [...SC_TABLES, ...buckets]) o[t] = Number(scPsql(dsn, `SELECT count(*) FROM ${t}`));
+  return o;
+}
+
+async function scaleOut() {
+  fs.mkdirSync(OUT, { recursive: true });
+  for (const f of fs.readdirSync(OUT)) if (/^scale.*\.(db|db-wal|db-shm|key|log|cfg|txt)$/.test(f)) fs.rmSync(path.join(OUT, f), { force: true });
+  if (!fs.existsSync(TESSERA)) throw new Error(`no Tessera binary at ${TESSERA}`);
+  const R = { started: new Date().toISOString(), command: `bash bench/run.sh${argv.length ? " " + argv.join(" ") : ""}`,
+    wrk_secs: SC_DUR, table_secs: SC_TABLE_SECS, machine: machineFacts() };
+  R.machine.neighbours_start = await neighbours();
+  R.machine.postgres = (run("psql", [process.env.TESSERA_PG_DSN || "", "-X", "-A", "-t", "-c", "SHOW server_version"], { allowFail: true }).stdout || "").trim();
+  R.machine.haproxy = ((run("haproxy", ["-v"], { allowFail: true }).stdout || "").match(/version (\S+)/) || [])[1] || null;
+  const sweep = scSweepFlags();
+  R.sweep = { supported: sweep.has, interval_s: sweep.has ? SC_SWEEP : null };
+  log(`scale-out: ${SC_DUR} s per run, table load ${SC_TABLE_SECS} s, sweep ${sweep.has ? `on (${SC_SWEEP} s)` : "not in this server"}`);
+
+  // 1. one node: SQLite vs PostgreSQL, interleaved phase by phase would need
+  // both up at once; they are: two servers, measured one after the other.
+  const sqlitePath = path.join(OUT, "scale-one.db");
+  scMakeStore(`sqlite:${sqlitePath}`);
+  const pgOne = scPgDb("tessera_bench_one");
+  scMakeStore(pgOne);
+  const sq = await scNode("scale-sqlite", `sqlite:${sqlitePath}`, null, null, sweep.flags);
+  R.sqlite = await scPhases("1 node, SQLite", scTarget(sq.port, [sq]));
+  await stopServer(sq);
+  const pg = await scNode("scale-pg", pgOne, scKeyFile("scale-pg"), null, sweep.flags);
+  R.postgres = await scPhases("1 node, PostgreSQL", scTarget(pg.port, [pg]));
+  await stopServer(pg);
+
+  // 2. N nodes on PostgreSQL behind HAProxy (one database, one key file, one issuer).
+  const pgN = scPgDb("tessera_bench_nodes");
+  scMakeStore(pgN);
+  const key = scKeyFile("scale-nodes");
+  const lbPort = await freePort();
+  const issuer = `http://127.0.0.1:${lbPort}`;
+  R.nodes = {};
+  const nodes = [];
+  for (const n of SC_NODES) {
+    while (nodes.length < n) nodes.push(await scNode(`scale-node${nodes.length + 1}`, pgN, key, issuer, sweep.flags));
+    const lb = await scHaproxy(`scale-haproxy${n}`, lbPort, nodes);
+    R.nodes[n] = await scPhases(`${n} node(s), PostgreSQL, HAProxy`, scTarget(lbPort, [...nodes, lb]));
+    await stopServer(lb);
+  }
+  for (const s of nodes) await stopServer(s);
+
+  // 3. Table sizes after a refresh load (one node, PostgreSQL, sweep on when supported).
+  const pgT = scPgDb("tessera_bench_tables");
+  scMakeStore(pgT);
+  const tn = await scNode("scale-tables", pgT, scKeyFile("scale-tables"), null, sweep.flags);
+  const per = Math.ceil(16 / NCPU) + 1;
+  const tokFile = path.join(OUT, "scale-tokens-tables.txt");
+  fs.writeFileSync(tokFile, (await scMint(tn.port, NCPU * per)).join("\n") + "\n");
+  const before = scCounts(pgT);
+  log(`scale-out: refresh load for ${SC_TABLE_SECS} s, rows before ${JSON.stringify(before)}`);
+  const load = await wrk(tn, { path: "/v1/auth/refresh", conns: 16, dur: SC_TABLE_SECS,
+    env: { WRK_MODE: "refresh", WRK_TOKENS: tokFile, WRK_PER_THREAD: String(per) } });
+  const after = scCounts(pgT);
+  // a sweep interval later: what the sweep removes once the load stops
+  await sleep(sweep.has ? (SC_SWEEP + 2) * 1000 : 0);
+  const later = sweep.has ? scCounts(pgT) : null;
+  await stopServer(tn);
+  const refreshes = load.requests - load.non2xx;
+  const per1000 = Object.fromEntries(Object.keys(after).map((k) => [k, refreshes ? ((after[k] - (before[k] || 0)) / refreshes) * 1000 : null]));
+  R.tables = { secs: SC_TABLE_SECS, refreshes, ok_rps: load.ok_rps, non2xx: load.non2xx, before, after, later, per1000 };
+  log(`scale-out: ${refreshes} refreshes; rows after ${JSON.stringify(after)}`);
+
+  R.finished = new Date().toISOString();
+  R.elapsed_s = Math.round((Date.now() - t0all) / 1e3);
+  R.machine.loadavg_end = loadavg();
+  R.machine.neighbours_end = await neighbours();
+  fs.writeFileSync(path.join(OUT, "scale-results.json"), JSON.stringify(R, null, 2));
+  spliceScaleOut(renderScaleOut(R));
+  log(`wrote the Scale-out section of ${path.relative(ROOT, DOC)} and bench/out/scale-results.json in ${R.elapsed_s} s`);
+}
+
+// The Scale-out section lives in DOC between these markers: the full run's
+// render() keeps it, --scale replaces only it.
+const SC_BEGIN = "<!-- scale-out: written by bash bench/run.sh --scale -->", SC_END = "<!-- /scale-out -->";
+function scaleOutSection(doc) {
+  const a = doc.indexOf(SC_BEGIN), b = doc.indexOf(SC_END);
+  return a >= 0 && b > a ? doc.slice(a, b + SC_END.length) : null;
+}
+function withScaleOut(doc, section) {
+  const a = doc.indexOf(SC_BEGIN), b = doc.indexOf(SC_END);
+  if (a >= 0 && b > a) return doc.slice(0, a) + section + doc.slice(b + SC_END.length);
+  const raw = doc.indexOf("\n## Raw results");
+  return raw >= 0 ? `${doc.slice(0, raw)}\n${section}\n${doc.slice(raw)}` : `${doc}\n${section}\n`;
+}
+function spliceScaleOut(section) {
+  const doc = fs.existsSync(DOC) ? fs.readFileSync(DOC, "utf8") : "# Benchmarks\n";
+  fs.writeFileSync(DOC, withScaleOut(doc, section));
+}
+function renderScaleOut(R) {
+  const f0 = (x) => (x == null ? "–" : Math.round(x).toLocaleString("en-US"));
+  const f1 = (x) => (x == null ? "–" : (Math.round(x * 10) / 10).toFixed(1));
+  const f2 = (x) => (x == null || !Number.isFinite(x) ? "–" : x.toFixed(2));
+  const pc = (x) => (x == null ? "–" : `${(x * 100).toFixed(0)} %`);
+  const ratio = (a, b) => (a == null || !b ? null : a / b);
+  const L = [];
+  const p = (s = "") => L.push(s);
+  const M = R.machine, one = R.nodes[1];
+  const busy = (xs) => (xs && xs.length ? xs.map((o) => `${o.comm} ×${o.processes} ${o.cores}`).join(", ") : "none busy");
+  p(SC_BEGIN);
+  p("## Scale-out");
+  p();
+  p(`Produced by \`${R.command}\` on ${R.started.slice(0, 16).replace("T", " ")} UTC, ${R.elapsed_s} s in all: one run of ${R.wrk_secs} s per figure`);
+  p(`(wrk, the same phases and tools as above: bench/wrk/bench.lua, hashbound), Tessera only. \`bash bench/run.sh --scale\` alone`);
+  p(`is the full mode (5 s per figure, a 300 s refresh load for the table sizes); \`--scale-secs S\` and \`--table-secs S\` shorten it.`);
+  p();
+  p(`- **Machine: shared and noisy.** ${M.nproc} cores (${M.cpu_model}); load average at start ${M.loadavg_start}, at end ${M.loadavg_end};`);
+  p(`  other processes busy (cores, over 1 s): at start ${busy(M.neighbours_start)}; at end ${busy(M.neighbours_end)}. Other helpers' test`);
+  p("  suites were running on the same 2 cores. wrk, HAProxy, PostgreSQL and every node share those cores too. Read the **ratios**");
+  p("  (measured side by side in this one run), not the absolute figures; runs move 10–30 %.");
+  p(`- Tessera: ${M.tessera_commit}; PostgreSQL ${M.postgres || "?"} (scripts/pg.sh: throwaway loopback cluster, fsync on); HAProxy ${M.haproxy || "?"}`);
+  p("  (docs/DEPLOYMENT.md's configuration, round robin, health check on `/healthz`). Rate limits off, `--log-level warn`; each node");
+  p("  has its defaults (hash workers = HTTP threads = cores), so 3 nodes run 6 hash threads on 2 cores.");
+  p("- Every N-node figure goes through HAProxy (1 node included), on one database, one key file, one issuer. The one-node");
+  p("  SQLite/PostgreSQL figures are direct (no balancer). Each login figure is set against the argon2id bound measured right before it.");
+  p();
+  p("\"other CPU\" is the machine's busy time minus the node measured first and wrk, in cores, during the login / refresh / me runs:");
+  p("the neighbours' work, plus (on PostgreSQL) PostgreSQL, HAProxy and the other nodes. With SQLite direct it is the neighbours alone.");
+  p();
+  p("| | logins/s | bound (hashes/s) | logins / bound | refresh/s | me/s | other CPU (login / refresh / me) |");
+  p("|---|---:|---:|---:|---:|---:|---|");
+  const row = (name, x) => p(`| ${name} | ${f1(x.login.ok_rps)} | ${f1(x.bound.hashes_per_s)} | ${pc(x.login.of_bound)} | ${f0(x.refresh.ok_rps)} | ${f0(x.me.ok_rps)} | ${f2(x.login.others_cores)} / ${f2(x.refresh.others_cores)} / ${f2(x.me.others_cores)} |`);
+  row("1 node, SQLite", R.sqlite);
+  row("1 node, PostgreSQL", R.postgres);
+  for (const n of Object.keys(R.nodes)) row(`${n} node${n > 1 ? "s" : ""}, PostgreSQL, HAProxy`, R.nodes[n]);
+  p();
+  p("Ratios (same run):");
+  p();
+  p("| ratio | logins / bound | refresh/s | me/s |");
+  p("|---|---:|---:|---:|");
+  const rr = (name, a, b) => p(`| ${name} | ${f2(ratio(a.login.of_bound, b.login.of_bound))} | ${f2(ratio(a.refresh.ok_rps, b.refresh.ok_rps))} | ${f2(ratio(a.me.ok_rps, b.me.ok_rps))} |`);
+  rr("PostgreSQL / SQLite (1 node, direct)", R.postgres, R.sqlite);
+  rr("1 node via HAProxy / 1 node direct (PostgreSQL)", one, R.postgres);
+  for (const n of Object.keys(R.nodes)) if (n !== "1") rr(`${n} nodes / 1 node (HAProxy, PostgreSQL)`, R.nodes[n], one);
+  const errs = [["SQLite", R.sqlite], ["PostgreSQL", R.postgres], ...Object.keys(R.nodes).map((n) => [`${n} nodes`, R.nodes[n]])]
+    .flatMap(([k, x]) => ["login", "refresh", "me"].filter((ph) => x[ph].non2xx || x[ph].errors)
+      .map((ph) => `${k} ${ph}: ${x[ph].non2xx} non-2xx, ${x[ph].errors} socket errors`));
+  p();
+  p(`Non-2xx answers and socket errors: ${errs.length ? errs.join("; ") : "none"}. p99 latencies and every raw number are in bench/out/scale-results.json (not committed).`);
+  p();
+  const T = R.tables;
+  p(`### Table sizes after a ${T.secs} s refresh load (1 node, PostgreSQL)`);
+  p();
+  p(R.sweep.supported
+    ? `Housekeeping sweep on (\`--sweep-interval ${R.sweep.interval_s}\`). ${f0(T.refreshes)} refreshes (${f0(T.ok_rps)}/s, 16 rotation chains).`
+    : `**Without the sweep**: this server has no \`--sweep-interval\` (the sweep is being merged from another branch); the script passes \`--sweep-interval\` as soon as \`tessera serve --help\` lists it. ${f0(T.refreshes)} refreshes (${f0(T.ok_rps)}/s, 16 rotation chains).`);
+  p();
+  const keys = Object.keys(T.after);
+  p(`| table | rows before | rows after the load |${T.later ? " one sweep interval later |" : ""} growth per 1,000 refreshes |`);
+  p(`|---|---:|---:|${T.later ? "---:|" : ""}---:|`);
+  for (const k of keys) p(`| \`${k}\` | ${f0(T.before[k])} | ${f0(T.after[k])} |${T.later ? ` ${f0(T.later[k])} |` : ""} ${f1(T.per1000[k])} |`);
+  if (!keys.some((k) => /bucket/.test(k))) p("\nNo bucket table in this schema (rate-limit buckets are per process in this build).");
+  p();
+  p(SC_END);
+  return L.join("\n");
+}
+
+if (argv.includes("--scale") && argv.includes("--render")) {
+  // re-write the Scale-out section from the last bench/out/scale-results.json, measuring nothing
+  spliceScaleOut(renderScaleOut(JSON.parse(fs.readFileSync(path.join(OUT, "scale-results.json"), "utf8"))));
+  log(`wrote the Scale-out section of ${path.relative(ROOT, DOC)} from bench/out/scale-results.json`);
+} else if (argv.includes("--scale")) {
+  scaleOut().catch((e) => { console.error(e.stack || String(e)); killAll(); process.exit(1); });
+} else if (argv.includes("--render")) {
   // re-write the report from the last run's bench/out/results.json, measuring nothing
   const R = JSON.parse(fs.readFileSync(path.join(OUT, "results.json"), "utf8"));
-  fs.writeFileSync(DOC, render(R));
+  fs.writeFileSync(DOC, keepScaleOut(render(R)));
   log(`wrote ${path.relative(ROOT, DOC)} from bench/out/results.json`);
 } else {
   main().catch((e) => { console.error(e.stack || String(e)); killAll(); process.exit(1); });

@@ -6,6 +6,13 @@
 # in full mode), --no-peers (Tessera only), --out FILE (default
 # docs/BENCHMARKS.md), --head (benchmark the committed HEAD, built apart in
 # bench/out, instead of the work tree's build/tessera).
+#   bash bench/run.sh --scale   scale-out mode, Tessera only (~4 min + the
+#                               table load): SQLite vs PostgreSQL on one node,
+#                               1/2/3 nodes on PostgreSQL behind HAProxy, table
+#                               sizes after a refresh load (--table-secs S,
+#                               default 300; --scale-secs S per figure, default
+#                               5; --sweep-interval S when the server has it).
+#                               Uses TESSERA_PG_DSN, or starts scripts/pg.sh.
 # TESSERA_BIN=path uses that binary (TESSERA_DESC=text says what it is).
 # `node bench/bench.mjs --render` rewrites the report from the last
 # bench/out/results.json without measuring.
@@ -34,8 +41,11 @@ fi
 
 # 2. The server. The bench runs a snapshot copy (bench/out/bin/tessera): others
 # may rebuild build/ while it runs.
-head=0
-for a in "$@"; do [ "$a" = --head ] && head=1; done
+head=0 scale=0
+for a in "$@"; do
+  [ "$a" = --head ] && head=1
+  [ "$a" = --scale ] && scale=1
+done
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "${TESSERA_BIN:-}" ]; then
   bin=$(realpath "$TESSERA_BIN")
@@ -65,8 +75,8 @@ $cc -O2 -Wall -Wextra -o "$out/bin/hashbound" bench/hashbound.c \
   $(pkg-config --cflags --libs libsodium nettle) -lpthread
 $cc -O2 -Wall -Wextra -o "$out/bin/loadgen" bench/loadgen.c -lm
 
-# 4. The node peer (better-auth + better-sqlite3, compiled from source: ~1.5 min the first time).
-(
+# 4. The node peer (not in --scale mode) (better-auth + better-sqlite3, compiled from source: ~1.5 min the first time).
+[ "$scale" = 1 ] || (
   cd bench/peers
   if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     echo "bench: npm ci in bench/peers" >&2
@@ -80,16 +90,25 @@ $cc -O2 -Wall -Wextra -o "$out/bin/loadgen" bench/loadgen.c -lm
 
 # 5. Measure. Every server the bench starts is killed when it ends, whatever happens.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-bench_pid=""
+bench_pid="" pg_started=0
 cleanup() {
   [ -n "$bench_pid" ] && kill "$bench_pid" 2>/dev/null || true
   if [ -f "$out/pids" ]; then
     while read -r pid; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; done < "$out/pids"
     rm -f "$out/pids"
   fi
+  [ "$pg_started" = 1 ] && bash scripts/pg.sh stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+if [ "$scale" = 1 ]; then
+  command -v haproxy >/dev/null || bash scripts/deps.sh test >&2
+  if [ -z "${TESSERA_PG_DSN:-}" ]; then
+    # shellcheck disable=SC2046
+    export $(bash scripts/pg.sh start | grep '^TESSERA_PG_DSN=')
+    pg_started=1
+  fi
+fi
 node bench/bench.mjs "$@" &
 bench_pid=$!
 wait "$bench_pid"
