@@ -1076,13 +1076,13 @@ async function scNode(name, dbArg, keyFile, issuer, extra = []) {
   return startServer(name, TESSERA, args, { port, readyPath: "/healthz" });
 }
 // HAProxy in front of the nodes: docs/DEPLOYMENT.md's configuration (as in
-// tests/e2e/test/multinode.test.js), health check on /healthz.
+// tests/e2e/test/multinode.test.js), health check on /readyz (store answers, schema current).
 async function scHaproxy(name, port, nodes) {
   const cfg = ["global", "  maxconn 4000", "defaults", "  mode http", "  timeout connect 2s", "  timeout client 30s",
     "  timeout server 30s", "  retries 2", "  retry-on conn-failure", "  option redispatch",
     "frontend tessera_in", `  bind 127.0.0.1:${port}`, "  http-request del-header X-Forwarded-For", "  option forwardfor",
     "  default_backend tessera", "backend tessera", "  balance roundrobin", "  option httpchk",
-    "  http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host localhost", "  http-check expect status 200",
+    "  http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host localhost", "  http-check expect status 200",
     "  default-server check inter 500ms fall 2 rise 2",
     ...nodes.map((n, i) => `  server n${i + 1} 127.0.0.1:${n.port}`), ""].join("\n");
   const f = path.join(OUT, `${name}.cfg`);
@@ -1253,7 +1253,7 @@ function renderScaleOut(R) {
   p("  suites were running on the same 2 cores. wrk, HAProxy, PostgreSQL and every node share those cores too. Read the **ratios**");
   p("  (measured side by side in this one run), not the absolute figures; runs move 10–30 %.");
   p(`- Tessera: ${M.tessera_commit}; PostgreSQL ${M.postgres || "?"} (scripts/pg.sh: throwaway loopback cluster, fsync on); HAProxy ${M.haproxy || "?"}`);
-  p("  (docs/DEPLOYMENT.md's configuration, round robin, health check on `/healthz`). Rate limits off, `--log-level warn`; each node");
+  p("  (docs/DEPLOYMENT.md's configuration, round robin, health check on `/readyz`). Rate limits off, `--log-level warn`; each node");
   p("  has its defaults (hash workers = HTTP threads = cores), so 3 nodes run 6 hash threads on 2 cores.");
   p("- Every N-node figure goes through HAProxy (1 node included), on one database, one key file, one issuer. The one-node");
   p("  SQLite/PostgreSQL figures are direct (no balancer). Each login figure is set against the argon2id bound measured right before it.");
