@@ -266,6 +266,11 @@ describe('settings of the connection limit', { timeout: 60000 }, () => {
   it('a per-address limit that would leave no reserve is lowered to 3/4 of conn_limit, with a warning', async () => {
     const srv = await startServer({ args: ['--conn-limit', '100', '--conn-limit-per-ip', '100'] });
     try {
+      // stderr and stdout are two pipes: the warning, written before the
+      // listening line, may still be on its way when that line arrives
+      const until = Date.now() + 5000;
+      while (!/conn_limit_per_ip 100 lowered to 75/.test(srv.err()) && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 20));
       assert.match(srv.err(), /conn_limit_per_ip 100 lowered to 75/);
     } finally {
       await srv.stop();
