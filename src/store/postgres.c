@@ -123,6 +123,25 @@ change(ts_store *s, pg_stmt st, const pg_args *a)
 	return pg_end(&k, r);
 }
 
+/* Runs st and hands its whole result to the caller (who PQclears it),
+ * with the connection already back in the pool: a list op's callback then
+ * holds no connection, so it may not starve the pool or deadlock on it. */
+static ts_err
+fetch_all(ts_store *s, pg_stmt st, const pg_args *a, PGresult **res)
+{
+	pg_call k;
+	ts_err r;
+
+	*res = NULL;
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, st, a)) != TS_OK)
+		return pg_end(&k, r);
+	*res = k.res;
+	k.res = NULL;
+	return pg_end(&k, TS_OK);
+}
+
 static ts_err
 change1(ts_store *s, pg_stmt st, const char *key)
 {
@@ -280,16 +299,10 @@ op_tenant_list(ts_store *s, ts_tenant_cb cb, void *arg)
 {
 	PGresult *res;
 	ts_tenant t;
-	pg_call k;
 	ts_err r;
 
-	if ((r = pg_begin(s, &k)) != TS_OK)
+	if ((r = fetch_all(s, PG_TENANT_LIST, NULL, &res)) != TS_OK)
 		return r;
-	if ((r = pg_run(&k, PG_TENANT_LIST, NULL)) != TS_OK)
-		return pg_end(&k, r);
-	res = k.res;
-	k.res = NULL;
-	pg_end(&k, TS_OK);
 	for (int i = 0; i < PQntuples(res); i++) {
 		row_tenant(res, i, 0, &t);
 		if (cb(arg, &t) != 0)
@@ -306,17 +319,11 @@ op_tenant_domains(ts_store *s, const char *tenant_id, int (*cb)(void *arg, const
 	char host[TS_HOST_MAX + 1];
 	pg_args a = { 0 };
 	PGresult *res;
-	pg_call k;
 	ts_err r;
 
 	pg_arg_text(&a, tenant_id);
-	if ((r = pg_begin(s, &k)) != TS_OK)
+	if ((r = fetch_all(s, PG_DOMAIN_LIST, &a, &res)) != TS_OK)
 		return r;
-	if ((r = pg_run(&k, PG_DOMAIN_LIST, &a)) != TS_OK)
-		return pg_end(&k, r);
-	res = k.res;
-	k.res = NULL;
-	pg_end(&k, TS_OK);
 	for (int i = 0; i < PQntuples(res); i++) {
 		pg_col_text(res, i, 0, host, sizeof host);
 		if (cb(arg, host))
@@ -793,17 +800,11 @@ op_key_list(ts_store *s, ts_key_cb cb, void *arg)
 {
 	ts_signing_key key;
 	PGresult *res;
-	pg_call k;
 	ts_err r;
 	int stop = 0;
 
-	if ((r = pg_begin(s, &k)) != TS_OK)
+	if ((r = fetch_all(s, PG_KEY_LIST, NULL, &res)) != TS_OK)
 		return r;
-	if ((r = pg_run(&k, PG_KEY_LIST, NULL)) != TS_OK)
-		return pg_end(&k, r);
-	res = k.res;
-	k.res = NULL;
-	pg_end(&k, TS_OK);
 	for (int i = 0; i < PQntuples(res) && !stop && r == TS_OK; i++) {
 		const char *pem = PQgetvalue(res, i, 2);
 		size_t len = strlen(pem);
@@ -891,16 +892,10 @@ op_totp_list(ts_store *s, ts_totp_cb cb, void *arg)
 {
 	PGresult *res;
 	ts_totp t;
-	pg_call k;
 	ts_err r;
 
-	if ((r = pg_begin(s, &k)) != TS_OK)
+	if ((r = fetch_all(s, PG_TOTP_LIST, NULL, &res)) != TS_OK)
 		return r;
-	if ((r = pg_run(&k, PG_TOTP_LIST, NULL)) != TS_OK)
-		return pg_end(&k, r);
-	res = k.res;
-	k.res = NULL;
-	pg_end(&k, TS_OK);
 	for (int i = 0; i < PQntuples(res); i++) {
 		row_totp(res, i, &t);
 		int stop = cb(arg, &t);
@@ -1014,16 +1009,10 @@ op_lock_list(ts_store *s, ts_lock_cb cb, void *arg)
 {
 	PGresult *res;
 	ts_lock l;
-	pg_call k;
 	ts_err r;
 
-	if ((r = pg_begin(s, &k)) != TS_OK)
+	if ((r = fetch_all(s, PG_LOCK_LIST, NULL, &res)) != TS_OK)
 		return r;
-	if ((r = pg_run(&k, PG_LOCK_LIST, NULL)) != TS_OK)
-		return pg_end(&k, r);
-	res = k.res;
-	k.res = NULL;
-	pg_end(&k, TS_OK);
 	for (int i = 0; i < PQntuples(res); i++) {
 		row_lock(res, i, &l);
 		if (cb(arg, &l))
