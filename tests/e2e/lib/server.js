@@ -3,6 +3,7 @@
 // document lists is validated against it; every server is checked on stop
 // for a clean exit, sanitizer reports and leaked secrets.
 import { spawn, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,6 +60,14 @@ if (STORE !== 'sqlite' && STORE !== 'postgres') {
 export const ON_PG = STORE === 'postgres';
 const PG_DSN = process.env.TESSERA_PG_DSN;
 if (ON_PG && !PG_DSN) throw new Error('TESSERA_E2E_STORE=postgres needs TESSERA_PG_DSN (scripts/pg.sh start prints it)');
+// A PostgreSQL store needs --key-file (it seals keys and TOTP secrets; a
+// SQLite one defaults to <db>.key): one key file for the pass, given to
+// every tessera process through the environment, so a flag still wins.
+if (ON_PG && !process.env.TESSERA_KEY_FILE) {
+  const kf = path.join(tmpDir(), 'pg.key');
+  fs.writeFileSync(kf, crypto.randomBytes(32), { mode: 0o600 });
+  process.env.TESSERA_KEY_FILE = kf;
+}
 const PG_RE = /^postgres(ql)?:\/\//;
 const pgDbs = [];
 let pgSeq = 0;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import { BIN, startServer, newDb, mkTenant, mkUser, pw, sleep } from '../lib/server.js';
+import { BIN, startServer, newDb, newSqliteDb, mkTenant, mkUser, pw, sleep } from '../lib/server.js';
 
 const LOGIN = '/v1/auth/login';
 
@@ -245,7 +245,7 @@ describe('trusted proxies are exempt from the per-address limit', { timeout: 120
 describe('settings of the connection limit', { timeout: 60000 }, () => {
   it('the soft open-file limit is raised to the hard one, and conn_limit kept 256 below it', async () => {
     // prlimit starts the server with soft 300, hard 2000 open files.
-    const db = newDb();
+    const db = newSqliteDb();
     const proc = spawn('prlimit', ['--nofile=300:2000', BIN, 'serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${db}`, '--conn-limit', '4096'],
       { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import otplib from 'otplib';
 import {
   startServer, newDb, mkTenant, mkUser, http, login, loginOk, me, pw, cli, cliOk, tmpDir,
-  noteSecret, decodeJwt, sleep,
+  noteSecret, decodeJwt, sleep, sqliteOnly,
 } from '../lib/server.js';
 
 const { authenticator } = otplib;
@@ -31,7 +31,7 @@ function dbBytes(db) {
 const sql = (db, q) => execFileSync('sqlite3', [db, q], { encoding: 'utf8' }).trim();
 const SEALED = /^tsk1\.[0-9a-f]{16}\.[A-Za-z0-9_-]+$/;
 
-describe('key file', { timeout: 180000 }, () => {
+describe('key file [SQLite only: the default key file beside the database file, and the file read with sqlite3]', sqliteOnly('the default key file beside the database file, and the file read with sqlite3', { timeout: 180000 }), () => {
   const db = newDb();
   const P = pw();
   let srv;
@@ -121,7 +121,7 @@ describe('key file', { timeout: 180000 }, () => {
   });
 });
 
-describe('a database from before sealing', { timeout: 120000 }, () => {
+describe('a database from before sealing [SQLite only: the old rows are written with sqlite3]', sqliteOnly('the old rows are written with sqlite3', { timeout: 120000 }), () => {
   it('its clear keys and TOTP secrets are sealed on the first start, logged once; tokens go on verifying', async () => {
     const db = newDb();
     const P = pw();

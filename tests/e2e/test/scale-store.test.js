@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import {
-  startServer, newDb, mkTenant, mkUser, http, loginOk, refresh, pw, sleep,
+  startServer, newDb, mkTenant, mkUser, http, loginOk, refresh, pw, sleep, sqliteOnly,
 } from '../lib/server.js';
 import { sql } from '../lib/faces-helpers.js';
 
@@ -29,7 +29,7 @@ async function holdWriteLock(db) {
   };
 }
 
-describe('/readyz', { timeout: 60000 }, () => {
+describe('/readyz [SQLite only: the schema version is changed with PRAGMA user_version]', sqliteOnly('the schema version is changed with PRAGMA user_version', { timeout: 60000 }), () => {
   let db;
   let srv;
   before(async () => {
@@ -65,7 +65,7 @@ describe('/readyz', { timeout: 60000 }, () => {
   });
 });
 
-describe('store deferral: a store that waits does not stall the event loop', { timeout: 60000 }, () => {
+describe('store deferral: a store that waits does not stall the event loop [SQLite only: the wait is a write lock held with sqlite3]', sqliteOnly('the wait is a write lock held with sqlite3', { timeout: 60000 }), () => {
   // One event thread: inline, a refresh waiting for the lock would hold it,
   // and /healthz would be answered only after that refresh.
   const run = async (mode) => {

@@ -7,14 +7,14 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { newDb, cli, cliOk, noteSecret, rnd } from '../lib/server.js';
+import { newSqliteDb, cli, cliOk, noteSecret, rnd } from '../lib/server.js';
 
 const PG = process.env.TESSERA_PG_DSN;
 const VERSION_RE = /^current (\d+)\nlatest (\d+)$/;
 
 describe('db status and db migrate on SQLite', () => {
   it('status on a missing file fails and creates nothing', async () => {
-    const db = newDb();
+    const db = newSqliteDb();
     const r = await cli(['db', 'status', '--db', `sqlite:${db}`]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /no database at /);
@@ -22,7 +22,7 @@ describe('db status and db migrate on SQLite', () => {
   });
 
   it('migrate creates the schema; status then reports it current', async () => {
-    const db = newDb();
+    const db = newSqliteDb();
     const m = (await cliOk(['db', 'migrate', '--db', `sqlite:${db}`])).match(VERSION_RE);
     assert.ok(m, 'migrate prints current and latest');
     assert.equal(m[1], m[2]);
@@ -32,7 +32,7 @@ describe('db status and db migrate on SQLite', () => {
   });
 
   it('status does not migrate an old file', async () => {
-    const db = newDb();
+    const db = newSqliteDb();
     execFileSync('sqlite3', [db, 'CREATE TABLE x(y); PRAGMA user_version = 1;']);
     const s = (await cliOk(['db', 'status', '--db', db])).match(VERSION_RE);
     assert.equal(s[1], '1');
