@@ -79,6 +79,10 @@ void ts_mfa_passed(ts_auth *a, const ts_user *u);
 #define TS_CODE_DIGITS 6
 void ts_code_new(char out[TS_CODE_DIGITS + 1]);
 int ts_code_shape_ok(const char *code);
+/* The stored form of a mailed code: the hash of "owner:code", owner being
+ * what the code is bound to (an IAM auth token, an enrolment session id),
+ * so a code cannot be tried without its owner. */
+void ts_code_bound_hash(const char *owner, const char *code, char out[TS_HASH_SZ]);
 
 /* tenant.c: the tenant a bearer or refresh call is bound to; *named 0
  * when the request names none (then any tenant's token may be used).

@@ -116,8 +116,14 @@ code_key(const char *sid, char out[TS_HASH_SZ])
 static void
 code_value(const char *sid, const char *code, char out[TS_HASH_SZ])
 {
-	char text[TS_ID_SZ + TS_CODE_DIGITS + 2];
-	int n = snprintf(text, sizeof(text), "%s:%s", sid, code);
+	ts_code_bound_hash(sid, code, out);
+}
+
+void
+ts_code_bound_hash(const char *owner, const char *code, char out[TS_HASH_SZ])
+{
+	char text[TS_SECRET_TEXT_LEN + TS_CODE_DIGITS + 2];
+	int n = snprintf(text, sizeof(text), "%s:%s", owner, code);
 
 	ts_secret_hash(text, (size_t)n, out);
 	ts_wipe(text, sizeof(text));

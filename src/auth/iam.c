@@ -91,11 +91,7 @@ ts_auth_iam_token(ts_auth *a, const ts_login_ok *ok, ts_iam_token *out)
 static void
 code_hash(const char *token, const char *code, char out[TS_HASH_SZ])
 {
-	char text[TS_SECRET_TEXT_LEN + TS_CODE_DIGITS + 2];
-	int n = snprintf(text, sizeof(text), "%s:%s", token, code);
-
-	ts_secret_hash(text, (size_t)n, out);
-	ts_wipe(text, sizeof(text));
+	ts_code_bound_hash(token, code, out);
 }
 
 ts_err
