@@ -34,4 +34,12 @@ ts_why_word(ts_why w)
 	return "unknown";
 }
 
+/* An audit event: what ts_log_event writes (the same NULL-terminated key /
+ * value pairs, TS_LOG_INT for numbers), at INFO, from the engine `a` so
+ * that it can also be kept in the store's audit log. Keys with a meaning
+ * of their own: "tenant", "user", "actor", "ip", "reason". Never give it a
+ * secret, a password, a code or a token. */
+typedef struct ts_auth ts_auth;
+void ts_audit(ts_auth *a, const char *event, ...);
+
 #endif

@@ -211,17 +211,15 @@ line_end_and_write(line_t *l, int fd)
 }
 
 void
-ts_log_event(ts_log_level lvl, const char *event, ...)
+ts_log_eventv(ts_log_level lvl, const char *event, va_list ap)
 {
 	line_t l;
-	va_list ap;
 	const char *key;
 
 	if (!ts_log_enabled(lvl))
 		return;
 	line_begin(&l, lvl);
 	line_field(&l, "event", event);
-	va_start(ap, event);
 	while ((key = va_arg(ap, const char *)) != NULL) {
 		if (key[0] == '#') {
 			line_int(&l, key + 1, va_arg(ap, int64_t));
@@ -230,8 +228,17 @@ ts_log_event(ts_log_level lvl, const char *event, ...)
 		const char *val = va_arg(ap, const char *);
 		line_field(&l, key, val);
 	}
-	va_end(ap);
 	line_end_and_write(&l, atomic_load(&log_event_fd));
+}
+
+void
+ts_log_event(ts_log_level lvl, const char *event, ...)
+{
+	va_list ap;
+
+	va_start(ap, event);
+	ts_log_eventv(lvl, event, ap);
+	va_end(ap);
 }
 
 void

@@ -23,6 +23,8 @@ void ts_log_set_fds(int event_fd, int msg_fd);
  * number. A line is at most 4 KiB: past that it is cut and ends with
  * "truncated":true. Thread-safe: each line is written with one write(2). */
 void ts_log_event(ts_log_level lvl, const char *event, ...);
+/* The same with the pairs in a va_list (for wrappers such as ts_audit). */
+void ts_log_eventv(ts_log_level lvl, const char *event, va_list ap);
 
 /* A number field of ts_log_event: the '#' marks the key (and is not
  * written); the cast makes the vararg the int64_t that is read. */

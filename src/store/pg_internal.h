@@ -11,7 +11,7 @@
 #include <libpq-fe.h>
 #include "store/store.h"
 
-#define PG_TENANT_COLS "id, slug, mfa_required, created_at"
+#define PG_TENANT_COLS "id, slug, mfa_required, created_at, registration_open, password_min_length"
 #define PG_USER_COLS                                                        \
 	"id, tenant_id, email, password_hash, is_verified, is_admin, "      \
 	"is_disabled, failed_logins, locked_until, created_at, email_norm"
@@ -30,8 +30,9 @@
 #define PG_STATEMENTS(X)                                                      \
 	X(PG_PING, "SELECT 1")                                                \
 	X(PG_TENANT_INSERT,                                                   \
-	  "INSERT INTO tenants(id, slug, mfa_required, created_at) "          \
-	  "VALUES($1, $2, $3::int, $4::bigint)")                              \
+	  "INSERT INTO tenants(id, slug, mfa_required, created_at, "          \
+	  "registration_open, password_min_length) "                          \
+	  "VALUES($1, $2, $3::int, $4::bigint, $5::int, $6::int)")            \
 	X(PG_DOMAIN_INSERT,                                                   \
 	  "INSERT INTO tenant_domains(host, tenant_id) VALUES($1, $2)")       \
 	X(PG_DOMAIN_DELETE,                                                   \
@@ -39,7 +40,8 @@
 	X(PG_TENANT_BY_SLUG,                                                  \
 	  "SELECT " PG_TENANT_COLS " FROM tenants WHERE slug = $1")           \
 	X(PG_TENANT_BY_DOMAIN,                                                \
-	  "SELECT t.id, t.slug, t.mfa_required, t.created_at "                \
+	  "SELECT t.id, t.slug, t.mfa_required, t.created_at, "              \
+	  "t.registration_open, t.password_min_length "                        \
 	  "FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id "       \
 	  "WHERE d.host = $1")                                                \
 	X(PG_TENANT_BY_ID,                                                    \
@@ -72,7 +74,8 @@
 	  "s.expires_at, s.revoked_at, "                                      \
 	  "u.id, u.tenant_id, u.email, u.password_hash, u.is_verified, "      \
 	  "u.is_admin, u.is_disabled, u.failed_logins, u.locked_until, "      \
-	  "u.created_at, u.email_norm, t.id, t.slug, t.mfa_required, t.created_at "         \
+	  "u.created_at, u.email_norm, t.id, t.slug, t.mfa_required, "        \
+	  "t.created_at, t.registration_open, t.password_min_length "          \
 	  "FROM sessions s JOIN users u ON u.id = s.user_id "                 \
 	  "JOIN tenants t ON t.id = s.tenant_id WHERE s.id = $1")             \
 	X(PG_SESSION_EXISTS, "SELECT 1 FROM sessions WHERE id = $1")          \

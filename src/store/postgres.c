@@ -24,6 +24,8 @@ row_tenant(const PGresult *r, int i, int c0, ts_tenant *t)
 	pg_col_text(r, i, c0 + 1, PG_BUF(t, slug));
 	t->mfa_required = (int)pg_col_int(r, i, c0 + 2);
 	t->created_at = pg_col_int(r, i, c0 + 3);
+	t->registration_open = (int)pg_col_int(r, i, c0 + 4);
+	t->password_min_length = (int)pg_col_int(r, i, c0 + 5);
 }
 
 static void
@@ -212,6 +214,8 @@ args_tenant(pg_args *a, const ts_tenant *t)
 	pg_arg_text(a, t->slug);
 	pg_arg_int(a, t->mfa_required != 0);
 	pg_arg_int(a, t->created_at);
+	pg_arg_int(a, t->registration_open != 0);
+	pg_arg_int(a, t->password_min_length);
 }
 
 static ts_err

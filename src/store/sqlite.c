@@ -22,6 +22,8 @@ row_tenant_at(sqlite3_stmt *st, int c0, ts_tenant *t)
 	sq_col_text(st, c0 + 1, SQ_BUF(t, slug));
 	t->mfa_required = sqlite3_column_int(st, c0 + 2);
 	t->created_at = sqlite3_column_int64(st, c0 + 3);
+	t->registration_open = sqlite3_column_int(st, c0 + 4);
+	t->password_min_length = sqlite3_column_int(st, c0 + 5);
 }
 
 static void
@@ -201,6 +203,8 @@ op_tenant_create(ts_store *s, const ts_tenant *t)
 	sq_text(&k, 2, t->slug);
 	sq_int(&k, 3, t->mfa_required != 0);
 	sq_int(&k, 4, t->created_at);
+	sq_int(&k, 5, t->registration_open != 0);
+	sq_int(&k, 6, t->password_min_length);
 	return sq_end(&k, sq_exec(&k));
 }
 
@@ -238,6 +242,8 @@ op_tenant_create_with_domains(ts_store *s, const ts_tenant *t, const char *const
 	sq_text(&k, 2, t->slug);
 	sq_int(&k, 3, t->mfa_required != 0);
 	sq_int(&k, 4, t->created_at);
+	sq_int(&k, 5, t->registration_open != 0);
+	sq_int(&k, 6, t->password_min_length);
 	if ((r = sq_exec(&k)) != TS_OK)
 		goto out;
 	for (int i = 0; i < ndomains; i++) {

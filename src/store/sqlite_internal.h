@@ -13,7 +13,7 @@
 #include "store/store.h"
 
 /* Column lists, so each record is read by one row_*() function. */
-#define SQ_TENANT_COLS "id, slug, mfa_required, created_at"
+#define SQ_TENANT_COLS "id, slug, mfa_required, created_at, registration_open, password_min_length"
 #define SQ_USER_COLS                                                        \
 	"id, tenant_id, email, password_hash, is_verified, is_admin, "      \
 	"is_disabled, failed_logins, locked_until, created_at, email_norm"
@@ -36,8 +36,9 @@
 	X(ST_COMMIT, "COMMIT")                                                \
 	X(ST_PING, "SELECT 1 FROM tenants LIMIT 1")                           \
 	X(ST_TENANT_INSERT,                                                   \
-	  "INSERT INTO tenants(id, slug, mfa_required, created_at) "          \
-	  "VALUES(?1, ?2, ?3, ?4)")                                           \
+	  "INSERT INTO tenants(id, slug, mfa_required, created_at, "          \
+	  "registration_open, password_min_length) "                          \
+	  "VALUES(?1, ?2, ?3, ?4, ?5, ?6)")                                   \
 	X(ST_DOMAIN_INSERT,                                                   \
 	  "INSERT INTO tenant_domains(host, tenant_id) VALUES(?1, ?2)")       \
 	X(ST_DOMAIN_DELETE,                                                   \
@@ -45,7 +46,8 @@
 	X(ST_TENANT_BY_SLUG,                                                  \
 	  "SELECT " SQ_TENANT_COLS " FROM tenants WHERE slug = ?1")           \
 	X(ST_TENANT_BY_DOMAIN,                                                \
-	  "SELECT t.id, t.slug, t.mfa_required, t.created_at "                \
+	  "SELECT t.id, t.slug, t.mfa_required, t.created_at, "              \
+	  "t.registration_open, t.password_min_length "                        \
 	  "FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id "       \
 	  "WHERE d.host = ?1")                                                \
 	X(ST_TENANT_BY_ID,                                                    \
@@ -75,7 +77,8 @@
 	  "s.expires_at, s.revoked_at, "                                      \
 	  "u.id, u.tenant_id, u.email, u.password_hash, u.is_verified, "      \
 	  "u.is_admin, u.is_disabled, u.failed_logins, u.locked_until, "      \
-	  "u.created_at, u.email_norm, t.id, t.slug, t.mfa_required, t.created_at "         \
+	  "u.created_at, u.email_norm, t.id, t.slug, t.mfa_required, "        \
+	  "t.created_at, t.registration_open, t.password_min_length "          \
 	  "FROM sessions s JOIN users u ON u.id = s.user_id "                 \
 	  "JOIN tenants t ON t.id = s.tenant_id WHERE s.id = ?1")             \
 	X(ST_SESSION_EXISTS, "SELECT 1 FROM sessions WHERE id = ?1")          \

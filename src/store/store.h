@@ -43,6 +43,8 @@ typedef struct ts_tenant {
 	char id[TS_ID_SZ];
 	char slug[TS_SLUG_MAX + 1];
 	int mfa_required;            /* every user must have a second factor */
+	int registration_open;       /* self-service sign-up allowed (issue 9) */
+	int password_min_length;     /* 0 = the engine's default for the tenant */
 	int64_t created_at;
 } ts_tenant;
 

@@ -208,6 +208,8 @@ test_tenants(ts_store *s)
 	mkid(t.id, 100);
 	strcpy(t.slug, "acme");
 	t.mfa_required = 1;
+	t.registration_open = 1;
+	t.password_min_length = 20;
 	t.created_at = 111;
 	CHECK(s->ops->tenant_create(s, &t) == TS_OK);
 	dup = t;
@@ -218,6 +220,7 @@ test_tenants(ts_store *s)
 	CHECK(s->ops->tenant_by_slug(s, "acme", &got) == TS_OK);
 	CHECK_STR(got.id, t.id);
 	CHECK(got.mfa_required == 1 && got.created_at == 111);
+	CHECK(got.registration_open == 1 && got.password_min_length == 20);
 	CHECK(s->ops->tenant_by_slug(s, "nope", &got) == TS_E_NOT_FOUND);
 	CHECK(got.id[0] == '\0');                                    /* cleared */
 	CHECK(s->ops->tenant_by_id(s, t.id, &got) == TS_OK);
@@ -233,6 +236,7 @@ test_tenants(ts_store *s)
 	CHECK(s->ops->tenant_add_domain(s, dup.id, "x.example") == TS_E_NOT_FOUND);
 	CHECK(s->ops->tenant_by_domain(s, "auth.acme.example", &got) == TS_OK);
 	CHECK_STR(got.slug, "acme");
+	CHECK(got.registration_open == 1 && got.password_min_length == 20);
 	CHECK(s->ops->tenant_by_domain(s, "login.acme.example", &got) == TS_OK);
 	CHECK_STR(got.id, t.id);
 	CHECK(s->ops->tenant_by_domain(s, "LOGIN.acme.example", &got) == TS_E_NOT_FOUND);
