@@ -329,6 +329,10 @@ void sq_col_text(sqlite3_stmt *st, int i, char *dst, size_t n);
 /* *v gets db's PRAGMA user_version; SQLite's result code. */
 int sq_user_version(sqlite3 *db, int *v);
 
+/* sqlite_backup.c: the ops of the same names (store.h). */
+ts_err sq_op_backup(ts_store *s, const char *path, char *why, size_t whylen);
+ts_err sq_op_restore(ts_store *s, const char *path, long *holder, char *why, size_t whylen);
+
 /* sqlite_schema.c */
 extern const char *const sq_migrations[];
 extern const int sq_migration_count;
