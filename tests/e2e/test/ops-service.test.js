@@ -241,7 +241,7 @@ describe('config check', () => {
     fs.writeFileSync(path.join(dir, 'two'), 'a\nb\n');
     r = await cli(['config', 'check', '--db-password-file', path.join(dir, 'two')]);
     assert.equal(r.code, 1);
-    assert.equal(r.stderr, `tessera: db_password_file: ${path.join(dir, 'two')}: more than one line, or a NUL byte\n`);
+    assert.equal(r.stderr, `tessera: db_password_file: ${path.join(dir, 'two')}: more than one line, or a NUL byte\ntessera: 1 error\n`);
   });
 });
 
