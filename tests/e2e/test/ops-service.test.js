@@ -385,3 +385,26 @@ describe('keys export and keys import', () => {
     assert.equal(r.stderr, `tessera: keys import: ${path.join(dir, 'bad')}:1: not a line of a tessera keys export; nothing imported\n`);
   });
 });
+
+describe('contrib/tessera.service', () => {
+  it('passes systemd-analyze verify (ExecStart pointed at the binary under test; the package test verifies the installed unit)', async () => {
+    const unit = fs.readFileSync(path.join(HERE, '..', '..', '..', 'contrib', 'tessera.service'), 'utf8');
+    for (const want of ['Type=notify', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'PrivateTmp=yes',
+      'MemoryDenyWriteExecute=yes', 'CapabilityBoundingSet=\n', 'SystemCallFilter=@system-service',
+      'StateDirectory=tessera', 'User=tessera', 'WatchdogSec=', 'ExecReload=/bin/kill -HUP $MAINPID']) {
+      assert.ok(unit.includes(want), `the unit lacks ${want}`);
+    }
+    const dir = tmpDir();
+    const copy = path.join(dir, 'tessera.service');
+    fs.writeFileSync(copy, unit.replace('ExecStart=/usr/bin/tessera', `ExecStart=${process.env.TESSERA_BIN}`));
+    const r = await new Promise((resolve) => {
+      const p = spawn('systemd-analyze', ['verify', '--man=no', copy], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      p.stdout.on('data', (d) => (out += d));
+      p.stderr.on('data', (d) => (out += d));
+      p.on('close', (code) => resolve({ code, out }));
+    });
+    assert.equal(r.code, 0, r.out);
+    assert.equal(r.out, '');
+  });
+});
