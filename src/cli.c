@@ -863,6 +863,27 @@ parse_log_level(const char *s, ts_log_level *lvl)
 	return fail("log-level: '%s' is not debug, info, warn or error", s);
 }
 
+/* Blocks until SIGINT or SIGTERM. The signals were blocked in every thread
+ * before any started, so they are taken here, not in a worker. SIGHUP
+ * reloads the settings that can change at run time; systemd's watchdog is
+ * pinged between signals when it asks (cli_service.c). */
+static void
+wait_for_stop(const sigset_t *set, cli_opts *o, ts_auth *auth)
+{
+	uint64_t ping_us = ts_service_watchdog_us();
+	int sig = 0;
+
+	for (;;) {
+		sig = ts_service_sigwait(set, ping_us);
+		if (sig == SIGHUP)
+			ts_service_reload(o, auth);
+		else if (sig == SIGINT || sig == SIGTERM)
+			break;
+	}
+	ts_service_stopping();
+	ts_log_event(TS_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+}
+
 enum { STORE_DEFER_AUTO, STORE_DEFER_ALWAYS, STORE_DEFER_NEVER };
 
 static int
@@ -1016,7 +1037,7 @@ cmd_serve(cli_opts *o)
 	ts_wipe(demo_pw, sizeof(demo_pw));
 
 	ts_service_ready(addr);
-	ts_service_wait(&set, o, auth);
+	wait_for_stop(&set, o, auth);
 	rc = 0;
 out:
 	/* The transport waits for in-flight requests (deferred ones run on the

@@ -1,12 +1,13 @@
 /* Private to the command line (cli*.c): the parsed options and the
  * helpers every command uses. Commands beyond the core ones live in their
  * own files (cli_ops.c: config, db backup/restore, keys export/import;
- * cli_service.c: the serve loop's signals, systemd notifications, the
- * SIGHUP reload). */
+ * cli_service.c: systemd notifications and the SIGHUP reload, called
+ * from serve's signal loop in cli.c). */
 #ifndef TS_CLI_INTERNAL_H
 #define TS_CLI_INTERNAL_H
 
 #include <signal.h>
+#include <stdint.h>
 #include "auth/auth.h"
 #include "config.h"
 #include "crypto/seal.h"
@@ -61,11 +62,13 @@ int ts_cmd_keys_import(cli_opts *o);
 /* cli_service.c: what `serve` does between start and stop. */
 /* "READY=1" once the socket accepts, with a STATUS line (sd_notify). */
 void ts_service_ready(const char *addr);
-/* Waits for SIGTERM or SIGINT (which it logs and tells systemd:
- * STOPPING=1); on SIGHUP reloads the settings (ts_service_reload); pings
- * the systemd watchdog when WATCHDOG_USEC asks. set holds the blocked
- * signals. */
-void ts_service_wait(const sigset_t *set, cli_opts *o, ts_auth *auth);
+/* Half of WATCHDOG_USEC when systemd's watchdog is on for us, else 0. */
+uint64_t ts_service_watchdog_us(void);
+/* The next of the blocked signals in set; with ping_us > 0, sends
+ * WATCHDOG=1 each ping_us without one (and returns 0 then). */
+int ts_service_sigwait(const sigset_t *set, uint64_t ping_us);
+/* STOPPING=1: a SIGTERM or SIGINT was taken. */
+void ts_service_stopping(void);
 /* SIGHUP: reads the settings again and applies those that can change at
  * run time; logs one "config_reloaded" line naming what changed and what
  * needs a restart (or "config_reload_failed" with the reason: nothing

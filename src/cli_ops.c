@@ -207,6 +207,12 @@ ts_cmd_db_restore(cli_opts *o)
 		return 1;
 	r = s->ops->schema_status(s, &cur, &latest);
 	printf("restored %s from %s (schema %d)\n", s->ops->location(s), o->pos[0], cur);
+	/* The copy's secrets open only with the key file they were sealed
+	 * with: name it by its id, which the next start checks. */
+	char kek_id[TS_KEK_ID_LEN + 1] = "";
+	if (r == TS_OK && ts_admin_sealed_kek_id(s, kek_id) == TS_OK && *kek_id)
+		fprintf(stderr, "tessera: its signing keys are sealed under key id %s: start with "
+		        "that key file\n", kek_id);
 	ts_store_close(s);
 	return r == TS_OK ? 0 : fail("cannot read the schema version: %s", ts_strerror(r));
 }

@@ -167,34 +167,33 @@ failed:
 	sd_notify(0, "READY=1");
 }
 
-void
-ts_service_wait(const sigset_t *set, cli_opts *o, ts_auth *auth)
+uint64_t
+ts_service_watchdog_us(void)
 {
 	uint64_t usec = 0;
-	int sig = 0;
 
 	/* WATCHDOG_USEC (and WATCHDOG_PID, when set, naming us): ping at
 	 * half the period, as sd_watchdog_enabled(3) advises. */
-	if (sd_watchdog_enabled(0, &usec) <= 0)
-		usec = 0;
-	for (;;) {
-		if (usec) {
-			struct timespec ts = { (time_t)(usec / 2 / 1000000),
-			                       (long)(usec / 2 % 1000000) * 1000 };
-			sig = sigtimedwait(set, NULL, &ts);
-			if (sig < 0) {
-				if (errno == EAGAIN)
-					sd_notify(0, "WATCHDOG=1");
-				continue;
-			}
-		} else if (sigwait(set, &sig) != 0) {
-			continue;
-		}
-		if (sig == SIGHUP)
-			ts_service_reload(o, auth);
-		else if (sig == SIGINT || sig == SIGTERM)
-			break;
-	}
+	return sd_watchdog_enabled(0, &usec) > 0 ? usec / 2 : 0;
+}
+
+int
+ts_service_sigwait(const sigset_t *set, uint64_t ping_us)
+{
+	int sig = 0;
+
+	if (!ping_us)
+		return sigwait(set, &sig) == 0 ? sig : 0;
+	struct timespec ts = { (time_t)(ping_us / 1000000), (long)(ping_us % 1000000) * 1000 };
+	if ((sig = sigtimedwait(set, NULL, &ts)) > 0)
+		return sig;
+	if (errno == EAGAIN)
+		sd_notify(0, "WATCHDOG=1");
+	return 0;
+}
+
+void
+ts_service_stopping(void)
+{
 	sd_notify(0, "STOPPING=1");
-	ts_log_event(TS_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
 }

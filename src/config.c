@@ -460,6 +460,8 @@ file_value(char *v)
 	return *rest == '\0' || *rest == '#' ? v + 1 : NULL;
 }
 
+static const char *closest(const char *name);
+
 /* Reads the file at path line by line. Each error is written as
  * "FILE:LINE: reason": to errs when given (every line is read), else to
  * err and the read stops. Returns the number of errors, -1 when the file
@@ -493,7 +495,10 @@ load_lines(ts_config *cfg, const char *path, FILE *errs, char *err, size_t errsz
 			if (!(val = file_value(eq + 1)))
 				snprintf(msg, sizeof(msg), "%s:%d: text after the closing quote, or no "
 				         "closing quote", path, lineno);
-			else if ((r = ts_config_set(cfg, key, val, why, sizeof(why))) == -2)
+			else if ((r = ts_config_set(cfg, key, val, why, sizeof(why))) == -2 && closest(key))
+				snprintf(msg, sizeof(msg), "%s:%d: unknown setting '%s' (did you mean %s?)",
+				         path, lineno, key, closest(key));
+			else if (r == -2)
 				snprintf(msg, sizeof(msg), "%s:%d: unknown setting '%s'", path, lineno, key);
 			else if (r)
 				snprintf(msg, sizeof(msg), "%s:%d: %s", path, lineno, why);
@@ -615,6 +620,25 @@ edit_distance(const char *a, const char *b)
 		}
 	}
 	return row[lb];
+}
+
+/* The setting a name is a typo of (1 + len/6 edits away), else NULL. */
+static const char *
+closest(const char *name)
+{
+	char norm[64];
+	const cfg_entry *best = NULL;
+	size_t bestd = 99;
+
+	normalize(name, norm, sizeof(norm));
+	for (size_t i = 0; i < N_ENTRIES; i++) {
+		size_t d = edit_distance(norm, entries[i].name);
+		if (d < bestd) {
+			bestd = d;
+			best = &entries[i];
+		}
+	}
+	return best && bestd <= 1 + strlen(best->name) / 6 ? best->name : NULL;
 }
 
 /* A TESSERA_* variable that is no setting but within a typo of one (1 +
