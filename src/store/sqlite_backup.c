@@ -108,6 +108,53 @@ out:
 	return r;
 }
 
+/* The "in use" lock: an open file description lock (F_OFD_SETLK, Linux)
+ * on one byte of the database file that SQLite never locks (its own are
+ * PENDING_BYTE 0x40000000 and the 511 bytes after it), shared by every
+ * open store, process or not. OFD locks, unlike POSIX ones, belong to the
+ * descriptor, so SQLite closing its own descriptors of the file leaves it
+ * alone, and it holds while every connection is idle-closed. */
+#define HOLD_BYTE (0x40000000 + 4096)
+
+void
+sq_hold(sq_store *s)
+{
+	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = HOLD_BYTE, .l_len = 1 };
+
+	if (s->memory || s->hold_fd >= 0)
+		return;
+	if ((s->hold_fd = open(s->path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	if (fcntl(s->hold_fd, F_OFD_SETLK, &fl) != 0) {
+		close(s->hold_fd);
+		s->hold_fd = -1;
+	}
+}
+
+void
+sq_release(sq_store *s)
+{
+	if (s->hold_fd >= 0)
+		close(s->hold_fd);
+	s->hold_fd = -1;
+}
+
+/* 1 when another open store (this process's own dropped first) holds
+ * the "in use" lock of path. */
+static int
+held_elsewhere(const char *path)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = HOLD_BYTE, .l_len = 1 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC), held = 0;
+
+	if (fd < 0)
+		return 0;
+	if (fcntl(fd, F_OFD_GETLK, &fl) == 0)
+		held = fl.l_type != F_UNLCK;
+	close(fd);
+	return held;
+}
+
 /* The pid of another process that has the database open, else 0. In WAL
  * mode every connection holds a read lock on the -shm file's "DMS" byte
  * (SQLite's os_unix.c: UNIX_SHM_DMS, byte 128) as long as it is open;
@@ -181,9 +228,20 @@ sq_op_restore(ts_store *s, const char *path, long *holder, char *why, size_t why
 	}
 	if ((r = check_copy(src, path, why, whylen)) != TS_OK)
 		goto out;
-	if ((*holder = shm_holder(q->path)) != 0) {
-		snprintf(why, whylen, "process %ld has the database open (a running server?): "
-		         "stop it first", *holder);
+	/* Our own hold is dropped for the look and taken again after. */
+	sq_release(q);
+	int held = held_elsewhere(q->path);
+	*holder = shm_holder(q->path);
+	sq_hold(q);
+	if (held || *holder) {
+		if (*holder)
+			snprintf(why, whylen, "the database is open in another process (pid %ld; a "
+			         "running server?): stop it first", *holder);
+		else
+			snprintf(why, whylen, "the database is open in another process (a running "
+			         "server?): stop it first");
+		if (!*holder)
+			*holder = -1;
 		r = TS_E_CONFLICT;
 		goto out;
 	}

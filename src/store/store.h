@@ -381,8 +381,10 @@ typedef struct ts_store_ops {
 	 * transaction (a crash leaves the old content, never half of each).
 	 * TS_E_INVALID when path is not a Tessera database this build opens
 	 * (quick_check, schema version); TS_E_CONFLICT when another process
-	 * has the database open (*holder gets its pid): stop the servers
-	 * first, whose caches would outlive the restore. The schema is the
+	 * has the database open (*holder gets its pid, or -1 when not known):
+	 * stop the servers first, whose caches would outlive the restore.
+	 * (Every open SQLite store holds a shared lock saying so, also while
+	 * its connections are idle-closed.) The schema is the
 	 * copy's: reopen the store to migrate it. */
 	ts_err (*backup)(ts_store *s, const char *path, char *why, size_t whylen);
 	ts_err (*restore)(ts_store *s, const char *path, long *holder, char *why, size_t whylen);
