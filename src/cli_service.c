@@ -47,28 +47,6 @@ list_add(char *buf, size_t cap, const char *name)
 	snprintf(buf + n, cap - n, "%s%s", n ? "," : "", name);
 }
 
-/* Moves the setting name's value from *from to *to (a string by its
- * pointer, so from keeps the old one to free). */
-static void
-take_setting(ts_config *to, ts_config *from, const char *name)
-{
-#define TS_TAKE(type, fname, d, mn, mx, u, c, h)                                     \
-	if (strcmp(name, #fname) == 0) {                                             \
-		TS_TAKE_##type(fname)                                                \
-	}
-#define TS_TAKE_STR(fname)                                                           \
-	{                                                                            \
-		char *t = to->fname;                                                 \
-		to->fname = from->fname;                                             \
-		from->fname = t;                                                     \
-	}
-#define TS_TAKE_INT(fname) to->fname = from->fname;
-	TS_CONFIG_TABLE(TS_TAKE)
-#undef TS_TAKE
-#undef TS_TAKE_STR
-#undef TS_TAKE_INT
-}
-
 /* The settings as they would be read now: defaults, the file, the
  * environment, the flags of the command line, in that order. 0, or -1
  * with the reason in err. */
@@ -149,8 +127,9 @@ ts_service_reload(cli_opts *o, ts_auth *auth)
 	}
 	/* What is running now is the old settings with the live ones
 	 * replaced: a setting that needs a restart is told again next time. */
-	for (size_t i = 0; i < sizeof(live_settings) / sizeof(live_settings[0]); i++)
-		take_setting(&o->cfg, &next, live_settings[i]);
+	for (size_t i = 0; i < ts_config_count(); i++)
+		if (is_live(ts_config_name(i)))
+			ts_config_swap(&o->cfg, &next, i);
 	/* The line is written at the lower of the two levels, so a reload
 	 * that turns info on or off is still seen. */
 	ts_log_set_level(lvl < was ? lvl : was);

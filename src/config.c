@@ -551,6 +551,22 @@ ts_config_same(const ts_config *a, const ts_config *b, size_t i)
 	return strcmp(*str_slot((ts_config *)a, e), *str_slot((ts_config *)b, e)) == 0;
 }
 
+void
+ts_config_swap(ts_config *a, ts_config *b, size_t i)
+{
+	const cfg_entry *e = &entries[i];
+
+	if (e->type == T_INT) {
+		long long t = *int_slot(a, e);
+		*int_slot(a, e) = *int_slot(b, e);
+		*int_slot(b, e) = t;
+	} else {
+		char *t = *str_slot(a, e);
+		*str_slot(a, e) = *str_slot(b, e);
+		*str_slot(b, e) = t;
+	}
+}
+
 /* A credential in a URL's user part or a password= parameter becomes
  * *** (the same rule as ts_store_redact, kept here so config.c needs no
  * store). */

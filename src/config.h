@@ -118,6 +118,8 @@ void ts_config_print(FILE *f, const ts_config *cfg);
 size_t ts_config_count(void);
 const char *ts_config_name(size_t i);
 int ts_config_same(const ts_config *a, const ts_config *b, size_t i);
+/* Swaps setting i's values of a and b (a string by its pointer). */
+void ts_config_swap(ts_config *a, ts_config *b, size_t i);
 /* Prints "  --name VALUE  help (default)" lines for --help, for the
  * settings whose uses share a bit with uses (TS_USE_*). */
 void ts_config_usage(FILE *f, unsigned uses);
