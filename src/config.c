@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "crypto/hash.h"   /* ts_wipe */
 
 enum { T_STR, T_INT };
 
@@ -64,10 +65,7 @@ ts_config_defaults(ts_config *cfg)
 static void
 wipe_str(char *s)
 {
-	volatile char *p = s;
-
-	while (*p)
-		*p++ = '\0';
+	ts_wipe(s, strlen(s));
 }
 
 void
@@ -379,8 +377,7 @@ set_from_file(ts_config *cfg, const cfg_entry *e, const char *path, char *err, s
 	*str_slot(cfg, e) = s;
 	rc = 0;
 out:
-	buf[sizeof(buf) - 1] = '\0';
-	wipe_str(buf);
+	ts_wipe(buf, sizeof(buf));
 	fclose(f);
 	return rc;
 }
@@ -512,7 +509,7 @@ load_lines(ts_config *cfg, const char *path, FILE *errs, char *err, size_t errsz
 		}
 		fprintf(errs, "%s\n", msg);
 	}
-	wipe_str(line);
+	ts_wipe(line, sizeof(line));
 	fclose(f);
 	return nerr;
 }
