@@ -29,6 +29,9 @@ TESSERA_TEST_STORE=$TESSERA_PG_DSN meson test -C build-asan --print-errorlogs st
 echo "== fuzz (10 s per harness, ASan+UBSan)"
 bash tests/fuzz/run.sh 10
 
+echo "== Debian package (build, lintian, dpkg -i, a login, purge)"
+bash tests/pkg/run.sh
+
 echo "== black-box suite"
 bash tests/e2e/run.sh build/tessera
 echo "== black-box suite (asan+ubsan)"

@@ -18,6 +18,7 @@
 #include "api/api.h"
 #include "auth/auth.h"
 #include "cli.h"
+#include "cli_internal.h"
 #include "config.h"
 #include "core/log.h"
 #include "core/pool.h"
@@ -25,26 +26,9 @@
 #include "http/http.h"
 #include "store/store.h"
 
-#define MAX_LIST 16
-
 #ifndef TS_VERSION
 #define TS_VERSION "unknown"
 #endif
-
-typedef struct cli_opts {
-	ts_config cfg;
-	const char *pos[MAX_LIST];   /* positional arguments after the command */
-	int npos;
-	const char *domains[MAX_LIST];
-	int ndomains;
-	const char *origins[MAX_LIST];   /* --cors-origin */
-	int norigins;
-	const char *tenant;
-	const char *email;
-	const char *ttl;             /* user enroll-link --ttl SECS */
-	int demo, verified, admin, mfa_required;
-	ts_store_mode mode;          /* the command's: may it create the store? */
-} cli_opts;
 
 typedef struct cli_cmd {
 	const char *name;
@@ -56,11 +40,9 @@ typedef struct cli_cmd {
 	ts_store_mode mode;          /* TS_STORE_CREATE only for serve, tenant add */
 } cli_cmd;
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* One clear line on stderr and a non-zero exit code. */
-static int
-fail(const char *fmt, ...)
+int
+ts_cli_fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -75,11 +57,17 @@ fail(const char *fmt, ...)
 /* Opens --db in the command's mode. A missing database is an error for
  * every command but serve and tenant add: a mistyped path must not turn
  * into an empty store (the message names the resolved path). */
-static int
-open_store(const cli_opts *o, ts_store **s)
+int
+ts_cli_open_store(const cli_opts *o, ts_store **s)
 {
-	ts_err r = ts_store_open_mode(o->cfg.db, o->mode, s);
-	char db[1024];
+	char db[1024], *dsn = ts_cli_dsn(&o->cfg);
+	ts_err r;
+
+	if (!dsn)
+		return 1;
+	r = ts_store_open_mode(dsn, o->mode, s);
+	ts_wipe(dsn, strlen(dsn));
+	free(dsn);
 
 	/* The DSN may hold a password: never echoed. */
 	ts_store_redact(o->cfg.db, db, sizeof db);
@@ -95,8 +83,8 @@ open_store(const cli_opts *o, ts_store **s)
  * database. A missing file is made (0600, 32 random bytes) only while no
  * signing key is sealed yet: a lost or mistyped key file must not be
  * replaced by a new one that opens nothing. */
-static int
-open_kek(const cli_opts *o, ts_store *s, ts_kek *k)
+int
+ts_cli_open_kek(const cli_opts *o, ts_store *s, ts_kek *k)
 {
 	char path[4096], err[512], found[TS_KEK_ID_LEN + 1] = "";
 	int created = 0;
@@ -870,25 +858,29 @@ cores(void)
 static int
 parse_log_level(const char *s, ts_log_level *lvl)
 {
-	static const char *names[] = { "debug", "info", "warn", "error" };
-
-	for (int i = 0; i < 4; i++)
-		if (strcmp(s, names[i]) == 0) {
-			*lvl = (ts_log_level)i;
-			return 0;
-		}
+	if (ts_log_level_parse(s, lvl) == 0)
+		return 0;
 	return fail("log-level: '%s' is not debug, info, warn or error", s);
 }
 
 /* Blocks until SIGINT or SIGTERM. The signals were blocked in every thread
- * before any started, so they are taken here, not in a worker. */
+ * before any started, so they are taken here, not in a worker. SIGHUP
+ * reloads the settings that can change at run time; systemd's watchdog is
+ * pinged between signals when it asks (cli_service.c). */
 static void
-wait_for_stop(const sigset_t *set)
+wait_for_stop(const sigset_t *set, cli_opts *o, ts_auth *auth)
 {
+	uint64_t ping_us = ts_service_watchdog_us();
 	int sig = 0;
 
-	while (sigwait(set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
-		;
+	for (;;) {
+		sig = ts_service_sigwait(set, ping_us);
+		if (sig == SIGHUP)
+			ts_service_reload(o, auth);
+		else if (sig == SIGINT || sig == SIGTERM)
+			break;
+	}
+	ts_service_stopping();
 	ts_log_event(TS_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
 }
 
@@ -939,6 +931,7 @@ cmd_serve(cli_opts *o)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);     /* reload (ts_service_reload) */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -973,6 +966,7 @@ cmd_serve(cli_opts *o)
 		.smtp_url = o->cfg.smtp_url,
 		.smtp_from = o->cfg.smtp_from,
 		.smtp_timeout = o->cfg.smtp_timeout,
+		.smtp_password = o->cfg.smtp_password,
 		.kek = &kek,
 		.refresh_reuse_interval = o->cfg.refresh_reuse_interval,
 	};
@@ -1042,7 +1036,8 @@ cmd_serve(cli_opts *o)
 		demo_try(o, port, demo_pw);
 	ts_wipe(demo_pw, sizeof(demo_pw));
 
-	wait_for_stop(&set);
+	ts_service_ready(addr);
+	wait_for_stop(&set, o, auth);
 	rc = 0;
 out:
 	/* The transport waits for in-flight requests (deferred ones run on the
@@ -1148,6 +1143,22 @@ static const cli_cmd commands[] = {
 	{ "db", "status", cmd_db_status,
 	  "tessera db status  (prints the schema's current and this build's latest version; changes nothing)", "",
 	  U_STORE, TS_STORE_INSPECT },
+	{ "db", "backup", ts_cmd_db_backup,
+	  "tessera db backup FILE  (SQLite: a consistent copy while the server runs; PostgreSQL: use pg_dump)", "",
+	  U_STORE, TS_STORE_EXISTING },
+	{ "db", "restore", ts_cmd_db_restore,
+	  "tessera db restore FILE  (SQLite: replaces the database with a backup in one transaction; servers stopped first)", "",
+	  U_STORE, TS_STORE_CREATE },
+	{ "config", "check", ts_cmd_config_check,
+	  "tessera config check [--config FILE]  (checks every setting; prints the effective ones, secrets redacted)", "",
+	  TS_USE_SERVE | U_STORE | TS_USE_HASH | TS_USE_KEYS, TS_STORE_INSPECT },
+	{ "keys", "export", ts_cmd_keys_export,
+	  "tessera keys export FILE  (the signing keys, still sealed under this installation's key file)", "",
+	  U_STORE | TS_USE_KEYS, TS_STORE_EXISTING },
+	{ "keys", "import", ts_cmd_keys_import,
+	  "tessera keys import FILE [--from-key-file FILE]  (adds the keys an export holds, sealed again under this key file)",
+	  "  --from-key-file FILE the key file of the installation that exported them (not needed when it is this one)\n",
+	  U_STORE | TS_USE_KEYS, TS_STORE_EXISTING },
 	{ "keys", "rotate", cmd_keys_rotate, "tessera keys rotate  (new signing key, published now, signing after --key-activation-delay; old ones stay published until their tokens expire)", "",
 	  U_STORE | TS_USE_KEYS, TS_STORE_EXISTING },
 	{ "keys", "revoke", cmd_keys_revoke, "tessera keys revoke KID  (kills a key at once on every node: unpublished, refused, cache included)", "",
@@ -1203,8 +1214,8 @@ add_list(const char **list, int *n, const char *v, const char *what)
 }
 
 /* Applies the command-line flags (after file and environment). */
-static int
-parse_flags(cli_opts *o, int argc, char **argv, int first)
+int
+ts_cli_parse_flags(cli_opts *o, int argc, char **argv, int first)
 {
 	char err[300], name[64];
 
@@ -1225,7 +1236,7 @@ parse_flags(cli_opts *o, int argc, char **argv, int first)
 		if (!strcmp(name, "admin")) { o->admin = 1; continue; }
 		if (!strcmp(name, "mfa-required")) { o->mfa_required = 1; continue; }
 		if (strcmp(name, "config") && strcmp(name, "domain") && strcmp(name, "tenant") &&
-		    strcmp(name, "cors-origin") &&
+		    strcmp(name, "cors-origin") && strcmp(name, "from-key-file") &&
 		    strcmp(name, "email") && strcmp(name, "ttl") && !ts_config_known(name))
 			return fail("unknown flag --%s (see --help)", name);
 		if (!(v = flag_value(argc, argv, &i, arg)))
@@ -1244,6 +1255,8 @@ parse_flags(cli_opts *o, int argc, char **argv, int first)
 			o->email = v;
 		} else if (!strcmp(name, "ttl")) {
 			o->ttl = v;
+		} else if (!strcmp(name, "from-key-file")) {
+			o->from_key_file = v;
 		} else {
 			int r = ts_config_set(&o->cfg, name, v, err, sizeof(err));
 			if (r == -2)
@@ -1332,9 +1345,17 @@ ts_cli_main(int argc, char **argv)
 	}
 	memset(&o, 0, sizeof(o));
 	o.mode = c->mode;
+	o.argc = argc;
+	o.argv = argv;
+	o.first = first;
+	o.config_file = cfgfile = config_path(argc, argv);
 	ts_config_defaults(&o.cfg);
-	if ((cfgfile = config_path(argc, argv)) &&
-	    ts_config_load_file(&o.cfg, cfgfile, err, sizeof(err))) {
+	/* config check reads the file itself, reporting every error. */
+	if (c->fn == ts_cmd_config_check) {
+		rc = c->fn(&o);
+		goto out;
+	}
+	if (cfgfile && ts_config_load_file(&o.cfg, cfgfile, err, sizeof(err))) {
 		fail("%s", err);
 		goto out;
 	}
@@ -1342,7 +1363,7 @@ ts_cli_main(int argc, char **argv)
 		fail("%s", err);
 		goto out;
 	}
-	if (parse_flags(&o, argc, argv, first))
+	if (ts_cli_parse_flags(&o, argc, argv, first))
 		goto out;
 	/* An administration command's stdout is its result; its log events
 	 * (warnings, audit) go to stderr with its errors. */

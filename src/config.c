@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "crypto/hash.h"   /* ts_wipe */
 
 enum { T_STR, T_INT };
 
@@ -60,14 +61,48 @@ ts_config_defaults(ts_config *cfg)
 	}
 }
 
+/* Zeroes s in place (a secret's bytes before free). */
+static void
+wipe_str(char *s)
+{
+	ts_wipe(s, strlen(s));
+}
+
 void
 ts_config_free(ts_config *cfg)
 {
 	for (size_t i = 0; i < N_ENTRIES; i++)
 		if (entries[i].type == T_STR) {
+			if (*str_slot(cfg, &entries[i]))
+				wipe_str(*str_slot(cfg, &entries[i]));
 			free(*str_slot(cfg, &entries[i]));
 			*str_slot(cfg, &entries[i]) = NULL;
 		}
+}
+
+/* The words a TS_CHECK_CHOICE setting takes, as one text for messages. */
+static const struct {
+	const char *name;
+	const char *const words[5];
+	const char *said;
+} choices[] = {
+	{ "log_level", { "debug", "info", "warn", "error", NULL }, "debug, info, warn or error" },
+	{ "jwt_alg", { "ES256", "EdDSA", NULL }, "ES256 or EdDSA" },
+	{ "store_defer", { "auto", "always", "never", NULL }, "auto, always or never" },
+};
+
+/* Settings whose value is a credential: redacted when printed, wiped when
+ * freed, and also read from a file (NAME_file). */
+static const char *const secrets[] = { "db_password", "smtp_password" };
+
+static void
+normalize(const char *name, char *norm, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; name[i] && i < cap - 1; i++)
+		norm[i] = name[i] == '-' ? '_' : (char)tolower((unsigned char)name[i]);
+	norm[i] = '\0';
 }
 
 /* "access-ttl" and "access_ttl" name the same setting. */
@@ -75,21 +110,45 @@ static const cfg_entry *
 find(const char *name)
 {
 	char norm[64];
-	size_t i;
 
-	for (i = 0; name[i] && i < sizeof(norm) - 1; i++)
-		norm[i] = name[i] == '-' ? '_' : (char)tolower((unsigned char)name[i]);
-	norm[i] = '\0';
-	for (i = 0; i < N_ENTRIES; i++)
+	normalize(name, norm, sizeof(norm));
+	for (size_t i = 0; i < N_ENTRIES; i++)
 		if (strcmp(entries[i].name, norm) == 0)
 			return &entries[i];
 	return NULL;
 }
 
 int
+ts_config_secret(const char *name)
+{
+	char norm[64];
+
+	normalize(name, norm, sizeof(norm));
+	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		if (strcmp(secrets[i], norm) == 0)
+			return 1;
+	return 0;
+}
+
+/* The secret setting a "NAME_file" names, or NULL. */
+static const cfg_entry *
+find_secret_file(const char *name)
+{
+	char norm[64];
+	size_t n;
+
+	normalize(name, norm, sizeof(norm));
+	n = strlen(norm);
+	if (n <= 5 || strcmp(norm + n - 5, "_file") != 0)
+		return NULL;
+	norm[n - 5] = '\0';
+	return ts_config_secret(norm) ? find(norm) : NULL;
+}
+
+int
 ts_config_known(const char *name)
 {
-	return find(name) != NULL;
+	return find(name) != NULL || find_secret_file(name) != NULL;
 }
 
 /* ---- checks of text settings (ts_config_check) ---- */
@@ -238,6 +297,22 @@ check_prefix(const char *v, char *why, size_t n)
 	return 0;
 }
 
+static int
+check_choice(const cfg_entry *e, const char *v, char *why, size_t n)
+{
+	for (size_t i = 0; i < sizeof(choices) / sizeof(choices[0]); i++) {
+		if (strcmp(choices[i].name, e->name) != 0)
+			continue;
+		for (const char *const *w = choices[i].words; *w; w++)
+			if (strcmp(*w, v) == 0)
+				return 1;
+		snprintf(why, n, "'%s' is not %s", v, choices[i].said);
+		return 0;
+	}
+	snprintf(why, n, "no choices known");   /* a table entry without its list */
+	return 0;
+}
+
 /* 1 when v passes e's check; else 0 with the reason in why. */
 static int
 check_value(const cfg_entry *e, const char *v, char *why, size_t n)
@@ -255,8 +330,56 @@ check_value(const cfg_entry *e, const char *v, char *why, size_t n)
 		return check_url(v, why, n);
 	case TS_CHECK_PREFIX:
 		return check_prefix(v, why, n);
+	case TS_CHECK_CHOICE:
+		return check_choice(e, v, why, n);
 	}
 	return 0;
+}
+
+/* Sets e from the first line of the file at path: one final LF or CRLF
+ * is dropped; another line, a NUL or more than 4 KiB is refused, so a
+ * secret is never silently cut short. */
+static int
+set_from_file(ts_config *cfg, const cfg_entry *e, const char *path, char *err, size_t errsz)
+{
+	char buf[4098];
+	size_t n;
+	int rc = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		snprintf(err, errsz, "%s_file: %s: %s", e->name, path, strerror(errno));
+		return -1;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	if (ferror(f) || n == sizeof(buf) - 1) {
+		snprintf(err, errsz, "%s_file: %s: %s", e->name, path,
+		         ferror(f) ? "cannot be read" : "longer than 4096 bytes");
+		goto out;
+	}
+	buf[n] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (n > 0 && buf[n - 1] == '\r')
+		buf[--n] = '\0';
+	if (strlen(buf) != n || strpbrk(buf, "\r\n")) {
+		snprintf(err, errsz, "%s_file: %s: more than one line, or a NUL byte", e->name, path);
+		goto out;
+	}
+	char *s = strdup(buf);
+	if (!s) {
+		snprintf(err, errsz, "out of memory");
+		goto out;
+	}
+	if (*str_slot(cfg, e))
+		wipe_str(*str_slot(cfg, e));
+	free(*str_slot(cfg, e));
+	*str_slot(cfg, e) = s;
+	rc = 0;
+out:
+	ts_wipe(buf, sizeof(buf));
+	fclose(f);
+	return rc;
 }
 
 int
@@ -266,6 +389,8 @@ ts_config_set(ts_config *cfg, const char *name, const char *value, char *err, si
 	char *end;
 	long long v;
 
+	if (!e && (e = find_secret_file(name)) != NULL)
+		return set_from_file(cfg, e, value, err, errsz);
 	if (!e)
 		return -2;
 	if (e->type == T_STR) {
@@ -278,6 +403,8 @@ ts_config_set(ts_config *cfg, const char *name, const char *value, char *err, si
 			snprintf(err, errsz, "out of memory");
 			return -1;
 		}
+		if (ts_config_secret(e->name) && *str_slot(cfg, e))
+			wipe_str(*str_slot(cfg, e));
 		free(*str_slot(cfg, e));
 		*str_slot(cfg, e) = s;
 		return 0;
@@ -330,47 +457,156 @@ file_value(char *v)
 	return *rest == '\0' || *rest == '#' ? v + 1 : NULL;
 }
 
-int
-ts_config_load_file(ts_config *cfg, const char *path, char *err, size_t errsz)
+static const char *closest(const char *name);
+
+/* Reads the file at path line by line. Each error is written as
+ * "FILE:LINE: reason": to errs when given (every line is read), else to
+ * err and the read stops. Returns the number of errors, -1 when the file
+ * cannot be opened. */
+static int
+load_lines(ts_config *cfg, const char *path, FILE *errs, char *err, size_t errsz)
 {
 	FILE *f = fopen(path, "r");
-	char line[1024], why[256];
-	int lineno = 0, rc = 0;
+	char line[1024], why[256], msg[1400];
+	int lineno = 0, nerr = 0;
 
 	if (!f) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		snprintf(msg, sizeof(msg), "%s: %s", path, strerror(errno));
+		if (errs)
+			fprintf(errs, "%s\n", msg);
+		else
+			snprintf(err, errsz, "%s", msg);
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f)) {
 		char *p = trim(line), *eq, *key, *val;
+		int r;
 		lineno++;
 		if (*p == '\0' || *p == '#')
 			continue;
 		if (!(eq = strchr(p, '='))) {
-			snprintf(err, errsz, "%s:%d: expected 'key = value'", path, lineno);
-			rc = -1;
+			snprintf(msg, sizeof(msg), "%s:%d: expected 'key = value'", path, lineno);
+		} else {
+			*eq = '\0';
+			key = trim(p);
+			if (!(val = file_value(eq + 1)))
+				snprintf(msg, sizeof(msg), "%s:%d: text after the closing quote, or no "
+				         "closing quote", path, lineno);
+			else if ((r = ts_config_set(cfg, key, val, why, sizeof(why))) == -2 && closest(key))
+				snprintf(msg, sizeof(msg), "%s:%d: unknown setting '%s' (did you mean %s?)",
+				         path, lineno, key, closest(key));
+			else if (r == -2)
+				snprintf(msg, sizeof(msg), "%s:%d: unknown setting '%s'", path, lineno, key);
+			else if (r)
+				snprintf(msg, sizeof(msg), "%s:%d: %s", path, lineno, why);
+			else
+				continue;
+		}
+		nerr++;
+		if (!errs) {
+			snprintf(err, errsz, "%s", msg);
 			break;
 		}
-		*eq = '\0';
-		key = trim(p);
-		if (!(val = file_value(eq + 1))) {
-			snprintf(err, errsz, "%s:%d: text after the closing quote, or no closing quote",
-			         path, lineno);
-			rc = -1;
-			break;
-		}
-		int r = ts_config_set(cfg, key, val, why, sizeof(why));
-		if (r == -2)
-			snprintf(err, errsz, "%s:%d: unknown setting '%s'", path, lineno, key);
-		else if (r)
-			snprintf(err, errsz, "%s:%d: %s", path, lineno, why);
-		if (r) {
-			rc = -1;
-			break;
-		}
+		fprintf(errs, "%s\n", msg);
 	}
+	ts_wipe(line, sizeof(line));
 	fclose(f);
-	return rc;
+	return nerr;
+}
+
+int
+ts_config_load_file(ts_config *cfg, const char *path, char *err, size_t errsz)
+{
+	return load_lines(cfg, path, NULL, err, errsz) ? -1 : 0;
+}
+
+int
+ts_config_check_file(ts_config *cfg, const char *path, FILE *errs)
+{
+	return load_lines(cfg, path, errs, NULL, 0);
+}
+
+size_t
+ts_config_count(void)
+{
+	return N_ENTRIES;
+}
+
+const char *
+ts_config_name(size_t i)
+{
+	return i < N_ENTRIES ? entries[i].name : NULL;
+}
+
+int
+ts_config_same(const ts_config *a, const ts_config *b, size_t i)
+{
+	const cfg_entry *e = &entries[i];
+
+	if (e->type == T_INT)
+		return *int_slot((ts_config *)a, e) == *int_slot((ts_config *)b, e);
+	return strcmp(*str_slot((ts_config *)a, e), *str_slot((ts_config *)b, e)) == 0;
+}
+
+void
+ts_config_swap(ts_config *a, ts_config *b, size_t i)
+{
+	const cfg_entry *e = &entries[i];
+
+	if (e->type == T_INT) {
+		long long t = *int_slot(a, e);
+		*int_slot(a, e) = *int_slot(b, e);
+		*int_slot(b, e) = t;
+	} else {
+		char *t = *str_slot(a, e);
+		*str_slot(a, e) = *str_slot(b, e);
+		*str_slot(b, e) = t;
+	}
+}
+
+/* A credential in a URL's user part or a password= parameter becomes
+ * *** (the same rule as ts_store_redact, kept here so config.c needs no
+ * store). */
+static void
+redact_url(const char *url, char *out, size_t n)
+{
+	const char *sep = strstr(url, "://"), *at, *colon;
+	char *kw;
+	size_t alen;
+
+	snprintf(out, n, "%s", url);
+	if (sep) {
+		alen = strcspn(sep + 3, "/?#");
+		at = memrchr(sep + 3, '@', alen);
+		colon = at ? memchr(sep + 3, ':', (size_t)(at - sep - 3)) : NULL;
+		if (colon)
+			snprintf(out, n, "%.*s***%s", (int)(colon + 1 - url), url, at);
+	}
+	while ((kw = strstr(out, "password=")) != NULL && kw[9] != '*') {
+		char rest[1024];
+		snprintf(rest, sizeof(rest), "%s", kw + 9 + strcspn(kw + 9, " &"));
+		snprintf(kw + 9, n - (size_t)(kw + 9 - out), "***%s", rest);
+	}
+}
+
+void
+ts_config_print(FILE *f, const ts_config *cfg)
+{
+	char buf[2048];
+
+	for (size_t i = 0; i < N_ENTRIES; i++) {
+		const cfg_entry *e = &entries[i];
+		if (e->type == T_INT) {
+			fprintf(f, "%s = %lld\n", e->name, *int_slot((ts_config *)cfg, e));
+			continue;
+		}
+		const char *v = *str_slot((ts_config *)cfg, e);
+		if (ts_config_secret(e->name))
+			v = *v ? "(set)" : "";
+		else if (strstr(v, "://") || strstr(v, "password="))
+			redact_url(v, buf, sizeof(buf)), v = buf;
+		fprintf(f, "%s = \"%s\"\n", e->name, v);
+	}
 }
 
 /* Levenshtein distance of a and b, each at most 63 bytes (longer: 99). */
@@ -399,6 +635,25 @@ edit_distance(const char *a, const char *b)
 	return row[lb];
 }
 
+/* The setting a name is a typo of (1 + len/6 edits away), else NULL. */
+static const char *
+closest(const char *name)
+{
+	char norm[64];
+	const cfg_entry *best = NULL;
+	size_t bestd = 99;
+
+	normalize(name, norm, sizeof(norm));
+	for (size_t i = 0; i < N_ENTRIES; i++) {
+		size_t d = edit_distance(norm, entries[i].name);
+		if (d < bestd) {
+			bestd = d;
+			best = &entries[i];
+		}
+	}
+	return best && bestd <= 1 + strlen(best->name) / 6 ? best->name : NULL;
+}
+
 /* A TESSERA_* variable that is no setting but within a typo of one (1 +
  * len/6 edits: TESSERA_ACESS_TTL, TESSERA_TRUSTED_PROXY) is an
  * error: the operator meant a setting that would silently not apply.
@@ -418,7 +673,7 @@ env_misspelt(char *err, size_t errsz)
 		for (size_t j = 0; j < n; j++)
 			name[j] = (char)tolower((unsigned char)(*ev)[8 + j]);
 		name[n] = '\0';
-		if (find(name) || strcmp(name, "config") == 0)
+		if (ts_config_known(name) || strcmp(name, "config") == 0)
 			continue;
 		const cfg_entry *best = NULL;
 		size_t bestd = 99;
@@ -455,10 +710,22 @@ ts_config_load_env(ts_config *cfg, char *err, size_t errsz)
 		for (j = 0; entries[i].name[j] && j + 9 < sizeof(var); j++)
 			var[8 + j] = (char)toupper((unsigned char)entries[i].name[j]);
 		var[8 + j] = '\0';
-		if (!(v = getenv(var)))
-			continue;
-		if (ts_config_set(cfg, entries[i].name, v, why, sizeof(why))) {
+		if ((v = getenv(var)) && ts_config_set(cfg, entries[i].name, v, why, sizeof(why))) {
 			snprintf(err, errsz, "%s: %s", var, why);
+			return -1;
+		}
+		if (!ts_config_secret(entries[i].name))
+			continue;
+		char fvar[96], fname[80];
+		snprintf(fvar, sizeof(fvar), "%s_FILE", var);
+		snprintf(fname, sizeof(fname), "%s_file", entries[i].name);
+		const char *fv = getenv(fvar);
+		if (fv && v) {
+			snprintf(err, errsz, "%s and %s are both set: give one", var, fvar);
+			return -1;
+		}
+		if (fv && ts_config_set(cfg, fname, fv, why, sizeof(why))) {
+			snprintf(err, errsz, "%s: %s", fvar, why);
 			return -1;
 		}
 	}
@@ -482,6 +749,15 @@ ts_config_usage(FILE *f, unsigned uses)
 			fprintf(f, "  --%-18s %s (default \"%s\")\n", flag, e->help, e->dflt_str);
 		else
 			fprintf(f, "  --%-18s %s (default %lld)\n", flag, e->help, e->dflt_int);
+		if (ts_config_secret(e->name)) {
+			char fflag[80], up[64];
+			for (j = 0; e->name[j] && j < sizeof(up) - 1; j++)
+				up[j] = (char)toupper((unsigned char)e->name[j]);
+			up[j] = '\0';
+			snprintf(fflag, sizeof(fflag), "%s-file FILE", flag);
+			fprintf(f, "  --%-18s read --%s from FILE's one line (or TESSERA_%s_FILE)\n",
+			        fflag, flag, up);
+		}
 	}
 	fprintf(f, "  --%-18s read settings from FILE (key = value lines, # comments)\n", "config FILE");
 	fprintf(f, "  Every setting may also come from TESSERA_<NAME> (e.g. TESSERA_DB) or a\n"

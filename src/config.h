@@ -16,21 +16,23 @@
 /* How a text setting is checked when it is set (each its own message):
  * LISTEN ADDR:PORT, [IPv6]:PORT or :PORT; PROXIES comma list of IPs and
  * CIDRs; SMTP_URL "" or smtp[s]://...; URL an absolute http(s) URL or "";
- * PREFIX "" or a path starting with '/'. */
+ * PREFIX "" or a path starting with '/'; CHOICE one of a fixed list of words
+ * (config.c's choices table: log_level, jwt_alg, store_defer). */
 typedef enum {
 	TS_CHECK_NONE, TS_CHECK_LISTEN, TS_CHECK_PROXIES, TS_CHECK_SMTP_URL, TS_CHECK_URL,
-	TS_CHECK_PREFIX,
+	TS_CHECK_PREFIX, TS_CHECK_CHOICE,
 } ts_config_check;
 
 /* X(type, name, default, min, max, uses, check, help). Strings ignore min
  * and max; integers ignore check (their bounds are the check). */
 #define TS_CONFIG_TABLE(X)                                                              \
 	X(STR, listen, "127.0.0.1:8080", 0, 0, TS_USE_SERVE, LISTEN, "address to serve on, ADDR:PORT")           \
-	X(STR, db, "sqlite:data/tessera.db", 0, 0, TS_USE_ALL, NONE, "store: sqlite:PATH or postgres://USER:PASS@HOST/DB")\
+	X(STR, db, "sqlite:data/tessera.db", 0, 0, TS_USE_ALL, NONE, "store: sqlite:PATH or postgres://USER@HOST/DB")\
+	X(STR, db_password, "", 0, 0, TS_USE_ALL, NONE, "PostgreSQL password, added to a postgres:// --db (secret: prefer --db-password-file)") \
 	X(STR, default_tenant, "", 0, 0, TS_USE_SERVE, NONE, "tenant slug used when a request names none")     \
 	X(STR, issuer, "", 0, 0, TS_USE_SERVE, URL, "JWT issuer (iss), an absolute http(s) URL (\"\" = http://LISTEN)")                  \
 	X(STR, audience, "tessera", 0, 0, TS_USE_SERVE, NONE, "JWT audience (aud)")                             \
-	X(STR, jwt_alg, "ES256", 0, 0, TS_USE_SERVE | TS_USE_KEYS, NONE, "signing algorithm of new keys: ES256 or EdDSA")    \
+	X(STR, jwt_alg, "ES256", 0, 0, TS_USE_SERVE | TS_USE_KEYS, CHOICE, "signing algorithm of new keys: ES256 or EdDSA")    \
 	X(INT, access_ttl, 900, 1, 86400, TS_USE_SERVE | TS_USE_KEYS, NONE, "access token lifetime, seconds")                \
 	X(INT, key_activation_delay, 90, 0, 86400, TS_USE_SERVE | TS_USE_KEYS, NONE, "seconds a new key (keys rotate) is published before it signs; keep >= 61 (JWKS max-age 60 + key reload 0.5)") \
 	X(INT, refresh_ttl, 2592000, 60, 31536000, TS_USE_SERVE, NONE, "refresh token lifetime, seconds")      \
@@ -59,13 +61,14 @@ typedef enum {
 	X(STR, prefix_admin, "/admin", 0, 0, TS_USE_SERVE, PREFIX, "path prefix of contract 000")                \
 	X(STR, prefix_iam, "/iam", 0, 0, TS_USE_SERVE, PREFIX, "path prefix of contract 001")                    \
 	X(STR, prefix_px0, "/px0", 0, 0, TS_USE_SERVE, PREFIX, "path prefix of contract 003")                    \
-	X(STR, log_level, "info", 0, 0, TS_USE_SERVE, NONE, "debug, info, warn or error")                     \
+	X(STR, log_level, "info", 0, 0, TS_USE_SERVE, CHOICE, "debug, info, warn or error")                     \
 	X(STR, smtp_url, "", 0, 0, TS_USE_SERVE, SMTP_URL, "SMTP server for mailed codes, smtp[s]://[user:pass@]host:port (\"\" = no mail)") \
+	X(STR, smtp_password, "", 0, 0, TS_USE_SERVE, NONE, "SMTP AUTH password for the user in smtp_url (secret: prefer --smtp-password-file)") \
 	X(STR, smtp_from, "tessera@localhost", 0, 0, TS_USE_SERVE, NONE, "sender address of mailed codes")      \
 	X(INT, smtp_timeout, 10, 1, 300, TS_USE_SERVE, NONE, "seconds one mail delivery may take") \
 	X(INT, store_workers, 0, 0, 256, TS_USE_SERVE, NONE, "threads that run requests touching a remote store (0 = 2 x cores)") \
 	X(INT, store_queue, 256, 1, 100000, TS_USE_SERVE, NONE, "requests that may wait for a store thread (full: 503 at once)") \
-	X(STR, store_defer, "auto", 0, 0, TS_USE_SERVE, NONE, "run store requests on the store threads: auto (when the store is remote), always or never") \
+	X(STR, store_defer, "auto", 0, 0, TS_USE_SERVE, CHOICE, "run store requests on the store threads: auto (when the store is remote), always or never") \
 	X(INT, sweep_interval, 60, 0, 86400, TS_USE_SERVE, NONE, "seconds between housekeeping sweeps (0 = off)") \
 	X(INT, sweep_grace, 3600, 0, 31536000, TS_USE_SERVE, NONE, "seconds an expired secret is kept before the sweep deletes it") \
 	X(INT, sweep_retention, 86400, 0, 31536000, TS_USE_SERVE, NONE, "seconds an ended session (and its secrets) or an idle lock is kept")
@@ -89,6 +92,11 @@ void ts_config_free(ts_config *cfg);
 int ts_config_set(ts_config *cfg, const char *name, const char *value, char *err, size_t errsz);
 /* 1 if name ("access_ttl" or "access-ttl") is a setting. */
 int ts_config_known(const char *name);
+/* Secret settings (db_password, smtp_password): each also takes NAME_file
+ * (--NAME-file, TESSERA_NAME_FILE, `NAME_file = PATH`), a file whose one
+ * line is the value, so the secret stays out of argv and the environment.
+ * 1 when name is one. */
+int ts_config_secret(const char *name);
 /* Applies a `key = value` file; errors cite FILE:LINE. '#' starts a
  * comment (a whole line or after a value); a value in double quotes is
  * taken as is, '#' included. */
@@ -97,6 +105,21 @@ int ts_config_load_file(ts_config *cfg, const char *path, char *err, size_t errs
  * few edits from a setting's (a typo) is an error naming the setting;
  * names far from every setting are other tools' and ignored. */
 int ts_config_load_env(ts_config *cfg, char *err, size_t errsz);
+/* Like ts_config_load_file but reads the whole file, writing every error
+ * ("FILE:LINE: reason") as one line to errs. Returns the number of errors
+ * (-1 when the file cannot be read, said in errs). */
+int ts_config_check_file(ts_config *cfg, const char *path, FILE *errs);
+/* Prints every effective setting as a config file line ("name = value"),
+ * secrets redacted: a secret as "(set)" or "", a credential inside a URL
+ * (db, smtp_url) as ***. */
+void ts_config_print(FILE *f, const ts_config *cfg);
+/* The settings, by index 0..ts_config_count()-1, for comparing two
+ * configurations (SIGHUP reload): the name, and 1 when a and b agree. */
+size_t ts_config_count(void);
+const char *ts_config_name(size_t i);
+int ts_config_same(const ts_config *a, const ts_config *b, size_t i);
+/* Swaps setting i's values of a and b (a string by its pointer). */
+void ts_config_swap(ts_config *a, ts_config *b, size_t i);
 /* Prints "  --name VALUE  help (default)" lines for --help, for the
  * settings whose uses share a bit with uses (TS_USE_*). */
 void ts_config_usage(FILE *f, unsigned uses);

@@ -43,6 +43,7 @@ ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out)
 		a->cfg.mfa_lock_after = 10;
 	if (a->cfg.mfa_lock_secs <= 0)
 		a->cfg.mfa_lock_secs = 900;
+	ts_live_init(a);
 	a->store = store;
 	a->kek = *cfg->kek;
 	a->cfg.kek = &a->kek;
@@ -80,8 +81,10 @@ ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out)
 		goto fail;
 	if ((r = ts_mailer_new(cfg->smtp_url, cfg->smtp_from, cfg->smtp_timeout, &a->mailer)) != TS_OK)
 		goto fail;
+	if (a->mailer && (r = ts_mailer_set_password(a->mailer, cfg->smtp_password)) != TS_OK)
+		goto fail;
 	/* The mailer keeps its own copies. */
-	a->cfg.smtp_url = a->cfg.smtp_from = NULL;
+	a->cfg.smtp_url = a->cfg.smtp_from = a->cfg.smtp_password = NULL;
 	if (!a->mailer)
 		ts_log_event(TS_LOG_WARN, "config_smtp_missing", "setting", "smtp_url", "effect",
 		             "no mailed codes: an IAM (001) login that needs one fails (code 207)",
@@ -104,6 +107,7 @@ ts_auth_free(ts_auth *a)
 	ts_tokcache_free(a->verified);
 	ts_limiter_free(a->rl_ip);
 	ts_mailer_free(a->mailer);
+	pthread_mutex_destroy(&a->live_mu);
 	if (a->pwtime_ready)
 		ts_pwtime_destroy(&a->pwtime);
 	free(a->issuer);

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "core/err.h"
 #include "crypto/jwt.h"
 #include "crypto/password.h"
@@ -35,6 +36,7 @@ typedef struct ts_auth_config {
 	const char *smtp_url;        /* "smtp://host:port" or "smtps://..."; NULL or "" = no mail */
 	const char *smtp_from;       /* envelope sender and From: of every mail */
 	int64_t smtp_timeout;        /* seconds one delivery may take; 0 = 10 */
+	const char *smtp_password;   /* SMTP AUTH password; NULL or "" = the url's */
 	/* Required: seals signing keys and TOTP secrets at rest and keys the
 	 * refresh successors (seal.h); copied. */
 	const ts_kek *kek;
@@ -50,6 +52,27 @@ typedef struct ts_auth ts_auth;
  * hash. store stays owned by the caller and must outlive *out. */
 ts_err ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out);
 void ts_auth_free(ts_auth *a);
+
+/* The settings that can change while serving (SIGHUP), as in
+ * ts_auth_config. */
+typedef struct ts_auth_live {
+	int lock_after;
+	int64_t lock_secs;
+	int mfa_lock_after;
+	int64_t mfa_lock_secs;
+	double rl_ip_rate, rl_ip_burst;
+	double rl_account_rate, rl_account_burst;
+	const char *smtp_url;        /* NULL or "" = no mail */
+	const char *smtp_from;
+	const char *smtp_password;
+	int64_t smtp_timeout;
+} ts_auth_live;
+
+/* Applies live: requests already running finish with the old values
+ * (a mail being sent keeps its mailer), later ones see all the new ones
+ * together. TS_E_INVALID (nothing changed) when the mail settings do not
+ * make a mailer. Thread-safe against every other call. */
+ts_err ts_auth_reload(ts_auth *a, const ts_auth_live *live);
 
 /* ---- login ---- */
 
@@ -422,6 +445,21 @@ ts_err ts_admin_seal_at_rest(ts_store *s, const ts_kek *kek, char found[TS_KEK_I
 /* The key id the first sealed signing key names ("" when none is
  * sealed): whether a missing key file may be created. */
 ts_err ts_admin_sealed_kek_id(ts_store *s, char found[TS_KEK_ID_LEN + 1]);
+/* Moving signing keys between installations (keys_move.c). export writes
+ * every key not revoked, one "key KID ALG CREATED RETIRED PUBLISH_UNTIL
+ * ACTIVATE SEALED" line after a "tessera-keys 1" line, the private key
+ * still sealed as stored (under kek, whose id the sealed text names): the
+ * file alone signs nothing. *n gets the count. */
+ts_err ts_admin_keys_export(ts_store *s, FILE *out, int *n);
+/* Reads an export and adds its keys to s, sealed again under to. Each
+ * key is opened with to (an export of this installation) or from (the
+ * exporting one's key file; may be NULL). Every line is checked and
+ * opened before any key is added: TS_E_INVALID (*line: the bad line),
+ * TS_E_SEAL (a key that neither key file opens; *line names it). A kid
+ * present already is left as it is (*present counts them, *added the
+ * new ones). */
+ts_err ts_admin_keys_import(ts_store *s, const ts_kek *to, const ts_kek *from, FILE *in,
+                            int *added, int *present, int *line);
 
 /* ==== Contract faces: access-only sessions, the IAM two-step login (iam.c)
  * and mailed one-time codes (email.c). ==== */

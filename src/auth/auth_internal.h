@@ -29,6 +29,16 @@ typedef struct ts_keyring {
 	_Atomic int64_t checked_us;  /* monotonic time of the last version check */
 } ts_keyring;
 
+/* The limits SIGHUP may change (ts_auth_live), read as one copy so a
+ * request never mixes an old rate with a new burst. */
+typedef struct ts_limits {
+	int lock_after;
+	int64_t lock_secs;
+	int mfa_lock_after;
+	int64_t mfa_lock_secs;
+	double rl_account_rate, rl_account_burst;
+} ts_limits;
+
 struct ts_auth {
 	ts_auth_config cfg;          /* strings below are our own copies */
 	char *issuer;
@@ -40,13 +50,25 @@ struct ts_auth {
 	ts_keyring ring;
 	int keys_ready;              /* ring initialised (ts_auth_free's guide) */
 	ts_limiter *rl_ip;
-	struct ts_mailer *mailer;    /* NULL when mail is off (email.h) */
+	/* Guards limits and mailer, which ts_auth_reload swaps; the cfg
+	 * fields of the same names are start-up values, not to be read. */
+	pthread_mutex_t live_mu;
+	ts_limits limits;
+	struct ts_mailer *mailer;    /* NULL when mail is off (email.h); use ts_auth_mailer */
 	ts_tokcache *verified;       /* access tokens already verified */
 	ts_pwtime pwtime;            /* cost of a check, per stored class */
 	int pwtime_ready;
 	ts_kek kek;                  /* the key file's key (seal.h) */
 	unsigned char successor_key[TS_KEK_LEN]; /* HMAC key of refresh successors */
 };
+
+/* live.c: the current limits (a copy), and the mailer with a reference
+ * the caller drops with ts_mailer_free (NULL: mail is off). */
+ts_limits ts_auth_limits(ts_auth *a);
+struct ts_mailer *ts_auth_mailer(ts_auth *a);
+int ts_auth_mail_on(ts_auth *a);   /* 1 when a mailer is set now */
+/* Sets up limits and live_mu from a->cfg (ts_auth_new). */
+void ts_live_init(ts_auth *a);
 
 /* The key of an account for limits and locks: tenant id (or the name the
  * request used, when no such tenant exists) and the lower-cased email. */

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 #include <curl/curl.h>
@@ -20,7 +21,9 @@
 struct ts_mailer {
 	char *url;                   /* may hold SMTP AUTH credentials: never logged */
 	char *from;
+	char *password;              /* NULL: the url's, if any; never logged */
 	long timeout_ms;
+	atomic_int refs;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -80,6 +83,7 @@ ts_mailer_new(const char *url, const char *from, int64_t timeout_s, ts_mailer **
 	}
 	if (!(m = calloc(1, sizeof(*m))))
 		return TS_E_NOMEM;
+	atomic_init(&m->refs, 1);
 	m->url = strdup(url);
 	m->from = strdup(from);
 	m->timeout_ms = (long)(timeout_s > 0 ? timeout_s : MAIL_TIMEOUT_DEFAULT) * 1000;
@@ -91,11 +95,32 @@ ts_mailer_new(const char *url, const char *from, int64_t timeout_s, ts_mailer **
 	return TS_OK;
 }
 
+ts_err
+ts_mailer_set_password(ts_mailer *m, const char *password)
+{
+	if (!password || !*password)
+		return TS_OK;
+	if (!(m->password = strdup(password)))
+		return TS_E_NOMEM;
+	return TS_OK;
+}
+
+ts_mailer *
+ts_mailer_ref(ts_mailer *m)
+{
+	if (m)
+		atomic_fetch_add(&m->refs, 1);
+	return m;
+}
+
 void
 ts_mailer_free(ts_mailer *m)
 {
-	if (!m)
+	if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
 		return;
+	if (m->password)
+		ts_wipe(m->password, strlen(m->password));
+	free(m->password);
 	if (m->url)
 		ts_wipe(m->url, strlen(m->url));
 	free(m->url);
@@ -205,6 +230,8 @@ ts_mailer_send(ts_mailer *m, const char *to, const char *subject, const char *te
 		goto out;
 	}
 	curl_easy_setopt(c, CURLOPT_URL, m->url);
+	if (m->password)
+		curl_easy_setopt(c, CURLOPT_PASSWORD, m->password);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 #endif

@@ -15,6 +15,12 @@ typedef struct ts_mailer ts_mailer;
  * that is not a plain address. timeout_s <= 0 means 10 s. The strings are
  * copied; free with ts_mailer_free (NULL is a no-op). */
 ts_err ts_mailer_new(const char *url, const char *from, int64_t timeout_s, ts_mailer **out);
+/* The SMTP AUTH password (overriding one in the url; NULL or "" keeps
+ * the url's). Before the mailer is shared. */
+ts_err ts_mailer_set_password(ts_mailer *m, const char *password);
+/* One more holder of m (a send under way while SIGHUP swaps the mailer);
+ * ts_mailer_free drops one, freeing m with the last. */
+ts_mailer *ts_mailer_ref(ts_mailer *m);
 void ts_mailer_free(ts_mailer *m);
 
 /* Sends one text/plain UTF-8 message to the address to and waits for the

@@ -78,7 +78,7 @@ ts_auth_enroll_allowed(const ts_principal *p)
 const char *
 ts_auth_enroll_hint(ts_auth *a)
 {
-	if (a->mailer)
+	if (ts_auth_mail_on(a))
 		return "prove this enrolment first: POST /v1/mfa/enroll/email/send mails a code "
 		       "to your address (or redeem an enrolment link from an administrator)";
 	return "prove this enrolment first with an enrolment link: this server sends no mail, "
@@ -144,7 +144,7 @@ ts_auth_enroll_mail_code(ts_auth *a, const ts_principal *p, int64_t *expires_at,
 	*retry_after = 0;
 	if (p->scope != TS_SESSION_ENROLL)
 		return TS_E_FORBIDDEN;
-	if (!a->mailer)
+	if (!ts_auth_mail_on(a))
 		return TS_E_MAIL_UNCONFIGURED;
 	n = snprintf(key, sizeof(key), "enroll-mail|%s", p->user.id);
 	(void)n;
@@ -178,7 +178,10 @@ ts_auth_enroll_mail_code(ts_auth *a, const ts_principal *p, int64_t *expires_at,
 	         "If you did not just try to sign in, someone knows your password:\n"
 	         "change it.\n",
 	         code, minutes, minutes == 1 ? "" : "s");
-	r = ts_mailer_send(a->mailer, p->user.email, "Your enrolment code", text);
+	/* The mailer of now: a SIGHUP may have turned mail off since. */
+	ts_mailer *m = ts_auth_mailer(a);
+	r = m ? ts_mailer_send(m, p->user.email, "Your enrolment code", text) : TS_E_MAIL_UNCONFIGURED;
+	ts_mailer_free(m);
 	ts_wipe(text, sizeof(text));
 	if (r == TS_E_INVALID)
 		r = TS_E_EMAIL_SEND;   /* an address no header can carry */

@@ -101,9 +101,10 @@ ts_auth_iam_mail_code(ts_auth *a, const ts_user *u, const ts_iam_token *t)
 	ts_secret sec;
 	int64_t now = ts_now();
 	long minutes;
+	ts_mailer *m = ts_auth_mailer(a);
 	ts_err r;
 
-	if (!a->mailer) {
+	if (!m) {
 		/* Said once at start-up (ts_auth_new); per request only here. */
 		ts_log_event(TS_LOG_DEBUG, "email_code_failed", "user", u->id, "reason",
 		             "smtp_not_configured", NULL);
@@ -130,7 +131,7 @@ ts_auth_iam_mail_code(ts_auth *a, const ts_user *u, const ts_iam_token *t)
 	         "If you did not just try to sign in, someone knows your password:\n"
 	         "change it.\n",
 	         code, minutes, minutes == 1 ? "" : "s");
-	r = ts_mailer_send(a->mailer, u->email, "Your sign-in code", text);
+	r = ts_mailer_send(m, u->email, "Your sign-in code", text);
 	ts_wipe(text, sizeof(text));
 	if (r == TS_E_INVALID)
 		r = TS_E_EMAIL_SEND;   /* an address no header can carry */
@@ -138,6 +139,7 @@ ts_auth_iam_mail_code(ts_auth *a, const ts_user *u, const ts_iam_token *t)
 	             r == TS_OK ? "email_code_sent" : "email_code_failed", "user", u->id, NULL);
 out:
 	ts_wipe(code, sizeof(code));
+	ts_mailer_free(m);
 	return r;
 }
 

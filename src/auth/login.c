@@ -62,12 +62,13 @@ count_failure(ts_auth *a, const char *key, const ts_tenant *t, const char *email
               const char *user_id)
 {
 	ts_lock l;
+	ts_limits lim = ts_auth_limits(a);
 	int64_t now = ts_now();
 
-	if (SOPS(a)->lock_fail(ST(a), key, t ? t->id : "", email, now, a->cfg.lock_after,
-	                       a->cfg.lock_secs, &l) != TS_OK)
+	if (SOPS(a)->lock_fail(ST(a), key, t ? t->id : "", email, now, lim.lock_after,
+	                       lim.lock_secs, &l) != TS_OK)
 		return;
-	if (l.locked_until > now && l.failures == a->cfg.lock_after) {
+	if (l.locked_until > now && l.failures == lim.lock_after) {
 		char until[32];
 		ts_rfc3339(l.locked_until, until);
 		ts_log_event(TS_LOG_WARN, "account_locked", "tenant", t ? t->slug : "",
@@ -79,23 +80,26 @@ count_failure(ts_auth *a, const char *key, const ts_tenant *t, const char *email
 ts_err
 ts_account_take(ts_auth *a, const char *key, int *wait)
 {
+	ts_limits lim = ts_auth_limits(a);
+
 	*wait = 0;
-	if (a->cfg.rl_account_rate <= 0)
+	if (lim.rl_account_rate <= 0)
 		return TS_OK;
-	return SOPS(a)->bucket_take(ST(a), key, ts_now_ms(), a->cfg.rl_account_rate,
-	                            a->cfg.rl_account_burst < 1 ? 1 : a->cfg.rl_account_burst,
-	                            wait);
+	return SOPS(a)->bucket_take(ST(a), key, ts_now_ms(), lim.rl_account_rate,
+	                            lim.rl_account_burst < 1 ? 1 : lim.rl_account_burst, wait);
 }
 
 void
 ts_account_give(ts_auth *a, const char *key)
 {
-	if (a->cfg.rl_account_rate <= 0)
+	ts_limits lim = ts_auth_limits(a);
+
+	if (lim.rl_account_rate <= 0)
 		return;
 	/* A refund that fails leaves the account one attempt short until the
 	 * bucket refills: never more attempts than configured. */
-	(void)SOPS(a)->bucket_give(ST(a), key, ts_now_ms(), a->cfg.rl_account_rate,
-	                           a->cfg.rl_account_burst < 1 ? 1 : a->cfg.rl_account_burst);
+	(void)SOPS(a)->bucket_give(ST(a), key, ts_now_ms(), lim.rl_account_rate,
+	                           lim.rl_account_burst < 1 ? 1 : lim.rl_account_burst);
 }
 
 /* Every face's login names its tenant the same way (tenant.c). */

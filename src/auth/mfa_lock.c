@@ -55,10 +55,11 @@ ts_mfa_failed(ts_auth *a, const ts_user *u, const char *method, int tries)
 		ts_log_event(TS_LOG_INFO, "mfa_failed", "user", u->id, "method", method, "reason",
 		             ts_why_word(TS_WHY_CODE), NULL);
 	ts_mfa_lock_key(u->id, key, sizeof(key));
-	if (SOPS(a)->lock_fail(ST(a), key, u->tenant_id, u->email, now, a->cfg.mfa_lock_after,
-	                       a->cfg.mfa_lock_secs, &l) != TS_OK)
+	ts_limits lim = ts_auth_limits(a);
+	if (SOPS(a)->lock_fail(ST(a), key, u->tenant_id, u->email, now, lim.mfa_lock_after,
+	                       lim.mfa_lock_secs, &l) != TS_OK)
 		return;
-	if (l.locked_until > now && l.failures == a->cfg.mfa_lock_after) {
+	if (l.locked_until > now && l.failures == lim.mfa_lock_after) {
 		ts_rfc3339(l.locked_until, until);
 		ts_log_event(TS_LOG_WARN, "mfa_locked", "user", u->id, "until", until,
 		             TS_LOG_INT("failures", l.failures), NULL);

@@ -123,10 +123,12 @@ ts_limiter_take(ts_limiter *l, const void *key, size_t keylen, int64_t now_us)
 	pthread_mutex_t *m;
 	int wait = 0;
 
-	if (!l || l->rate <= 0)
+	if (!l)
 		return 0;
 	rl_slot *s = slot_lock(l, key, keylen, now_us, &m);
-	if (s->tokens >= 1) {
+	if (l->rate <= 0) {
+		/* off; read under the lock, as ts_limiter_set writes it */
+	} else if (s->tokens >= 1) {
 		s->tokens -= 1;
 	} else {
 		wait = (int)ceil((1 - s->tokens) / l->rate);
@@ -142,9 +144,21 @@ ts_limiter_give(ts_limiter *l, const void *key, size_t keylen, int64_t now_us)
 {
 	pthread_mutex_t *m;
 
-	if (!l || l->rate <= 0)
+	if (!l)
 		return;
 	rl_slot *s = slot_lock(l, key, keylen, now_us, &m);
-	s->tokens = s->tokens + 1 > l->burst ? l->burst : s->tokens + 1;
+	if (l->rate > 0)
+		s->tokens = s->tokens + 1 > l->burst ? l->burst : s->tokens + 1;
 	pthread_mutex_unlock(m);
+}
+
+void
+ts_limiter_set(ts_limiter *l, double rate, double burst)
+{
+	for (int i = 0; i < STRIPES; i++)
+		pthread_mutex_lock(&l->locks[i]);
+	l->rate = rate;
+	l->burst = burst < 1 ? 1 : burst;
+	for (int i = STRIPES - 1; i >= 0; i--)
+		pthread_mutex_unlock(&l->locks[i]);
 }

@@ -21,5 +21,8 @@ int ts_limiter_take(ts_limiter *l, const void *key, size_t keylen, int64_t now_u
 /* Gives one token back to key's bucket (never past the burst): for an
  * attempt that was admitted and then turned out not to count. */
 void ts_limiter_give(ts_limiter *l, const void *key, size_t keylen, int64_t now_us);
+/* New rate and burst (SIGHUP), taken under every stripe's lock so no
+ * take sees half of them; buckets keep their tokens (cut to the burst). */
+void ts_limiter_set(ts_limiter *l, double rate, double burst);
 
 #endif

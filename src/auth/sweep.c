@@ -32,9 +32,10 @@ sweep_class(ts_auth *a, ts_sweep_class what, int64_t before, int batch, int batc
 
 /* Epoch ms before which an untouched account bucket is full again. */
 static int64_t
-buckets_before(const ts_auth *a, int64_t now)
+buckets_before(ts_auth *a, int64_t now)
 {
-	double rate = a->cfg.rl_account_rate, burst = a->cfg.rl_account_burst;
+	ts_limits lim = ts_auth_limits(a);
+	double rate = lim.rl_account_rate, burst = lim.rl_account_burst;
 	int64_t full_ms = rate > 0 ? (int64_t)(burst / rate * 1000.0) + 1000 : 0;
 
 	return now * 1000 - full_ms;

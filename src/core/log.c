@@ -28,6 +28,19 @@ ts_log_set_level(ts_log_level lvl)
 }
 
 int
+ts_log_level_parse(const char *s, ts_log_level *lvl)
+{
+	static const char *const names[] = { "debug", "info", "warn", "error" };
+
+	for (int i = 0; i < 4; i++)
+		if (strcmp(s, names[i]) == 0) {
+			*lvl = (ts_log_level)i;
+			return 0;
+		}
+	return -1;
+}
+
+int
 ts_log_enabled(ts_log_level lvl)
 {
 	return (int)lvl >= atomic_load(&log_level);

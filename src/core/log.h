@@ -11,6 +11,8 @@ typedef enum { TS_LOG_DEBUG, TS_LOG_INFO, TS_LOG_WARN, TS_LOG_ERROR } ts_log_lev
 /* Sets the minimum level written; default INFO. Call once at start-up. */
 void ts_log_set_level(ts_log_level lvl);
 int ts_log_enabled(ts_log_level lvl);
+/* "debug", "info", "warn" or "error" into *lvl: 0, else -1. */
+int ts_log_level_parse(const char *s, ts_log_level *lvl);
 /* Where records go: ts_log_event to event_fd (default 1, stdout) and
  * ts_log_msg to msg_fd (default 2, stderr). The fds are not owned. For tests
  * and daemons that log to a file; call before the threads start. */

@@ -1184,4 +1184,7 @@ const ts_store_ops ts_store_postgres = {
 	.bucket_give = op_bucket_give,
 	.sweep_lease = op_sweep_lease,
 	.sweep = op_sweep,
+	/* pg_dump / pg_restore (docs/OPERATIONS.md): no file to copy. */
+	.backup = NULL,
+	.restore = NULL,
 };

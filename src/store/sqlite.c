@@ -1192,4 +1192,6 @@ const ts_store_ops ts_store_sqlite = {
 	.bucket_give = op_bucket_give,
 	.sweep_lease = op_sweep_lease,
 	.sweep = op_sweep,
+	.backup = sq_op_backup,
+	.restore = sq_op_restore,
 };

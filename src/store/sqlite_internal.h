@@ -268,6 +268,7 @@ typedef struct sq_store {
 	uid_t euid;           /* ours, for the permission check */
 	int created;          /* the file exists and is migrated: open, never create */
 	int inspect;          /* TS_STORE_INSPECT: opened as it is, not migrated */
+	int hold_fd;          /* the "in use" lock's file, -1 none (sqlite_backup.c) */
 	_Atomic(const char *) down;  /* why ops fail (a static text), NULL when up */
 
 	pthread_mutex_t mu;   /* guards the fields below */
@@ -331,6 +332,14 @@ void sq_col_text(sqlite3_stmt *st, int i, char *dst, size_t n);
 
 /* *v gets db's PRAGMA user_version; SQLite's result code. */
 int sq_user_version(sqlite3 *db, int *v);
+
+/* sqlite_backup.c: the ops of the same names (store.h). */
+ts_err sq_op_backup(ts_store *s, const char *path, char *why, size_t whylen);
+ts_err sq_op_restore(ts_store *s, const char *path, long *holder, char *why, size_t whylen);
+/* While a store is open it holds a shared lock saying so (restore refuses
+ * then); taken after the file is ready, dropped at close. */
+void sq_hold(sq_store *s);
+void sq_release(sq_store *s);
 
 /* sqlite_schema.c */
 extern const char *const sq_migrations[];

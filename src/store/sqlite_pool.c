@@ -936,6 +936,7 @@ sq_store_open(const char *dsn, ts_store_mode mode, ts_store **out)
 	}
 	if (!(s = calloc(1, sizeof *s)))
 		return TS_E_NOMEM;
+	s->hold_fd = -1;
 	if ((r = store_init(s)) != TS_OK)
 		goto fail;
 	s->create = mode == TS_STORE_CREATE;
@@ -949,6 +950,7 @@ sq_store_open(const char *dsn, ts_store_mode mode, ts_store **out)
 		name_path(s);
 		goto fail;
 	}
+	sq_hold(s);
 	if (s->idle_ms > 0) {
 		if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
 			r = TS_E_INTERNAL;
@@ -992,6 +994,7 @@ sq_store_close(ts_store *base)
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->wmu);
 	pthread_mutex_destroy(&s->mu);
+	sq_release(s);
 	free(s->path);
 	free(s);
 }

@@ -373,6 +373,23 @@ typedef struct ts_store_ops {
 	/* Deletes at most limit rows of one class, in one statement; *n gets
 	 * how many (fewer than limit: the class is clean as of now). */
 	ts_err (*sweep)(ts_store *s, ts_sweep_class what, int64_t before, int limit, int *n);
+	/* Backup and restore of a store that is one file (SQLite); NULL for
+	 * a store with its own tools (PostgreSQL: pg_dump and pg_restore,
+	 * docs/OPERATIONS.md). why gets one line on failure.
+	 * backup: a consistent copy (one read transaction: writers go on) at
+	 * path, made 0600 as path.partial and renamed, so path is either the
+	 * whole copy or untouched. TS_E_CONFLICT when path exists.
+	 * restore: replaces the content with the copy at path in ONE write
+	 * transaction (a crash leaves the old content, never half of each).
+	 * TS_E_INVALID when path is not a Tessera database this build opens
+	 * (quick_check, schema version); TS_E_CONFLICT when another process
+	 * has the database open (*holder gets its pid, or -1 when not known):
+	 * stop the servers first, whose caches would outlive the restore.
+	 * (Every open SQLite store holds a shared lock saying so, also while
+	 * its connections are idle-closed.) The schema is the
+	 * copy's: reopen the store to migrate it. */
+	ts_err (*backup)(ts_store *s, const char *path, char *why, size_t whylen);
+	ts_err (*restore)(ts_store *s, const char *path, long *holder, char *why, size_t whylen);
 } ts_store_ops;
 
 /* Every store begins with this, so the generic calls below can dispatch. */
