@@ -17,6 +17,7 @@
 
 #include "api/api.h"
 #include "auth/auth.h"
+#include "auth/policy.h"
 #include "cli.h"
 #include "config.h"
 #include "core/log.h"
@@ -405,6 +406,35 @@ out:
 
 /* ---- user ---- */
 
+/* Why the policy refused pw (policy.h), told with its reason word so
+ * scripts can match it; returns 1 (the exit code). */
+static int
+password_refused(ts_store *s, const char *slug, const char *email, const char *pw, size_t len)
+{
+	ts_tenant t;
+	ts_pw_reason why = TS_PW_OK;
+	int have = s->ops->tenant_by_slug(s, slug, &t) == TS_OK;
+
+	if (ts_password_check(have ? &t : NULL, email, pw, len, &why) == TS_E_INVALID)
+		return fail("password refused: it is not valid UTF-8");
+	switch (why) {
+	case TS_PW_TOO_SHORT:
+		return fail("password refused (too_short): tenant %s needs at least %d characters",
+		            slug, ts_password_min_length(have ? &t : NULL));
+	case TS_PW_TOO_LONG:
+		return fail("password refused (too_long): at most %d bytes", TS_PW_MAX_BYTES);
+	case TS_PW_COMMON:
+		return fail("password refused (common): it is on the list of common and breached "
+		            "passwords");
+	case TS_PW_CONTEXT:
+		return fail("password refused (context): it contains part of the address, the "
+		            "tenant's slug or the service's name");
+	case TS_PW_OK:
+		break;
+	}
+	return fail("password refused");
+}
+
 static int
 need_user_flags(const cli_opts *o, const char *cmd)
 {
@@ -438,7 +468,7 @@ cmd_user_add(cli_opts *o)
 		fail("'%s' is not a valid email address", o->email);
 		break;
 	case TS_E_PASSWORD_POLICY:
-		fail("the password must be %d to %d bytes of UTF-8", TS_PASSWORD_MIN, TS_PASSWORD_MAX);
+		password_refused(s, o->tenant, o->email, pw, len);
 		break;
 	case TS_E_TENANT_UNKNOWN:
 		fail("no tenant '%s'", o->tenant);
@@ -523,7 +553,10 @@ cmd_user_password(cli_opts *o)
 		goto out;
 	}
 	if ((r = ts_admin_user_set_password(s, &c, &u, pw, len)) != TS_OK) {
-		fail("cannot set the password: %s", ts_strerror(r));
+		if (r == TS_E_PASSWORD_POLICY)
+			password_refused(s, o->tenant, u.email, pw, len);
+		else
+			fail("cannot set the password: %s", ts_strerror(r));
 		goto out;
 	}
 	printf("set a new password for %s in tenant %s\n", u.email, o->tenant);
@@ -781,8 +814,15 @@ demo_setup(ts_store *s, cli_opts *o, char pw[TS_SECRET_TEXT_LEN + 1])
 		return fail("cannot create the demo tenant: %s", ts_strerror(r));
 	r = ts_admin_user_find(s, DEMO_TENANT, DEMO_EMAIL, &u);
 	if (r == TS_E_NOT_FOUND) {
-		ts_secret_new(pw);
-		pw[DEMO_PW_LEN] = '\0';
+		ts_pw_reason why;
+		/* Random text may, rarely, hold a context word ("demo"): the
+		 * password policy applies to the demo's password too. */
+		for (int i = 0; i < 100; i++) {
+			ts_secret_new(pw);
+			pw[DEMO_PW_LEN] = '\0';
+			if (ts_password_check(&t, DEMO_EMAIL, pw, strlen(pw), &why) == TS_OK)
+				break;
+		}
 		r = ts_admin_user_add(s, &c, DEMO_TENANT, DEMO_EMAIL, pw, strlen(pw), 1, 1, &u);
 	}
 	if (r != TS_OK)

@@ -53,7 +53,7 @@ typedef struct ts_user {
 	char tenant_id[TS_ID_SZ];
 	char email[TS_EMAIL_MAX + 1];    /* as given, for display and mail */
 	char email_norm[TS_EMAIL_MAX + 1]; /* the lookup key: ts_email_norm(email) */
-	char password_hash[TS_PHC_MAX];  /* PHC string, "" when none */
+	char password_hash[TS_PW_HASH_MAX]; /* ours (PHC) or imported, "" when none */
 	int is_verified;
 	int is_admin;
 	int is_disabled;
