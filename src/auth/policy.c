@@ -181,7 +181,7 @@ has_context(const uint8_t *pw, size_t pn, const ts_tenant *t, const char *email)
 		size_t local = at ? (size_t)(at - email) : strlen(email);
 		if (holds_parts(pw, pn, email, local, "._+-"))
 			return 1;
-		if (at && holds_parts(pw, pn, at + 1, strlen(at + 1), "."))
+		if (at && holds_parts(pw, pn, at + 1, strlen(at + 1), ".-"))
 			return 1;
 	}
 	return 0;
