@@ -638,8 +638,8 @@ cmd_user_import(cli_opts *o)
 		     r == TS_E_INTERNAL ? "cannot read the file" : ts_strerror(r));
 		goto out;
 	}
-	printf("imported %ld users into tenant %s; %ld bad line%s skipped\n", rep.imported,
-	       o->tenant, rep.bad, rep.bad == 1 ? "" : "s");
+	printf("imported %ld user%s into tenant %s; %ld bad line%s skipped\n", rep.imported,
+	       rep.imported == 1 ? "" : "s", o->tenant, rep.bad, rep.bad == 1 ? "" : "s");
 	rc = 0;
 out:
 	ts_import_report_free(&rep);
