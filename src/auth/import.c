@@ -152,7 +152,8 @@ validate(ts_store *s, const ts_tenant *t, const ts_import_src *src, pass1 *p,
 	}
 	/* Equal digests sort together, earliest line first: each later one
 	 * is a duplicate of the first. */
-	qsort(p->v, p->n, sizeof(seen), seen_cmp);
+	if (p->n > 1)
+		qsort(p->v, p->n, sizeof(seen), seen_cmp);
 	for (size_t i = 1; i < p->n; i++) {
 		size_t first = i - 1;
 		while (i < p->n && memcmp(p->v[i].d, p->v[first].d, sizeof(p->v[i].d)) == 0) {
@@ -162,7 +163,8 @@ validate(ts_store *s, const ts_tenant *t, const ts_import_src *src, pass1 *p,
 			i++;
 		}
 	}
-	qsort(p->bad, p->nbad, sizeof(long), long_cmp);
+	if (p->nbad > 1)
+		qsort(p->bad, p->nbad, sizeof(long), long_cmp);
 	if (out->errors)
 		qsort(out->errors, (size_t)out->n_errors, sizeof(*out->errors), err_cmp);
 	return TS_OK;
@@ -171,7 +173,7 @@ validate(ts_store *s, const ts_tenant *t, const ts_import_src *src, pass1 *p,
 static int
 is_bad(const pass1 *p, long line)
 {
-	return bsearch(&line, p->bad, p->nbad, sizeof(long), long_cmp) != NULL;
+	return p->nbad > 0 && bsearch(&line, p->bad, p->nbad, sizeof(long), long_cmp) != NULL;
 }
 
 /* One batch in; rows taken since pass 1 become "email_exists". */
