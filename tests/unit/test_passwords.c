@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth/policy.h"
+#include "auth/pwtime.h"
 #include "crypto/password.h"
 #include "check.h"
 
@@ -263,6 +264,29 @@ test_real_tools(void)
 	}
 }
 
+/* The padding (pwtime.c) keeps one class per format and parameters: two
+ * bcrypt hashes of one cost with other salts are one class, not two. */
+static void
+test_pwtime_classes(void)
+{
+	char a[128], b[128];
+	ts_pwtime p;
+
+	run("printf %s 'tide pool amber 77' | mkpasswd -m bcrypt -R 5 --stdin", a, sizeof a);
+	run("printf %s 'tide pool amber 77' | mkpasswd -m bcrypt -R 5 --stdin", b, sizeof b);
+	CHECK(*a && *b && strcmp(a, b) != 0);
+	ts_pwtime_init(&p);
+	CHECK(ts_pwtime_verify(&p, a, "tide pool amber 77", 18) == TS_OK);
+	CHECK(ts_pwtime_verify(&p, b, "wrong", 5) == TS_E_BAD_CREDENTIALS);
+	CHECK(p.n == 1);
+	CHECK_STR(p.c[0].name, "$2b$05");
+	CHECK(ts_pwtime_target(&p, p.c[0].seen_us) > 0);
+	run("printf %s 'tide pool amber 77' | mkpasswd -m bcrypt -R 6 --stdin", b, sizeof b);
+	CHECK(ts_pwtime_verify(&p, b, "tide pool amber 77", 18) == TS_OK);
+	CHECK(p.n == 2);
+	ts_pwtime_destroy(&p);
+}
+
 int
 main(void)
 {
@@ -273,5 +297,6 @@ main(void)
 	test_bounds();
 	test_classes();
 	test_real_tools();
+	test_pwtime_classes();
 	return CHECK_DONE();
 }
