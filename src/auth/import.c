@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sodium.h>
 
-#include "auth/auth.h"
+#include "auth/auth_internal.h"
 #include "auth/import.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -286,6 +286,13 @@ out:
 	free(p.v);
 	free(p.bad);
 	return r;
+}
+
+ts_err
+ts_auth_import_users(ts_auth *a, const ts_tenant *t, const ts_import_src *src, int skip_bad,
+                     ts_import_report *out)
+{
+	return ts_import_users(ST(a), t, src, skip_bad, NULL, NULL, out);
 }
 
 ts_err

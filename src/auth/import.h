@@ -69,6 +69,11 @@ typedef void (*ts_import_progress)(void *arg, long done, long total);
 ts_err ts_import_users(ts_store *s, const ts_tenant *t, const ts_import_src *src, int skip_bad,
                        ts_import_progress progress, void *parg, ts_import_report *out);
 void ts_import_report_free(ts_import_report *r);
+/* The same on the engine's store (for the admin face, which holds a
+ * ts_auth, not a store). */
+typedef struct ts_auth ts_auth;
+ts_err ts_auth_import_users(ts_auth *a, const ts_tenant *t, const ts_import_src *src,
+                            int skip_bad, ts_import_report *out);
 
 /* Each user of tenant t in email_norm order, pages of TS_USER_BATCH_MAX;
  * cb's non-zero return stops (TS_OK). The hash passed is the stored one. */
