@@ -7,14 +7,15 @@ what=${1:-build}
 build_pkgs=(gcc make meson ninja-build pkg-config
   libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev liboath-dev
   libfido2-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev sqlite3 ca-certificates
-  libsystemd-dev scdoc)
+  libsystemd-dev scdoc libunistring-dev libcrypt-dev)
 # debhelper, dpkg-dev, lintian: the Debian package test (tests/pkg/run.sh);
 # python3: the fake NOTIFY_SOCKET of the black-box suite; systemd: its
-# systemd-analyze verify
+# systemd-analyze verify; whois (mkpasswd), argon2: hashes made by other tools
+# for the import tests
 # haproxy: the multi-node test; postgresql-15: the throwaway cluster of the
 # tests (scripts/pg.sh); psql: the black-box suite on PostgreSQL
 test_pkgs=(clang libclang-rt-14-dev curl haproxy postgresql-15 postgresql-client-15
-  debhelper dpkg-dev lintian python3 systemd)   # and Node.js >= 20, see below
+  debhelper dpkg-dev lintian python3 systemd whois argon2)   # and Node.js >= 20, see below
 bench_pkgs=(wrk glewlwyd procps valgrind nettle-dev g++ make python3 linux-perf)
 
 pkgs=("${build_pkgs[@]}")

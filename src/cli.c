@@ -5,6 +5,7 @@
  * A command that succeeds says what it did in one line on stdout (those
  * that create something print just the new id, for scripts). */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <pthread.h>
@@ -16,7 +17,10 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/jsonl.h"
 #include "auth/auth.h"
+#include "auth/import.h"
+#include "auth/policy.h"
 #include "cli.h"
 #include "cli_internal.h"
 #include "config.h"
@@ -393,6 +397,35 @@ out:
 
 /* ---- user ---- */
 
+/* Why the policy refused pw (policy.h), told with its reason word so
+ * scripts can match it; returns 1 (the exit code). */
+static int
+password_refused(ts_store *s, const char *slug, const char *email, const char *pw, size_t len)
+{
+	ts_tenant t;
+	ts_pw_reason why = TS_PW_OK;
+	int have = s->ops->tenant_by_slug(s, slug, &t) == TS_OK;
+
+	if (ts_password_check(have ? &t : NULL, email, pw, len, &why) == TS_E_INVALID)
+		return fail("password refused: it is not valid UTF-8");
+	switch (why) {
+	case TS_PW_TOO_SHORT:
+		return fail("password refused (too_short): tenant %s needs at least %d characters",
+		            slug, ts_password_min_length(have ? &t : NULL));
+	case TS_PW_TOO_LONG:
+		return fail("password refused (too_long): at most %d bytes", TS_PW_MAX_BYTES);
+	case TS_PW_COMMON:
+		return fail("password refused (common): it is on the list of common and breached "
+		            "passwords");
+	case TS_PW_CONTEXT:
+		return fail("password refused (context): it contains part of the address, the "
+		            "tenant's slug or the service's name");
+	case TS_PW_OK:
+		break;
+	}
+	return fail("password refused");
+}
+
 static int
 need_user_flags(const cli_opts *o, const char *cmd)
 {
@@ -426,7 +459,7 @@ cmd_user_add(cli_opts *o)
 		fail("'%s' is not a valid email address", o->email);
 		break;
 	case TS_E_PASSWORD_POLICY:
-		fail("the password must be %d to %d bytes of UTF-8", TS_PASSWORD_MIN, TS_PASSWORD_MAX);
+		password_refused(s, o->tenant, o->email, pw, len);
 		break;
 	case TS_E_TENANT_UNKNOWN:
 		fail("no tenant '%s'", o->tenant);
@@ -511,13 +544,138 @@ cmd_user_password(cli_opts *o)
 		goto out;
 	}
 	if ((r = ts_admin_user_set_password(s, &c, &u, pw, len)) != TS_OK) {
-		fail("cannot set the password: %s", ts_strerror(r));
+		if (r == TS_E_PASSWORD_POLICY)
+			password_refused(s, o->tenant, u.email, pw, len);
+		else
+			fail("cannot set the password: %s", ts_strerror(r));
 		goto out;
 	}
 	printf("set a new password for %s in tenant %s\n", u.email, o->tenant);
 	rc = 0;
 out:
 	ts_wipe(pw, sizeof(pw));
+	ts_store_close(s);
+	return rc;
+}
+
+/* ---- user import / export (docs/ADMIN.md) ---- */
+
+/* A bar on a terminal, redrawn in place; nothing otherwise. */
+static void
+import_progress(void *arg, long done, long total)
+{
+	int width = 40, fill = total > 0 ? (int)(done * width / total) : width;
+
+	(void)arg;
+	fprintf(stderr, "\rimporting [%.*s%*s] %3d%% %ld/%ld", fill,
+	        "########################################", width - fill, "",
+	        total > 0 ? (int)(done * 100 / total) : 100, done, total);
+	if (done >= total)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void
+print_bad_lines(const ts_import_report *rep)
+{
+	for (int i = 0; i < rep->n_errors; i++) {
+		const ts_import_err *e = &rep->errors[i];
+		if (e->other)
+			fprintf(stderr, "line %ld: %s (as line %ld)\n", e->line, e->reason, e->other);
+		else
+			fprintf(stderr, "line %ld: %s\n", e->line, e->reason);
+	}
+	if (rep->bad > rep->n_errors)
+		fprintf(stderr, "... and %ld more bad lines\n", rep->bad - rep->n_errors);
+}
+
+static int
+cmd_user_import(cli_opts *o)
+{
+	ts_import_report rep = { 0 };
+	ts_jsonl_src j;
+	ts_store *s = NULL;
+	ts_tenant t;
+	FILE *f = NULL;
+	ts_err r;
+	int rc = 1, tty = isatty(STDERR_FILENO);
+
+	if (!o->tenant || o->npos != 1)
+		return fail("usage: tessera user import --tenant SLUG FILE.jsonl [--skip-bad]");
+	if ((f = fopen(o->pos[0], "r")) == NULL)
+		return fail("cannot read %s: %s", o->pos[0], strerror(errno));
+	if (open_store(o, &s))
+		goto out;
+	if ((r = s->ops->tenant_by_slug(s, o->tenant, &t)) != TS_OK) {
+		fail(r == TS_E_NOT_FOUND ? "no tenant '%s'" : "cannot read tenant '%s'", o->tenant);
+		goto out;
+	}
+	ts_jsonl_src_file(&j, f);
+	ts_import_src src = ts_jsonl_source(&j);
+	r = ts_import_users(s, &t, &src, o->skip_bad, tty ? import_progress : NULL, NULL, &rep);
+	ts_jsonl_src_done(&j);
+	print_bad_lines(&rep);
+	if (r == TS_E_INVALID) {
+		fail("nothing imported: %ld bad line%s of %ld (fix them, or --skip-bad to import "
+		     "the rest)", rep.bad, rep.bad == 1 ? "" : "s", rep.lines);
+		goto out;
+	}
+	if (r != TS_OK) {
+		fail("import failed after %ld users: %s", rep.imported,
+		     r == TS_E_INTERNAL ? "cannot read the file" : ts_strerror(r));
+		goto out;
+	}
+	printf("imported %ld user%s into tenant %s; %ld bad line%s skipped\n", rep.imported,
+	       rep.imported == 1 ? "" : "s", o->tenant, rep.bad, rep.bad == 1 ? "" : "s");
+	rc = 0;
+out:
+	ts_import_report_free(&rep);
+	if (f)
+		fclose(f);
+	ts_store_close(s);
+	return rc;
+}
+
+static int
+export_one(void *arg, const ts_user *u)
+{
+	return ts_jsonl_write_user(arg, u) != 0;
+}
+
+static int
+cmd_user_export(cli_opts *o)
+{
+	ts_store *s = NULL;
+	ts_tenant t;
+	FILE *f = stdout;
+	ts_err r;
+	int rc = 1, fd;
+
+	if (!o->tenant || o->npos > 1)
+		return fail("usage: tessera user export --tenant SLUG [FILE.jsonl]");
+	if (open_store(o, &s))
+		return 1;
+	if ((r = s->ops->tenant_by_slug(s, o->tenant, &t)) != TS_OK) {
+		fail(r == TS_E_NOT_FOUND ? "no tenant '%s'" : "cannot read tenant '%s'", o->tenant);
+		goto out;
+	}
+	/* Password hashes: readable by the owner only, like the key file. */
+	if (o->npos == 1 && ((fd = open(o->pos[0], O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 ||
+	                     (f = fdopen(fd, "w")) == NULL)) {
+		fail("cannot write %s: %s", o->pos[0], strerror(errno));
+		f = NULL;
+		goto out;
+	}
+	r = ts_export_users(s, &t, export_one, f);
+	if (fflush(f) != 0 || ferror(f))
+		fail("cannot write the export: %s", strerror(errno));
+	else if (r != TS_OK)
+		fail("export failed: %s", ts_strerror(r));
+	else
+		rc = 0;
+out:
+	if (f && f != stdout)
+		fclose(f);
 	ts_store_close(s);
 	return rc;
 }
@@ -769,8 +927,15 @@ demo_setup(ts_store *s, cli_opts *o, char pw[TS_SECRET_TEXT_LEN + 1])
 		return fail("cannot create the demo tenant: %s", ts_strerror(r));
 	r = ts_admin_user_find(s, DEMO_TENANT, DEMO_EMAIL, &u);
 	if (r == TS_E_NOT_FOUND) {
-		ts_secret_new(pw);
-		pw[DEMO_PW_LEN] = '\0';
+		ts_pw_reason why;
+		/* Random text may, rarely, hold a context word ("demo"): the
+		 * password policy applies to the demo's password too. */
+		for (int i = 0; i < 100; i++) {
+			ts_secret_new(pw);
+			pw[DEMO_PW_LEN] = '\0';
+			if (ts_password_check(&t, DEMO_EMAIL, pw, strlen(pw), &why) == TS_OK)
+				break;
+		}
 		r = ts_admin_user_add(s, &c, DEMO_TENANT, DEMO_EMAIL, pw, strlen(pw), 1, 1, &u);
 	}
 	if (r != TS_OK)
@@ -1134,6 +1299,14 @@ static const cli_cmd commands[] = {
 	  "tessera user enroll-link --tenant SLUG --email EMAIL [--ttl SECS]  (single-use proof for enrolling a first second factor)",
 	  "  --ttl SECS           how long the link stays good (default 86400)\n",
 	  U_STORE, TS_STORE_EXISTING },
+	{ "user", "import", cmd_user_import,
+	  "tessera user import --tenant SLUG FILE.jsonl [--skip-bad]  (users with hashes from other systems)",
+	  "  FILE.jsonl           one {email, password_hash, is_verified?, is_admin?, created_at?} a line\n"
+	  "  --skip-bad           import the good lines even when some are bad (default: nothing)\n",
+	  U_STORE, TS_STORE_EXISTING },
+	{ "user", "export", cmd_user_export,
+	  "tessera user export --tenant SLUG [FILE.jsonl]  (the import's format; standard output by default)", "",
+	  U_STORE, TS_STORE_EXISTING },
 	{ "user", "locks", cmd_user_locks,
 	  "tessera user locks  (accounts with failed logins: tenant slug, email, count, lock end)", "",
 	  U_STORE, TS_STORE_EXISTING },
@@ -1235,6 +1408,7 @@ ts_cli_parse_flags(cli_opts *o, int argc, char **argv, int first)
 		if (!strcmp(name, "verified")) { o->verified = 1; continue; }
 		if (!strcmp(name, "admin")) { o->admin = 1; continue; }
 		if (!strcmp(name, "mfa-required")) { o->mfa_required = 1; continue; }
+		if (!strcmp(name, "skip-bad")) { o->skip_bad = 1; continue; }
 		if (strcmp(name, "config") && strcmp(name, "domain") && strcmp(name, "tenant") &&
 		    strcmp(name, "cors-origin") && strcmp(name, "from-key-file") &&
 		    strcmp(name, "email") && strcmp(name, "ttl") && !ts_config_known(name))

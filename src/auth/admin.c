@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "auth/auth_internal.h"
+#include "auth/policy.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "crypto/hash.h"
@@ -88,16 +89,17 @@ ts_admin_tenant_domain_remove(ts_store *s, const char *tenant_slug, const char *
 	return s->ops->tenant_remove_domain(s, t.id, h);
 }
 
-/* NIST SP 800-63B §5.1.1.2: at least 8 characters; we cap at 1024 bytes so
- * a hash request cannot be made arbitrarily expensive. */
+/* The one password policy (policy.c); its reason is the caller's to ask
+ * (ts_password_check) when it must tell the user which rule was missed. */
 static ts_err
-password_policy(const char *pw, size_t len)
+password_policy(const ts_tenant *t, const char *email, const char *pw, size_t len)
 {
-	if (!pw || len < TS_PASSWORD_MIN || len > TS_PASSWORD_MAX)
+	ts_pw_reason why;
+
+	if (!pw)
 		return TS_E_PASSWORD_POLICY;
-	if (!ts_utf8_valid(pw, len))
-		return TS_E_PASSWORD_POLICY;
-	return TS_OK;
+	ts_err r = ts_password_check(t, email, pw, len, &why);
+	return r == TS_E_INVALID ? TS_E_PASSWORD_POLICY : r;
 }
 
 ts_err
@@ -111,10 +113,10 @@ ts_admin_user_add(ts_store *s, const ts_pw_cost *c, const char *tenant_slug,
 	memset(out, 0, sizeof(*out));
 	if (!email || !ts_email_valid(email))
 		return TS_E_INVALID;
-	if ((r = password_policy(password, pwlen)) != TS_OK)
-		return r;
 	if ((r = s->ops->tenant_by_slug(s, tenant_slug, &t)) != TS_OK)
 		return r == TS_E_NOT_FOUND ? TS_E_TENANT_UNKNOWN : r;
+	if ((r = password_policy(&t, email, password, pwlen)) != TS_OK)
+		return r;
 	ts_uuid4(out->id);
 	ts_strlcpy(out->tenant_id, t.id, sizeof(out->tenant_id));
 	ts_strlcpy(out->email, email, sizeof(out->email));
@@ -153,11 +155,14 @@ ts_admin_user_password(ts_store *s, const ts_pw_cost *c, const ts_user *u, const
 {
 	char phc[TS_PHC_MAX], n_text[16];
 	int n = 0;
+	ts_tenant t;
 	ts_err r;
 
 	if (ended)
 		*ended = 0;
-	if ((r = password_policy(password, pwlen)) != TS_OK)
+	if ((r = s->ops->tenant_by_id(s, u->tenant_id, &t)) != TS_OK)
+		return r;
+	if ((r = password_policy(&t, u->email, password, pwlen)) != TS_OK)
 		return r;
 	if ((r = ts_pw_hash(c, password, pwlen, phc)) != TS_OK)
 		return r;

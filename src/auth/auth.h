@@ -383,8 +383,9 @@ ts_err ts_admin_tenant_domain_remove(ts_store *s, const char *tenant_slug, const
  * dropped; letters, digits, '-' and '.' between non-empty labels only (no
  * port, path, user or space). TS_E_INVALID otherwise. */
 ts_err ts_admin_host_normal(const char *host, char out[TS_HOST_MAX + 1]);
-/* Validates the email and the password policy (8..1024 bytes), hashes at
- * cost c, creates the user. */
+/* Validates the email and the tenant's password policy (ts_password_check,
+ * auth/policy.h: TS_E_PASSWORD_POLICY, the caller asks it for the reason),
+ * hashes at cost c, creates the user. */
 ts_err ts_admin_user_add(ts_store *s, const ts_pw_cost *c, const char *tenant_slug,
                          const char *email, const char *password, size_t pwlen,
                          int verified, int admin, ts_user *out);

@@ -30,9 +30,13 @@ const char *ts_pw_reason_word(ts_pw_reason r);
 /* The shortest password tenant t accepts, in characters. */
 int ts_password_min_length(const ts_tenant *t);
 
-/* TS_OK, or TS_E_PASSWORD_POLICY with *why set. email: the account's
- * address (its parts are context words), may be NULL; t may be NULL (the
- * strictest defaults). pw is pw_len bytes of UTF-8 as the user typed it. */
+/* TS_OK, or TS_E_PASSWORD_POLICY with *why set; TS_E_INVALID when pw is
+ * not UTF-8 (*why TS_PW_OK); TS_E_NOMEM. email: the account's address (its
+ * local part, the pieces of it and the labels of its domain are context
+ * words, from 4 characters on), may be NULL; t may be NULL (the strictest
+ * defaults; its slug and the slug's pieces are context words too). pw is
+ * pw_len bytes of UTF-8 as the user typed it; lengths count code points of
+ * its NFKC form, the list and the words compare case-folded (policy.c). */
 ts_err ts_password_check(const ts_tenant *t, const char *email, const char *pw, size_t pw_len,
                          ts_pw_reason *why);
 

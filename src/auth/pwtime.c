@@ -30,21 +30,12 @@ ts_pwtime_destroy(ts_pwtime *p)
 	pthread_mutex_destroy(&p->mu);
 }
 
-/* The class of a PHC string: everything before the salt, e.g.
- * "$argon2id$v=19$m=19456,t=2,p=1". */
+/* The class of a stored hash: its format and parameters, without salt or
+ * digest (ts_pw_class), e.g. "$argon2id$v=19$m=19456,t=2,p=1", "$2b$12". */
 static void
 class_of(const char *phc, char out[TS_PWTIME_CLASS_MAX])
 {
-	size_t n = 0;
-	int dollars = 0;
-
-	while (phc && phc[n] && n < TS_PWTIME_CLASS_MAX - 1) {
-		if (phc[n] == '$' && ++dollars == 4)
-			break;
-		n++;
-	}
-	memcpy(out, phc ? phc : "", n);
-	out[n] = '\0';
+	ts_pw_class(phc, out, TS_PWTIME_CLASS_MAX);
 }
 
 /* Slot for name, or the stalest one to reuse. Called locked. */

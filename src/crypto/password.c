@@ -6,6 +6,7 @@
 #include "crypto/b64url.h"
 #include "crypto/hash.h"
 #include "crypto/password.h"
+#include "crypto/pw_internal.h"
 
 _Static_assert(TS_PHC_MAX == crypto_pwhash_STRBYTES, "PHC buffer size");
 
@@ -38,8 +39,35 @@ cost_is_valid(const ts_pw_cost *c)
 	       c->memlimit <= crypto_pwhash_argon2id_MEMLIMIT_MAX;
 }
 
+/* ts_pw_nfkc, or pw itself when it is not UTF-8 (such a password cannot
+ * be set, so hashing it as it is changes nothing a user can see). */
+static const char *
+nfkc_or_raw(const char *pw, size_t len, char **norm, size_t *nlen)
+{
+	if (pw != NULL && ts_pw_nfkc(pw, len, norm, nlen) == TS_OK)
+		return *norm;
+	*norm = NULL;
+	*nlen = len;
+	return pw;
+}
+
+static ts_err hash_as_is(const ts_pw_cost *c, const char *pw, size_t len, char out[TS_PHC_MAX]);
+static ts_err verify_argon2(const char *phc, const char *pw, size_t len);
+
 ts_err
 ts_pw_hash(const ts_pw_cost *c, const char *pw, size_t len, char out[TS_PHC_MAX])
+{
+	char *norm;
+	size_t nlen;
+	const char *p = nfkc_or_raw(pw, len, &norm, &nlen);
+	ts_err r = hash_as_is(c, p, nlen, out);
+
+	ts_pw_nfkc_free(norm, nlen);
+	return r;
+}
+
+static ts_err
+hash_as_is(const ts_pw_cost *c, const char *pw, size_t len, char out[TS_PHC_MAX])
 {
 	ts_err r;
 
@@ -61,6 +89,24 @@ ts_pw_hash(const ts_pw_cost *c, const char *pw, size_t len, char out[TS_PHC_MAX]
 
 ts_err
 ts_pw_verify(const char *phc, const char *pw, size_t len)
+{
+	if (phc != NULL && ts_pw_format_of(phc) != TS_PWF_ARGON2 &&
+	    ts_pw_format_of(phc) != TS_PWF_UNKNOWN) {
+		if (pw == NULL && len > 0)
+			return TS_E_INVALID;
+		return ts_pw_verify_foreign(phc, pw ? pw : "", len);
+	}
+	char *norm;
+	size_t nlen;
+	const char *p = nfkc_or_raw(pw, len, &norm, &nlen);
+	ts_err r = verify_argon2(phc, p, nlen);
+
+	ts_pw_nfkc_free(norm, nlen);
+	return r;
+}
+
+static ts_err
+verify_argon2(const char *phc, const char *pw, size_t len)
 {
 	ts_err r;
 

@@ -60,6 +60,16 @@
 	  "SELECT " PG_USER_COLS " FROM users "                               \
 	  "WHERE tenant_id = $1 AND email_norm = $2")                         \
 	X(PG_USER_BY_ID, "SELECT " PG_USER_COLS " FROM users WHERE id = $1")  \
+	X(PG_USER_INSERT_NEW,                                                 \
+	  "INSERT INTO users(id, tenant_id, email, email_norm, password_hash, " \
+	  "is_verified, is_admin, is_disabled, failed_logins, locked_until, " \
+	  "created_at) VALUES($1, $2, $3, $4, $5, $6::int, $7::int, $8::int, " \
+	  "$9::int, $10::bigint, $11::bigint) "                               \
+	  "ON CONFLICT (tenant_id, email_norm) DO NOTHING")                   \
+	X(PG_USER_PAGE,                                                       \
+	  "SELECT " PG_USER_COLS " FROM users WHERE tenant_id = $1 "          \
+	  "AND email_norm > $2 COLLATE \"C\" ORDER BY email_norm COLLATE \"C\" " \
+	  "LIMIT $3::int")                                                    \
 	X(PG_USER_SET_PASSWORD,                                               \
 	  "UPDATE users SET password_hash = $2 WHERE id = $1")                \
 	X(PG_USER_SET_FLAGS,                                                  \

@@ -339,6 +339,80 @@ op_tenant_domains(ts_store *s, const char *tenant_id, int (*cb)(void *arg, const
 
 /* ---- users ---------------------------------------------------------- */
 
+static void
+args_user(pg_args *a, const ts_user *u)
+{
+	pg_arg_text(a, u->id);
+	pg_arg_text(a, u->tenant_id);
+	pg_arg_text(a, u->email);
+	pg_arg_text(a, u->email_norm);
+	pg_arg_text(a, u->password_hash);
+	pg_arg_int(a, u->is_verified != 0);
+	pg_arg_int(a, u->is_admin != 0);
+	pg_arg_int(a, u->is_disabled != 0);
+	pg_arg_int(a, u->failed_logins);
+	pg_arg_int(a, u->locked_until);
+	pg_arg_int(a, u->created_at);
+}
+
+/* BEGIN, one INSERT .. ON CONFLICT DO NOTHING per row (prepared, on one
+ * connection), COMMIT. */
+static ts_err
+op_user_create_many(ts_store *s, const ts_user *u, int n, unsigned char *taken, int *created)
+{
+	pg_call k;
+	ts_err r;
+	int made = 0;
+
+	*created = 0;
+	if (n < 0 || n > TS_USER_BATCH_MAX)
+		return TS_E_INVALID;
+	for (int i = 0; i < n; i++)
+		if (!u[i].email_norm[0])
+			return TS_E_INVALID;
+	if (n == 0)
+		return TS_OK;
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_cmd(&k, "BEGIN")) != TS_OK)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		pg_args a = { 0 };
+
+		args_user(&a, &u[i]);
+		if ((r = pg_run(&k, PG_USER_INSERT_NEW, &a)) != TS_OK)
+			goto out;              /* FK: NOT_FOUND; id: CONFLICT */
+		taken[i] = pg_changed(&k) == 0;
+		made += !taken[i];
+	}
+	if ((r = pg_cmd(&k, "COMMIT")) == TS_OK)
+		*created = made;
+out:
+	return pg_end(&k, r);                 /* rolls back unless committed */
+}
+
+static ts_err
+op_user_page(ts_store *s, const char *tenant_id, const char *after, ts_user *out, int max,
+             int *n)
+{
+	pg_args a = { 0 };
+	pg_call k;
+	ts_err r;
+
+	*n = 0;
+	if (max <= 0)
+		return TS_OK;
+	pg_arg_text(&a, tenant_id);
+	pg_arg_text(&a, after ? after : "");
+	pg_arg_int(&a, max);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, PG_USER_PAGE, &a)) == TS_OK)
+		for (int i = 0; i < pg_rows(&k) && i < max; i++)
+			row_user(k.res, i, 0, &out[(*n)++]);
+	return pg_end(&k, r);
+}
+
 static ts_err
 op_user_create(ts_store *s, const ts_user *u)
 {
@@ -1148,6 +1222,8 @@ const ts_store_ops ts_store_postgres = {
 	.user_by_id = op_user_by_id,
 	.user_set_password = op_user_set_password,
 	.user_set_flags = op_user_set_flags,
+	.user_create_many = op_user_create_many,
+	.user_page = op_user_page,
 	.session_create = op_session_create,
 	.session_principal = op_session_principal,
 	.session_revoke = op_session_revoke,

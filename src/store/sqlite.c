@@ -375,6 +375,77 @@ op_user_set_password(ts_store *s, const char *id, const char *phc)
 	return sq_end(&k, sq_changed(&k));
 }
 
+static void
+bind_user(sq_call *k, const ts_user *u)
+{
+	sq_text(k, 1, u->id);
+	sq_text(k, 2, u->tenant_id);
+	sq_text(k, 3, u->email);
+	sq_text(k, 4, u->email_norm);
+	sq_text(k, 5, u->password_hash);
+	sq_int(k, 6, u->is_verified != 0);
+	sq_int(k, 7, u->is_admin != 0);
+	sq_int(k, 8, u->is_disabled != 0);
+	sq_int(k, 9, u->failed_logins);
+	sq_int(k, 10, u->locked_until);
+	sq_int(k, 11, u->created_at);
+}
+
+/* BEGIN, one INSERT .. ON CONFLICT DO NOTHING per row, COMMIT. */
+static ts_err
+op_user_create_many(ts_store *s, const ts_user *u, int n, unsigned char *taken, int *created)
+{
+	sq_call k;
+	ts_err r;
+	int made = 0;
+
+	*created = 0;
+	if (n < 0 || n > TS_USER_BATCH_MAX)
+		return TS_E_INVALID;
+	for (int i = 0; i < n; i++)
+		if (!u[i].email_norm[0])
+			return TS_E_INVALID;
+	if (n == 0)
+		return TS_OK;
+	if ((r = sq_begin(s, SQ_WRITE, ST_BEGIN, &k)) != TS_OK)
+		return r;
+	if ((r = sq_exec(&k)) != TS_OK)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		if ((r = sq_use(&k, ST_USER_INSERT_NEW)) != TS_OK)
+			goto out;
+		bind_user(&k, &u[i]);
+		if ((r = sq_exec(&k)) != TS_OK)
+			goto out;              /* FK: NOT_FOUND; id: CONFLICT */
+		taken[i] = sqlite3_changes(k.c->db) == 0;
+		made += !taken[i];
+	}
+	if ((r = sq_use(&k, ST_COMMIT)) == TS_OK && (r = sq_exec(&k)) == TS_OK)
+		*created = made;
+out:
+	return sq_end(&k, r);                 /* rolls back unless committed */
+}
+
+static ts_err
+op_user_page(ts_store *s, const char *tenant_id, const char *after, ts_user *out, int max,
+             int *n)
+{
+	sq_call k;
+	ts_err r;
+
+	*n = 0;
+	if (max <= 0)
+		return TS_OK;
+	if ((r = sq_begin(s, SQ_READ, ST_USER_PAGE, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, tenant_id);
+	sq_text(&k, 2, after ? after : "");
+	sq_int(&k, 3, max);
+	while (*n < max && (r = sq_row(&k)) == TS_OK)
+		row_user(k.st, &out[(*n)++]);
+	return sq_end(&k, r == TS_E_NOT_FOUND || r == TS_OK ? TS_OK : r);
+}
+
 /* One transaction: no session of the old password survives the change,
  * and none slips in between. */
 static ts_err
@@ -1155,6 +1226,8 @@ const ts_store_ops ts_store_sqlite = {
 	.user_by_id = op_user_by_id,
 	.user_set_password = op_user_set_password,
 	.user_set_flags = op_user_set_flags,
+	.user_create_many = op_user_create_many,
+	.user_page = op_user_page,
 	.session_create = op_session_create,
 	.session_principal = op_session_principal,
 	.session_revoke = op_session_revoke,

@@ -64,6 +64,14 @@
 	  "SELECT " SQ_USER_COLS " FROM users "                               \
 	  "WHERE tenant_id = ?1 AND email_norm = ?2")                         \
 	X(ST_USER_BY_ID, "SELECT " SQ_USER_COLS " FROM users WHERE id = ?1")  \
+	X(ST_USER_INSERT_NEW,                                                 \
+	  "INSERT INTO users(id, tenant_id, email, email_norm, password_hash, " \
+	  "is_verified, is_admin, is_disabled, failed_logins, locked_until, " \
+	  "created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "  \
+	  "ON CONFLICT(tenant_id, email_norm) DO NOTHING")                    \
+	X(ST_USER_PAGE,                                                       \
+	  "SELECT " SQ_USER_COLS " FROM users WHERE tenant_id = ?1 "          \
+	  "AND email_norm > ?2 ORDER BY email_norm LIMIT ?3")                 \
 	X(ST_USER_SET_PASSWORD,                                               \
 	  "UPDATE users SET password_hash = ?2 WHERE id = ?1")                \
 	X(ST_USER_SET_FLAGS,                                                  \

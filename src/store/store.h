@@ -53,7 +53,7 @@ typedef struct ts_user {
 	char tenant_id[TS_ID_SZ];
 	char email[TS_EMAIL_MAX + 1];    /* as given, for display and mail */
 	char email_norm[TS_EMAIL_MAX + 1]; /* the lookup key: ts_email_norm(email) */
-	char password_hash[TS_PHC_MAX];  /* PHC string, "" when none */
+	char password_hash[TS_PW_HASH_MAX]; /* ours (PHC) or imported, "" when none */
 	int is_verified;
 	int is_admin;
 	int is_disabled;
@@ -390,7 +390,25 @@ typedef struct ts_store_ops {
 	 * copy's: reopen the store to migrate it. */
 	ts_err (*backup)(ts_store *s, const char *path, char *why, size_t whylen);
 	ts_err (*restore)(ts_store *s, const char *path, long *holder, char *why, size_t whylen);
+
+	/* ---- bulk users (imports, exports) ---- */
+
+	/* Inserts u[0..n) (n <= TS_USER_BATCH_MAX) in ONE transaction. A row
+	 * whose (tenant_id, email_norm) is taken, in the store or earlier in
+	 * u, is skipped and marked taken[i] = 1 (else 0); *created gets how
+	 * many were inserted. Any other failure (an unknown tenant_id:
+	 * NOT_FOUND; an empty email_norm: INVALID, checked first; a taken id:
+	 * CONFLICT) rolls the whole call back: nothing inserted, *created 0. */
+	ts_err (*user_create_many)(ts_store *s, const ts_user *u, int n, unsigned char *taken,
+	                           int *created);
+	/* Users of a tenant whose email_norm is byte-wise greater than after
+	 * ("" for the first page), ascending by email_norm, at most max into
+	 * out; *n gets how many (fewer than max: that was the last page). */
+	ts_err (*user_page)(ts_store *s, const char *tenant_id, const char *after, ts_user *out,
+	                    int max, int *n);
 } ts_store_ops;
+
+#define TS_USER_BATCH_MAX 1000
 
 /* Every store begins with this, so the generic calls below can dispatch. */
 struct ts_store {

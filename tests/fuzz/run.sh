@@ -13,7 +13,8 @@ shift || true
 case "$secs" in
   ''|*[!0-9]*) echo "usage: $0 SECONDS [HARNESS...]" >&2; exit 2 ;;
 esac
-all=(fuzz_json_body fuzz_bearer fuzz_jwt fuzz_b64url fuzz_base32 fuzz_utf8_email fuzz_dispatch fuzz_http_lines)
+all=(fuzz_json_body fuzz_bearer fuzz_jwt fuzz_b64url fuzz_base32 fuzz_utf8_email fuzz_dispatch fuzz_http_lines
+  fuzz_pwhash fuzz_jsonl)
 harnesses=("${@:-${all[@]}}")
 dir=build-fuzz
 

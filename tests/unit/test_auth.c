@@ -42,7 +42,7 @@ static void
 test_login(ts_auth *a, ts_store *s)
 {
 	ts_login_ok ok;
-	ts_login_req r = login_req("ALICE@example.com", "correct horse");
+	ts_login_req r = login_req("ALICE@example.com", "correct horse battery");
 
 	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
 	CHECK(ok.next == TS_NEXT_SESSION);
@@ -51,12 +51,12 @@ test_login(ts_auth *a, ts_store *s)
 
 	r = login_req("alice@example.com", "wrong horse");
 	CHECK(ts_auth_password(a, &r, &ok) == TS_E_BAD_CREDENTIALS);
-	r = login_req("nobody@example.com", "correct horse");
+	r = login_req("nobody@example.com", "correct horse battery");
 	CHECK(ts_auth_password(a, &r, &ok) == TS_E_BAD_CREDENTIALS);
-	r = login_req("alice@example.com", "correct horse");
+	r = login_req("alice@example.com", "correct horse battery");
 	r.tenant_slug = "no-such-tenant";
 	CHECK(ts_auth_password(a, &r, &ok) == TS_E_BAD_CREDENTIALS);
-	r = login_req("bob@example.com", "battery staple");
+	r = login_req("bob@example.com", "battery staple mango");
 	CHECK(ts_auth_password(a, &r, &ok) == TS_E_NOT_VERIFIED);
 	r = login_req("bob@example.com", "not bobs password");
 	CHECK(ts_auth_password(a, &r, &ok) == TS_E_BAD_CREDENTIALS);
@@ -68,13 +68,13 @@ test_login(ts_auth *a, ts_store *s)
 	static char longslug[16000];
 	memset(longslug, 's', sizeof(longslug) - 1);
 	int wait;
-	r = login_req("alice@example.com", "correct horse");
+	r = login_req("alice@example.com", "correct horse battery");
 	r.tenant_slug = longslug;
 	CHECK(ts_auth_admit(a, &r, &wait) == TS_OK);
 	CHECK(ts_auth_password(a, &r, &ok) == TS_E_BAD_CREDENTIALS);
 
 	/* Host-based resolution picks the other tenant. */
-	r = login_req("carol@example.com", "carols password");
+	r = login_req("carol@example.com", "passphrase number three");
 	r.host = "beta.test";
 	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
 	CHECK_STR(ok.tenant.slug, "beta");
@@ -85,7 +85,7 @@ static void
 test_tokens(ts_auth *a)
 {
 	ts_login_ok ok;
-	ts_login_req r = login_req("alice@example.com", "correct horse");
+	ts_login_req r = login_req("alice@example.com", "correct horse battery");
 	ts_tokens t1, t2, t3;
 	ts_principal p;
 	ts_user u;
@@ -148,7 +148,7 @@ test_refresh_retry(ts_store *s)
 	ts_auth_config cfg = config();
 	ts_auth *a = NULL;
 	ts_login_ok ok;
-	ts_login_req r = login_req("alice@example.com", "correct horse");
+	ts_login_req r = login_req("alice@example.com", "correct horse battery");
 	ts_tokens t1, t2, again, t3, t4;
 	ts_principal p;
 	ts_user u;
@@ -212,7 +212,7 @@ static int
 refresh_race(ts_auth *a, char next[TS_SECRET_TEXT_LEN + 1])
 {
 	ts_login_ok ok;
-	ts_login_req r = login_req("alice@example.com", "correct horse");
+	ts_login_req r = login_req("alice@example.com", "correct horse battery");
 	ts_tokens t;
 	race rc[20];
 	pthread_t th[20];
@@ -302,7 +302,7 @@ test_seal_at_rest(const char *dir)
 	if (!s)
 		return;
 	CHECK(ts_admin_tenant_add(s, "acme", 0, &t) == TS_OK);
-	CHECK(ts_admin_user_add(s, &cheap, "acme", "old@example.com", "correct horse", 13, 1, 0, &u) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "old@example.com", "correct horse battery", 21, 1, 0, &u) == TS_OK);
 	CHECK(ts_key_generate(TS_ALG_ES256, &k) == TS_OK && ts_key_private_pem(k, &pem) == TS_OK);
 	sk.private_pem = pem;
 	CHECK(s->ops->key_add(s, &sk) == TS_OK);
@@ -351,7 +351,7 @@ static void
 test_keys(ts_auth *a, ts_store *s)
 {
 	ts_login_ok ok;
-	ts_login_req r = login_req("alice@example.com", "correct horse");
+	ts_login_req r = login_req("alice@example.com", "correct horse battery");
 	ts_tokens before, after;
 	ts_principal p;
 	char kid[TS_KID_MAX];
@@ -417,7 +417,7 @@ static ts_err
 alice_token(ts_auth *a, ts_tokens *t, char kid[TS_KID_MAX])
 {
 	ts_login_ok ok;
-	ts_login_req r = login_req("alice@example.com", "correct horse");
+	ts_login_req r = login_req("alice@example.com", "correct horse battery");
 	ts_err e;
 
 	if ((e = ts_auth_password(a, &r, &ok)) != TS_OK)
@@ -501,7 +501,7 @@ static void
 test_totp(ts_auth *a, ts_store *s)
 {
 	ts_login_ok ok;
-	ts_login_req r = login_req("alice@example.com", "correct horse");
+	ts_login_req r = login_req("alice@example.com", "correct horse battery");
 	ts_tokens t;
 	ts_principal p;
 	char b32[64], code[16], challenge[TS_ID_SZ];
@@ -547,7 +547,7 @@ static void
 test_enroll_rule(ts_auth *a, ts_store *s)
 {
 	ts_login_ok ok;
-	ts_login_req r = login_req("gina@example.com", "ginas password");
+	ts_login_req r = login_req("gina@example.com", "passphrase number seven");
 	ts_tokens t, full;
 	ts_principal p, p2;
 	char b32[64], link[TS_SECRET_TEXT_LEN + 1], other[TS_SECRET_TEXT_LEN + 1], challenge[TS_ID_SZ];
@@ -687,7 +687,7 @@ test_lockout(ts_store *s)
 	/* A correct password clears the count (before the lock is reached). */
 	r = login_req("frank@example.com", "wrong password");
 	CHECK(ts_auth_password(a, &r, &ok) == TS_E_BAD_CREDENTIALS);
-	r = login_req("frank@example.com", "franks password");
+	r = login_req("frank@example.com", "passphrase number six");
 	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
 	c = (lock_count){ "frank@example.com", 0, 0 };
 	CHECK(s->ops->lock_list(s, find_lock, &c) == TS_OK);
@@ -736,7 +736,7 @@ test_two_nodes(ts_store *s, const char *url)
 	r = login_req("ivy@example.com", "wrong password");
 	CHECK(ts_auth_admit(a[0], &r, &wait) == TS_OK && wait == 0);
 	CHECK(ts_auth_password(a[0], &r, &ok) == TS_E_BAD_CREDENTIALS);
-	r = login_req("ivy@example.com", "ivys password");
+	r = login_req("ivy@example.com", "passphrase number nine");
 	CHECK(ts_auth_admit(a[1], &r, &wait) == TS_OK);
 	CHECK(ts_auth_password(a[1], &r, &ok) == TS_OK);
 	r = login_req("IVY@example.com", "wrong password");
@@ -747,7 +747,7 @@ test_two_nodes(ts_store *s, const char *url)
 	CHECK(ts_auth_password(a[0], &r, &ok) == TS_E_BAD_CREDENTIALS);
 	/* the fourth, on either node, waits about ten seconds */
 	for (int n = 0; n < 2; n++) {
-		r = login_req("ivy@example.com", "ivys password");
+		r = login_req("ivy@example.com", "passphrase number nine");
 		CHECK(ts_auth_admit(a[n], &r, &wait) == TS_E_RATE_LIMITED);
 		CHECK(wait >= 1 && wait <= 10);
 	}
@@ -969,19 +969,19 @@ main(void)
 		CHECK(ts_admin_tenant_domain_remove(s, "gamma", "gamma.test") == TS_E_NOT_FOUND);
 		CHECK(ts_admin_tenant_domain_remove(s, "nope", "gamma.test") == TS_E_TENANT_UNKNOWN);
 	}
-	CHECK(ts_admin_user_add(s, &cheap, "acme", "Alice@Example.com", "correct horse", 13, 1, 0, &u) == TS_OK);
-	CHECK(ts_admin_user_add(s, &cheap, "acme", "alice@EXAMPLE.com", "correct horse", 13, 1, 0, &u) == TS_E_CONFLICT);
-	CHECK(ts_admin_user_add(s, &cheap, "acme", "bob@example.com", "battery staple", 14, 0, 0, &u) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "Alice@Example.com", "correct horse battery", 21, 1, 0, &u) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "alice@EXAMPLE.com", "correct horse battery", 21, 1, 0, &u) == TS_E_CONFLICT);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "bob@example.com", "battery staple mango", 20, 0, 0, &u) == TS_OK);
 	CHECK(ts_admin_user_add(s, &cheap, "acme", "short@example.com", "short", 5, 1, 0, &u) == TS_E_PASSWORD_POLICY);
 	CHECK(ts_admin_user_add(s, &cheap, "acme", "not-an-email", "long enough", 11, 1, 0, &u) == TS_E_INVALID);
-	CHECK(ts_admin_user_add(s, &cheap, "beta", "carol@example.com", "carols password", 15, 1, 0, &u) == TS_OK);
-	CHECK(ts_admin_user_add(s, &cheap, "acme", "dave@example.com", "daves password", 14, 1, 0, &u) == TS_OK);
-	CHECK(ts_admin_user_add(s, &cheap, "acme", "erin@example.com", "erins password", 14, 1, 0, &u) == TS_OK);
-	CHECK(ts_admin_user_add(s, &cheap, "acme", "frank@example.com", "franks password", 15, 1, 0, &u) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "beta", "carol@example.com", "passphrase number three", 23, 1, 0, &u) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "dave@example.com", "passphrase number four", 22, 1, 0, &u) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "erin@example.com", "passphrase number five", 22, 1, 0, &u) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "frank@example.com", "passphrase number six", 21, 1, 0, &u) == TS_OK);
 	ts_tenant strict;
 	CHECK(ts_admin_tenant_add(s, "strict", 1, &strict) == TS_OK);
-	CHECK(ts_admin_user_add(s, &cheap, "strict", "gina@example.com", "ginas password", 14, 1, 0, &u) == TS_OK);
-	CHECK(ts_admin_user_add(s, &cheap, "strict", "hank@example.com", "hanks password", 14, 1, 0, &u) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "strict", "gina@example.com", "passphrase number seven", 23, 1, 0, &u) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "strict", "hank@example.com", "passphrase number eight", 23, 1, 0, &u) == TS_OK);
 	cfg.mfa_lock_after = 3;
 	cfg.mfa_lock_secs = 60;
 	CHECK(ts_auth_new(&cfg, s, &a) == TS_OK);
@@ -998,7 +998,7 @@ main(void)
 	}
 	test_seal_at_rest(dir);
 	test_lockout(s);
-	CHECK(ts_admin_user_add(s, &cheap, "acme", "ivy@example.com", "ivys password", 13, 1, 0, &u) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "ivy@example.com", "passphrase number nine", 22, 1, 0, &u) == TS_OK);
 	test_two_nodes(s, url);
 	test_sweep(dir);
 	test_limiter();

@@ -1624,6 +1624,81 @@ test_reconnect_pg(ts_store *s, const char *name)
 	CHECK(s->ops->ping(s) == TS_OK);
 }
 
+/* ---- bulk users (import, export) ---------------------------------- */
+
+static void
+bulk_user(ts_user *u, const ts_tenant *t, unsigned n)
+{
+	memset(u, 0, sizeof *u);
+	mkid(u->id, n);
+	memcpy(u->tenant_id, t->id, sizeof u->tenant_id);
+	snprintf(u->email, sizeof u->email, "Bulk%u@Example.com", n);
+	snprintf(u->email_norm, sizeof u->email_norm, "bulk%u@example.com", n);
+	/* An imported hash is longer than our PHC strings: kept whole. */
+	snprintf(u->password_hash, sizeof u->password_hash, "keycloak-pbkdf2-sha512$27500$%0120u", n);
+	u->is_verified = n % 2;
+	u->is_admin = n % 3 == 0;
+	u->created_at = 3000 + n;
+}
+
+static void
+test_users_bulk(ts_store *s)
+{
+	ts_tenant t, t2;
+	ts_user seedu, u[5], page[4], got;
+	unsigned char taken[5];
+	int created = -1, n = -1;
+
+	seed(s, 9700, 9701, &t, &seedu);
+	seed(s, 9710, 9711, &t2, &got);
+	for (unsigned i = 0; i < 4; i++)
+		bulk_user(&u[i], &t, 720 + i);
+	/* row 2 clashes with the seeded user, row 3 with row 0 of the call */
+	strcpy(u[2].email_norm, seedu.email_norm);
+	strcpy(u[3].email_norm, u[0].email_norm);
+	CHECK(s->ops->user_create_many(s, u, 4, taken, &created) == TS_OK);
+	CHECK(created == 2);
+	CHECK(taken[0] == 0 && taken[1] == 0 && taken[2] == 1 && taken[3] == 1);
+	CHECK(s->ops->user_by_id(s, u[1].id, &got) == TS_OK);
+	CHECK_STR(got.password_hash, u[1].password_hash);
+	CHECK(strlen(got.password_hash) > 140);
+	CHECK(got.is_verified == 1 && got.is_admin == 0 && got.created_at == 3721);
+	CHECK(s->ops->user_by_id(s, u[2].id, &got) == TS_E_NOT_FOUND);
+
+	/* all or nothing: an unknown tenant in the last row leaves none */
+	for (unsigned i = 0; i < 3; i++)
+		bulk_user(&u[i], &t, 730 + i);
+	mkid(u[2].tenant_id, 799);
+	created = -1;
+	CHECK(s->ops->user_create_many(s, u, 3, taken, &created) == TS_E_NOT_FOUND);
+	CHECK(created == 0);
+	CHECK(s->ops->user_by_id(s, u[0].id, &got) == TS_E_NOT_FOUND);
+	/* a taken id is a conflict of the call, not a skipped row */
+	bulk_user(&u[0], &t, 740);
+	memcpy(u[0].id, seedu.id, sizeof u[0].id);
+	CHECK(s->ops->user_create_many(s, u, 1, taken, &created) == TS_E_CONFLICT);
+	bulk_user(&u[0], &t, 741);
+	u[0].email_norm[0] = '\0';
+	CHECK(s->ops->user_create_many(s, u, 1, taken, &created) == TS_E_INVALID);
+	CHECK(s->ops->user_create_many(s, u, TS_USER_BATCH_MAX + 1, taken, &created) ==
+	      TS_E_INVALID);
+	CHECK(s->ops->user_create_many(s, u, 0, taken, &created) == TS_OK && created == 0);
+
+	/* pages by email_norm in byte order, this tenant only */
+	CHECK(s->ops->user_page(s, t.id, "", page, 2, &n) == TS_OK);
+	CHECK(n == 2);
+	CHECK_STR(page[0].email_norm, "bulk720@example.com");
+	CHECK_STR(page[1].email_norm, "bulk721@example.com");
+	CHECK(s->ops->user_page(s, t.id, page[1].email_norm, page, 4, &n) == TS_OK);
+	CHECK(n == 1);
+	CHECK_STR(page[0].email_norm, "user9701@example.com");
+	CHECK(s->ops->user_page(s, t.id, page[0].email_norm, page, 4, &n) == TS_OK);
+	CHECK(n == 0);
+	CHECK(s->ops->user_page(s, t2.id, "", page, 4, &n) == TS_OK);
+	CHECK(n == 1);
+	CHECK_STR(page[0].email_norm, "user9711@example.com");
+}
+
 /* The suite every backend passes. */
 /* ---- backup and restore (ops backup, restore) ------------------------- */
 
@@ -1689,6 +1764,7 @@ conformance(ts_store *s)
 {
 	test_tenants(s);
 	test_users(s);
+	test_users_bulk(s);
 	test_locks(s);
 	test_sessions(s);
 	test_secrets(s);

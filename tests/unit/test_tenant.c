@@ -100,7 +100,7 @@ test_binding(ts_auth *a)
 	ts_tenant_hints beta = { NULL, NULL, "beta.test." }, acme = { NULL, "acme", NULL };
 	ts_tenant_hints clash = { NULL, "acme", "beta.test" }, none = { 0 };
 
-	CHECK(full_session(a, "alice@example.com", "correct horse", &u, &t) == TS_OK);
+	CHECK(full_session(a, "alice@example.com", "correct horse battery", &u, &t) == TS_OK);
 	CHECK(ts_auth_bearer(a, t.access, &beta, &p) == TS_E_TENANT_MISMATCH);
 	CHECK(ts_auth_bearer(a, t.access, &clash, &p) == TS_E_TENANT_CONFLICT);
 	CHECK(ts_auth_bearer(a, t.access, &acme, &p) == TS_OK);
@@ -121,7 +121,7 @@ test_binding(ts_auth *a)
 	CHECK(ts_auth_refresh(a, t2.refresh, &t, &u2, &tn) == TS_E_SESSION_REVOKED);
 
 	/* A real reuse is still one. */
-	CHECK(full_session(a, "alice@example.com", "correct horse", &u, &t) == TS_OK);
+	CHECK(full_session(a, "alice@example.com", "correct horse battery", &u, &t) == TS_OK);
 	CHECK(ts_auth_refresh(a, t.refresh, &t2, &u2, &tn) == TS_OK);
 	CHECK(ts_auth_refresh(a, t.refresh, &t2, &u2, &tn) == TS_E_TOKEN_REUSED);
 	CHECK(ts_auth_refresh(a, t.refresh, &t2, &u2, &tn) == TS_E_SESSION_REVOKED);
@@ -136,21 +136,21 @@ test_new_password(ts_auth *a, ts_store *s)
 	ts_principal p;
 	int n = -1;
 
-	CHECK(full_session(a, "dave@example.com", "daves password", &u, &keep) == TS_OK);
-	CHECK(full_session(a, "dave@example.com", "daves password", &u, &other) == TS_OK);
+	CHECK(full_session(a, "dave@example.com", "passphrase number four", &u, &keep) == TS_OK);
+	CHECK(full_session(a, "dave@example.com", "passphrase number four", &u, &other) == TS_OK);
 	CHECK(ts_auth_start_session_access(a, &u, "pwd", TS_ACCESS_OPAQUE, &px) == TS_OK);
 	CHECK(ts_admin_user_password(s, &cheap, &u, "short", 5, NULL, &n) == TS_E_PASSWORD_POLICY);
 	CHECK(ts_auth_check_token(a, other.access, NULL, &p) == TS_OK);
-	CHECK(ts_admin_user_password(s, &cheap, &u, "daves new password", 18, keep.session_id, &n) == TS_OK);
+	CHECK(ts_admin_user_password(s, &cheap, &u, "passphrase number four again", 28, keep.session_id, &n) == TS_OK);
 	CHECK(n == 2);
 	CHECK(ts_auth_check_token(a, keep.access, NULL, &p) == TS_OK);
 	CHECK(ts_auth_check_token(a, other.access, NULL, &p) == TS_E_SESSION_REVOKED);
 	CHECK(ts_auth_check_token(a, px.access, NULL, &p) == TS_E_SESSION_REVOKED);
 	CHECK(ts_auth_refresh(a, other.refresh, &px, &u2, &tn) == TS_E_SESSION_REVOKED);
-	CHECK(ts_admin_user_set_password(s, &cheap, &u, "daves third password", 20) == TS_OK);
+	CHECK(ts_admin_user_set_password(s, &cheap, &u, "passphrase number four thrice", 29) == TS_OK);
 	CHECK(ts_auth_check_token(a, keep.access, NULL, &p) == TS_E_SESSION_REVOKED);
-	CHECK(full_session(a, "dave@example.com", "daves password", &u, &keep) == TS_E_BAD_CREDENTIALS);
-	CHECK(full_session(a, "dave@example.com", "daves third password", &u, &keep) == TS_OK);
+	CHECK(full_session(a, "dave@example.com", "passphrase number four", &u, &keep) == TS_E_BAD_CREDENTIALS);
+	CHECK(full_session(a, "dave@example.com", "passphrase number four thrice", &u, &keep) == TS_OK);
 }
 
 static void
@@ -253,8 +253,8 @@ main(void)
 	CHECK(ts_admin_tenant_add(s, "acme", 0, &acme) == TS_OK);
 	CHECK(ts_admin_tenant_add(s, "beta", 0, &beta) == TS_OK);
 	CHECK(ts_admin_tenant_domain(s, &beta, "Beta.Test.") == TS_OK);
-	CHECK(ts_admin_user_add(s, &cheap, "acme", "alice@example.com", "correct horse", 13, 1, 0, &u) == TS_OK);
-	CHECK(ts_admin_user_add(s, &cheap, "acme", "dave@example.com", "daves password", 14, 1, 0, &u) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "alice@example.com", "correct horse battery", 21, 1, 0, &u) == TS_OK);
+	CHECK(ts_admin_user_add(s, &cheap, "acme", "dave@example.com", "passphrase number four", 22, 1, 0, &u) == TS_OK);
 	CHECK(ts_auth_new(&cfg, s, &a) == TS_OK);
 	if (a) {
 		test_request_tenant(a);
