@@ -579,7 +579,7 @@ static void
 test_factors(ts_auth *a, ts_store *s)
 {
 	ts_login_ok ok;
-	ts_login_req r = login_req("alice@example.com", "correct horse");
+	ts_login_req r = login_req("alice@example.com", "correct horse battery");
 	ts_tokens t, t2;
 	ts_principal p, old;
 	ts_factor_blob b;
@@ -675,7 +675,7 @@ static void
 test_last_factor(ts_auth *a, ts_store *s)
 {
 	ts_login_ok ok;
-	ts_login_req r = login_req("hank@example.com", "hanks password");
+	ts_login_req r = login_req("hank@example.com", "passphrase number eight");
 	ts_tokens t;
 	ts_principal p;
 	ts_factor_blob b;
