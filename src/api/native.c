@@ -44,7 +44,9 @@ native_map(ts_err e)
 	case TS_E_FORBIDDEN:
 		return (native_err){ 403, "forbidden", "This token does not allow this.", 0 };
 	case TS_E_PASSWORD_POLICY:
-		return (native_err){ 400, "password_policy", "The password must be 8 to 1024 bytes of UTF-8.", 0 };
+		return (native_err){ 400, "weak_password", "The password does not meet the policy (details.reason).", 0 };
+	case TS_E_REGISTRATION_CLOSED:
+		return (native_err){ 403, "registration_closed", "This tenant does not take sign-ups.", 0 };
 	case TS_E_TOKEN_INVALID:
 		return (native_err){ 401, "invalid_token", "The token is invalid.", 0 };
 	case TS_E_TOKEN_EXPIRED:

@@ -42,6 +42,10 @@ typedef struct ts_auth_config {
 	 * again gets the same successor (a lost answer, racing tabs); 0 =
 	 * strict rotation: any second use is a reuse. */
 	int64_t refresh_reuse_interval;
+	/* The account life cycle (account.h). */
+	const char *public_url;      /* base of mailed links; NULL or "" = none */
+	int64_t verify_ttl;          /* mailed verification/invitation token; 0 = 24 h */
+	int64_t reset_ttl;           /* mailed reset token; 0 = 30 min */
 } ts_auth_config;
 
 typedef struct ts_auth ts_auth;

@@ -46,7 +46,12 @@ struct ts_auth {
 	int pwtime_ready;
 	ts_kek kek;                  /* the key file's key (seal.h) */
 	unsigned char successor_key[TS_KEK_LEN]; /* HMAC key of refresh successors */
+	char *public_url;            /* our copy, no trailing slash; NULL = none */
+	_Atomic(struct ts_outbox *) outbox; /* the sender to wake; NULL when none */
 };
+
+/* outbox.c: wakes the sender after a mail was queued (no-op without one). */
+void ts_outbox_kick(ts_auth *a);
 
 /* The key of an account for limits and locks: tenant id (or the name the
  * request used, when no such tenant exists) and the lower-cased email. */
