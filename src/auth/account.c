@@ -25,6 +25,18 @@ code_key(const char *tenant_id, const char *email_norm, int purpose, char out[TS
 	ts_secret_hash(text, (size_t)n, out);
 }
 
+/* The stored form of a mailed code: bound to its token's hash, so a code
+ * is worth nothing without the row that names the token. */
+static void
+code_bound(const char *token_hash, const char *code, char out[TS_HASH_SZ])
+{
+	char text[TS_HASH_SZ + TS_CODE_DIGITS + 2];
+	int n = snprintf(text, sizeof text, "%s:%s", token_hash, code);
+
+	ts_secret_hash(text, (size_t)n, out);
+	ts_wipe(text, sizeof text);
+}
+
 static int
 carries_token(ts_mail_kind k)
 {
@@ -72,7 +84,7 @@ queue_mail(ts_auth *a, const char *tenant_id, const ts_user *u, ts_mail_kind kin
 		ts_secret_new(junk);
 		ts_secret_hash(junk, strlen(junk), cs.hash);
 	}
-	ts_code_bound_hash(tok.hash, code, bound);
+	code_bound(tok.hash, code, bound);
 	snprintf(cs.data, sizeof cs.data, "%s %s", bound, tok.hash);
 
 	ts_uuid4(m.id);
@@ -281,7 +293,7 @@ code_token(ts_auth *a, const ts_account_redeem *q, int purpose, char hash[TS_HAS
 	    strcmp(cs.tenant_id, t.id) != 0)
 		return TS_E_TOKEN_INVALID;
 	ts_strlcpy(hash, cs.data + TS_SECRET_HASH_LEN + 1, TS_HASH_SZ);
-	ts_code_bound_hash(hash, q->code, want);
+	code_bound(hash, q->code, want);
 	if (!ts_ct_eq(want, cs.data, TS_SECRET_HASH_LEN))
 		return TS_E_TOKEN_INVALID;
 	return TS_OK;
