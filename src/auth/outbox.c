@@ -22,6 +22,7 @@
 #define OUTBOX_POLL_DEFAULT 5
 #define OUTBOX_RETRY_DEFAULT 30
 #define MAIL_BODY_MAX 4096
+#define OUTBOX_KICK_DELAY_MS 200
 
 /* The sealed part of a mail: "TOKEN CODE" (both empty for mails that
  * carry none). Sealed with the mail id as associated data, so a blob
@@ -347,6 +348,21 @@ outbox_main(void *arg)
 
 	pthread_mutex_lock(&o->mu);
 	while (!o->stopping) {
+		if (o->kicked) {
+			/* A mail was just queued: let the request that queued it
+			 * answer first, so that the delivery (which only a real
+			 * account's request causes) does not slow that answer
+			 * down; kicks in the meantime share the pass. */
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_nsec += OUTBOX_KICK_DELAY_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			while (!o->stopping &&
+			       pthread_cond_timedwait(&o->cv, &o->mu, &until) != ETIMEDOUT)
+				;
+		}
 		o->kicked = 0;
 		pthread_mutex_unlock(&o->mu);
 		/* A full batch may mean more is due: go again at once. */
