@@ -254,6 +254,13 @@ deliver_one(ts_auth *a, const ts_mail *m)
 
 	if (m->kind == TS_MAIL_DISCARD)
 		return TS_OK;            /* the stand-in of an unknown address */
+	/* Past its token's lifetime a mail is worth nothing (its link would
+	 * not work): dropped, so a long outage leaves no backlog for ever. */
+	if (ts_now() > m->created_at + mail_ttl(a, (ts_mail_kind)m->kind)) {
+		ts_log_event(TS_LOG_WARN, "mail_dropped", "mail", m->id, "error",
+		             "expired before it could be delivered", NULL);
+		return TS_OK;
+	}
 	if ((r = open_secret(a, m, &sec)) != TS_OK) {
 		/* Another key file: it will never open here. Dropped, said once. */
 		ts_log_event(TS_LOG_ERROR, "mail_dropped", "mail", m->id, "error",
