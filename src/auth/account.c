@@ -163,7 +163,6 @@ ts_account_register(ts_auth *a, const ts_account_req *q, ts_pw_reason *why, int 
 	char phc[TS_PHC_MAX];
 	ts_tenant t;
 	ts_user u, old;
-	int have_t;
 	ts_err r;
 
 	*why = TS_PW_OK;
@@ -174,8 +173,6 @@ ts_account_register(ts_auth *a, const ts_account_req *q, ts_pw_reason *why, int 
 		return TS_E_REGISTRATION_CLOSED;   /* unknown looks like closed */
 	if (r != TS_OK)
 		return r;
-	have_t = 1;
-	(void)have_t;
 	if (!t.registration_open)
 		return TS_E_REGISTRATION_CLOSED;
 	if (!a->mailer)
