@@ -18,6 +18,7 @@
 
 #include "api/api.h"
 #include "api/jsonl.h"
+#include "auth/account.h"
 #include "auth/auth.h"
 #include "auth/import.h"
 #include "auth/policy.h"
@@ -297,7 +298,8 @@ cmd_tenant_add(cli_opts *o)
 	}
 	if (open_store(o, &s))
 		return 1;
-	r = ts_admin_tenant_create(s, o->pos[0], o->mfa_required, o->domains, o->ndomains, &t, &bad);
+	r = ts_admin_tenant_create_open(s, o->pos[0], o->mfa_required, o->registration_open,
+	                                o->domains, o->ndomains, &t, &bad);
 	if (r == TS_E_INVALID && bad < 0)
 		fail("'%s' is not a slug: use 1-63 of a-z, 0-9 and '-'", o->pos[0]);
 	else if (r == TS_E_INVALID)
@@ -952,7 +954,8 @@ demo_setup(ts_store *s, cli_opts *o, char pw[TS_SECRET_TEXT_LEN + 1])
 	ts_err r;
 
 	pw[0] = '\0';
-	r = ts_admin_tenant_add(s, DEMO_TENANT, 0, &t);
+	/* Open for sign-up, so the self-service routes can be tried. */
+	r = ts_admin_tenant_create_open(s, DEMO_TENANT, 0, 1, NULL, 0, &t, NULL);
 	if (r != TS_OK && r != TS_E_CONFLICT)
 		return fail("cannot create the demo tenant: %s", ts_strerror(r));
 	r = ts_admin_user_find(s, DEMO_TENANT, DEMO_EMAIL, &u);
@@ -1103,6 +1106,7 @@ cmd_serve(cli_opts *o)
 	ts_api *api = NULL;
 	ts_pool *pool = NULL, *store_pool = NULL;
 	ts_sweeper *sweeper = NULL;
+	ts_outbox *outbox = NULL;
 	ts_http *http = NULL;
 	ts_log_level lvl = TS_LOG_INFO;
 	ts_alg alg = TS_ALG_ES256;
@@ -1164,6 +1168,9 @@ cmd_serve(cli_opts *o)
 		.smtp_password = o->cfg.smtp_password,
 		.kek = &kek,
 		.refresh_reuse_interval = o->cfg.refresh_reuse_interval,
+		.public_url = o->cfg.public_url,
+		.verify_ttl = o->cfg.verify_ttl,
+		.reset_ttl = o->cfg.reset_ttl,
 	};
 	if ((r = ts_auth_new(&ac, s, &auth)) != TS_OK) {
 		fail("cannot start the login engine: %s", ts_strerror(r));
@@ -1227,6 +1234,11 @@ cmd_serve(cli_opts *o)
 		fail("cannot start the housekeeping thread: %s", ts_strerror(r));
 		goto out;
 	}
+	ts_outbox_config oc = { .poll = (int)o->cfg.mail_poll, .retry = o->cfg.mail_retry };
+	if ((r = ts_outbox_start(auth, &oc, &outbox)) != TS_OK) {
+		fail("cannot start the mail thread: %s", ts_strerror(r));
+		goto out;
+	}
 	if (o->demo)
 		demo_try(o, port, demo_pw);
 	ts_wipe(demo_pw, sizeof(demo_pw));
@@ -1242,6 +1254,8 @@ out:
 	ts_http_stop(http);
 	ts_pool_free(pool);
 	ts_pool_free(store_pool);
+	/* After the last request (they queue mail and wake the sender). */
+	ts_outbox_stop(outbox);
 	ts_api_free(api);
 	ts_auth_free(auth);
 	ts_kek_wipe(&kek);
@@ -1295,9 +1309,10 @@ static const cli_cmd commands[] = {
 	  "  --demo               create a demo tenant and user if missing (a new user's password\n"
 	  "                       is printed once) and make it the default tenant unless one is set\n",
 	  TS_USE_SERVE, TS_STORE_CREATE },
-	{ "tenant", "add", cmd_tenant_add, "tessera tenant add SLUG [--domain HOST]... [--cors-origin URL]... [--mfa-required]",
+	{ "tenant", "add", cmd_tenant_add, "tessera tenant add SLUG [--domain HOST]... [--cors-origin URL]... [--mfa-required] [--registration-open]",
 	  "  --domain HOST        requests with this Host header belong to the tenant (repeatable)\n"
 	  "  --mfa-required       every user of the tenant must enrol a second factor\n"
+	  "  --registration-open  anyone may sign up (POST /v1/auth/register); default closed\n"
 	  "  --cors-origin URL    browser pages of this origin may call the API (repeatable)\n",
 	  U_STORE, TS_STORE_CREATE },
 	{ "tenant", "domain", cmd_tenant_domain, "tessera tenant domain add|remove SLUG HOST",
@@ -1444,6 +1459,7 @@ ts_cli_parse_flags(cli_opts *o, int argc, char **argv, int first)
 		if (!strcmp(name, "admin")) { o->admin = 1; continue; }
 		if (!strcmp(name, "mfa-required")) { o->mfa_required = 1; continue; }
 		if (!strcmp(name, "skip-bad")) { o->skip_bad = 1; continue; }
+		if (!strcmp(name, "registration-open")) { o->registration_open = 1; continue; }
 		if (strcmp(name, "config") && strcmp(name, "domain") && strcmp(name, "tenant") &&
 		    strcmp(name, "cors-origin") && strcmp(name, "from-key-file") &&
 		    strcmp(name, "email") && strcmp(name, "ttl") && !ts_config_known(name))

@@ -71,7 +71,12 @@ typedef enum {
 	X(STR, store_defer, "auto", 0, 0, TS_USE_SERVE, CHOICE, "run store requests on the store threads: auto (when the store is remote), always or never") \
 	X(INT, sweep_interval, 60, 0, 86400, TS_USE_SERVE, NONE, "seconds between housekeeping sweeps (0 = off)") \
 	X(INT, sweep_grace, 3600, 0, 31536000, TS_USE_SERVE, NONE, "seconds an expired secret is kept before the sweep deletes it") \
-	X(INT, sweep_retention, 86400, 0, 31536000, TS_USE_SERVE, NONE, "seconds an ended session (and its secrets) or an idle lock is kept")
+	X(INT, sweep_retention, 86400, 0, 31536000, TS_USE_SERVE, NONE, "seconds an ended session (and its secrets) or an idle lock is kept") \
+	X(STR, public_url, "", 0, 0, TS_USE_SERVE, URL, "base URL of the pages mailed links open (URL/verify?token=..., URL/reset?token=...); \"\" = mails carry the token and code only") \
+	X(INT, verify_ttl, 86400, 2, 2592000, TS_USE_SERVE, NONE, "lifetime of a mailed address-verification or invitation token, seconds") \
+	X(INT, reset_ttl, 1800, 2, 86400, TS_USE_SERVE, NONE, "lifetime of a mailed password-reset token, seconds") \
+	X(INT, mail_retry, 30, 1, 3600, TS_USE_SERVE, NONE, "seconds before an undelivered mail is tried again (doubling each try, at most 4096 x)") \
+	X(INT, mail_poll, 5, 1, 3600, TS_USE_SERVE, NONE, "seconds between outbox checks for mail other nodes queued or that is due again")
 
 #define TS_CFG_TYPE_STR char *
 #define TS_CFG_TYPE_INT long long

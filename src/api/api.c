@@ -192,8 +192,8 @@ answer_options(ts_api *api, const ts_http_req *req, ts_http_resp *resp, const ch
 	return TS_HTTP_DONE;
 }
 
-/* 1 if path is prefix + rest exactly; a rest ending in "/" "*" takes any one
- * non-empty segment there (an id: the handler reads it from the path). */
+/* 1 if path is prefix + rest exactly; a rest whose last segment is a
+ * star matches any one non-empty segment there (api_path_tail). */
 static int
 path_is(const char *path, const char *prefix, const char *rest)
 {
@@ -203,9 +203,17 @@ path_is(const char *path, const char *prefix, const char *rest)
 		return 0;
 	path += n;
 	if (m >= 2 && strcmp(rest + m - 2, "/*") == 0)
-		return strncmp(path, rest, m - 1) == 0 && path[m - 1] != '\0' &&
+		return strncmp(path, rest, m - 1) == 0 && path[m - 1] &&
 		       !strchr(path + m - 1, '/');
 	return strcmp(path, rest) == 0;
+}
+
+const char *
+api_path_tail(const ts_http_req *req)
+{
+	const char *slash = strrchr(req->path, '/');
+
+	return slash ? slash + 1 : req->path;
 }
 
 /* 1 if a request with method m is served by a route taking rm: HEAD is

@@ -85,6 +85,7 @@ typedef struct api_login_job {
 	ts_api *api;
 	json_t *body;
 	ts_login_req req;
+	const char *user_agent;      /* the request's, NULL when none */
 } api_login_job;
 /* Wipes the password in the parsed body, releases the body, frees j. */
 void api_login_job_free(api_login_job *j);
@@ -93,6 +94,10 @@ void api_login_job_free(api_login_job *j);
  * never here. TS_OK when deferred (the job owns j); otherwise the error to
  * answer with, *wait its Retry-After (0 when none), and j is freed. */
 ts_err api_login_defer(ts_http_req *req, api_login_job *j, ts_http_job_fn run, int *wait);
+
+/* The last path segment of a request whose route ends in a star
+ * segment (as sent, not percent-decoded). */
+const char *api_path_tail(const ts_http_req *req);
 
 /* The token of an "Authorization: Bearer ..." header, or NULL. */
 const char *api_bearer(const ts_http_req *req);

@@ -55,6 +55,7 @@ iam_map(ts_err e, iam_stage st)
 	case TS_E_ENROLL_PROOF_REQUIRED:
 	case TS_E_REAUTH_REQUIRED:
 	case TS_E_LAST_FACTOR:
+	case TS_E_REGISTRATION_CLOSED: /* no self-service route here */
 	case TS_E__COUNT:
 		switch (st) {
 		case IAM_AT_LOGIN:

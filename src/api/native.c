@@ -6,6 +6,7 @@
 
 #include "api/api_internal.h"
 #include "auth/factor.h"
+#include "auth/account.h"
 #include "core/util.h"
 #include "crypto/hash.h"
 
@@ -45,7 +46,9 @@ native_map(ts_err e)
 	case TS_E_FORBIDDEN:
 		return (native_err){ 403, "forbidden", "This token does not allow this.", 0 };
 	case TS_E_PASSWORD_POLICY:
-		return (native_err){ 400, "password_policy", "The password must be 8 to 1024 bytes of UTF-8.", 0 };
+		return (native_err){ 400, "weak_password", "The password does not meet the policy (details.reason).", 0 };
+	case TS_E_REGISTRATION_CLOSED:
+		return (native_err){ 403, "registration_closed", "This tenant does not take sign-ups.", 0 };
 	case TS_E_TOKEN_INVALID:
 		return (native_err){ 401, "invalid_token", "The token is invalid.", 0 };
 	case TS_E_TOKEN_EXPIRED:
@@ -155,7 +158,7 @@ reply_tokens(ts_http_resp *resp, const ts_tokens *t, const ts_user *u, const ts_
 /* ---- POST /v1/auth/login ---- */
 
 static void
-reply_login_ok(ts_api *api, const ts_login_ok *ok, ts_http_resp *resp)
+reply_login_ok(ts_api *api, const ts_login_ok *ok, const ts_client *cl, ts_http_resp *resp)
 {
 	ts_tokens t;
 	char challenge[TS_ID_SZ];
@@ -164,8 +167,8 @@ reply_login_ok(ts_api *api, const ts_login_ok *ok, ts_http_resp *resp)
 
 	switch (ok->next) {
 	case TS_NEXT_SESSION:
-		r = ts_auth_start_session(api->auth, &ok->user, TS_SESSION_FULL, "pwd",
-		                          TS_ACCESS_JWT, &t);
+		r = ts_auth_start_session_client(api->auth, &ok->user, TS_SESSION_FULL, "pwd",
+		                                 TS_ACCESS_JWT, cl, &t);
 		if (r != TS_OK) {
 			native_error(resp, r, NULL, NULL, 0);
 			return;
@@ -187,8 +190,8 @@ reply_login_ok(ts_api *api, const ts_login_ok *ok, ts_http_resp *resp)
 		api_reply(resp, o ? 200 : 500, o);
 		return;
 	case TS_NEXT_ENROLL:
-		r = ts_auth_start_session(api->auth, &ok->user, TS_SESSION_ENROLL, "pwd",
-		                          TS_ACCESS_JWT, &t);
+		r = ts_auth_start_session_client(api->auth, &ok->user, TS_SESSION_ENROLL, "pwd",
+		                                 TS_ACCESS_JWT, cl, &t);
 		if (r != TS_OK) {
 			native_error(resp, r, NULL, NULL, 0);
 			return;
@@ -214,8 +217,10 @@ login_job_run(void *arg, ts_http_resp *resp)
 	ts_login_ok ok;
 	ts_err r = ts_auth_password(j->api->auth, &j->req, &ok);
 
+	ts_client cl = { j->req.client_ip, j->user_agent };
+
 	if (r == TS_OK)
-		reply_login_ok(j->api, &ok, resp);
+		reply_login_ok(j->api, &ok, &cl, resp);
 	else
 		native_error(resp, r, NULL, NULL, 0);
 	api_login_job_free(j);
@@ -761,6 +766,372 @@ post_enroll_link(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	return TS_HTTP_DONE;
 }
 
+/* ---- self-service accounts (issue 9; engine: auth/account.c) ---- */
+
+/* The 400 for a password the policy refuses: details.reason is one word. */
+static ts_http_action
+weak_password(ts_http_resp *resp, ts_pw_reason why)
+{
+	return native_error(resp, TS_E_PASSWORD_POLICY, "password", ts_pw_reason_word(why), 0);
+}
+
+/* A request body on its way to a hashing worker; it owns the body, whose
+ * password strings are wiped before it is released. */
+typedef struct account_job {
+	ts_api *api;
+	json_t *body;
+	ts_account_req q;
+	ts_account_redeem rd;
+	ts_principal p;
+	const char *password;
+	const char *current;
+} account_job;
+
+static void
+account_job_free(account_job *j)
+{
+	if (!j)
+		return;
+	if (j->password)
+		ts_wipe((char *)j->password, strlen(j->password));
+	if (j->current)
+		ts_wipe((char *)j->current, strlen(j->current));
+	json_decref(j->body);
+	free(j);
+}
+
+/* A new account_job for a request with a JSON body (NULL with the answer
+ * in resp). */
+static account_job *
+account_job_new(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	account_job *j;
+	json_t *body = api_body_or_400(req, resp, bad_request);
+
+	if (!body)
+		return NULL;
+	if (!(j = calloc(1, sizeof(*j)))) {
+		json_decref(body);
+		native_error(resp, TS_E_NOMEM, NULL, NULL, 0);
+		return NULL;
+	}
+	j->api = api;
+	j->body = body;
+	j->q.hints = request_hints(req);
+	j->q.client_ip = req->client_ip;
+	j->rd.hints = j->q.hints;
+	return j;
+}
+
+/* email (a valid address) and the optional tenant_slug. */
+static int
+account_email_ok(account_job *j, ts_http_resp *resp)
+{
+	if (!(j->q.email = api_string_or_400(j->body, "email", resp, bad_request)))
+		return 0;
+	if (!ts_email_valid(j->q.email)) {
+		bad_request(resp, "email", "must be a valid email address");
+		return 0;
+	}
+	if (api_get_string(j->body, "tenant_slug", &j->q.hints.body_slug) < 0) {
+		bad_request(resp, "tenant_slug", "must be a string");
+		return 0;
+	}
+	j->rd.hints.body_slug = j->q.hints.body_slug;
+	return 1;
+}
+
+/* A password member: a non-empty string of at most TS_PW_MAX_BYTES bytes
+ * gets to the policy; a longer one is too_long at once. */
+static const char *
+account_password(account_job *j, const char *key, ts_http_resp *resp)
+{
+	const char *pw = api_string_or_400(j->body, key, resp, bad_request);
+
+	if (!pw)
+		return NULL;
+	if (!*pw) {
+		bad_request(resp, key, "must not be empty");
+		return NULL;
+	}
+	if (strlen(pw) > TS_PW_MAX_BYTES) {
+		native_error(resp, TS_E_PASSWORD_POLICY, key, ts_pw_reason_word(TS_PW_TOO_LONG), 0);
+		return NULL;
+	}
+	return pw;
+}
+
+/* Sends j to a hashing worker; DONE with the error when it cannot go. */
+static ts_http_action
+account_defer(ts_http_req *req, ts_http_resp *resp, account_job *j, ts_http_job_fn run)
+{
+	ts_err r = ts_http_defer(req, run, j);
+
+	if (r == TS_OK)
+		return TS_HTTP_DEFERRED;
+	account_job_free(j);
+	return native_error(resp, r, NULL, NULL, 0);
+}
+
+static void
+reply_accepted(ts_http_resp *resp, const char *status)
+{
+	api_reply(resp, 202, json_pack("{s:s}", "status", status));
+}
+
+static void
+register_run(void *arg, ts_http_resp *resp)
+{
+	account_job *j = arg;
+	ts_pw_reason why = TS_PW_OK;
+	int wait = 0;
+	ts_err r = ts_account_register(j->api->auth, &j->q, &why, &wait);
+
+	if (r == TS_OK)
+		reply_accepted(resp, "verification_sent");
+	else if (r == TS_E_PASSWORD_POLICY)
+		weak_password(resp, why);
+	else
+		native_error(resp, r, NULL, NULL, wait);
+	account_job_free(j);
+}
+
+/* POST /v1/auth/register {email, password, tenant_slug?} */
+static ts_http_action
+post_register(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	account_job *j = account_job_new(api, req, resp);
+
+	if (!j)
+		return TS_HTTP_DONE;
+	if (!account_email_ok(j, resp) || !(j->password = account_password(j, "password", resp))) {
+		account_job_free(j);
+		return TS_HTTP_DONE;
+	}
+	j->q.password = j->password;
+	j->q.password_len = strlen(j->password);
+	/* Hashing is the expensive part: a worker does it, for a new and a
+	 * taken address alike. */
+	return account_defer(req, resp, j, register_run);
+}
+
+/* POST /v1/auth/verify/resend and /password/forgot {email, tenant_slug?}:
+ * 202 for every address and tenant. */
+static ts_http_action
+mail_request_route(ts_api *api, ts_http_req *req, ts_http_resp *resp, int reset)
+{
+	account_job *j = account_job_new(api, req, resp);
+	int wait = 0;
+	ts_err r;
+
+	if (!j)
+		return TS_HTTP_DONE;
+	if (account_email_ok(j, resp)) {
+		r = reset ? ts_account_forgot(api->auth, &j->q, &wait)
+		          : ts_account_resend(api->auth, &j->q, &wait);
+		if (r == TS_OK)
+			reply_accepted(resp, "accepted");
+		else
+			native_error(resp, r, NULL, NULL, wait);
+	}
+	account_job_free(j);
+	return TS_HTTP_DONE;
+}
+
+static ts_http_action
+post_verify_resend(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	return mail_request_route(api, req, resp, 0);
+}
+
+static ts_http_action
+post_password_forgot(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	return mail_request_route(api, req, resp, 1);
+}
+
+/* {token} or {email, code, tenant_slug?}: what redeems a mailed token. */
+static int
+redeem_fields_ok(account_job *j, ts_http_resp *resp)
+{
+	int t = api_get_string(j->body, "token", &j->rd.token);
+
+	if (t < 0) {
+		bad_request(resp, "token", "must be a string");
+		return 0;
+	}
+	if (t > 0)
+		return 1;
+	if (api_get_string(j->body, "code", &j->rd.code) <= 0) {
+		bad_request(resp, "token", "a token, or a code with the email, is required");
+		return 0;
+	}
+	if (!account_email_ok(j, resp))
+		return 0;
+	j->rd.email = j->q.email;
+	return 1;
+}
+
+/* POST /v1/auth/verify {token} | {email, code, tenant_slug?} */
+static ts_http_action
+post_verify(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	account_job *j = account_job_new(api, req, resp);
+	ts_client cl = { req->client_ip, ts_http_header(req, "User-Agent") };
+	ts_login_ok ok;
+	ts_err r;
+
+	if (!j)
+		return TS_HTTP_DONE;
+	if (redeem_fields_ok(j, resp)) {
+		if ((r = ts_account_verify(api->auth, &j->rd, &ok)) == TS_OK)
+			reply_login_ok(api, &ok, &cl, resp);
+		else
+			native_error(resp, r, NULL, NULL, 0);
+	}
+	account_job_free(j);
+	return TS_HTTP_DONE;
+}
+
+static void
+reset_run(void *arg, ts_http_resp *resp)
+{
+	account_job *j = arg;
+	ts_pw_reason why = TS_PW_OK;
+	ts_err r = ts_account_reset(j->api->auth, &j->rd, j->password, strlen(j->password), &why);
+
+	if (r == TS_OK)
+		resp->status = 204;
+	else if (r == TS_E_PASSWORD_POLICY)
+		weak_password(resp, why);
+	else
+		native_error(resp, r, NULL, NULL, 0);
+	account_job_free(j);
+}
+
+/* POST /v1/auth/password/reset {token, password} | {email, code, password} */
+static ts_http_action
+post_password_reset(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	account_job *j = account_job_new(api, req, resp);
+
+	if (!j)
+		return TS_HTTP_DONE;
+	if (!redeem_fields_ok(j, resp) || !(j->password = account_password(j, "password", resp))) {
+		account_job_free(j);
+		return TS_HTTP_DONE;
+	}
+	return account_defer(req, resp, j, reset_run);
+}
+
+static void
+change_run(void *arg, ts_http_resp *resp)
+{
+	account_job *j = arg;
+	ts_pw_reason why = TS_PW_OK;
+	int wait = 0;
+	ts_err r = ts_account_change(j->api->auth, &j->p, j->current, strlen(j->current),
+	                             j->password, strlen(j->password), &why, &wait);
+
+	if (r == TS_OK)
+		resp->status = 204;
+	else if (r == TS_E_PASSWORD_POLICY)
+		weak_password(resp, why);
+	else
+		native_error(resp, r, NULL, NULL, wait);
+	account_job_free(j);
+}
+
+/* POST /v1/auth/password/change, Bearer, {current_password, password} */
+static ts_http_action
+post_password_change(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	account_job *j;
+	ts_principal p;
+
+	if (!authenticate(api, req, resp, &p))
+		return TS_HTTP_DONE;
+	if (p.scope != TS_SESSION_FULL)
+		return native_error(resp, TS_E_FORBIDDEN, NULL,
+		                    "this token is only good for enrolling a second factor", 0);
+	if (!(j = account_job_new(api, req, resp)))
+		return TS_HTTP_DONE;
+	j->p = p;
+	if (!(j->current = api_string_or_400(j->body, "current_password", resp, bad_request)) ||
+	    !(j->password = account_password(j, "password", resp))) {
+		account_job_free(j);
+		return TS_HTTP_DONE;
+	}
+	return account_defer(req, resp, j, change_run);
+}
+
+typedef struct session_list {
+	json_t *items;
+	const char *current;
+} session_list;
+
+static int
+session_item(void *arg, const ts_session *x)
+{
+	session_list *l = arg;
+	json_t *o;
+
+	if (x->kind != TS_SESSION_FULL && strcmp(x->id, l->current) != 0)
+		return 0;                /* a passing enrolment step is no device */
+	o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:b}", "id", x->id, "created_at",
+	              api_time_json(x->created_at), "last_used_at",
+	              api_time_json(x->last_used_at ? x->last_used_at : x->created_at), "ip",
+	              x->ip[0] ? json_string(x->ip) : json_null(), "user_agent",
+	              x->user_agent[0] ? json_string(x->user_agent) : json_null(), "current",
+	              strcmp(x->id, l->current) == 0);
+	if (o)
+		json_array_append_new(l->items, o);
+	return 0;
+}
+
+/* GET /v1/auth/sessions, Bearer */
+static ts_http_action
+get_sessions(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	ts_principal p;
+	session_list l;
+	ts_err r;
+
+	if (!authenticate(api, req, resp, &p))
+		return TS_HTTP_DONE;
+	if (p.scope != TS_SESSION_FULL)
+		return native_error(resp, TS_E_FORBIDDEN, NULL,
+		                    "this token is only good for enrolling a second factor", 0);
+	if (!(l.items = json_array()))
+		return native_error(resp, TS_E_NOMEM, NULL, NULL, 0);
+	l.current = p.session.id;
+	if ((r = ts_account_sessions(api->auth, &p, session_item, &l)) != TS_OK) {
+		json_decref(l.items);
+		return native_error(resp, r, NULL, NULL, 0);
+	}
+	api_reply(resp, 200, json_pack("{s:o}", "items", l.items));
+	return TS_HTTP_DONE;
+}
+
+/* DELETE /v1/auth/sessions/{id}, Bearer */
+static ts_http_action
+delete_session(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	ts_principal p;
+	ts_err r;
+
+	if (!authenticate(api, req, resp, &p))
+		return TS_HTTP_DONE;
+	if (p.scope != TS_SESSION_FULL)
+		return native_error(resp, TS_E_FORBIDDEN, NULL,
+		                    "this token is only good for enrolling a second factor", 0);
+	if ((r = ts_account_session_revoke(api->auth, &p, api_path_tail(req))) != TS_OK)
+		return native_error(resp, r, NULL,
+		                    r == TS_E_NOT_FOUND ? "no such session of yours" : NULL, 0);
+	resp->status = 204;
+	return TS_HTTP_DONE;
+}
+
 const api_route api_native_routes[] = {
 	{ FACE_NATIVE, "POST", "/v1/auth/login", post_login },
 	{ FACE_NATIVE, "POST", "/v1/auth/mfa/challenge", post_challenge },
@@ -776,5 +1147,13 @@ const api_route api_native_routes[] = {
 	{ FACE_NATIVE, "POST", "/v1/mfa/recovery-codes", post_recovery_codes },
 	{ FACE_NATIVE, "GET", "/v1/mfa/factors", get_factors },
 	{ FACE_NATIVE, "DELETE", "/v1/mfa/factors/*", delete_factor },
+	{ FACE_NATIVE, "POST", "/v1/auth/register", post_register },
+	{ FACE_NATIVE, "POST", "/v1/auth/verify", post_verify },
+	{ FACE_NATIVE, "POST", "/v1/auth/verify/resend", post_verify_resend },
+	{ FACE_NATIVE, "POST", "/v1/auth/password/forgot", post_password_forgot },
+	{ FACE_NATIVE, "POST", "/v1/auth/password/reset", post_password_reset },
+	{ FACE_NATIVE, "POST", "/v1/auth/password/change", post_password_change },
+	{ FACE_NATIVE, "GET", "/v1/auth/sessions", get_sessions },
+	{ FACE_NATIVE, "DELETE", "/v1/auth/sessions/*", delete_session },
 	{ 0, NULL, NULL, NULL },
 };

@@ -44,6 +44,7 @@ px0_map(ts_err e)
 	case TS_E_ENROLL_PROOF_REQUIRED:
 	case TS_E_REAUTH_REQUIRED:
 	case TS_E_LAST_FACTOR:
+	case TS_E_REGISTRATION_CLOSED: /* no self-service route here */
 	case TS_E__COUNT:
 		return (px0_err){ 500, "internal error", 0 };
 	case TS_E_INVALID:

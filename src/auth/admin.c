@@ -35,6 +35,14 @@ ts_err
 ts_admin_tenant_create(ts_store *s, const char *slug, int mfa_required,
                        const char *const *hosts, int nhosts, ts_tenant *out, int *bad)
 {
+	return ts_admin_tenant_create_open(s, slug, mfa_required, 0, hosts, nhosts, out, bad);
+}
+
+ts_err
+ts_admin_tenant_create_open(ts_store *s, const char *slug, int mfa_required,
+                            int registration_open, const char *const *hosts, int nhosts,
+                            ts_tenant *out, int *bad)
+{
 	char norm[TS_ADMIN_HOSTS_MAX][TS_HOST_MAX + 1];
 	const char *list[TS_ADMIN_HOSTS_MAX];
 	int dummy;
@@ -55,6 +63,7 @@ ts_admin_tenant_create(ts_store *s, const char *slug, int mfa_required,
 	ts_uuid4(out->id);
 	ts_strlcpy(out->slug, slug, sizeof(out->slug));
 	out->mfa_required = mfa_required;
+	out->registration_open = registration_open != 0;
 	out->created_at = ts_now();
 	return s->ops->tenant_create_with_domains(s, out, list, nhosts);
 }

@@ -53,6 +53,18 @@ ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out)
 	a->audience = strdup(cfg->audience);
 	a->default_tenant = dup_or_null(cfg->default_tenant);
 	a->totp_issuer = strdup(cfg->totp_issuer ? cfg->totp_issuer : "Tessera");
+	if (cfg->public_url && *cfg->public_url) {
+		size_t n = strlen(cfg->public_url);
+		while (n > 1 && cfg->public_url[n - 1] == '/')
+			n--;
+		if (!(a->public_url = strndup(cfg->public_url, n)))
+			goto fail;
+	}
+	a->cfg.public_url = NULL;
+	if (a->cfg.verify_ttl <= 0)
+		a->cfg.verify_ttl = 86400;
+	if (a->cfg.reset_ttl <= 0)
+		a->cfg.reset_ttl = 1800;
 	if (!a->issuer || !a->audience || !a->totp_issuer ||
 	    (cfg->default_tenant && *cfg->default_tenant && !a->default_tenant))
 		goto fail;
@@ -115,6 +127,7 @@ ts_auth_free(ts_auth *a)
 	free(a->audience);
 	free(a->default_tenant);
 	free(a->totp_issuer);
+	free(a->public_url);
 	ts_wipe(a->dummy_hash, sizeof(a->dummy_hash));
 	ts_kek_wipe(&a->kek);
 	ts_wipe(a->successor_key, sizeof(a->successor_key));

@@ -44,6 +44,10 @@ typedef struct ts_auth_config {
 	 * again gets the same successor (a lost answer, racing tabs); 0 =
 	 * strict rotation: any second use is a reuse. */
 	int64_t refresh_reuse_interval;
+	/* The account life cycle (account.h). */
+	const char *public_url;      /* base of mailed links; NULL or "" = none */
+	int64_t verify_ttl;          /* mailed verification/invitation token; 0 = 24 h */
+	int64_t reset_ttl;           /* mailed reset token; 0 = 30 min */
 } ts_auth_config;
 
 typedef struct ts_auth ts_auth;
@@ -140,6 +144,15 @@ typedef struct ts_tokens {
  * session, or an enrolment-only one (no refresh token). amr as in RFC 8176. */
 ts_err ts_auth_start_session(ts_auth *a, const ts_user *u, int kind, const char *amr,
                              int access_kind, ts_tokens *out);
+/* Who started a session, for the user's list of sessions; each may be
+ * NULL. The user agent is kept truncated. */
+typedef struct ts_client {
+	const char *ip;
+	const char *user_agent;
+} ts_client;
+/* ts_auth_start_session recording the client (cl may be NULL). */
+ts_err ts_auth_start_session_client(ts_auth *a, const ts_user *u, int kind, const char *amr,
+                                    int access_kind, const ts_client *cl, ts_tokens *out);
 
 /* Rotates a refresh token: the old one is spent, a new pair comes back.
  * TS_E_TOKEN_INVALID (unknown/expired), TS_E_SESSION_REVOKED (the session
@@ -382,6 +395,10 @@ ts_err ts_admin_tenant_add(ts_store *s, const char *slug, int mfa_required, ts_t
  * At most TS_ADMIN_HOSTS_MAX hosts. */
 ts_err ts_admin_tenant_create(ts_store *s, const char *slug, int mfa_required,
                               const char *const *hosts, int nhosts, ts_tenant *out, int *bad);
+/* The same with self-service sign-up open (registration_open) or not. */
+ts_err ts_admin_tenant_create_open(ts_store *s, const char *slug, int mfa_required,
+                                   int registration_open, const char *const *hosts, int nhosts,
+                                   ts_tenant *out, int *bad);
 ts_err ts_admin_tenant_domain(ts_store *s, const ts_tenant *t, const char *host);
 /* NOT_FOUND when the tenant has no such domain; TS_E_TENANT_UNKNOWN. */
 ts_err ts_admin_tenant_domain_remove(ts_store *s, const char *tenant_slug, const char *host);

@@ -61,6 +61,8 @@ struct ts_auth {
 	ts_kek kek;                  /* the key file's key (seal.h) */
 	unsigned char successor_key[TS_KEK_LEN]; /* HMAC key of refresh successors */
 	unsigned char recovery_key[TS_KEK_LEN];  /* HMAC key of recovery code hashes */
+	char *public_url;            /* our copy, no trailing slash; NULL = none */
+	_Atomic(struct ts_outbox *) outbox; /* the sender to wake; NULL when none */
 };
 
 /* live.c: the current limits (a copy), and the mailer with a reference
@@ -70,6 +72,9 @@ struct ts_mailer *ts_auth_mailer(ts_auth *a);
 int ts_auth_mail_on(ts_auth *a);   /* 1 when a mailer is set now */
 /* Sets up limits and live_mu from a->cfg (ts_auth_new). */
 void ts_live_init(ts_auth *a);
+
+/* outbox.c: wakes the sender after a mail was queued (no-op without one). */
+void ts_outbox_kick(ts_auth *a);
 
 /* The key of an account for limits and locks: tenant id (or the name the
  * request used, when no such tenant exists) and the lower-cased email. */

@@ -200,16 +200,102 @@ build_message(const ts_mailer *m, const char *to, const char *subject, const cha
 	return 0;
 }
 
+/* Appends text to buf at *off with bare LFs made CRLF; -1 when full. */
+static int
+put_crlf(char *buf, size_t cap, size_t *off, const char *text)
+{
+	for (const char *p = text; *p; p++) {
+		if (*off + 3 >= cap)
+			return -1;
+		if (*p == '\n' && (p == text || p[-1] != '\r'))
+			buf[(*off)++] = '\r';
+		buf[(*off)++] = *p;
+	}
+	buf[*off] = '\0';
+	return 0;
+}
+
+/* A multipart/alternative message (RFC 2046 §5.1.4): the plain part first,
+ * the HTML part last (the one a capable reader prefers). */
+static int
+build_alt(const ts_mailer *m, const char *to, const char *subject, const char *text,
+          const char *html, char *buf, size_t cap)
+{
+	char date[64], id[33], boundary[40];
+	const char *domain = strchr(m->from, '@') + 1;
+	size_t off;
+	int n;
+
+	mail_date(date);
+	ts_random_hex(id, 16);
+	memcpy(boundary, "=_ts_", 5);
+	ts_random_hex(boundary + 5, 12);
+	n = snprintf(buf, cap,
+	             "Date: %s\r\n"
+	             "From: <%s>\r\n"
+	             "To: <%s>\r\n"
+	             "Subject: %s\r\n"
+	             "Message-ID: <%s@%s>\r\n"
+	             "MIME-Version: 1.0\r\n"
+	             "Content-Type: multipart/alternative; boundary=\"%s\"\r\n"
+	             "Auto-Submitted: auto-generated\r\n"
+	             "\r\n"
+	             "--%s\r\n"
+	             "Content-Type: text/plain; charset=utf-8\r\n"
+	             "Content-Transfer-Encoding: 8bit\r\n"
+	             "\r\n",
+	             date, m->from, to, subject, id, domain, boundary, boundary);
+	if (n < 0 || (size_t)n >= cap)
+		return -1;
+	off = (size_t)n;
+	if (put_crlf(buf, cap, &off, text) != 0)
+		return -1;
+	n = snprintf(buf + off, cap - off,
+	             "\r\n--%s\r\n"
+	             "Content-Type: text/html; charset=utf-8\r\n"
+	             "Content-Transfer-Encoding: 8bit\r\n"
+	             "\r\n", boundary);
+	if (n < 0 || (size_t)n >= cap - off)
+		return -1;
+	off += (size_t)n;
+	if (put_crlf(buf, cap, &off, html) != 0)
+		return -1;
+	n = snprintf(buf + off, cap - off, "\r\n--%s--\r\n", boundary);
+	return n < 0 || (size_t)n >= cap - off ? -1 : 0;
+}
+
+static ts_err deliver(ts_mailer *m, const char *to, const char *msg);
+
+ts_err
+ts_mailer_send_alt(ts_mailer *m, const char *to, const char *subject, const char *text,
+                   const char *html)
+{
+	size_t cap = strlen(text) + strlen(html) + 2048 + (strlen(text) + strlen(html)) / 8;
+	char *msg;
+	ts_err r;
+
+	if (!m)
+		return TS_E_EMAIL_SEND;
+	if (!address_ok(to) || !header_ok(subject) || strlen(text) > MAIL_TEXT_MAX ||
+	    strlen(html) > 4 * MAIL_TEXT_MAX)
+		return TS_E_INVALID;
+	if (!(msg = malloc(cap)))
+		return TS_E_NOMEM;
+	if (build_alt(m, to, subject, text, html, msg, cap) != 0)
+		r = TS_E_INVALID;
+	else
+		r = deliver(m, to, msg);
+	/* The message holds a one-time token and code. */
+	ts_wipe(msg, cap);
+	free(msg);
+	return r;
+}
+
 ts_err
 ts_mailer_send(ts_mailer *m, const char *to, const char *subject, const char *text)
 {
-	char msg[MAIL_TEXT_MAX + 1024], from_env[300], to_env[300];
-	char errbuf[CURL_ERROR_SIZE] = "";
-	struct curl_slist *rcpt = NULL;
-	mail_src src;
-	CURL *c = NULL;
-	CURLcode rc;
-	ts_err r = TS_E_EMAIL_SEND;
+	char msg[MAIL_TEXT_MAX + 1024];
+	ts_err r;
 
 	if (!m)
 		return TS_E_EMAIL_SEND;
@@ -217,6 +303,24 @@ ts_mailer_send(ts_mailer *m, const char *to, const char *subject, const char *te
 		return TS_E_INVALID;
 	if (build_message(m, to, subject, text, msg, sizeof(msg)) != 0)
 		return TS_E_INVALID;
+	r = deliver(m, to, msg);
+	/* The message holds a one-time code. */
+	ts_wipe(msg, sizeof(msg));
+	return r;
+}
+
+/* One SMTP transaction for the whole message msg. */
+static ts_err
+deliver(ts_mailer *m, const char *to, const char *msg)
+{
+	char from_env[300], to_env[300];
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *rcpt = NULL;
+	mail_src src;
+	CURL *c = NULL;
+	CURLcode rc;
+	ts_err r = TS_E_EMAIL_SEND;
+
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_rc != CURLE_OK) {
 		ts_error("libcurl cannot start: %s", curl_easy_strerror(curl_init_rc));
@@ -254,8 +358,6 @@ ts_mailer_send(ts_mailer *m, const char *to, const char *subject, const char *te
 	}
 	r = TS_OK;
 out:
-	/* The message holds a one-time code. */
-	ts_wipe(msg, sizeof(msg));
 	curl_slist_free_all(rcpt);
 	if (c)
 		curl_easy_cleanup(c);

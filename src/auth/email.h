@@ -30,5 +30,9 @@ void ts_mailer_free(ts_mailer *m);
  * subject that cannot go into a header. Callers check for a NULL mailer
  * (mail off) first; passing one gives TS_E_EMAIL_SEND. */
 ts_err ts_mailer_send(ts_mailer *m, const char *to, const char *subject, const char *text);
+/* The same as multipart/alternative: a text/plain part and a text/html
+ * part (both UTF-8, 8bit, lines kept short by the caller). */
+ts_err ts_mailer_send_alt(ts_mailer *m, const char *to, const char *subject, const char *text,
+                          const char *html);
 
 #endif

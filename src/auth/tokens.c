@@ -136,11 +136,30 @@ ts_tokens_issue(ts_auth *a, const ts_session *s, int access_kind, int with_refre
 	return TS_OK;
 }
 
+/* The longest prefix of in that fits cap bytes (NUL included) without
+ * cutting a UTF-8 sequence; controls become spaces. */
+static void
+utf8_prefix(const char *in, char *out, size_t cap)
+{
+	size_t n = strlen(in);
+
+	if (n >= cap) {
+		n = cap - 1;
+		while (n > 0 && ((unsigned char)in[n] & 0xC0) == 0x80)
+			n--;
+	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = (unsigned char)in[i] < 0x20 || in[i] == 0x7f ? ' ' : in[i];
+	out[n] = '\0';
+	if (!ts_utf8_valid(out, n))
+		out[0] = '\0';
+}
+
 /* Creates a session of kind for u lasting lifetime seconds and issues its
  * tokens (a refresh token only if with_refresh). */
 static ts_err
 start_session(ts_auth *a, const ts_user *u, int kind, const char *amr, int access_kind,
-              int64_t lifetime, int with_refresh, ts_tokens *out)
+              int64_t lifetime, int with_refresh, const ts_client *cl, ts_tokens *out)
 {
 	ts_session s;
 	int64_t now = ts_now();
@@ -155,6 +174,11 @@ start_session(ts_auth *a, const ts_user *u, int kind, const char *amr, int acces
 	ts_strlcpy(s.amr, amr ? amr : "pwd", sizeof(s.amr));
 	s.created_at = now;
 	s.expires_at = now + lifetime;
+	s.last_used_at = now;
+	if (cl && cl->ip)
+		ts_strlcpy(s.ip, cl->ip, sizeof(s.ip));
+	if (cl && cl->user_agent)
+		utf8_prefix(cl->user_agent, s.user_agent, sizeof(s.user_agent));
 	if ((r = SOPS(a)->session_create(ST(a), &s)) != TS_OK)
 		return r;
 	r = ts_tokens_issue(a, &s, access_kind, with_refresh, 1, out);
@@ -166,14 +190,22 @@ start_session(ts_auth *a, const ts_user *u, int kind, const char *amr, int acces
 }
 
 ts_err
-ts_auth_start_session(ts_auth *a, const ts_user *u, int kind, const char *amr,
-                      int access_kind, ts_tokens *out)
+ts_auth_start_session_client(ts_auth *a, const ts_user *u, int kind, const char *amr,
+                             int access_kind, const ts_client *cl, ts_tokens *out)
 {
 	/* Enrolment sessions are short: just long enough to set up a factor,
 	 * and have no refresh token. */
 	if (kind == TS_SESSION_ENROLL)
-		return start_session(a, u, kind, amr, access_kind, a->cfg.challenge_ttl * 2, 0, out);
-	return start_session(a, u, kind, amr, access_kind, a->cfg.session_ttl, 1, out);
+		return start_session(a, u, kind, amr, access_kind, a->cfg.challenge_ttl * 2, 0, cl,
+		                     out);
+	return start_session(a, u, kind, amr, access_kind, a->cfg.session_ttl, 1, cl, out);
+}
+
+ts_err
+ts_auth_start_session(ts_auth *a, const ts_user *u, int kind, const char *amr,
+                      int access_kind, ts_tokens *out)
+{
+	return ts_auth_start_session_client(a, u, kind, amr, access_kind, NULL, out);
 }
 
 /* For the contracts that have no refresh token (000 admin, 003 px0): no
@@ -183,7 +215,8 @@ ts_err
 ts_auth_start_session_access(ts_auth *a, const ts_user *u, const char *amr,
                              int access_kind, ts_tokens *out)
 {
-	return start_session(a, u, TS_SESSION_FULL, amr, access_kind, a->cfg.access_ttl, 0, out);
+	return start_session(a, u, TS_SESSION_FULL, amr, access_kind, a->cfg.access_ttl, 0, NULL,
+	                     out);
 }
 
 /* Loads a live session with its user and tenant; revoked, expired and

@@ -26,6 +26,11 @@
 #define PG_FACTOR_COLS                                                      \
 	"id, tenant_id, user_id, kind, name, lookup, data, confirmed, "     \
 	"counter, created_at, last_used_at"
+#define PG_SESSION_COLS                                                     \
+	"id, tenant_id, user_id, kind, amr, created_at, expires_at, revoked_at"
+#define PG_MAIL_COLS                                                        \
+	"id, tenant_id, user_id, kind, to_addr, data, created_at, "         \
+	"next_attempt, attempts"
 #define PG_LOCK_COLS "key, tenant_id, email, failures, locked_until, updated_at"
 
 /* Every statement, X(name, sql). Each connection prepares all of them
@@ -81,8 +86,33 @@
 	  "is_disabled = $4::int WHERE id = $1")                              \
 	X(PG_SESSION_INSERT,                                                  \
 	  "INSERT INTO sessions(id, tenant_id, user_id, kind, amr, created_at, " \
-	  "expires_at, revoked_at) VALUES($1, $2, $3, $4::int, $5, $6::bigint, " \
-	  "$7::bigint, $8::bigint)")                                          \
+	  "expires_at, revoked_at, last_used_at, ip, user_agent) "            \
+	  "VALUES($1, $2, $3, $4::int, $5, $6::bigint, $7::bigint, $8::bigint, " \
+	  "$9::bigint, $10, $11)")                                            \
+	X(PG_SESSION_TOUCH,                                                   \
+	  "UPDATE sessions SET last_used_at = GREATEST(last_used_at, $2::bigint) " \
+	  "WHERE id = $1")                                                    \
+	X(PG_USER_SESSIONS,                                                   \
+	  "SELECT " PG_SESSION_COLS ", last_used_at, ip, user_agent "         \
+	  "FROM sessions WHERE user_id = $1 AND revoked_at = 0 AND "          \
+	  "expires_at > $2::bigint ORDER BY created_at DESC, id COLLATE \"C\"") \
+	/* A new mailed token voids the user's earlier ones of its kind. */   \
+	X(PG_VOID_USER_SECRETS,                                               \
+	  "UPDATE secrets SET used_at = GREATEST($3::bigint, 1) WHERE "       \
+	  "kind = $1::int AND user_id = $2 AND $2 <> '' AND used_at = 0")     \
+	X(PG_MAIL_INSERT,                                                     \
+	  "INSERT INTO outbox(id, tenant_id, user_id, kind, to_addr, data, "  \
+	  "created_at, next_attempt, attempts) VALUES($1, $2, $3, $4::int, "  \
+	  "$5, $6, $7::bigint, $8::bigint, $9::int)")                         \
+	/* SKIP LOCKED: two nodes claiming at once take different rows, and  \
+	 * the outer WHERE re-checks a row another claim changed meanwhile. */ \
+	X(PG_MAIL_CLAIM,                                                      \
+	  "UPDATE outbox SET attempts = attempts + 1, "                       \
+	  "next_attempt = $1::bigint + $2::bigint * (1 << LEAST(attempts, 12)) " \
+	  "WHERE next_attempt <= $1::bigint AND id IN (SELECT id FROM outbox " \
+	  "WHERE next_attempt <= $1::bigint ORDER BY next_attempt, id COLLATE \"C\" " \
+	  "LIMIT $3::int FOR UPDATE SKIP LOCKED) RETURNING " PG_MAIL_COLS)     \
+	X(PG_MAIL_DELETE, "DELETE FROM outbox WHERE id = $1")                 \
 	X(PG_SESSION_PRINCIPAL,                                               \
 	  "SELECT s.id, s.tenant_id, s.user_id, s.kind, s.amr, s.created_at, " \
 	  "s.expires_at, s.revoked_at, "                                      \
@@ -113,7 +143,7 @@
 	  "UPDATE secrets SET used_at = GREATEST($2::bigint, 1) "             \
 	  "WHERE used_at = 0 AND (session_id IN (SELECT id FROM sessions "    \
 	  "WHERE user_id = $1 AND revoked_at = 0 AND id <> $3) OR "           \
-	  "(user_id = $1 AND session_id = '' AND kind IN (3, 4, 5)))")        \
+	  "(user_id = $1 AND session_id = '' AND kind IN (3, 4, 5, 8, 9, 10)))")        \
 	X(PG_USER_REVOKE_OTHER_SESSIONS,                                      \
 	  "UPDATE sessions SET revoked_at = $2::bigint "                      \
 	  "WHERE user_id = $1 AND revoked_at = 0 AND id <> $3")               \

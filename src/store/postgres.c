@@ -595,6 +595,9 @@ op_session_create(ts_store *s, const ts_session *x)
 	pg_arg_int(&a, x->created_at);
 	pg_arg_int(&a, x->expires_at);
 	pg_arg_int(&a, x->revoked_at);
+	pg_arg_int(&a, x->last_used_at ? x->last_used_at : x->created_at);
+	pg_arg_text(&a, x->ip);
+	pg_arg_text(&a, x->user_agent);
 	return run(s, PG_SESSION_INSERT, &a);
 }
 
@@ -814,7 +817,12 @@ op_secret_rotate(ts_store *s, int kind, const char *old_hash, int64_t now, const
 	ts_strlcpy(next.user_id, tmp.user_id, sizeof(next.user_id));
 	ts_strlcpy(next.session_id, tmp.session_id, sizeof(next.session_id));
 	args_secret(&a, &next);
-	if ((r = pg_run(&k, PG_SECRET_INSERT, &a)) == TS_OK)
+	if ((r = pg_run(&k, PG_SECRET_INSERT, &a)) != TS_OK)
+		goto out;
+	memset(&a, 0, sizeof a);
+	pg_arg_text(&a, tmp.session_id);
+	pg_arg_int(&a, now);
+	if ((r = pg_run(&k, PG_SESSION_TOUCH, &a)) == TS_OK)
 		r = pg_cmd(&k, "COMMIT");
 out:
 	r = pg_end(&k, r);                    /* rolls back unless committed */
@@ -845,6 +853,128 @@ op_secret_attempt(ts_store *s, int kind, const char *hash, int max, int *n)
 			r = TS_E_NOT_FOUND;
 	}
 	return pg_end(&k, r);
+}
+
+/* ---- the account life cycle ------------------------------------------ */
+
+static ts_err
+op_user_sessions_list(ts_store *s, const char *user_id, int64_t now, ts_session_cb cb,
+                      void *arg)
+{
+	pg_args a = { 0 };
+	PGresult *res;
+	ts_session x;
+	ts_err r;
+
+	pg_arg_text(&a, user_id);
+	pg_arg_int(&a, now);
+	if ((r = fetch_all(s, PG_USER_SESSIONS, &a, &res)) != TS_OK)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		row_session(res, i, 0, &x);
+		x.last_used_at = pg_col_int(res, i, 8);
+		pg_col_text(res, i, 9, PG_BUF(&x, ip));
+		pg_col_text(res, i, 10, PG_BUF(&x, user_agent));
+		if (cb(arg, &x) != 0)
+			break;
+	}
+	PQclear(res);
+	return TS_OK;
+}
+
+static void
+args_mail(pg_args *a, const ts_mail *m)
+{
+	pg_arg_text(a, m->id);
+	pg_arg_text(a, m->tenant_id);
+	pg_arg_text(a, m->user_id);
+	pg_arg_int(a, m->kind);
+	pg_arg_text(a, m->to);
+	pg_arg_text(a, m->data);
+	pg_arg_int(a, m->created_at);
+	pg_arg_int(a, m->next_attempt);
+	pg_arg_int(a, m->attempts);
+}
+
+/* One transaction: the mail and the secrets it carries exist together or
+ * not at all. */
+static ts_err
+op_mail_put(ts_store *s, const ts_mail *m, const ts_secret *token, const ts_secret *code)
+{
+	pg_args a;
+	pg_call k;
+	ts_err r;
+
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_cmd(&k, "BEGIN")) != TS_OK)
+		goto out;
+	if (token) {
+		memset(&a, 0, sizeof a);
+		pg_arg_int(&a, token->kind);
+		pg_arg_text(&a, token->user_id);
+		pg_arg_int(&a, token->created_at);
+		if ((r = pg_run(&k, PG_VOID_USER_SECRETS, &a)) != TS_OK)
+			goto out;
+		memset(&a, 0, sizeof a);
+		args_secret(&a, token);
+		if ((r = pg_run(&k, PG_SECRET_INSERT, &a)) != TS_OK)
+			goto out;
+	}
+	if (code) {
+		memset(&a, 0, sizeof a);
+		args_secret(&a, code);
+		if ((r = pg_run(&k, PG_SECRET_REPLACE, &a)) != TS_OK)
+			goto out;
+	}
+	memset(&a, 0, sizeof a);
+	args_mail(&a, m);
+	if ((r = pg_run(&k, PG_MAIL_INSERT, &a)) == TS_OK)
+		r = pg_cmd(&k, "COMMIT");
+out:
+	return pg_end(&k, r);                 /* rolls back unless committed */
+}
+
+static ts_err
+op_mail_claim(ts_store *s, int64_t now, int64_t delay, int max, ts_mail *out, int *n)
+{
+	pg_args a = { 0 };
+	pg_call k;
+	ts_err r;
+
+	*n = 0;
+	if (max <= 0)
+		return TS_OK;
+	pg_arg_int(&a, now);
+	pg_arg_int(&a, delay);
+	pg_arg_int(&a, max);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, PG_MAIL_CLAIM, &a)) == TS_OK) {
+		for (int i = 0; i < pg_rows(&k) && *n < max; i++) {
+			ts_mail *m = &out[(*n)++];
+			memset(m, 0, sizeof *m);
+			pg_col_text(k.res, i, 0, PG_BUF(m, id));
+			pg_col_text(k.res, i, 1, PG_BUF(m, tenant_id));
+			pg_col_text(k.res, i, 2, PG_BUF(m, user_id));
+			m->kind = (int)pg_col_int(k.res, i, 3);
+			pg_col_text(k.res, i, 4, PG_BUF(m, to));
+			pg_col_text(k.res, i, 5, PG_BUF(m, data));
+			m->created_at = pg_col_int(k.res, i, 6);
+			m->next_attempt = pg_col_int(k.res, i, 7);
+			m->attempts = (int)pg_col_int(k.res, i, 8);
+		}
+	}
+	r = pg_end(&k, r);
+	if (r != TS_OK)
+		*n = 0;
+	return r;
+}
+
+static ts_err
+op_mail_delete(ts_store *s, const char *id)
+{
+	return change1(s, PG_MAIL_DELETE, id);
 }
 
 /* ---- signing keys --------------------------------------------------- */
@@ -1499,4 +1629,8 @@ const ts_store_ops ts_store_postgres = {
 	/* pg_dump / pg_restore (docs/OPERATIONS.md): no file to copy. */
 	.backup = NULL,
 	.restore = NULL,
+	.user_sessions_list = op_user_sessions_list,
+	.mail_put = op_mail_put,
+	.mail_claim = op_mail_claim,
+	.mail_delete = op_mail_delete,
 };

@@ -576,6 +576,9 @@ op_session_create(ts_store *s, const ts_session *x)
 	sq_int(&k, 6, x->created_at);
 	sq_int(&k, 7, x->expires_at);
 	sq_int(&k, 8, x->revoked_at);
+	sq_int(&k, 9, x->last_used_at ? x->last_used_at : x->created_at);
+	sq_text(&k, 10, x->ip);
+	sq_text(&k, 11, x->user_agent);
 	return sq_end(&k, sq_exec(&k));
 }
 
@@ -788,6 +791,10 @@ op_secret_rotate(ts_store *s, int kind, const char *old_hash, int64_t now, const
 	ts_strlcpy(next.user_id, tmp.user_id, sizeof(next.user_id));
 	ts_strlcpy(next.session_id, tmp.session_id, sizeof(next.session_id));
 	bind_secret(&k, &next);
+	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_SESSION_TOUCH)) != TS_OK)
+		goto out;
+	sq_text(&k, 1, tmp.session_id);
+	sq_int(&k, 2, now);
 	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_COMMIT)) != TS_OK)
 		goto out;
 	r = sq_exec(&k);
@@ -833,6 +840,147 @@ op_secret_replace(ts_store *s, const ts_secret *x)
 		return r;
 	bind_secret(&k, x);
 	return sq_end(&k, sq_exec(&k));
+}
+
+/* ---- ops: the account life cycle -------------------------------------- */
+
+static ts_err
+op_user_sessions_list(ts_store *s, const char *user_id, int64_t now, ts_session_cb cb,
+                      void *arg)
+{
+	ts_session *rows = NULL, *grown;
+	size_t n = 0, cap = 0;
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_READ, ST_USER_SESSIONS, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, user_id);
+	sq_int(&k, 2, now);
+	/* Copied out first: the callback runs with no connection held. */
+	while ((r = sq_row(&k)) == TS_OK) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			if (!(grown = realloc(rows, cap * sizeof *rows))) {
+				r = TS_E_NOMEM;
+				break;
+			}
+			rows = grown;
+		}
+		row_session_at(k.st, 0, &rows[n]);
+		rows[n].last_used_at = sqlite3_column_int64(k.st, 8);
+		sq_col_text(k.st, 9, SQ_BUF(&rows[n], ip));
+		sq_col_text(k.st, 10, SQ_BUF(&rows[n], user_agent));
+		n++;
+	}
+	r = sq_end(&k, r == TS_E_NOT_FOUND ? TS_OK : r);
+	for (size_t i = 0; r == TS_OK && i < n; i++)
+		if (cb(arg, &rows[i]) != 0)
+			break;
+	free(rows);
+	return r;
+}
+
+static void
+bind_mail(sq_call *k, const ts_mail *m)
+{
+	sq_text(k, 1, m->id);
+	sq_text(k, 2, m->tenant_id);
+	sq_text(k, 3, m->user_id);
+	sq_int(k, 4, m->kind);
+	sq_text(k, 5, m->to);
+	sq_text(k, 6, m->data);
+	sq_int(k, 7, m->created_at);
+	sq_int(k, 8, m->next_attempt);
+	sq_int(k, 9, m->attempts);
+}
+
+/* One transaction: the mail and the secrets it carries exist together or
+ * not at all. */
+static ts_err
+op_mail_put(ts_store *s, const ts_mail *m, const ts_secret *token, const ts_secret *code)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_BEGIN, &k)) != TS_OK)
+		return r;
+	if ((r = sq_exec(&k)) != TS_OK)
+		goto out;
+	if (token) {
+		if ((r = sq_use(&k, ST_VOID_USER_SECRETS)) != TS_OK)
+			goto out;
+		sq_int(&k, 1, token->kind);
+		sq_text(&k, 2, token->user_id);
+		sq_int(&k, 3, token->created_at);
+		if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_SECRET_INSERT)) != TS_OK)
+			goto out;
+		bind_secret(&k, token);
+		if ((r = sq_exec(&k)) != TS_OK)
+			goto out;
+	}
+	if (code) {
+		if ((r = sq_use(&k, ST_SECRET_REPLACE)) != TS_OK)
+			goto out;
+		bind_secret(&k, code);
+		if ((r = sq_exec(&k)) != TS_OK)
+			goto out;
+	}
+	if ((r = sq_use(&k, ST_MAIL_INSERT)) != TS_OK)
+		goto out;
+	bind_mail(&k, m);
+	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_COMMIT)) != TS_OK)
+		goto out;
+	r = sq_exec(&k);
+out:
+	return sq_end(&k, r);                 /* rolls back unless committed */
+}
+
+static void
+row_mail(sqlite3_stmt *st, ts_mail *m)
+{
+	memset(m, 0, sizeof *m);
+	sq_col_text(st, 0, SQ_BUF(m, id));
+	sq_col_text(st, 1, SQ_BUF(m, tenant_id));
+	sq_col_text(st, 2, SQ_BUF(m, user_id));
+	m->kind = sqlite3_column_int(st, 3);
+	sq_col_text(st, 4, SQ_BUF(m, to));
+	sq_col_text(st, 5, SQ_BUF(m, data));
+	m->created_at = sqlite3_column_int64(st, 6);
+	m->next_attempt = sqlite3_column_int64(st, 7);
+	m->attempts = sqlite3_column_int(st, 8);
+}
+
+static ts_err
+op_mail_claim(ts_store *s, int64_t now, int64_t delay, int max, ts_mail *out, int *n)
+{
+	sq_call k;
+	ts_err r;
+
+	*n = 0;
+	if (max <= 0)
+		return TS_OK;
+	if ((r = sq_begin(s, SQ_WRITE, ST_MAIL_CLAIM, &k)) != TS_OK)
+		return r;
+	sq_int(&k, 1, now);
+	sq_int(&k, 2, delay);
+	sq_int(&k, 3, max);
+	while (*n < max && (r = sq_row(&k)) == TS_OK)
+		row_mail(k.st, &out[(*n)++]);
+	if (r == TS_OK)
+		r = sq_exec(&k);               /* finish, so the commit is checked */
+	else if (r == TS_E_NOT_FOUND)
+		r = TS_OK;                     /* stepped to the end already */
+	r = sq_end(&k, r);
+	if (r != TS_OK)
+		*n = 0;
+	return r;
+}
+
+static ts_err
+op_mail_delete(ts_store *s, const char *id)
+{
+	return change_by_key(s, ST_MAIL_DELETE, id);
 }
 
 /* ---- ops: signing keys ----------------------------------------------- */
@@ -1510,4 +1658,8 @@ const ts_store_ops ts_store_sqlite = {
 	.sweep = op_sweep,
 	.backup = sq_op_backup,
 	.restore = sq_op_restore,
+	.user_sessions_list = op_user_sessions_list,
+	.mail_put = op_mail_put,
+	.mail_claim = op_mail_claim,
+	.mail_delete = op_mail_delete,
 };

@@ -30,6 +30,9 @@
 #define SQ_FACTOR_COLS                                                      \
 	"id, tenant_id, user_id, kind, name, lookup, data, confirmed, "     \
 	"counter, created_at, last_used_at"
+#define SQ_MAIL_COLS                                                        \
+	"id, tenant_id, user_id, kind, to_addr, data, created_at, "         \
+	"next_attempt, attempts"
 #define SQ_LOCK_COLS "key, tenant_id, email, failures, locked_until, updated_at"
 
 /* Every statement the backend runs, X(name, sql): each connection prepares
@@ -83,7 +86,29 @@
 	  "WHERE id = ?1")                                                    \
 	X(ST_SESSION_INSERT,                                                  \
 	  "INSERT INTO sessions(id, tenant_id, user_id, kind, amr, created_at, " \
-	  "expires_at, revoked_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")   \
+	  "expires_at, revoked_at, last_used_at, ip, user_agent) "            \
+	  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")             \
+	X(ST_SESSION_TOUCH,                                                   \
+	  "UPDATE sessions SET last_used_at = max(last_used_at, ?2) WHERE id = ?1") \
+	X(ST_USER_SESSIONS,                                                   \
+	  "SELECT " SQ_SESSION_COLS ", last_used_at, ip, user_agent "         \
+	  "FROM sessions WHERE user_id = ?1 AND revoked_at = 0 AND "          \
+	  "expires_at > ?2 ORDER BY created_at DESC, id")                     \
+	/* A new mailed token voids the user's earlier ones of its kind. */   \
+	X(ST_VOID_USER_SECRETS,                                               \
+	  "UPDATE secrets SET used_at = max(?3, 1) WHERE kind = ?1 AND "      \
+	  "user_id = ?2 AND ?2 <> '' AND used_at = 0")                        \
+	X(ST_MAIL_INSERT,                                                     \
+	  "INSERT INTO outbox(id, tenant_id, user_id, kind, to_addr, data, "  \
+	  "created_at, next_attempt, attempts) "                              \
+	  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                       \
+	/* One statement under SQLite's write lock: no mail is claimed twice. */ \
+	X(ST_MAIL_CLAIM,                                                      \
+	  "UPDATE outbox SET attempts = attempts + 1, "                       \
+	  "next_attempt = ?1 + ?2 * (1 << min(attempts, 12)) "                \
+	  "WHERE id IN (SELECT id FROM outbox WHERE next_attempt <= ?1 "      \
+	  "ORDER BY next_attempt, id LIMIT ?3) RETURNING " SQ_MAIL_COLS)      \
+	X(ST_MAIL_DELETE, "DELETE FROM outbox WHERE id = ?1")                 \
 	X(ST_SESSION_PRINCIPAL,                                               \
 	  "SELECT s.id, s.tenant_id, s.user_id, s.kind, s.amr, s.created_at, " \
 	  "s.expires_at, s.revoked_at, "                                      \
@@ -116,7 +141,7 @@
 	  "UPDATE secrets SET used_at = max(?2, 1) WHERE used_at = 0 AND "    \
 	  "(session_id IN (SELECT id FROM sessions WHERE user_id = ?1 AND "   \
 	  "revoked_at = 0 AND id <> ?3) OR (user_id = ?1 AND session_id = '' " \
-	  "AND kind IN (3, 4, 5)))")                                          \
+	  "AND kind IN (3, 4, 5, 8, 9, 10)))")                                          \
 	X(ST_USER_REVOKE_OTHER_SESSIONS,                                      \
 	  "UPDATE sessions SET revoked_at = ?2 "                              \
 	  "WHERE user_id = ?1 AND revoked_at = 0 AND id <> ?3")               \

@@ -151,6 +151,24 @@ const char *const sq_migrations[] = {
 	"CREATE VIEW totp AS SELECT user_id, data AS secret_b32, confirmed, "
 	"  counter AS last_step, created_at FROM factors WHERE kind = 1;"
 	"ALTER TABLE tenants ADD COLUMN mfa_factors INTEGER NOT NULL DEFAULT 0;",
+	/* 9: the account life cycle (issue 9): what a user's list of
+	 * sessions shows, the index that voids a user's earlier mailed
+	 * tokens, and the durable mail outbox (mail_put, mail_claim). */
+	"ALTER TABLE sessions ADD COLUMN last_used_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sessions ADD COLUMN ip TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE sessions ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX secrets_user ON secrets(user_id, kind);"
+	"CREATE TABLE outbox ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  tenant_id TEXT NOT NULL,"
+	"  user_id TEXT NOT NULL,"
+	"  kind INTEGER NOT NULL,"
+	"  to_addr TEXT NOT NULL,"
+	"  data TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  next_attempt INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX outbox_due ON outbox(next_attempt);",
 };
 
 const int sq_migration_count = (int)(sizeof sq_migrations / sizeof sq_migrations[0]);

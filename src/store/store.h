@@ -75,6 +75,12 @@ typedef struct ts_session {
 	int64_t created_at;
 	int64_t expires_at;          /* absolute end, refresh cannot pass it */
 	int64_t revoked_at;          /* 0 when live */
+	/* Client facts for the user's list of sessions (issue 9): set at
+	 * creation; last_used_at moves at each refresh only (secret_rotate),
+	 * so a bearer call costs no write. */
+	int64_t last_used_at;
+	char ip[64];                 /* "" when unknown */
+	char user_agent[256];        /* truncated, "" when none */
 } ts_session;
 
 /* Opaque, hashed, expiring secrets of every kind share one table. */
@@ -86,7 +92,33 @@ typedef enum {
 	TS_SECRET_EMAIL_OTP = 5,     /* emailed code: user_id, data = bound token */
 	TS_SECRET_ENROLL_CODE = 6,   /* enrolment proof code: session_id, data = code hash */
 	TS_SECRET_ENROLL_LINK = 7,   /* admin-issued enrolment link: tenant_id, user_id */
+	TS_SECRET_VERIFY = 8,        /* mailed address-verification token: tenant_id, user_id */
+	TS_SECRET_RESET = 9,         /* mailed password-reset (or invitation) token */
+	TS_SECRET_MAIL_CODE = 10,    /* the 6-digit code of a mailed token: hash = the
+	                              * account's code key, data = "CODEHASH TOKENHASH" */
 } ts_secret_kind;
+
+/* A mail waiting in the outbox (account.c renders it when it is sent). */
+typedef enum {
+	TS_MAIL_DISCARD = 0,         /* equal-cost stand-in for no account: deleted unsent */
+	TS_MAIL_VERIFY = 1,
+	TS_MAIL_RESET = 2,
+	TS_MAIL_EXISTING = 3,        /* "you already have an account" */
+	TS_MAIL_PW_CHANGED = 4,
+	TS_MAIL_INVITE = 5,
+} ts_mail_kind;
+
+typedef struct ts_mail {
+	char id[TS_ID_SZ];
+	char tenant_id[TS_ID_SZ];
+	char user_id[TS_ID_SZ];
+	int kind;                    /* ts_mail_kind */
+	char to[TS_EMAIL_MAX + 1];
+	char data[512];              /* sealed by the engine (token, code), "" when none */
+	int64_t created_at;
+	int64_t next_attempt;        /* not claimed again before */
+	int attempts;                /* claims so far */
+} ts_mail;
 
 typedef struct ts_secret {
 	char hash[TS_HASH_SZ];       /* primary key together with kind */
@@ -187,6 +219,7 @@ typedef int (*ts_key_cb)(void *arg, const ts_signing_key *k); /* non-zero stops 
 typedef int (*ts_lock_cb)(void *arg, const ts_lock *l);       /* non-zero stops */
 typedef int (*ts_totp_cb)(void *arg, const ts_totp *t);       /* non-zero stops */
 typedef int (*ts_factor_cb)(void *arg, const ts_factor *f);   /* non-zero stops */
+typedef int (*ts_session_cb)(void *arg, const ts_session *s); /* non-zero stops */
 
 /* Whether ts_store_open may create a database that does not exist yet.
  * Only commands that start a deployment (serve, tenant add, db migrate)
@@ -293,7 +326,8 @@ typedef struct ts_store_ops {
 	/* Rotation in one transaction: consumes old_hash exactly as
 	 * secret_consume does and, only if that succeeded, stores a fresh
 	 * secret of the same kind, tenant, user and session with new_hash,
-	 * created now and expiring at new_expires. Same returns. */
+	 * created now and expiring at new_expires, and sets the session's
+	 * last_used_at to now. Same returns. */
 	ts_err (*secret_rotate)(ts_store *s, int kind, const char *old_hash, int64_t now,
 	                        const char *new_hash, int64_t new_expires, ts_secret *out);
 	/* Claims one of a secret's max attempts (a guess at a code), atomic
@@ -469,6 +503,31 @@ typedef struct ts_store_ops {
 	 * out; *n gets how many (fewer than max: that was the last page). */
 	ts_err (*user_page)(ts_store *s, const char *tenant_id, const char *after, ts_user *out,
 	                    int max, int *n);
+
+	/* ---- the account life cycle (issue 9) ---- */
+
+	/* Live sessions of a user (revoked_at 0, expires_at > now), newest
+	 * first (created_at descending, then id). An unknown user has none. */
+	ts_err (*user_sessions_list)(ts_store *s, const char *user_id, int64_t now,
+	                             ts_session_cb cb, void *arg);
+	/* Enqueues mail m in one transaction with the secrets it carries
+	 * (either may be NULL): token is inserted after every unused secret
+	 * of its kind and user is marked used (a new token voids the one
+	 * before; nothing is voided for user_id ""); code replaces any secret
+	 * of its kind and hash (fresh attempts). CONFLICT on a taken mail id
+	 * or token hash (nothing stored). */
+	ts_err (*mail_put)(ts_store *s, const ts_mail *m, const ts_secret *token,
+	                   const ts_secret *code);
+	/* Claims up to max mails due at now (next_attempt <= now), oldest due
+	 * first, atomically across processes (a mail is claimed by one caller
+	 * only): each gets attempts + 1 and next_attempt = now + delay *
+	 * 2^min(attempts before, 12), its retry time should this delivery
+	 * fail (and its lease while it is tried). *n gets how many went to
+	 * out. */
+	ts_err (*mail_claim)(ts_store *s, int64_t now, int64_t delay, int max, ts_mail *out,
+	                     int *n);
+	/* Deletes a mail (sent, or not to be sent). NOT_FOUND when absent. */
+	ts_err (*mail_delete)(ts_store *s, const char *id);
 } ts_store_ops;
 
 #define TS_USER_BATCH_MAX 1000

@@ -1964,6 +1964,238 @@ test_factor_races(ts_store *s)
 	}
 }
 
+/* ---- the account life cycle (issue 9) --------------------------------- */
+
+static int
+collect_session(void *arg, const ts_session *x)
+{
+	ts_session *out = arg;
+
+	for (int i = 0; i < 4; i++)
+		if (!out[i].id[0]) {
+			out[i] = *x;
+			return 0;
+		}
+	return 1;
+}
+
+/* user_sessions_list: live ones only, newest first, with their client
+ * facts; secret_rotate moves last_used_at. */
+static void
+test_session_list(ts_store *s)
+{
+	ts_session ss[3], got[4];
+	ts_secret x = { 0 }, out;
+	ts_tenant t;
+	ts_user u;
+	char h2[TS_HASH_SZ];
+
+	seed(s, 900, 901, &t, &u);
+	for (int i = 0; i < 3; i++) {
+		memset(&ss[i], 0, sizeof ss[i]);
+		mkid(ss[i].id, 910 + (unsigned)i);
+		memcpy(ss[i].tenant_id, t.id, sizeof ss[i].tenant_id);
+		memcpy(ss[i].user_id, u.id, sizeof ss[i].user_id);
+		strcpy(ss[i].amr, "pwd");
+		ss[i].created_at = 100 + i;
+		ss[i].expires_at = i == 2 ? 150 : 9999;   /* the third ends at 150 */
+		snprintf(ss[i].ip, sizeof ss[i].ip, "192.0.2.%d", i + 1);
+		snprintf(ss[i].user_agent, sizeof ss[i].user_agent, "agent/%d", i);
+		CHECK(s->ops->session_create(s, &ss[i]) == TS_OK);
+	}
+	memset(got, 0, sizeof got);
+	CHECK(s->ops->user_sessions_list(s, u.id, 200, collect_session, got) == TS_OK);
+	CHECK_STR(got[0].id, ss[1].id);
+	CHECK_STR(got[1].id, ss[0].id);
+	CHECK(got[2].id[0] == '\0');
+	CHECK_STR(got[0].ip, "192.0.2.2");
+	CHECK_STR(got[0].user_agent, "agent/1");
+	CHECK(got[0].created_at == 101 && got[0].last_used_at == 101);
+	/* A refresh of the first session moves its last use. */
+	x.kind = TS_SECRET_REFRESH;
+	mkhash(x.hash, 930);
+	memcpy(x.tenant_id, t.id, sizeof x.tenant_id);
+	memcpy(x.user_id, u.id, sizeof x.user_id);
+	memcpy(x.session_id, ss[0].id, sizeof x.session_id);
+	x.created_at = 100;
+	x.expires_at = 9999;
+	CHECK(s->ops->secret_put(s, &x) == TS_OK);
+	mkhash(h2, 931);
+	CHECK(s->ops->secret_rotate(s, TS_SECRET_REFRESH, x.hash, 170, h2, 9999, &out) == TS_OK);
+	CHECK(s->ops->session_revoke(s, ss[1].id, 180) == TS_OK);
+	memset(got, 0, sizeof got);
+	CHECK(s->ops->user_sessions_list(s, u.id, 200, collect_session, got) == TS_OK);
+	CHECK_STR(got[0].id, ss[0].id);
+	CHECK(got[0].last_used_at == 170);
+	CHECK(got[1].id[0] == '\0');
+	memset(got, 0, sizeof got);
+	CHECK(s->ops->user_sessions_list(s, "00000000-0000-4000-8000-000000000999", 200,
+	                                 collect_session, got) == TS_OK);
+	CHECK(got[0].id[0] == '\0');
+}
+
+static void
+mk_mail(ts_mail *m, unsigned n, const ts_user *u, int64_t due)
+{
+	memset(m, 0, sizeof *m);
+	mkid(m->id, n);
+	memcpy(m->tenant_id, u->tenant_id, sizeof m->tenant_id);
+	memcpy(m->user_id, u->id, sizeof m->user_id);
+	m->kind = TS_MAIL_RESET;
+	memcpy(m->to, u->email, sizeof m->to);
+	strcpy(m->data, "tsk1.sealed");
+	m->created_at = due;
+	m->next_attempt = due;
+}
+
+/* mail_put: the mail and its secrets together; a new token voids the
+ * user's earlier one of its kind; mail_claim and its backoff. */
+static void
+test_outbox(ts_store *s)
+{
+	ts_secret tok = { 0 }, code = { 0 }, got;
+	ts_mail m, out[8];
+	ts_tenant t;
+	ts_user u;
+	int n = -1;
+
+	seed(s, 940, 941, &t, &u);
+	tok.kind = TS_SECRET_RESET;
+	mkhash(tok.hash, 950);
+	memcpy(tok.tenant_id, t.id, sizeof tok.tenant_id);
+	memcpy(tok.user_id, u.id, sizeof tok.user_id);
+	tok.created_at = 1000;
+	tok.expires_at = 5000;
+	code = tok;
+	code.kind = TS_SECRET_MAIL_CODE;
+	mkhash(code.hash, 960);
+	strcpy(code.data, "first");
+	mk_mail(&m, 970, &u, 1000);
+	CHECK(s->ops->mail_put(s, &m, &tok, &code) == TS_OK);
+	CHECK(s->ops->secret_get(s, TS_SECRET_RESET, tok.hash, &got) == TS_OK && got.used_at == 0);
+	/* The second token voids the first; the code row is replaced. */
+	mkhash(tok.hash, 951);
+	tok.created_at = 1010;
+	strcpy(code.data, "second");
+	mk_mail(&m, 971, &u, 1010);
+	CHECK(s->ops->mail_put(s, &m, &tok, &code) == TS_OK);
+	mkhash(got.hash, 950);
+	CHECK(s->ops->secret_get(s, TS_SECRET_RESET, got.hash, &got) == TS_OK);
+	CHECK(got.used_at == 1010);
+	CHECK(s->ops->secret_get(s, TS_SECRET_RESET, tok.hash, &got) == TS_OK && got.used_at == 0);
+	CHECK(s->ops->secret_get(s, TS_SECRET_MAIL_CODE, code.hash, &got) == TS_OK);
+	CHECK_STR(got.data, "second");
+	/* A taken token hash: nothing of the call is stored. */
+	mk_mail(&m, 972, &u, 1020);
+	CHECK(s->ops->mail_put(s, &m, &tok, NULL) == TS_E_CONFLICT);
+	CHECK(s->ops->secret_get(s, TS_SECRET_RESET, tok.hash, &got) == TS_OK && got.used_at == 0);
+	/* user_id "": nothing is voided. */
+	tok.user_id[0] = '\0';
+	mkhash(tok.hash, 952);
+	mk_mail(&m, 973, &u, 1030);
+	m.kind = TS_MAIL_DISCARD;
+	CHECK(s->ops->mail_put(s, &m, &tok, NULL) == TS_OK);
+	mkhash(got.hash, 951);
+	CHECK(s->ops->secret_get(s, TS_SECRET_RESET, got.hash, &got) == TS_OK && got.used_at == 0);
+	/* A mail without secrets. */
+	mk_mail(&m, 974, &u, 3000);
+	CHECK(s->ops->mail_put(s, &m, NULL, NULL) == TS_OK);
+	CHECK(s->ops->mail_put(s, &m, NULL, NULL) == TS_E_CONFLICT);
+
+	/* Due at 1020: 970 and 971, oldest first; 972 was never stored. */
+	CHECK(s->ops->mail_claim(s, 1020, 10, 8, out, &n) == TS_OK);
+	CHECK(n == 2);
+	if (n == 2) {
+		int a = strcmp(out[0].id, out[1].id) < 0 ? 0 : 1;
+		mkid(m.id, 970);
+		CHECK_STR(out[a].id, m.id);
+		CHECK(out[a].attempts == 1 && out[a].next_attempt == 1030);
+		CHECK_STR(out[a].data, "tsk1.sealed");
+		CHECK_STR(out[a].to, u.email);
+		CHECK(out[a].kind == TS_MAIL_RESET);
+	}
+	/* Claimed: not due again until its retry time. */
+	CHECK(s->ops->mail_claim(s, 1025, 10, 8, out, &n) == TS_OK && n == 0);
+	/* At 1030: 970, 971 again (second try: 2 x delay) and 973; max 2. */
+	CHECK(s->ops->mail_claim(s, 1030, 10, 2, out, &n) == TS_OK && n == 2);
+	CHECK(s->ops->mail_claim(s, 1030, 10, 8, out, &n) == TS_OK && n == 1);
+	mkid(m.id, 971);
+	CHECK(s->ops->mail_delete(s, m.id) == TS_OK);
+	CHECK(s->ops->mail_delete(s, m.id) == TS_E_NOT_FOUND);
+	mkid(m.id, 973);
+	CHECK(s->ops->mail_delete(s, m.id) == TS_OK);
+	mkid(m.id, 970);
+	CHECK(s->ops->mail_claim(s, 1049, 10, 8, out, &n) == TS_OK && n == 0);
+	CHECK(s->ops->mail_claim(s, 1050, 10, 8, out, &n) == TS_OK && n == 1);
+	CHECK(n == 1 && out[0].attempts == 3 && out[0].next_attempt == 1050 + 40);
+	CHECK_STR(out[0].id, m.id);
+	/* Clean up for the race below: every mail gone. */
+	for (unsigned i = 970; i <= 974; i++) {
+		mkid(m.id, i);
+		(void)s->ops->mail_delete(s, m.id);
+	}
+}
+
+typedef struct claim_arg {
+	ts_store *s;
+	int got[40];
+	int n;
+} claim_arg;
+
+static void *
+claim_main(void *p)
+{
+	claim_arg *c = p;
+	ts_mail out[3];
+	int n;
+
+	for (int round = 0; round < 100; round++) {
+		if (c->s->ops->mail_claim(c->s, 10000, 1000, 3, out, &n) != TS_OK)
+			continue;
+		for (int i = 0; i < n && c->n < 40; i++)
+			c->got[c->n++] = atoi(out[i].id + 24);
+	}
+	return NULL;
+}
+
+/* Several claimers at once: every mail is claimed exactly once. */
+static void
+test_outbox_race(ts_store *s)
+{
+	claim_arg c[3];
+	pthread_t th[3];
+	int seen[30] = { 0 }, total = 0, twice = 0;
+	ts_tenant t;
+	ts_user u;
+	ts_mail m;
+
+	seed(s, 980, 981, &t, &u);
+	for (unsigned i = 0; i < 30; i++) {
+		mk_mail(&m, 10000 + i, &u, 9000);
+		CHECK(s->ops->mail_put(s, &m, NULL, NULL) == TS_OK);
+	}
+	for (int i = 0; i < 3; i++) {
+		memset(&c[i], 0, sizeof c[i]);
+		c[i].s = s;
+		pthread_create(&th[i], NULL, claim_main, &c[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < c[i].n; j++) {
+			int k = c[i].got[j] - 10000;
+			if (k >= 0 && k < 30 && seen[k]++)
+				twice++;
+			total++;
+		}
+	CHECK(total == 30);
+	CHECK(twice == 0);
+	for (unsigned i = 0; i < 30; i++) {
+		mkid(m.id, 10000 + i);
+		CHECK(s->ops->mail_delete(s, m.id) == TS_OK);
+	}
+}
+
 /* The suite every backend passes. */
 /* ---- backup and restore (ops backup, restore) ------------------------- */
 
@@ -2040,6 +2272,9 @@ conformance(ts_store *s)
 	test_factor_races(s);
 	test_races(s);
 	test_buckets(s);
+	test_session_list(s);
+	test_outbox(s);
+	test_outbox_race(s);
 	test_bench(s);
 	test_backup_restore(s);
 }
