@@ -129,7 +129,9 @@ export function isPgDb(db) {
  */
 export function sqlQuery(db, q) {
   if (PG_RE.test(db)) return psql(db, q);
-  return execFileSync('sqlite3', [db, q], { encoding: 'utf8' }).trim();
+  // A busy timeout: the server may hold the write lock (a rehash, a
+  // checkpoint) at the moment the test looks.
+  return execFileSync('sqlite3', ['-cmd', '.timeout 5000', db, q], { encoding: 'utf8' }).trim();
 }
 
 // ---- secrets: every password, token, refresh token and TOTP secret the
