@@ -6,7 +6,7 @@ what=${1:-build}
 
 build_pkgs=(gcc make meson ninja-build pkg-config
   libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev liboath-dev
-  libfido2-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev sqlite3 ca-certificates)
+  libfido2-dev libcbor-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev sqlite3 ca-certificates)
 # haproxy: the multi-node test; postgresql-15: the throwaway cluster of the
 # tests (scripts/pg.sh); psql: the black-box suite on PostgreSQL
 test_pkgs=(clang libclang-rt-14-dev curl haproxy postgresql-15 postgresql-client-15)   # and Node.js >= 20, see below
