@@ -53,6 +53,8 @@ iam_map(ts_err e, iam_stage st)
 	case TS_E_MFA_NOT_ENROLLED:
 	case TS_E_MAIL_UNCONFIGURED:
 	case TS_E_ENROLL_PROOF_REQUIRED:
+	case TS_E_REAUTH_REQUIRED:
+	case TS_E_LAST_FACTOR:
 	case TS_E__COUNT:
 		switch (st) {
 		case IAM_AT_LOGIN:

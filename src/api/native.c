@@ -74,6 +74,10 @@ native_map(ts_err e)
 	case TS_E_TENANT_CONFLICT:
 		return (native_err){ 400, "tenant_conflict",
 		                     "The request names two different tenants (body, X-Tenant-Slug, Host).", 0 };
+	case TS_E_REAUTH_REQUIRED:
+		return (native_err){ 403, "reauth_required", "Sign in again (within the last 5 minutes) to do this.", 0 };
+	case TS_E_LAST_FACTOR:
+		return (native_err){ 409, "last_factor", "The tenant requires a second factor; this is your last one.", 0 };
 	case TS_E__COUNT:
 		break;
 	}

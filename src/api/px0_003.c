@@ -42,6 +42,8 @@ px0_map(ts_err e)
 	case TS_E_EMAIL_SEND:
 	case TS_E_MAIL_UNCONFIGURED:
 	case TS_E_ENROLL_PROOF_REQUIRED:
+	case TS_E_REAUTH_REQUIRED:
+	case TS_E_LAST_FACTOR:
 	case TS_E__COUNT:
 		return (px0_err){ 500, "internal error", 0 };
 	case TS_E_INVALID:

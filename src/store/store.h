@@ -45,6 +45,7 @@ typedef struct ts_tenant {
 	int mfa_required;            /* every user must have a second factor */
 	int registration_open;       /* self-service sign-up allowed (issue 9) */
 	int password_min_length;     /* 0 = the engine's default for the tenant */
+	unsigned mfa_factors;        /* kinds allowed (mask of 1 << kind, auth/factor.h); 0 = all */
 	int64_t created_at;
 } ts_tenant;
 
@@ -123,6 +124,29 @@ typedef struct ts_totp {
 	int64_t created_at;
 } ts_totp;
 
+/* One second factor of a user (auth/factor.h says what kind means). A
+ * user may have several rows, of one kind or many. */
+#define TS_FACTOR_NAME_MAX 64
+#define TS_FACTOR_LOOKUP_MAX 1400    /* base64url of a 1023-byte credential id */
+#define TS_FACTOR_DATA_MAX 4096
+typedef struct ts_factor {
+	char id[TS_ID_SZ];
+	char tenant_id[TS_ID_SZ];
+	char user_id[TS_ID_SZ];
+	int kind;                    /* ts_factor_kind */
+	char name[TS_FACTOR_NAME_MAX + 1]; /* display name, "" for none */
+	/* A key the row is found by without its user (WebAuthn: the
+	 * credential id), unique per (tenant, kind) when not "". */
+	char lookup[TS_FACTOR_LOOKUP_MAX + 1];
+	/* Kind-specific text; sealed by the engine where it is secret
+	 * (TOTP), hashes where it is checked (recovery codes). */
+	char data[TS_FACTOR_DATA_MAX];
+	int confirmed;               /* 0 until enrolment is complete */
+	int64_t counter;             /* replay guard: TOTP's last step, WebAuthn's sign count */
+	int64_t created_at;
+	int64_t last_used_at;        /* 0 = never */
+} ts_factor;
+
 /* Failed password attempts of one account key (tenant + lower-cased
  * email), whether or not the user exists. */
 #define TS_LOCK_KEY_MAX 600
@@ -162,6 +186,7 @@ typedef int (*ts_tenant_cb)(void *arg, const ts_tenant *t);   /* non-zero stops 
 typedef int (*ts_key_cb)(void *arg, const ts_signing_key *k); /* non-zero stops */
 typedef int (*ts_lock_cb)(void *arg, const ts_lock *l);       /* non-zero stops */
 typedef int (*ts_totp_cb)(void *arg, const ts_totp *t);       /* non-zero stops */
+typedef int (*ts_factor_cb)(void *arg, const ts_factor *f);   /* non-zero stops */
 
 /* Whether ts_store_open may create a database that does not exist yet.
  * Only commands that start a deployment (serve, tenant add, db migrate)
@@ -304,7 +329,45 @@ typedef struct ts_store_ops {
 	ts_err (*key_set_private)(ts_store *s, const char *kid, const char *old_text,
 	                          const char *new_text);
 
-	/* TOTP. One per user; put replaces an unconfirmed one and gives
+	/* Factors (auth/factor.h). put: CONFLICT on a taken id or (tenant,
+	 * kind, lookup) with a non-empty lookup; NOT_FOUND for an unknown
+	 * user. replace: one transaction that deletes the user's rows of
+	 * f->kind and inserts f (a new recovery set voids the old). */
+	ts_err (*factor_put)(ts_store *s, const ts_factor *f);
+	ts_err (*factor_replace)(ts_store *s, const ts_factor *f);
+	/* By id, only when it is user_id's (NOT_FOUND otherwise). */
+	ts_err (*factor_get)(ts_store *s, const char *user_id, const char *id, ts_factor *out);
+	/* By (tenant, kind, lookup); NOT_FOUND. */
+	ts_err (*factor_find)(ts_store *s, const char *tenant_id, int kind, const char *lookup,
+	                      ts_factor *out);
+	/* Every row of a user, oldest first (created_at, then id); kind 0 =
+	 * every kind, else that kind only. The row lives during the call. */
+	ts_err (*factor_list)(ts_store *s, const char *user_id, int kind, ts_factor_cb cb,
+	                      void *arg);
+	/* Deletes user_id's row id. keep_mask != 0: only when another
+	 * confirmed row of the user whose kind is in keep_mask (bit 1 << kind)
+	 * remains, judged atomically with the delete (two racing deletes of
+	 * a user's last two such rows cannot both win): TS_E_CONFLICT, and
+	 * nothing deleted, otherwise. NOT_FOUND when absent. */
+	ts_err (*factor_delete)(ts_store *s, const char *user_id, const char *id,
+	                        unsigned keep_mask);
+	/* The replay guard, one statement: sets counter and last_used_at =
+	 * now only when counter > the stored one; TS_E_TOKEN_REUSED when not
+	 * (replay, or a WebAuthn counter that went back); NOT_FOUND. */
+	ts_err (*factor_advance)(ts_store *s, const char *id, int64_t counter, int64_t now);
+	/* Compare-and-set of data (a recovery code struck out): sets data =
+	 * new_data and last_used_at = now only when data still is old_data.
+	 * NOT_FOUND when no row id holds old_data. */
+	ts_err (*factor_set_data)(ts_store *s, const char *id, const char *old_data,
+	                          const char *new_data, int64_t now);
+	/* last_used_at = now (a use with no counter). NOT_FOUND. */
+	ts_err (*factor_touch)(ts_store *s, const char *id, int64_t now);
+	/* Tenant policy: mfa_required and the allowed kinds. NOT_FOUND. */
+	ts_err (*tenant_set_mfa)(ts_store *s, const char *tenant_id, int mfa_required,
+	                         unsigned mfa_factors);
+
+	/* TOTP, kept in the factors table (kind 1, secret in data, last step
+	 * in counter): the ops below are views of it. One per user; put replaces an unconfirmed one and gives
 	 * CONFLICT over a confirmed one. get/confirm/delete: NOT_FOUND. */
 	ts_err (*totp_put)(ts_store *s, const ts_totp *t);
 	ts_err (*totp_get)(ts_store *s, const char *user_id, ts_totp *out);
