@@ -42,6 +42,11 @@ typedef struct ts_auth_config {
 	 * again gets the same successor (a lost answer, racing tabs); 0 =
 	 * strict rotation: any second use is a reuse. */
 	int64_t refresh_reuse_interval;
+	/* WebAuthn (auth/webauthn.h): the RP ID ("" or NULL = the issuer's
+	 * host) and the origins clientDataJSON may name, comma-separated
+	 * ("" or NULL = the issuer's origin); copied. */
+	const char *webauthn_rp_id;
+	const char *webauthn_origins;
 } ts_auth_config;
 
 typedef struct ts_auth ts_auth;

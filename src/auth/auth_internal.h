@@ -46,7 +46,13 @@ struct ts_auth {
 	int pwtime_ready;
 	ts_kek kek;                  /* the key file's key (seal.h) */
 	unsigned char successor_key[TS_KEK_LEN]; /* HMAC key of refresh successors */
+	char *wa_rp_id;              /* WebAuthn RP ID (webauthn.c) */
+	char *wa_origins;            /* allowed origins, normalised, comma-separated */
 };
+
+/* webauthn.c: the RP ID and origins from the config (defaults from the
+ * issuer). TS_E_INVALID for an origin that does not normalise. */
+ts_err ts_webauthn_init(ts_auth *a, const char *rp_id, const char *origins);
 
 /* The key of an account for limits and locks: tenant id (or the name the
  * request used, when no such tenant exists) and the lower-cased email. */

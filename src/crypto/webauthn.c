@@ -462,7 +462,7 @@ ts_wa_attestation_parse(const unsigned char *p, size_t n, ts_wa_attestation *out
 		return TS_E_INVALID;
 	if ((r = ts_wa_authdata_parse(ad, ad_len, &out->auth)) != TS_OK)
 		return r;
-	/* §7.1 step 12 feeds step 19 onwards: a registration carries the new
+	/* §7.1 step 13 feeds step 20 onwards: a registration carries the new
 	 * credential. */
 	if (!(out->auth.flags & TS_WA_FLAG_AT))
 		return TS_E_INVALID;

@@ -5,7 +5,8 @@
  * ceremonies themselves (§7.1, §7.2: what is compared with what, challenges,
  * counters, policy) are the engine's, in src/auth/webauthn.c.
  *
- * Every length is capped where it is read; CBOR is checked for
+ * Step numbers cite WebAuthn Level 3 as in the editor's draft (w3c/webauthn
+ * index.bs, 2026-07-30). Every length is capped where it is read; CBOR is checked for
  * well-formedness, definite lengths and nesting depth by our own scanner
  * before libcbor builds anything, so neither a deep nesting nor a huge
  * claimed length costs more than the (capped) input.
@@ -62,7 +63,7 @@ typedef struct ts_wa_client_data {
 	size_t challenge_len;
 	char origin[TS_WA_ORIGIN_MAX + 1];
 	int cross_origin;            /* crossOrigin: true */
-	int has_top_origin;          /* topOrigin present (§7.1 step 10) */
+	int has_top_origin;          /* topOrigin present (§7.1 step 11, §7.2 step 14) */
 } ts_wa_client_data;
 
 /* Parses clientDataJSON: UTF-8 JSON, an object, at most
@@ -148,7 +149,7 @@ typedef enum {
 ts_err ts_wa_attestation_verify(const ts_wa_attestation *att, const unsigned char cdh[32],
                                 const char *rp_id, int require_uv, ts_wa_att_type *type);
 
-/* Verifies an assertion (§7.2 steps 15-21 as far as the bytes go): with
+/* Verifies an assertion (§7.2 steps 15, 16, 17 and 21: what the bytes alone can tell): with
  * libfido2's fido_assert_verify, the rpIdHash of authenticatorData
  * against rp_id, the flags of need_flags (TS_WA_FLAG_UP, TS_WA_FLAG_UV:
  * the ceremony always asks for UP; 0 only for published vectors made
@@ -158,5 +159,63 @@ ts_err ts_wa_assertion_verify(const ts_wa_pubkey *key, const unsigned char *auth
                               size_t authdata_len, const unsigned char cdh[32],
                               const unsigned char *sig, size_t sig_len, const char *rp_id,
                               uint8_t need_flags);
+
+/* ---- the JSON forms of the browser API (WebAuthn L3 §5.1.8 toJSON(),
+ * §5.1.9 parseCreationOptionsFromJSON, §5.1.10 parseRequestOptionsFromJSON;
+ * binary members are base64url) ---- */
+
+/* PublicKeyCredential.toJSON() of a registration (create) or an
+ * assertion (get), decoded. Every buffer is malloc'd (free with
+ * ts_wa_credential_free); members the ceremony does not have are NULL. */
+typedef struct ts_wa_credential {
+	unsigned char *raw_id;
+	size_t raw_id_len;
+	unsigned char *client_data;
+	size_t client_data_len;
+	unsigned char *attestation_object;   /* create */
+	size_t attestation_object_len;
+	unsigned char *authenticator_data;   /* get */
+	size_t authenticator_data_len;
+	unsigned char *signature;            /* get */
+	size_t signature_len;
+	unsigned char *user_handle;          /* get; NULL when absent or null */
+	size_t user_handle_len;
+	char transports[96];                 /* create: known ones, comma-separated */
+} ts_wa_credential;
+
+/* Parses json[0..n) as the toJSON() form of kind: type "public-key", id
+ * equal to rawId, response with the members the ceremony has, every one
+ * capped (TS_WA_* above). TS_OK, TS_E_INVALID, TS_E_NOMEM. */
+ts_err ts_wa_credential_parse(const char *json, size_t n, ts_wa_ceremony kind,
+                              ts_wa_credential *out);
+void ts_wa_credential_free(ts_wa_credential *c);
+
+/* A credential named in allowCredentials / excludeCredentials. */
+typedef struct ts_wa_cred_ref {
+	const char *id_b64;          /* base64url credential id */
+	const char *transports;      /* comma list, "" for none */
+} ts_wa_cred_ref;
+
+typedef struct ts_wa_options {
+	const char *rp_id;
+	const char *rp_name;         /* creation */
+	const unsigned char *challenge;
+	size_t challenge_len;
+	const unsigned char *user_id;        /* creation: user handle */
+	size_t user_id_len;
+	const char *user_name;       /* creation */
+	int resident_key;            /* creation: residentKey "required" (else "discouraged") */
+	int uv_required;             /* userVerification "required" (else "discouraged") */
+	const ts_wa_cred_ref *creds;
+	size_t n_creds;
+	int64_t timeout_ms;
+} ts_wa_options;
+
+/* The JSON text of PublicKeyCredentialCreationOptions /
+ * PublicKeyCredentialRequestOptions (what the parse*FromJSON() calls
+ * read). pubKeyCredParams: ES256, EdDSA, RS256; attestation "none".
+ * malloc'd; NULL when out of memory. */
+char *ts_wa_creation_options_json(const ts_wa_options *o);
+char *ts_wa_request_options_json(const ts_wa_options *o);
 
 #endif

@@ -86,6 +86,9 @@ typedef enum {
 	TS_SECRET_EMAIL_OTP = 5,     /* emailed code: user_id, data = bound token */
 	TS_SECRET_ENROLL_CODE = 6,   /* enrolment proof code: session_id, data = code hash */
 	TS_SECRET_ENROLL_LINK = 7,   /* admin-issued enrolment link: tenant_id, user_id */
+	TS_SECRET_WEBAUTHN = 8,      /* WebAuthn challenge (hash of its base64url): tenant_id,
+	                              * user_id ("" passwordless), session_id (registration),
+	                              * data = the ceremony it is bound to (auth/webauthn.c) */
 } ts_secret_kind;
 
 typedef struct ts_secret {

@@ -141,12 +141,12 @@ test_vector_registration(void)
 	 * signature says. */
 	CHECK(ts_wa_attestation_verify(&att, reg_cdh, "localhost", 0, &type) == TS_E_INVALID);
 	CHECK(type == TS_WA_ATT_NONE);
-	/* §7.1 step 13: another RP's hash; step 11: another client data */
+	/* §7.1 step 14: another RP's hash; step 12: another client data */
 	CHECK(ts_wa_attestation_verify(&att, reg_cdh, "example.com", 0, &type) == TS_E_INVALID);
 	memcpy(cdh, reg_cdh, 32);
 	cdh[0] ^= 1;
 	CHECK(ts_wa_attestation_verify(&att, cdh, "localhost", 0, &type) == TS_E_INVALID);
-	/* step 15: this key did not verify the user */
+	/* step 16: this key did not verify the user */
 	CHECK(ts_wa_attestation_verify(&att, reg_cdh, "localhost", 1, &type) == TS_E_INVALID);
 	free(obj);
 
