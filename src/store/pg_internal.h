@@ -11,7 +11,8 @@
 #include <libpq-fe.h>
 #include "store/store.h"
 
-#define PG_TENANT_COLS "id, slug, mfa_required, created_at, registration_open, password_min_length"
+#define PG_TENANT_COLS "id, slug, mfa_required, created_at, registration_open, password_min_length, " \
+	"mfa_factors"
 #define PG_USER_COLS                                                        \
 	"id, tenant_id, email, password_hash, is_verified, is_admin, "      \
 	"is_disabled, failed_logins, locked_until, created_at, email_norm"
@@ -21,7 +22,10 @@
 #define PG_KEY_COLS                                                         \
 	"kid, alg, private_pem, created_at, retired_at, publish_until, "    \
 	"activate_at, revoked_at"
-#define PG_TOTP_COLS "user_id, secret_b32, confirmed, last_step, created_at"
+#define PG_TOTP_COLS "user_id, data, confirmed, counter, created_at"
+#define PG_FACTOR_COLS                                                      \
+	"id, tenant_id, user_id, kind, name, lookup, data, confirmed, "     \
+	"counter, created_at, last_used_at"
 #define PG_LOCK_COLS "key, tenant_id, email, failures, locked_until, updated_at"
 
 /* Every statement, X(name, sql). Each connection prepares all of them
@@ -31,8 +35,8 @@
 	X(PG_PING, "SELECT 1")                                                \
 	X(PG_TENANT_INSERT,                                                   \
 	  "INSERT INTO tenants(id, slug, mfa_required, created_at, "          \
-	  "registration_open, password_min_length) "                          \
-	  "VALUES($1, $2, $3::int, $4::bigint, $5::int, $6::int)")            \
+	  "registration_open, password_min_length, mfa_factors) "             \
+	  "VALUES($1, $2, $3::int, $4::bigint, $5::int, $6::int, $7::int)")            \
 	X(PG_DOMAIN_INSERT,                                                   \
 	  "INSERT INTO tenant_domains(host, tenant_id) VALUES($1, $2)")       \
 	X(PG_DOMAIN_DELETE,                                                   \
@@ -41,7 +45,7 @@
 	  "SELECT " PG_TENANT_COLS " FROM tenants WHERE slug = $1")           \
 	X(PG_TENANT_BY_DOMAIN,                                                \
 	  "SELECT t.id, t.slug, t.mfa_required, t.created_at, "              \
-	  "t.registration_open, t.password_min_length "                        \
+	  "t.registration_open, t.password_min_length, t.mfa_factors "         \
 	  "FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id "       \
 	  "WHERE d.host = $1")                                                \
 	X(PG_TENANT_BY_ID,                                                    \
@@ -75,7 +79,8 @@
 	  "u.id, u.tenant_id, u.email, u.password_hash, u.is_verified, "      \
 	  "u.is_admin, u.is_disabled, u.failed_logins, u.locked_until, "      \
 	  "u.created_at, u.email_norm, t.id, t.slug, t.mfa_required, "        \
-	  "t.created_at, t.registration_open, t.password_min_length "          \
+	  "t.created_at, t.registration_open, t.password_min_length, "         \
+	  "t.mfa_factors "                                                    \
 	  "FROM sessions s JOIN users u ON u.id = s.user_id "                 \
 	  "JOIN tenants t ON t.id = s.tenant_id WHERE s.id = $1")             \
 	X(PG_SESSION_EXISTS, "SELECT 1 FROM sessions WHERE id = $1")          \
@@ -153,23 +158,68 @@
 	X(PG_KEY_LIST,                                                        \
 	  "SELECT " PG_KEY_COLS " FROM signing_keys "                         \
 	  "ORDER BY created_at DESC, kid COLLATE \"C\" DESC")                 \
+	/* TOTP is the factors row of kind 1 (one per user: factors_totp). A \
+	 * confirmed one is never overwritten. */                            \
 	X(PG_TOTP_PUT,                                                        \
-	  "INSERT INTO totp(user_id, secret_b32, confirmed, last_step, "      \
-	  "created_at) VALUES($1, $2, $3::int, $4::bigint, $5::bigint) "      \
-	  "ON CONFLICT (user_id) DO UPDATE SET secret_b32 = excluded.secret_b32, " \
-	  "confirmed = excluded.confirmed, last_step = excluded.last_step, "  \
-	  "created_at = excluded.created_at WHERE totp.confirmed = 0")        \
-	X(PG_TOTP_GET, "SELECT " PG_TOTP_COLS " FROM totp WHERE user_id = $1") \
+	  "INSERT INTO factors(id, tenant_id, user_id, kind, data, confirmed, " \
+	  "counter, created_at) VALUES($6, (SELECT tenant_id FROM users "     \
+	  "WHERE id = $1), $1, 1, $2, $3::int, $4::bigint, $5::bigint) "      \
+	  "ON CONFLICT (user_id) WHERE kind = 1 DO UPDATE SET data = excluded.data, " \
+	  "confirmed = excluded.confirmed, counter = excluded.counter, "      \
+	  "created_at = excluded.created_at, last_used_at = 0 "               \
+	  "WHERE factors.confirmed = 0")                                      \
+	X(PG_TOTP_GET,                                                        \
+	  "SELECT " PG_TOTP_COLS " FROM factors WHERE user_id = $1 AND kind = 1") \
 	X(PG_TOTP_LIST,                                                       \
-	  "SELECT " PG_TOTP_COLS " FROM totp ORDER BY user_id COLLATE \"C\"")   \
+	  "SELECT " PG_TOTP_COLS " FROM factors WHERE kind = 1 "              \
+	  "ORDER BY user_id COLLATE \"C\"")                                   \
 	X(PG_TOTP_SET_SECRET,                                                 \
-	  "UPDATE totp SET secret_b32 = $3 WHERE user_id = $1 AND secret_b32 = $2") \
-	X(PG_TOTP_EXISTS, "SELECT 1 FROM totp WHERE user_id = $1")            \
-	X(PG_TOTP_CONFIRM, "UPDATE totp SET confirmed = 1 WHERE user_id = $1") \
+	  "UPDATE factors SET data = $3 WHERE user_id = $1 AND kind = 1 "     \
+	  "AND data = $2")                                                    \
+	X(PG_TOTP_EXISTS, "SELECT 1 FROM factors WHERE user_id = $1 AND kind = 1") \
+	X(PG_TOTP_CONFIRM,                                                    \
+	  "UPDATE factors SET confirmed = 1 WHERE user_id = $1 AND kind = 1") \
 	X(PG_TOTP_USE_STEP,                                                   \
-	  "UPDATE totp SET last_step = $2::bigint "                           \
-	  "WHERE user_id = $1 AND last_step < $2::bigint")                    \
-	X(PG_TOTP_DELETE, "DELETE FROM totp WHERE user_id = $1")              \
+	  "UPDATE factors SET counter = $2::bigint "                          \
+	  "WHERE user_id = $1 AND kind = 1 AND counter < $2::bigint")         \
+	X(PG_TOTP_DELETE, "DELETE FROM factors WHERE user_id = $1 AND kind = 1") \
+	X(PG_FACTOR_INSERT,                                                   \
+	  "INSERT INTO factors(" PG_FACTOR_COLS ") VALUES($1, $2, $3, $4::int, " \
+	  "$5, $6, $7, $8::int, $9::bigint, $10::bigint, $11::bigint)")       \
+	X(PG_FACTOR_DELETE_KIND,                                              \
+	  "DELETE FROM factors WHERE user_id = $1 AND kind = $2::int")        \
+	X(PG_FACTOR_GET,                                                      \
+	  "SELECT " PG_FACTOR_COLS " FROM factors WHERE id = $1 AND user_id = $2") \
+	X(PG_FACTOR_FIND,                                                     \
+	  "SELECT " PG_FACTOR_COLS " FROM factors WHERE tenant_id = $1 "      \
+	  "AND kind = $2::int AND lookup = $3 AND lookup <> ''")              \
+	X(PG_FACTOR_LIST,                                                     \
+	  "SELECT " PG_FACTOR_COLS " FROM factors WHERE user_id = $1 "        \
+	  "AND ($2::int = 0 OR kind = $2::int) "                              \
+	  "ORDER BY created_at, id COLLATE \"C\"")                            \
+	/* Taken first in factor_delete's transaction: deletes of one user's \
+	 * factors queue behind each other, so the guard below sees the     \
+	 * other's outcome (two racing deletes of the last two cannot both    \
+	 * pass it under READ COMMITTED). */                                  \
+	X(PG_FACTOR_LOCK_USER, "SELECT 1 FROM users WHERE id = $1 FOR UPDATE") \
+	X(PG_FACTOR_DELETE,                                                   \
+	  "DELETE FROM factors WHERE id = $1 AND user_id = $2 AND ($3::bigint = 0 OR " \
+	  "EXISTS (SELECT 1 FROM factors f WHERE f.user_id = $2 AND f.id <> $1 " \
+	  "AND f.confirmed = 1 AND ($3::bigint & (1::bigint << f.kind)) <> 0))") \
+	X(PG_FACTOR_EXISTS,                                                   \
+	  "SELECT 1 FROM factors WHERE id = $1 AND user_id = $2")             \
+	X(PG_FACTOR_EXISTS_ID, "SELECT 1 FROM factors WHERE id = $1")        \
+	X(PG_FACTOR_ADVANCE,                                                  \
+	  "UPDATE factors SET counter = $2::bigint, last_used_at = $3::bigint " \
+	  "WHERE id = $1 AND counter < $2::bigint")                           \
+	X(PG_FACTOR_SET_DATA,                                                 \
+	  "UPDATE factors SET data = $3, last_used_at = $4::bigint "          \
+	  "WHERE id = $1 AND data = $2")                                      \
+	X(PG_FACTOR_TOUCH,                                                    \
+	  "UPDATE factors SET last_used_at = $2::bigint WHERE id = $1")       \
+	X(PG_TENANT_SET_MFA,                                                  \
+	  "UPDATE tenants SET mfa_required = $2::int, mfa_factors = $3::int " \
+	  "WHERE id = $1")                                                    \
 	X(PG_LOCK_GET, "SELECT " PG_LOCK_COLS " FROM login_locks WHERE key = $1") \
 	/* One statement, so parallel failures all count: ON CONFLICT takes  \
 	 * the row lock, and the SET sees the row as it is then. */           \

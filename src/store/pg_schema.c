@@ -120,6 +120,34 @@ const char *const pg_migrations[] = {
 	/* 7: tenant settings of the account life cycle (issue 9). */
 	"ALTER TABLE tenants ADD COLUMN registration_open INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE tenants ADD COLUMN password_min_length INTEGER NOT NULL DEFAULT 0;",
+	/* 8: second factors as one table (issue 10, auth/factor.h): a user
+	 * has any number of rows of any kind. TOTP moves in (kind 1, the
+	 * sealed secret in data, the last accepted step in counter) and the
+	 * old table becomes a read-only view of it. The tenant's policy says
+	 * which kinds are allowed (a mask of 1 << kind, 0 = every kind). */
+	"CREATE TABLE factors ("
+	"  id TEXT PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL,"
+	"  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	"  kind INTEGER NOT NULL,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  lookup TEXT NOT NULL DEFAULT '',"
+	"  data TEXT NOT NULL DEFAULT '',"
+	"  confirmed INTEGER NOT NULL DEFAULT 0,"
+	"  counter BIGINT NOT NULL DEFAULT 0,"
+	"  created_at BIGINT NOT NULL DEFAULT 0,"
+	"  last_used_at BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX factors_user ON factors(user_id, created_at);"
+	"CREATE UNIQUE INDEX factors_lookup ON factors(tenant_id, kind, lookup) WHERE lookup <> '';"
+	"CREATE UNIQUE INDEX factors_totp ON factors(user_id) WHERE kind = 1;"
+	"INSERT INTO factors(id, tenant_id, user_id, kind, data, confirmed, counter, created_at) "
+	"  SELECT gen_random_uuid()::text, "
+	"    u.tenant_id, t.user_id, 1, t.secret_b32, t.confirmed, t.last_step, t.created_at "
+	"  FROM totp t JOIN users u ON u.id = t.user_id;"
+	"DROP TABLE totp;"
+	"CREATE VIEW totp AS SELECT user_id, data AS secret_b32, confirmed, "
+	"  counter AS last_step, created_at FROM factors WHERE kind = 1;"
+	"ALTER TABLE tenants ADD COLUMN mfa_factors INTEGER NOT NULL DEFAULT 0;",
 };
 
 const int pg_migration_count = (int)(sizeof pg_migrations / sizeof pg_migrations[0]);

@@ -26,6 +26,7 @@ row_tenant(const PGresult *r, int i, int c0, ts_tenant *t)
 	t->created_at = pg_col_int(r, i, c0 + 3);
 	t->registration_open = (int)pg_col_int(r, i, c0 + 4);
 	t->password_min_length = (int)pg_col_int(r, i, c0 + 5);
+	t->mfa_factors = (unsigned)pg_col_int(r, i, c0 + 6);
 }
 
 static void
@@ -83,6 +84,23 @@ row_totp(const PGresult *r, int i, ts_totp *x)
 	x->confirmed = (int)pg_col_int(r, i, 2);
 	x->last_step = pg_col_int(r, i, 3);
 	x->created_at = pg_col_int(r, i, 4);
+}
+
+static void
+row_factor(const PGresult *r, int i, ts_factor *x)
+{
+	memset(x, 0, sizeof *x);
+	pg_col_text(r, i, 0, PG_BUF(x, id));
+	pg_col_text(r, i, 1, PG_BUF(x, tenant_id));
+	pg_col_text(r, i, 2, PG_BUF(x, user_id));
+	x->kind = (int)pg_col_int(r, i, 3);
+	pg_col_text(r, i, 4, PG_BUF(x, name));
+	pg_col_text(r, i, 5, PG_BUF(x, lookup));
+	pg_col_text(r, i, 6, PG_BUF(x, data));
+	x->confirmed = (int)pg_col_int(r, i, 7);
+	x->counter = pg_col_int(r, i, 8);
+	x->created_at = pg_col_int(r, i, 9);
+	x->last_used_at = pg_col_int(r, i, 10);
 }
 
 static void
@@ -216,6 +234,7 @@ args_tenant(pg_args *a, const ts_tenant *t)
 	pg_arg_int(a, t->created_at);
 	pg_arg_int(a, t->registration_open != 0);
 	pg_arg_int(a, t->password_min_length);
+	pg_arg_int(a, t->mfa_factors);
 }
 
 static ts_err
@@ -878,6 +897,9 @@ op_totp_put(ts_store *s, const ts_totp *t)
 	pg_arg_int(&a, t->confirmed != 0);
 	pg_arg_int(&a, t->last_step);
 	pg_arg_int(&a, t->created_at);
+	char id[TS_ID_SZ];
+	ts_uuid4(id);                        /* the row's id; kept by a replacement */
+	pg_arg_text(&a, id);
 	r = change(s, PG_TOTP_PUT, &a);
 	/* Nothing changed: a confirmed factor is in the way. */
 	return r == TS_E_NOT_FOUND ? TS_E_CONFLICT : r;
@@ -964,6 +986,210 @@ static ts_err
 op_totp_delete(ts_store *s, const char *user_id)
 {
 	return change1(s, PG_TOTP_DELETE, user_id);
+}
+
+/* ---- factors -------------------------------------------------------- */
+
+static void
+args_factor(pg_args *a, const ts_factor *f)
+{
+	pg_arg_text(a, f->id);
+	pg_arg_text(a, f->tenant_id);
+	pg_arg_text(a, f->user_id);
+	pg_arg_int(a, f->kind);
+	pg_arg_text(a, f->name);
+	pg_arg_text(a, f->lookup);
+	pg_arg_text(a, f->data);
+	pg_arg_int(a, f->confirmed != 0);
+	pg_arg_int(a, f->counter);
+	pg_arg_int(a, f->created_at);
+	pg_arg_int(a, f->last_used_at);
+}
+
+static ts_err
+op_factor_put(ts_store *s, const ts_factor *f)
+{
+	pg_args a = { 0 };
+
+	args_factor(&a, f);
+	return run(s, PG_FACTOR_INSERT, &a);  /* unknown user: FK -> NOT_FOUND */
+}
+
+static ts_err
+op_factor_replace(ts_store *s, const ts_factor *f)
+{
+	pg_args a = { 0 }, d = { 0 };
+	pg_call k;
+	ts_err r;
+
+	args_factor(&a, f);
+	pg_arg_text(&d, f->user_id);
+	pg_arg_int(&d, f->kind);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_cmd(&k, "BEGIN")) == TS_OK && (r = pg_run(&k, PG_FACTOR_DELETE_KIND, &d)) == TS_OK &&
+	    (r = pg_run(&k, PG_FACTOR_INSERT, &a)) == TS_OK)
+		r = pg_cmd(&k, "COMMIT");
+	return pg_end(&k, r);
+}
+
+/* One row of st with a, through a copy (keys may point into out). */
+static ts_err
+factor_one(ts_store *s, pg_stmt st, const pg_args *a, ts_factor *out)
+{
+	pg_call k;
+	ts_err r;
+
+	if ((r = pg_begin(s, &k)) == TS_OK) {
+		if ((r = pg_run(&k, st, a)) == TS_OK) {
+			if (pg_rows(&k) > 0) {
+				ts_factor tmp;
+				row_factor(k.res, 0, &tmp);
+				*out = tmp;
+			} else {
+				r = TS_E_NOT_FOUND;
+			}
+		}
+		r = pg_end(&k, r);
+	}
+	if (r != TS_OK)
+		memset(out, 0, sizeof *out);
+	return r;
+}
+
+static ts_err
+op_factor_get(ts_store *s, const char *user_id, const char *id, ts_factor *out)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, id);
+	pg_arg_text(&a, user_id);
+	return factor_one(s, PG_FACTOR_GET, &a, out);
+}
+
+static ts_err
+op_factor_find(ts_store *s, const char *tenant_id, int kind, const char *lookup, ts_factor *out)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, tenant_id);
+	pg_arg_int(&a, kind);
+	pg_arg_text(&a, lookup);
+	return factor_one(s, PG_FACTOR_FIND, &a, out);
+}
+
+static ts_err
+op_factor_list(ts_store *s, const char *user_id, int kind, ts_factor_cb cb, void *arg)
+{
+	pg_args a = { 0 };
+	PGresult *res;
+	ts_factor *f;
+	ts_err r;
+
+	pg_arg_text(&a, user_id);
+	pg_arg_int(&a, kind);
+	if (!(f = malloc(sizeof *f)))
+		return TS_E_NOMEM;
+	if ((r = fetch_all(s, PG_FACTOR_LIST, &a, &res)) != TS_OK) {
+		free(f);
+		return r;
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		row_factor(res, i, f);
+		int stop = cb(arg, f);
+		explicit_bzero(f, sizeof *f);
+		if (stop)
+			break;
+	}
+	PQclear(res);
+	free(f);
+	return TS_OK;
+}
+
+static ts_err
+op_factor_delete(ts_store *s, const char *user_id, const char *id, unsigned keep_mask)
+{
+	pg_args a = { 0 }, u = { 0 }, e = { 0 };
+	pg_call k;
+	ts_err r;
+
+	pg_arg_text(&a, id);
+	pg_arg_text(&a, user_id);
+	pg_arg_int(&a, keep_mask);
+	pg_arg_text(&u, user_id);
+	pg_arg_text(&e, id);
+	pg_arg_text(&e, user_id);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_cmd(&k, "BEGIN")) != TS_OK || (r = pg_run(&k, PG_FACTOR_LOCK_USER, &u)) != TS_OK ||
+	    (r = pg_run(&k, PG_FACTOR_DELETE, &a)) != TS_OK)
+		goto out;
+	if (pg_changed(&k) == 0) {
+		/* Nothing deleted: absent, or the guard kept the last one. */
+		if ((r = pg_run(&k, PG_FACTOR_EXISTS, &e)) != TS_OK)
+			goto out;
+		r = pg_rows(&k) > 0 && keep_mask ? TS_E_CONFLICT : TS_E_NOT_FOUND;
+		goto out;
+	}
+	r = pg_cmd(&k, "COMMIT");
+out:
+	return pg_end(&k, r);
+}
+
+/* The replay rule: the guarded UPDATE takes the row lock, so of two racing
+ * uses of one counter value exactly one moves it. */
+static ts_err
+op_factor_advance(ts_store *s, const char *id, int64_t counter, int64_t now)
+{
+	pg_args a = { 0 }, e = { 0 };
+	pg_call k;
+	ts_err r;
+
+	pg_arg_text(&a, id);
+	pg_arg_int(&a, counter);
+	pg_arg_int(&a, now);
+	pg_arg_text(&e, id);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, PG_FACTOR_ADVANCE, &a)) == TS_OK && pg_changed(&k) == 0) {
+		if ((r = pg_run(&k, PG_FACTOR_EXISTS_ID, &e)) == TS_OK)
+			r = pg_rows(&k) > 0 ? TS_E_TOKEN_REUSED : TS_E_NOT_FOUND;
+	}
+	return pg_end(&k, r);
+}
+
+static ts_err
+op_factor_set_data(ts_store *s, const char *id, const char *old_data, const char *new_data,
+                   int64_t now)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, id);
+	pg_arg_text(&a, old_data);
+	pg_arg_text(&a, new_data);
+	pg_arg_int(&a, now);
+	return change(s, PG_FACTOR_SET_DATA, &a);
+}
+
+static ts_err
+op_factor_touch(ts_store *s, const char *id, int64_t now)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, id);
+	pg_arg_int(&a, now);
+	return change(s, PG_FACTOR_TOUCH, &a);
+}
+
+static ts_err
+op_tenant_set_mfa(ts_store *s, const char *tenant_id, int mfa_required, unsigned mfa_factors)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, tenant_id);
+	pg_arg_int(&a, mfa_required != 0);
+	pg_arg_int(&a, mfa_factors);
+	return change(s, PG_TENANT_SET_MFA, &a);
 }
 
 /* ---- account locks -------------------------------------------------- */
@@ -1164,6 +1390,16 @@ const ts_store_ops ts_store_postgres = {
 	.key_list = op_key_list,
 	.key_revoke = op_key_revoke,
 	.key_version = op_key_version,
+	.factor_put = op_factor_put,
+	.factor_replace = op_factor_replace,
+	.factor_get = op_factor_get,
+	.factor_find = op_factor_find,
+	.factor_list = op_factor_list,
+	.factor_delete = op_factor_delete,
+	.factor_advance = op_factor_advance,
+	.factor_set_data = op_factor_set_data,
+	.factor_touch = op_factor_touch,
+	.tenant_set_mfa = op_tenant_set_mfa,
 	.totp_put = op_totp_put,
 	.totp_get = op_totp_get,
 	.totp_list = op_totp_list,

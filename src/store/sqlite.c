@@ -24,6 +24,7 @@ row_tenant_at(sqlite3_stmt *st, int c0, ts_tenant *t)
 	t->created_at = sqlite3_column_int64(st, c0 + 3);
 	t->registration_open = sqlite3_column_int(st, c0 + 4);
 	t->password_min_length = sqlite3_column_int(st, c0 + 5);
+	t->mfa_factors = (unsigned)sqlite3_column_int64(st, c0 + 6);
 }
 
 static void
@@ -93,6 +94,23 @@ row_totp(sqlite3_stmt *st, ts_totp *x)
 	x->confirmed = sqlite3_column_int(st, 2);
 	x->last_step = sqlite3_column_int64(st, 3);
 	x->created_at = sqlite3_column_int64(st, 4);
+}
+
+static void
+row_factor(sqlite3_stmt *st, ts_factor *x)
+{
+	memset(x, 0, sizeof *x);
+	sq_col_text(st, 0, SQ_BUF(x, id));
+	sq_col_text(st, 1, SQ_BUF(x, tenant_id));
+	sq_col_text(st, 2, SQ_BUF(x, user_id));
+	x->kind = sqlite3_column_int(st, 3);
+	sq_col_text(st, 4, SQ_BUF(x, name));
+	sq_col_text(st, 5, SQ_BUF(x, lookup));
+	sq_col_text(st, 6, SQ_BUF(x, data));
+	x->confirmed = sqlite3_column_int(st, 7);
+	x->counter = sqlite3_column_int64(st, 8);
+	x->created_at = sqlite3_column_int64(st, 9);
+	x->last_used_at = sqlite3_column_int64(st, 10);
 }
 
 static void
@@ -205,6 +223,7 @@ op_tenant_create(ts_store *s, const ts_tenant *t)
 	sq_int(&k, 4, t->created_at);
 	sq_int(&k, 5, t->registration_open != 0);
 	sq_int(&k, 6, t->password_min_length);
+	sq_int(&k, 7, t->mfa_factors);
 	return sq_end(&k, sq_exec(&k));
 }
 
@@ -244,6 +263,7 @@ op_tenant_create_with_domains(ts_store *s, const ts_tenant *t, const char *const
 	sq_int(&k, 4, t->created_at);
 	sq_int(&k, 5, t->registration_open != 0);
 	sq_int(&k, 6, t->password_min_length);
+	sq_int(&k, 7, t->mfa_factors);
 	if ((r = sq_exec(&k)) != TS_OK)
 		goto out;
 	for (int i = 0; i < ndomains; i++) {
@@ -919,6 +939,9 @@ op_totp_put(ts_store *s, const ts_totp *t)
 	sq_int(&k, 3, t->confirmed != 0);
 	sq_int(&k, 4, t->last_step);
 	sq_int(&k, 5, t->created_at);
+	char id[TS_ID_SZ];
+	ts_uuid4(id);                        /* the row's id; kept by a replacement */
+	sq_text(&k, 6, id);
 	r = sq_changed(&k);
 	/* Nothing changed: a confirmed factor is in the way. */
 	return sq_end(&k, r == TS_E_NOT_FOUND ? TS_E_CONFLICT : r);
@@ -957,6 +980,216 @@ static ts_err
 op_totp_delete(ts_store *s, const char *user_id)
 {
 	return change_by_key(s, ST_TOTP_DELETE, user_id);
+}
+
+/* ---- ops: factors ---------------------------------------------------- */
+
+static void
+bind_factor(sq_call *k, const ts_factor *f)
+{
+	sq_text(k, 1, f->id);
+	sq_text(k, 2, f->tenant_id);
+	sq_text(k, 3, f->user_id);
+	sq_int(k, 4, f->kind);
+	sq_text(k, 5, f->name);
+	sq_text(k, 6, f->lookup);
+	sq_text(k, 7, f->data);
+	sq_int(k, 8, f->confirmed != 0);
+	sq_int(k, 9, f->counter);
+	sq_int(k, 10, f->created_at);
+	sq_int(k, 11, f->last_used_at);
+}
+
+static ts_err
+op_factor_put(ts_store *s, const ts_factor *f)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_FACTOR_INSERT, &k)) != TS_OK)
+		return r;
+	bind_factor(&k, f);
+	return sq_end(&k, sq_exec(&k));   /* unknown user: FK -> NOT_FOUND */
+}
+
+/* BEGIN, delete the kind's rows, insert, COMMIT: never two sets. */
+static ts_err
+op_factor_replace(ts_store *s, const ts_factor *f)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_BEGIN, &k)) != TS_OK)
+		return r;
+	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_FACTOR_DELETE_KIND)) != TS_OK)
+		goto out;
+	sq_text(&k, 1, f->user_id);
+	sq_int(&k, 2, f->kind);
+	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_FACTOR_INSERT)) != TS_OK)
+		goto out;
+	bind_factor(&k, f);
+	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_COMMIT)) != TS_OK)
+		goto out;
+	r = sq_exec(&k);
+out:
+	return sq_end(&k, r);                 /* rolls back unless committed */
+}
+
+static ts_err
+op_factor_get(ts_store *s, const char *user_id, const char *id, ts_factor *out)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_READ, ST_FACTOR_GET, &k)) != TS_OK) {
+		memset(out, 0, sizeof *out);
+		return r;
+	}
+	sq_text(&k, 1, id);
+	sq_text(&k, 2, user_id);
+	if ((r = sq_row(&k)) == TS_OK) {
+		ts_factor tmp;                 /* id may point into out */
+		row_factor(k.st, &tmp);
+		*out = tmp;
+	}
+	r = sq_end(&k, r);
+	if (r != TS_OK)
+		memset(out, 0, sizeof *out);
+	return r;
+}
+
+static ts_err
+op_factor_find(ts_store *s, const char *tenant_id, int kind, const char *lookup, ts_factor *out)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_READ, ST_FACTOR_FIND, &k)) != TS_OK) {
+		memset(out, 0, sizeof *out);
+		return r;
+	}
+	sq_text(&k, 1, tenant_id);
+	sq_int(&k, 2, kind);
+	sq_text(&k, 3, lookup);
+	if ((r = sq_row(&k)) == TS_OK) {
+		ts_factor tmp;
+		row_factor(k.st, &tmp);
+		*out = tmp;
+	}
+	r = sq_end(&k, r);
+	if (r != TS_OK)
+		memset(out, 0, sizeof *out);
+	return r;
+}
+
+static ts_err
+op_factor_list(ts_store *s, const char *user_id, int kind, ts_factor_cb cb, void *arg)
+{
+	ts_factor *f;
+	sq_call k;
+	ts_err r;
+
+	if (!(f = malloc(sizeof *f)))
+		return TS_E_NOMEM;
+	if ((r = sq_begin(s, SQ_READ, ST_FACTOR_LIST, &k)) != TS_OK) {
+		free(f);
+		return r;
+	}
+	sq_text(&k, 1, user_id);
+	sq_int(&k, 2, kind);
+	while ((r = sq_row(&k)) == TS_OK) {
+		row_factor(k.st, f);
+		int stop = cb(arg, f);
+		explicit_bzero(f, sizeof *f);
+		if (stop)
+			break;
+	}
+	free(f);
+	return sq_end(&k, r == TS_E_NOT_FOUND ? TS_OK : r);
+}
+
+static ts_err
+op_factor_delete(ts_store *s, const char *user_id, const char *id, unsigned keep_mask)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_FACTOR_DELETE, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, id);
+	sq_text(&k, 2, user_id);
+	sq_int(&k, 3, keep_mask);
+	if ((r = sq_changed(&k)) == TS_E_NOT_FOUND && keep_mask) {
+		/* Nothing deleted: absent, or the guard kept the last one. */
+		if ((r = sq_use(&k, ST_FACTOR_EXISTS)) == TS_OK) {
+			sq_text(&k, 1, id);
+			sq_text(&k, 2, user_id);
+			r = sq_row(&k);
+			r = r == TS_OK ? TS_E_CONFLICT : r;
+		}
+	}
+	return sq_end(&k, r);
+}
+
+/* The replay rule: the guarded UPDATE runs under the write lock, so of two
+ * racing uses of one counter value exactly one moves it. */
+static ts_err
+op_factor_advance(ts_store *s, const char *id, int64_t counter, int64_t now)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_FACTOR_ADVANCE, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, id);
+	sq_int(&k, 2, counter);
+	sq_int(&k, 3, now);
+	if ((r = sq_changed(&k)) == TS_E_NOT_FOUND)
+		r = absent_or(&k, ST_FACTOR_EXISTS_ID, id, TS_E_TOKEN_REUSED);
+	return sq_end(&k, r);
+}
+
+static ts_err
+op_factor_set_data(ts_store *s, const char *id, const char *old_data, const char *new_data,
+                   int64_t now)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_FACTOR_SET_DATA, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, id);
+	sq_text(&k, 2, old_data);
+	sq_text(&k, 3, new_data);
+	sq_int(&k, 4, now);
+	return sq_end(&k, sq_changed(&k));
+}
+
+static ts_err
+op_factor_touch(ts_store *s, const char *id, int64_t now)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_FACTOR_TOUCH, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, id);
+	sq_int(&k, 2, now);
+	return sq_end(&k, sq_changed(&k));
+}
+
+static ts_err
+op_tenant_set_mfa(ts_store *s, const char *tenant_id, int mfa_required, unsigned mfa_factors)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_TENANT_SET_MFA, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, tenant_id);
+	sq_int(&k, 2, mfa_required != 0);
+	sq_int(&k, 3, mfa_factors);
+	return sq_end(&k, sq_changed(&k));
 }
 
 /* ---- ops: tenant domains ------------------------------------------- */
@@ -1171,6 +1404,16 @@ const ts_store_ops ts_store_sqlite = {
 	.key_list = op_key_list,
 	.key_revoke = op_key_revoke,
 	.key_version = op_key_version,
+	.factor_put = op_factor_put,
+	.factor_replace = op_factor_replace,
+	.factor_get = op_factor_get,
+	.factor_find = op_factor_find,
+	.factor_list = op_factor_list,
+	.factor_delete = op_factor_delete,
+	.factor_advance = op_factor_advance,
+	.factor_set_data = op_factor_set_data,
+	.factor_touch = op_factor_touch,
+	.tenant_set_mfa = op_tenant_set_mfa,
 	.totp_put = op_totp_put,
 	.totp_get = op_totp_get,
 	.totp_confirm = op_totp_confirm,

@@ -13,7 +13,8 @@
 #include "store/store.h"
 
 /* Column lists, so each record is read by one row_*() function. */
-#define SQ_TENANT_COLS "id, slug, mfa_required, created_at, registration_open, password_min_length"
+#define SQ_TENANT_COLS "id, slug, mfa_required, created_at, registration_open, password_min_length, " \
+	"mfa_factors"
 #define SQ_USER_COLS                                                        \
 	"id, tenant_id, email, password_hash, is_verified, is_admin, "      \
 	"is_disabled, failed_logins, locked_until, created_at, email_norm"
@@ -25,7 +26,10 @@
 #define SQ_KEY_COLS                                                         \
 	"kid, alg, private_pem, created_at, retired_at, publish_until, "    \
 	"activate_at, revoked_at"
-#define SQ_TOTP_COLS "user_id, secret_b32, confirmed, last_step, created_at"
+#define SQ_TOTP_COLS "user_id, data, confirmed, counter, created_at"
+#define SQ_FACTOR_COLS                                                      \
+	"id, tenant_id, user_id, kind, name, lookup, data, confirmed, "     \
+	"counter, created_at, last_used_at"
 #define SQ_LOCK_COLS "key, tenant_id, email, failures, locked_until, updated_at"
 
 /* Every statement the backend runs, X(name, sql): each connection prepares
@@ -37,8 +41,8 @@
 	X(ST_PING, "SELECT 1 FROM tenants LIMIT 1")                           \
 	X(ST_TENANT_INSERT,                                                   \
 	  "INSERT INTO tenants(id, slug, mfa_required, created_at, "          \
-	  "registration_open, password_min_length) "                          \
-	  "VALUES(?1, ?2, ?3, ?4, ?5, ?6)")                                   \
+	  "registration_open, password_min_length, mfa_factors) "             \
+	  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)")                                   \
 	X(ST_DOMAIN_INSERT,                                                   \
 	  "INSERT INTO tenant_domains(host, tenant_id) VALUES(?1, ?2)")       \
 	X(ST_DOMAIN_DELETE,                                                   \
@@ -47,7 +51,7 @@
 	  "SELECT " SQ_TENANT_COLS " FROM tenants WHERE slug = ?1")           \
 	X(ST_TENANT_BY_DOMAIN,                                                \
 	  "SELECT t.id, t.slug, t.mfa_required, t.created_at, "              \
-	  "t.registration_open, t.password_min_length "                        \
+	  "t.registration_open, t.password_min_length, t.mfa_factors "         \
 	  "FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id "       \
 	  "WHERE d.host = ?1")                                                \
 	X(ST_TENANT_BY_ID,                                                    \
@@ -78,7 +82,8 @@
 	  "u.id, u.tenant_id, u.email, u.password_hash, u.is_verified, "      \
 	  "u.is_admin, u.is_disabled, u.failed_logins, u.locked_until, "      \
 	  "u.created_at, u.email_norm, t.id, t.slug, t.mfa_required, "        \
-	  "t.created_at, t.registration_open, t.password_min_length "          \
+	  "t.created_at, t.registration_open, t.password_min_length, "         \
+	  "t.mfa_factors "                                                    \
 	  "FROM sessions s JOIN users u ON u.id = s.user_id "                 \
 	  "JOIN tenants t ON t.id = s.tenant_id WHERE s.id = ?1")             \
 	X(ST_SESSION_EXISTS, "SELECT 1 FROM sessions WHERE id = ?1")          \
@@ -155,23 +160,62 @@
 	X(ST_KEY_LIST,                                                        \
 	  "SELECT " SQ_KEY_COLS " FROM signing_keys "                         \
 	  "ORDER BY created_at DESC, kid DESC")                             \
-	/* A confirmed factor is never overwritten: the upsert's WHERE leaves \
-	 * it alone and changes() == 0 tells the caller. */                  \
+	/* TOTP is the factors row of kind 1 (one per user: factors_totp). A \
+	 * confirmed one is never overwritten: the upsert's WHERE leaves it   \
+	 * alone and changes() == 0 tells the caller. */                     \
 	X(ST_TOTP_PUT,                                                        \
-	  "INSERT INTO totp(user_id, secret_b32, confirmed, last_step, "      \
-	  "created_at) VALUES(?1, ?2, ?3, ?4, ?5) "                           \
-	  "ON CONFLICT(user_id) DO UPDATE SET secret_b32 = excluded.secret_b32, " \
-	  "confirmed = excluded.confirmed, last_step = excluded.last_step, "  \
-	  "created_at = excluded.created_at WHERE totp.confirmed = 0")        \
-	X(ST_TOTP_GET, "SELECT " SQ_TOTP_COLS " FROM totp WHERE user_id = ?1") \
-	X(ST_TOTP_EXISTS, "SELECT 1 FROM totp WHERE user_id = ?1")            \
-	X(ST_TOTP_CONFIRM, "UPDATE totp SET confirmed = 1 WHERE user_id = ?1") \
+	  "INSERT INTO factors(id, tenant_id, user_id, kind, data, confirmed, " \
+	  "counter, created_at) VALUES(?6, (SELECT tenant_id FROM users "     \
+	  "WHERE id = ?1), ?1, 1, ?2, ?3, ?4, ?5) "                           \
+	  "ON CONFLICT(user_id) WHERE kind = 1 DO UPDATE SET data = excluded.data, " \
+	  "confirmed = excluded.confirmed, counter = excluded.counter, "      \
+	  "created_at = excluded.created_at, last_used_at = 0 "               \
+	  "WHERE factors.confirmed = 0")                                      \
+	X(ST_TOTP_GET,                                                        \
+	  "SELECT " SQ_TOTP_COLS " FROM factors WHERE user_id = ?1 AND kind = 1") \
+	X(ST_TOTP_EXISTS, "SELECT 1 FROM factors WHERE user_id = ?1 AND kind = 1") \
+	X(ST_TOTP_CONFIRM,                                                    \
+	  "UPDATE factors SET confirmed = 1 WHERE user_id = ?1 AND kind = 1") \
 	X(ST_TOTP_USE_STEP,                                                   \
-	  "UPDATE totp SET last_step = ?2 WHERE user_id = ?1 AND last_step < ?2") \
-	X(ST_TOTP_DELETE, "DELETE FROM totp WHERE user_id = ?1")              \
-	X(ST_TOTP_LIST, "SELECT " SQ_TOTP_COLS " FROM totp ORDER BY user_id") \
+	  "UPDATE factors SET counter = ?2 WHERE user_id = ?1 AND kind = 1 "  \
+	  "AND counter < ?2")                                                 \
+	X(ST_TOTP_DELETE, "DELETE FROM factors WHERE user_id = ?1 AND kind = 1") \
+	X(ST_TOTP_LIST,                                                       \
+	  "SELECT " SQ_TOTP_COLS " FROM factors WHERE kind = 1 ORDER BY user_id") \
 	X(ST_TOTP_SET_SECRET,                                                 \
-	  "UPDATE totp SET secret_b32 = ?3 WHERE user_id = ?1 AND secret_b32 = ?2") \
+	  "UPDATE factors SET data = ?3 WHERE user_id = ?1 AND kind = 1 "     \
+	  "AND data = ?2")                                                    \
+	X(ST_FACTOR_INSERT,                                                   \
+	  "INSERT INTO factors(" SQ_FACTOR_COLS ") "                          \
+	  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")             \
+	X(ST_FACTOR_DELETE_KIND,                                              \
+	  "DELETE FROM factors WHERE user_id = ?1 AND kind = ?2")             \
+	X(ST_FACTOR_GET,                                                      \
+	  "SELECT " SQ_FACTOR_COLS " FROM factors WHERE id = ?1 AND user_id = ?2") \
+	X(ST_FACTOR_FIND,                                                     \
+	  "SELECT " SQ_FACTOR_COLS " FROM factors WHERE tenant_id = ?1 "      \
+	  "AND kind = ?2 AND lookup = ?3 AND lookup <> ''")                   \
+	X(ST_FACTOR_LIST,                                                     \
+	  "SELECT " SQ_FACTOR_COLS " FROM factors WHERE user_id = ?1 "        \
+	  "AND (?2 = 0 OR kind = ?2) ORDER BY created_at, id")                \
+	/* The last-factor guard is in the DELETE itself: under SQLite's      \
+	 * write lock no other delete runs between the check and the act. */ \
+	X(ST_FACTOR_DELETE,                                                   \
+	  "DELETE FROM factors WHERE id = ?1 AND user_id = ?2 AND (?3 = 0 OR " \
+	  "EXISTS (SELECT 1 FROM factors f WHERE f.user_id = ?2 AND f.id <> ?1 " \
+	  "AND f.confirmed = 1 AND (?3 & (1 << f.kind)) <> 0))")              \
+	X(ST_FACTOR_EXISTS,                                                   \
+	  "SELECT 1 FROM factors WHERE id = ?1 AND user_id = ?2")             \
+	X(ST_FACTOR_EXISTS_ID, "SELECT 1 FROM factors WHERE id = ?1")        \
+	X(ST_FACTOR_ADVANCE,                                                  \
+	  "UPDATE factors SET counter = ?2, last_used_at = ?3 "               \
+	  "WHERE id = ?1 AND counter < ?2")                                   \
+	X(ST_FACTOR_SET_DATA,                                                 \
+	  "UPDATE factors SET data = ?3, last_used_at = ?4 "                  \
+	  "WHERE id = ?1 AND data = ?2")                                      \
+	X(ST_FACTOR_TOUCH, "UPDATE factors SET last_used_at = ?2 WHERE id = ?1") \
+	X(ST_TENANT_SET_MFA,                                                  \
+	  "UPDATE tenants SET mfa_required = ?2, mfa_factors = ?3 WHERE id = ?1") \
 	X(ST_LOCK_GET, "SELECT " SQ_LOCK_COLS " FROM login_locks WHERE key = ?1") \
 	/* One statement, so parallel failures all count. The right-hand     \
 	 * sides see the old row: an expired lock starts a fresh count; a     \

@@ -915,6 +915,41 @@ test_migrate_steps_sqlite(void)
 	db_remove("m.db");
 }
 
+/* Migration 8 (the last) moves TOTP rows into factors and leaves a view named totp. */
+static void
+test_migrate_totp_sqlite(void)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char p[128], got[256] = "";
+
+	db_path(p, sizeof p, "m8.db");
+	CHECK(sqlite3_open(p, &db) == SQLITE_OK);
+	CHECK(sq_migrate(db, sq_migrations, 7) == TS_OK);     /* before factors */
+	CHECK(sqlite3_exec(db,
+	      "INSERT INTO tenants(id, slug, created_at) VALUES('t1', 'acme', 1);"
+	      "INSERT INTO users(id, tenant_id, email, email_norm, password_hash, created_at) "
+	      "VALUES('u1', 't1', 'a@x', 'a@x', '', 1);"
+	      "INSERT INTO totp(user_id, secret_b32, confirmed, last_step, created_at) "
+	      "VALUES('u1', 'sealed', 1, 4242, 77);", NULL, NULL, NULL) == SQLITE_OK || (fprintf(stderr, "%s\n", sqlite3_errmsg(db)), 0));
+	CHECK(sq_migrate(db, sq_migrations, sq_migration_count) == TS_OK);
+	CHECK(sqlite3_prepare_v2(db, "SELECT tenant_id || ' ' || user_id || ' ' || kind || ' ' || "
+	      "data || ' ' || confirmed || ' ' || counter || ' ' || created_at || ' ' || "
+	      "length(id) || substr(id, 15, 1) FROM factors", -1, &st, NULL) == SQLITE_OK);
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		snprintf(got, sizeof got, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	CHECK_STR(got, "t1 u1 1 sealed 1 4242 77 364");
+	got[0] = '\0';
+	CHECK(sqlite3_prepare_v2(db, "SELECT secret_b32 || last_step FROM totp", -1, &st, NULL) == SQLITE_OK);
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		snprintf(got, sizeof got, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	CHECK_STR(got, "sealed4242");
+	sqlite3_close(db);
+	db_remove("m8.db");
+}
+
 /* ---- concurrency ----------------------------------------------------- */
 
 struct race {
@@ -1624,6 +1659,236 @@ test_reconnect_pg(ts_store *s, const char *name)
 	CHECK(s->ops->ping(s) == TS_OK);
 }
 
+/* ---- factors (issue 10) -------------------------------------------- */
+
+static void
+mkfactor(ts_factor *f, const ts_user *u, unsigned id, int kind, int64_t created)
+{
+	memset(f, 0, sizeof *f);
+	mkid(f->id, id);
+	memcpy(f->tenant_id, u->tenant_id, sizeof f->tenant_id);
+	memcpy(f->user_id, u->id, sizeof f->user_id);
+	f->kind = kind;
+	f->confirmed = 1;
+	f->created_at = created;
+	snprintf(f->name, sizeof f->name, "factor %u", id);
+}
+
+struct fl {
+	int n;
+	char ids[8][TS_ID_SZ];
+	int kinds[8];
+};
+
+static int
+fl_cb(void *arg, const ts_factor *f)
+{
+	struct fl *l = arg;
+
+	if (l->n < 8) {
+		memcpy(l->ids[l->n], f->id, TS_ID_SZ);
+		l->kinds[l->n] = f->kind;
+	}
+	l->n++;
+	return 0;
+}
+
+static void
+test_factors(ts_store *s)
+{
+	ts_tenant t, got_t;
+	ts_user u, v;
+	ts_factor f, g;
+	struct fl l;
+	char missing[TS_ID_SZ];
+
+	seed(s, 800, 801, &t, &u);
+	memset(&v, 0, sizeof v);
+	mkid(v.id, 802);
+	memcpy(v.tenant_id, t.id, sizeof v.tenant_id);
+	strcpy(v.email, "v@example.com");
+	strcpy(v.email_norm, "v@example.com");
+	CHECK(s->ops->user_create(s, &v) == TS_OK);
+	mkid(missing, 899);
+
+	/* put, get (only by its user), conflicts */
+	mkfactor(&f, &u, 810, 4, 100);
+	strcpy(f.lookup, "Y3JlZC1pZA");
+	strcpy(f.data, "{\"pk\":\"x\"}");
+	f.counter = 7;
+	CHECK(s->ops->factor_put(s, &f) == TS_OK);
+	CHECK(s->ops->factor_put(s, &f) == TS_E_CONFLICT);            /* id */
+	mkfactor(&g, &v, 811, 4, 101);
+	strcpy(g.lookup, "Y3JlZC1pZA");
+	CHECK(s->ops->factor_put(s, &g) == TS_E_CONFLICT);            /* lookup in the tenant */
+	g.lookup[0] = '\0';
+	CHECK(s->ops->factor_put(s, &g) == TS_OK);                    /* "" is no key */
+	mkfactor(&g, &v, 812, 5, 102);
+	CHECK(s->ops->factor_put(s, &g) == TS_OK);
+	mkfactor(&g, &u, 813, 4, 103);
+	memcpy(g.user_id, missing, sizeof g.user_id);
+	CHECK(s->ops->factor_put(s, &g) == TS_E_NOT_FOUND);           /* unknown user */
+	CHECK(s->ops->factor_get(s, u.id, f.id, &g) == TS_OK);
+	CHECK_STR(g.lookup, "Y3JlZC1pZA");
+	CHECK_STR(g.data, "{\"pk\":\"x\"}");
+	CHECK_STR(g.name, "factor 810");
+	CHECK(g.kind == 4 && g.confirmed == 1 && g.counter == 7 && g.created_at == 100 &&
+	      g.last_used_at == 0);
+	CHECK(s->ops->factor_get(s, v.id, f.id, &g) == TS_E_NOT_FOUND); /* another user's */
+	CHECK(s->ops->factor_find(s, t.id, 4, "Y3JlZC1pZA", &g) == TS_OK);
+	CHECK_STR(g.id, f.id);
+	CHECK(s->ops->factor_find(s, t.id, 5, "Y3JlZC1pZA", &g) == TS_E_NOT_FOUND);
+	CHECK(s->ops->factor_find(s, t.id, 4, "", &g) == TS_E_NOT_FOUND);
+
+	/* the replay rule and the uses */
+	CHECK(s->ops->factor_advance(s, f.id, 8, 500) == TS_OK);
+	CHECK(s->ops->factor_advance(s, f.id, 8, 501) == TS_E_TOKEN_REUSED);
+	CHECK(s->ops->factor_advance(s, f.id, 3, 502) == TS_E_TOKEN_REUSED);
+	CHECK(s->ops->factor_advance(s, missing, 9, 503) == TS_E_NOT_FOUND);
+	CHECK(s->ops->factor_get(s, u.id, f.id, &g) == TS_OK);
+	CHECK(g.counter == 8 && g.last_used_at == 500);
+	CHECK(s->ops->factor_set_data(s, f.id, "not the old", "new", 600) == TS_E_NOT_FOUND);
+	CHECK(s->ops->factor_set_data(s, f.id, "{\"pk\":\"x\"}", "new", 600) == TS_OK);
+	CHECK(s->ops->factor_set_data(s, f.id, "{\"pk\":\"x\"}", "newer", 601) == TS_E_NOT_FOUND);
+	CHECK(s->ops->factor_touch(s, f.id, 700) == TS_OK);
+	CHECK(s->ops->factor_touch(s, missing, 700) == TS_E_NOT_FOUND);
+	CHECK(s->ops->factor_get(s, u.id, f.id, &g) == TS_OK);
+	CHECK_STR(g.data, "new");
+	CHECK(g.last_used_at == 700);
+
+	/* list: oldest first, by kind; replace voids the kind's rows */
+	mkfactor(&g, &u, 820, 3, 50);
+	strcpy(g.data, "set-1");
+	CHECK(s->ops->factor_replace(s, &g) == TS_OK);
+	mkfactor(&g, &u, 821, 3, 150);
+	strcpy(g.data, "set-2");
+	CHECK(s->ops->factor_replace(s, &g) == TS_OK);
+	memset(&l, 0, sizeof l);
+	CHECK(s->ops->factor_list(s, u.id, 0, fl_cb, &l) == TS_OK);
+	CHECK(l.n == 2);
+	CHECK_STR(l.ids[0], f.id);                                     /* created 100 */
+	mkid(missing, 821);
+	CHECK_STR(l.ids[1], missing);                                  /* created 150 */
+	memset(&l, 0, sizeof l);
+	CHECK(s->ops->factor_list(s, u.id, 3, fl_cb, &l) == TS_OK && l.n == 1 && l.kinds[0] == 3);
+	memset(&l, 0, sizeof l);
+	CHECK(s->ops->factor_list(s, v.id, 0, fl_cb, &l) == TS_OK && l.n == 2);
+	mkid(missing, 899);
+	memset(&l, 0, sizeof l);
+	CHECK(s->ops->factor_list(s, missing, 0, fl_cb, &l) == TS_OK && l.n == 0);
+
+	/* delete with the last-factor guard: v has kinds 4 and 5 */
+	unsigned keep = (1u << 4) | (1u << 5) | (1u << 1);
+	mkid(missing, 811);
+	CHECK(s->ops->factor_delete(s, v.id, missing, keep) == TS_OK);  /* 812 remains */
+	mkid(missing, 812);
+	CHECK(s->ops->factor_delete(s, v.id, missing, keep) == TS_E_CONFLICT); /* the last */
+	CHECK(s->ops->factor_delete(s, u.id, missing, 0) == TS_E_NOT_FOUND);   /* not u's */
+	CHECK(s->ops->factor_delete(s, v.id, missing, 0) == TS_OK);            /* no guard */
+	CHECK(s->ops->factor_delete(s, v.id, missing, 0) == TS_E_NOT_FOUND);
+	CHECK(s->ops->factor_delete(s, v.id, missing, keep) == TS_E_NOT_FOUND);
+
+	/* TOTP lives in the same table */
+	ts_totp x = { 0 }, gx;
+	memcpy(x.user_id, v.id, sizeof x.user_id);
+	strcpy(x.secret_b32, "sealed-text");
+	x.created_at = 900;
+	CHECK(s->ops->totp_put(s, &x) == TS_OK);
+	memset(&l, 0, sizeof l);
+	CHECK(s->ops->factor_list(s, v.id, 1, fl_cb, &l) == TS_OK && l.n == 1);
+	CHECK(s->ops->factor_get(s, v.id, l.ids[0], &g) == TS_OK);
+	CHECK_STR(g.data, "sealed-text");
+	CHECK_STR(g.tenant_id, t.id);
+	CHECK(g.confirmed == 0 && g.created_at == 900);
+	CHECK(s->ops->totp_confirm(s, v.id) == TS_OK);
+	CHECK(s->ops->factor_advance(s, g.id, 55, 901) == TS_OK);
+	CHECK(s->ops->totp_use_step(s, v.id, 55) == TS_E_TOKEN_REUSED);  /* one replay rule */
+	CHECK(s->ops->totp_get(s, v.id, &gx) == TS_OK && gx.last_step == 55 && gx.confirmed == 1);
+	CHECK(s->ops->totp_put(s, &x) == TS_E_CONFLICT);
+	mkfactor(&g, &v, 830, 1, 950);
+	CHECK(s->ops->factor_put(s, &g) == TS_E_CONFLICT);             /* one TOTP per user */
+
+	/* the tenant's policy */
+	CHECK(s->ops->tenant_set_mfa(s, t.id, 1, (1u << 1) | (1u << 3)) == TS_OK);
+	CHECK(s->ops->tenant_by_id(s, t.id, &got_t) == TS_OK);
+	CHECK(got_t.mfa_required == 1 && got_t.mfa_factors == ((1u << 1) | (1u << 3)));
+	CHECK(s->ops->tenant_by_slug(s, t.slug, &got_t) == TS_OK && got_t.mfa_factors == 10u);
+	mkid(missing, 899);
+	CHECK(s->ops->tenant_set_mfa(s, missing, 1, 0) == TS_E_NOT_FOUND);
+	ts_session sess = { 0 }, gs;
+	ts_user gu;
+	mkid(sess.id, 840);
+	memcpy(sess.tenant_id, t.id, sizeof sess.tenant_id);
+	memcpy(sess.user_id, u.id, sizeof sess.user_id);
+	strcpy(sess.amr, "pwd");
+	sess.expires_at = 99999;
+	CHECK(s->ops->session_create(s, &sess) == TS_OK);
+	CHECK(s->ops->session_principal(s, sess.id, &gs, &gu, &got_t) == TS_OK);
+	CHECK(got_t.mfa_factors == 10u && got_t.mfa_required == 1);
+}
+
+/* Two deletes of a user's last two primary factors at once: the guard
+ * lets exactly one through, on either store. */
+struct del_race {
+	ts_store *s;
+	pthread_barrier_t go;
+	const char *user;
+	char ids[2][TS_ID_SZ];
+	ts_err res[2];
+};
+
+static void *
+del_main(void *arg)
+{
+	struct del_race *d = arg;
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static int next;
+	int i;
+
+	pthread_mutex_lock(&mu);
+	i = next++ % 2;
+	pthread_mutex_unlock(&mu);
+	pthread_barrier_wait(&d->go);
+	d->res[i] = d->s->ops->factor_delete(d->s, d->user, d->ids[i], 1u << 1 | 1u << 4);
+	return NULL;
+}
+
+static void
+test_factor_races(ts_store *s)
+{
+	ts_tenant t;
+	ts_user u;
+	ts_factor f;
+
+	seed(s, 850, 851, &t, &u);
+	for (int round = 0; round < 10; round++) {
+		struct del_race d = { .s = s, .user = u.id };
+		pthread_t th[2];
+		int ok = 0, kept = 0;
+
+		for (int i = 0; i < 2; i++) {
+			mkfactor(&f, &u, 860 + (unsigned)(round * 2 + i), 4, 10 + i);
+			CHECK(s->ops->factor_put(s, &f) == TS_OK);
+			memcpy(d.ids[i], f.id, TS_ID_SZ);
+		}
+		pthread_barrier_init(&d.go, NULL, 2);
+		for (int i = 0; i < 2; i++)
+			pthread_create(&th[i], NULL, del_main, &d);
+		for (int i = 0; i < 2; i++)
+			pthread_join(th[i], NULL);
+		pthread_barrier_destroy(&d.go);
+		for (int i = 0; i < 2; i++) {
+			ok += d.res[i] == TS_OK;
+			kept += d.res[i] == TS_E_CONFLICT;
+		}
+		CHECK(ok == 1 && kept == 1);
+		/* clean up the survivor for the next round */
+		for (int i = 0; i < 2; i++)
+			if (d.res[i] == TS_E_CONFLICT)
+				CHECK(s->ops->factor_delete(s, u.id, d.ids[i], 0) == TS_OK);
+	}
+}
+
 /* The suite every backend passes. */
 static void
 conformance(ts_store *s)
@@ -1636,6 +1901,8 @@ conformance(ts_store *s)
 	test_attempts(s);
 	test_keys(s);
 	test_totp(s);
+	test_factors(s);
+	test_factor_races(s);
 	test_races(s);
 	test_buckets(s);
 	test_bench(s);
@@ -1686,6 +1953,7 @@ main(void)
 	db_remove("main.db");
 	test_reopen_sqlite();
 	test_migrate_steps_sqlite();
+	test_migrate_totp_sqlite();
 	test_small_pool_sqlite();
 	test_exclusive_lock_sqlite();
 	test_file_gone_sqlite();
