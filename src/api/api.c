@@ -192,13 +192,20 @@ answer_options(ts_api *api, const ts_http_req *req, ts_http_resp *resp, const ch
 	return TS_HTTP_DONE;
 }
 
-/* 1 if path is prefix + rest exactly. */
+/* 1 if path is prefix + rest exactly; a rest ending in "/" "*" takes any one
+ * non-empty segment there (an id: the handler reads it from the path). */
 static int
 path_is(const char *path, const char *prefix, const char *rest)
 {
-	size_t n = strlen(prefix);
+	size_t n = strlen(prefix), m = strlen(rest);
 
-	return strncmp(path, prefix, n) == 0 && strcmp(path + n, rest) == 0;
+	if (strncmp(path, prefix, n) != 0)
+		return 0;
+	path += n;
+	if (m >= 2 && strcmp(rest + m - 2, "/*") == 0)
+		return strncmp(path, rest, m - 1) == 0 && path[m - 1] != '\0' &&
+		       !strchr(path + m - 1, '/');
+	return strcmp(path, rest) == 0;
 }
 
 /* 1 if a request with method m is served by a route taking rm: HEAD is

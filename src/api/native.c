@@ -178,8 +178,13 @@ reply_login_ok(ts_api *api, const ts_login_ok *ok, ts_http_resp *resp)
 			native_error(resp, r, NULL, NULL, 0);
 			return;
 		}
-		o = json_pack("{s:b, s:s, s:[s]}", "mfa_required", 1, "challenge_id", challenge,
-		              "methods", "totp");
+		o = json_pack("{s:b, s:s}", "mfa_required", 1, "challenge_id", challenge);
+		if (o) {
+			json_t *m = json_array();
+			for (int i = 0; i < ok->n_methods; i++)
+				json_array_append_new(m, json_string(ok->methods[i]));
+			json_object_set_new(o, "methods", m);
+		}
 		api_reply(resp, o ? 200 : 500, o);
 		return;
 	case TS_NEXT_ENROLL:
@@ -387,40 +392,213 @@ post_refresh(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	return reply_tokens(resp, &t, &u, &tn);
 }
 
-/* ---- POST /v1/auth/mfa/challenge ---- */
+/* ---- the second step: POST /v1/auth/mfa/challenge, .../email/send ---- */
 
-static ts_http_action
-post_challenge(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+/* An answer on its way to a worker (a factor may mail: a recovery code's
+ * use is told to its owner). Strings point into body. */
+typedef struct challenge_job {
+	ts_api *api;
+	json_t *body;
+	const char *id, *method;
+	ts_factor_answer ans;
+	char *credential;            /* the credential member as JSON text, or NULL */
+} challenge_job;
+
+static void
+challenge_job_free(challenge_job *j)
 {
-	json_t *body = api_body_or_400(req, resp, bad_request);
-	const char *id, *method, *code;
+	if (!j)
+		return;
+	free(j->credential);
+	json_decref(j->body);
+	free(j);
+}
+
+static void
+challenge_run(void *arg, ts_http_resp *resp)
+{
+	challenge_job *j = arg;
 	ts_user u;
 	ts_tenant tn;
 	ts_tokens t;
 	int wait = 0;
-	ts_err r;
+	ts_err r = ts_auth_factor_answer(j->api->auth, j->id, j->method, &j->ans, &t, &u, &tn, &wait);
 
-	if (!body)
-		return TS_HTTP_DONE;
-	if (!(id = api_string_or_400(body, "challenge_id", resp, bad_request)) ||
-	    !(method = api_string_or_400(body, "method", resp, bad_request)) ||
-	    !(code = api_string_or_400(body, "code", resp, bad_request)))
-		goto out;
-	if (strcmp(method, "totp") != 0) {
-		bad_request(resp, "method", "must be one of the methods offered: totp");
-		goto out;
-	}
-	r = ts_auth_challenge_totp(api->auth, id, code, &u, &wait);
-	if (r == TS_OK)
-		r = ts_auth_tenant_by_id(api->auth, u.tenant_id, &tn);
-	if (r == TS_OK)
-		r = ts_auth_start_session(api->auth, &u, TS_SESSION_FULL, "pwd otp", TS_ACCESS_JWT, &t);
-	if (r != TS_OK)
+	if (r == TS_E_INVALID)
+		bad_request(resp, "method", "this method takes no answer here");
+	else if (r != TS_OK)
 		native_error(resp, r, NULL, NULL, wait);
 	else
 		reply_tokens(resp, &t, &u, &tn);
-out:
-	json_decref(body);
+	challenge_job_free(j);
+}
+
+/* The method must be a factor this server has (the engine then says
+ * whether this user may use it). */
+static int
+method_known(const char *method, ts_http_resp *resp)
+{
+	if (ts_factor_by_name(method))
+		return 1;
+	bad_request(resp, "method", "must be one of the methods offered at login");
+	return 0;
+}
+
+static ts_http_action
+post_challenge(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	challenge_job *j = calloc(1, sizeof(*j));
+	json_t *cred;
+	ts_err r;
+
+	if (!j)
+		return native_error(resp, TS_E_NOMEM, NULL, NULL, 0);
+	j->api = api;
+	if (!(j->body = api_body_or_400(req, resp, bad_request)))
+		goto done;
+	if (!(j->id = api_string_or_400(j->body, "challenge_id", resp, bad_request)) ||
+	    !(j->method = api_string_or_400(j->body, "method", resp, bad_request)) ||
+	    !method_known(j->method, resp))
+		goto done;
+	/* A typed code, or a WebAuthn credential (PublicKeyCredential.toJSON()),
+	 * which the factor parses and verifies: the face passes its text. */
+	if ((cred = json_object_get(j->body, "credential")) != NULL) {
+		if (!json_is_object(cred)) {
+			bad_request(resp, "credential", "must be an object");
+			goto done;
+		}
+		if (!(j->credential = json_dumps(cred, JSON_COMPACT))) {
+			native_error(resp, TS_E_NOMEM, NULL, NULL, 0);
+			goto done;
+		}
+		j->ans.credential = j->credential;
+		j->ans.credential_len = strlen(j->credential);
+	} else if (!(j->ans.code = api_string_or_400(j->body, "code", resp, bad_request))) {
+		goto done;
+	}
+	if (!(ts_factor_by_name(j->method)->flags & TS_FACTOR_F_SLOW)) {
+		challenge_run(j, resp);         /* owns and frees j */
+		return TS_HTTP_DONE;
+	}
+	if ((r = ts_http_defer(req, challenge_run, j)) != TS_OK) {
+		native_error(resp, r, NULL, NULL, 0);
+		goto done;
+	}
+	return TS_HTTP_DEFERRED;
+done:
+	challenge_job_free(j);
+	return TS_HTTP_DONE;
+}
+
+/* POST /v1/auth/mfa/email/send {challenge_id}: mails a code (blocks on the
+ * mail server: a worker does it). */
+static void
+email_send_run(void *arg, ts_http_resp *resp)
+{
+	challenge_job *j = arg;
+	ts_factor_blob b;
+	int wait = 0;
+	ts_err r = ts_auth_factor_challenge_begin(j->api->auth, j->id, "email", &b, &wait);
+
+	if (r != TS_OK)
+		native_error(resp, r, NULL, NULL, wait);
+	else
+		api_reply(resp, 202, json_pack("{s:b, s:o}", "sent", 1, "expires_at",
+		                               api_time_json(b.expires_at)));
+	ts_factor_blob_free(&b);
+	challenge_job_free(j);
+}
+
+static ts_http_action
+post_email_send(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	challenge_job *j = calloc(1, sizeof(*j));
+	ts_err r;
+
+	if (!j)
+		return native_error(resp, TS_E_NOMEM, NULL, NULL, 0);
+	j->api = api;
+	if (!(j->body = api_body_or_400(req, resp, bad_request)) ||
+	    !(j->id = api_string_or_400(j->body, "challenge_id", resp, bad_request)))
+		goto done;
+	if ((r = ts_http_defer(req, email_send_run, j)) != TS_OK) {
+		native_error(resp, r, NULL, NULL, 0);
+		goto done;
+	}
+	return TS_HTTP_DEFERRED;
+done:
+	challenge_job_free(j);
+	return TS_HTTP_DONE;
+}
+
+/* ---- the factor table under a bearer ---- */
+
+static ts_http_action
+post_recovery_codes(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	ts_principal p;
+	ts_factor_blob b;
+	json_t *o;
+	ts_err r;
+
+	if (!authenticate(api, req, resp, &p))
+		return TS_HTTP_DONE;
+	if ((r = ts_auth_factor_enrol_begin(api->auth, &p, "recovery_code", NULL, &b)) != TS_OK)
+		return native_error(resp, r, NULL, NULL, 0);
+	o = json_loads(b.json, 0, NULL);
+	api_reply(resp, o ? 200 : 500, o);
+	ts_factor_blob_free(&b);
+	return TS_HTTP_DONE;
+}
+
+static int
+factor_json(void *arg, const ts_factor_info *f)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "id", f->id, "method", f->method, "name",
+	                      f->name, "created_at", api_time_json(f->created_at));
+
+	if (!o)
+		return 1;
+	json_object_set_new(o, "last_used_at",
+	                    f->last_used_at ? api_time_json(f->last_used_at) : json_null());
+	if (f->remaining >= 0)
+		json_object_set_new(o, "remaining", json_integer(f->remaining));
+	json_array_append_new(arg, o);
+	return 0;
+}
+
+static ts_http_action
+get_factors(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	ts_principal p;
+	json_t *list;
+	ts_err r;
+
+	if (!authenticate(api, req, resp, &p))
+		return TS_HTTP_DONE;
+	if (!(list = json_array()))
+		return native_error(resp, TS_E_NOMEM, NULL, NULL, 0);
+	if ((r = ts_auth_factor_list(api->auth, &p, factor_json, list)) != TS_OK) {
+		json_decref(list);
+		return native_error(resp, r, NULL, r == TS_E_FORBIDDEN ?
+		                    "this token is only good for enrolling a second factor" : NULL, 0);
+	}
+	api_reply(resp, 200, json_pack("{s:o}", "factors", list));
+	return TS_HTTP_DONE;
+}
+
+static ts_http_action
+delete_factor(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	const char *id = strrchr(req->path, '/') + 1;   /* the route has one */
+	ts_principal p;
+	ts_err r;
+
+	if (!authenticate(api, req, resp, &p))
+		return TS_HTTP_DONE;
+	if ((r = ts_auth_factor_remove(api->auth, &p, id)) != TS_OK)
+		return native_error(resp, r, NULL, NULL, 0);
+	resp->status = 204;
 	return TS_HTTP_DONE;
 }
 
@@ -779,6 +957,10 @@ const api_route api_native_routes[] = {
 	{ FACE_NATIVE, "POST", "/v1/mfa/enroll/email/send", post_enroll_email_send },
 	{ FACE_NATIVE, "POST", "/v1/mfa/enroll/email/verify", post_enroll_email_verify },
 	{ FACE_NATIVE, "POST", "/v1/mfa/enroll/link", post_enroll_link },
+	{ FACE_NATIVE, "POST", "/v1/auth/mfa/email/send", post_email_send },
+	{ FACE_NATIVE, "POST", "/v1/mfa/recovery-codes", post_recovery_codes },
+	{ FACE_NATIVE, "GET", "/v1/mfa/factors", get_factors },
+	{ FACE_NATIVE, "DELETE", "/v1/mfa/factors/*", delete_factor },
 	{ FACE_NATIVE, "POST", "/v1/auth/mfa/webauthn/options", post_mfa_webauthn_options },
 	{ FACE_NATIVE, "POST", "/v1/auth/passkey/options", post_passkey_options },
 	{ FACE_NATIVE, "POST", "/v1/auth/passkey/login", post_passkey_login },

@@ -47,6 +47,7 @@ ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out)
 	a->kek = *cfg->kek;
 	a->cfg.kek = &a->kek;
 	ts_kek_subkey(&a->kek, 3, "tsrefsuc", a->successor_key);
+	ts_kek_subkey(&a->kek, 4, "tsrecovr", a->recovery_key);
 	a->issuer = strdup(cfg->issuer);
 	a->audience = strdup(cfg->audience);
 	a->default_tenant = dup_or_null(cfg->default_tenant);
@@ -118,6 +119,7 @@ ts_auth_free(ts_auth *a)
 	ts_wipe(a->dummy_hash, sizeof(a->dummy_hash));
 	ts_kek_wipe(&a->kek);
 	ts_wipe(a->successor_key, sizeof(a->successor_key));
+	ts_wipe(a->recovery_key, sizeof(a->recovery_key));
 	free(a);
 }
 

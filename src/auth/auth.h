@@ -75,11 +75,17 @@ typedef enum {
 	TS_NEXT_ENROLL,              /* the tenant requires one the user lacks */
 } ts_login_next;
 
+#define TS_LOGIN_METHODS_MAX 8
+
 typedef struct ts_login_ok {
 	ts_user user;                /* password_hash cleared */
 	ts_tenant tenant;
 	ts_login_next next;
 	int has_totp;
+	/* TS_NEXT_MFA: the factors the user can answer with (auth/factor.h,
+	 * static names: "totp", "email", "recovery_code", ...). */
+	const char *methods[TS_LOGIN_METHODS_MAX];
+	int n_methods;
 	const char *notices[4];      /* static texts: policy decisions taken */
 	int n_notices;
 } ts_login_ok;

@@ -46,11 +46,12 @@ struct ts_auth {
 	int pwtime_ready;
 	ts_kek kek;                  /* the key file's key (seal.h) */
 	unsigned char successor_key[TS_KEK_LEN]; /* HMAC key of refresh successors */
-	char *wa_rp_id;              /* WebAuthn RP ID (webauthn.c) */
+	unsigned char recovery_key[TS_KEK_LEN];  /* HMAC key of recovery code hashes */
+	char *wa_rp_id;              /* WebAuthn RP ID (factor_webauthn.c) */
 	char *wa_origins;            /* allowed origins, normalised, comma-separated */
 };
 
-/* webauthn.c: the RP ID and origins from the config (defaults from the
+/* factor_webauthn.c: the RP ID and origins from the config (defaults from the
  * issuer). TS_E_INVALID for an origin that does not normalise. */
 ts_err ts_webauthn_init(ts_auth *a, const char *rp_id, const char *origins);
 
@@ -79,6 +80,21 @@ ts_err ts_mfa_admit(ts_auth *a, const ts_user *u, int *retry_after);
 void ts_mfa_failed(ts_auth *a, const ts_user *u, const char *method, int tries);
 /* A correct second factor ends the run of failures. */
 void ts_mfa_passed(ts_auth *a, const ts_user *u);
+
+/* mfa_totp.c: TOTP enrolment for a user, without the session rules
+ * (ts_auth_totp_begin / _confirm and factor_totp.c add them). */
+ts_err ts_totp_enrol_new(ts_auth *a, const ts_user *u, char b32[64], char **uri);
+ts_err ts_totp_enrol_confirm(ts_auth *a, const ts_user *u, const char *code);
+
+/* factor_email.c: a mailed 6-digit code bound to an owner (a login
+ * challenge, an IAM auth token): one live code per owner (a new one voids
+ * the old), stored as a hash bound to the owner, single use. subject and
+ * intro head the mail. */
+ts_err ts_mail_code_send(ts_auth *a, const ts_user *u, const char *owner, int64_t expires_at,
+                         const char *subject, const char *intro);
+/* TS_OK and the code spent, or TS_E_MFA_INVALID (wrong, expired, spent,
+ * none sent); store errors. */
+ts_err ts_mail_code_check(ts_auth *a, const char *owner, const char *code, int64_t now);
 
 /* enroll.c: mailed 6-digit codes, shared by IAM's login codes and the
  * enrolment proof. */

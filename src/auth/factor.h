@@ -30,7 +30,7 @@
 
 /* The kinds a factor row (ts_factor.kind) may have. Stored as these
  * numbers: never renumber. A tenant's allowed set is a mask of
- * TS_FACTOR_BIT(kind) (ts_tenant.mfa_factors; 0 = every kind). */
+ * TS_FACTOR_BIT(kind) (ts_tenant.mfa_factors; 0 = TS_FACTOR_DEFAULT). */
 typedef enum {
 	TS_FACTOR_NONE = 0,
 	TS_FACTOR_TOTP = 1,          /* "totp": RFC 6238 authenticator app */
@@ -50,11 +50,23 @@ typedef enum {
 	(TS_FACTOR_BIT(TS_FACTOR_TOTP) | TS_FACTOR_BIT(TS_FACTOR_PASSKEY) |   \
 	 TS_FACTOR_BIT(TS_FACTOR_SECURITY_KEY))
 
+/* What a tenant allows when its policy names nothing: every kind but
+ * email, which turns "a second factor" into "the mailbox" and must be
+ * allowed by name. */
+#define TS_FACTOR_DEFAULT                                                     \
+	(TS_FACTOR_PRIMARY | TS_FACTOR_BIT(TS_FACTOR_RECOVERY))
+/* The kinds t allows (its mask, or TS_FACTOR_DEFAULT). */
+unsigned ts_factor_allowed(const ts_tenant *t);
+
+/* Answers one login challenge may be judged on, whatever the factors. */
+#define TS_FACTOR_TRIES 5
+
 /* Properties of a factor (ts_factor_ops.flags). */
 enum {
 	TS_FACTOR_F_ROWLESS = 1 << 0, /* no ts_factor rows (email): never listed */
 	TS_FACTOR_F_MANY = 1 << 1,    /* a user may hold several rows (WebAuthn) */
 	TS_FACTOR_F_BACKUP = 1 << 2,  /* usable only beside a primary factor */
+	TS_FACTOR_F_SLOW = 1 << 3,    /* verify may block (it mails): faces run it on a worker */
 };
 
 /* What the client answered at a challenge or an enrolment. Exactly one is
@@ -163,13 +175,18 @@ const ts_factor_ops *ts_factor_by_kind(ts_factor_kind k);
 
 /* ---- the engine's calls, for faces ---- */
 
-#define TS_FACTOR_METHODS_MAX TS_FACTOR__COUNT
+#define TS_FACTOR_METHODS_MAX TS_LOGIN_METHODS_MAX
+_Static_assert(TS_FACTOR__COUNT <= TS_LOGIN_METHODS_MAX, "ts_login_ok.methods is too short");
 
 /* The API names of the factors the user can answer a challenge with now,
  * in table order, allowed by the tenant's policy. *n may be 0 (then
  * ts_auth_password does not lead to a challenge). */
 void ts_auth_factor_methods(ts_auth *a, const ts_user *u, const ts_tenant *t,
                             const char *names[TS_FACTOR_METHODS_MAX], int *n);
+
+/* 1 when the user has a primary factor the tenant allows (a login leads
+ * to a challenge). */
+int ts_auth_factor_has_primary(ts_auth *a, const ts_user *u, const ts_tenant *t);
 
 /* Prepares an answer by method for the live challenge challenge_id (email:
  * POST /v1/auth/mfa/email/send). TS_E_CHALLENGE_INVALID (unknown, spent,
@@ -188,6 +205,12 @@ ts_err ts_auth_factor_challenge_begin(ts_auth *a, const char *challenge_id, cons
 ts_err ts_auth_factor_answer(ts_auth *a, const char *challenge_id, const char *method,
                              const ts_factor_answer *ans, ts_tokens *out, ts_user *u,
                              ts_tenant *t, int *retry_after);
+
+/* ts_auth_factor_answer without the session: the challenge is spent and u
+ * filled on TS_OK (for faces that start their own, and the TOTP call of
+ * auth.h). */
+ts_err ts_auth_factor_judge(ts_auth *a, const char *challenge_id, const char *method,
+                            const ts_factor_answer *ans, ts_user *u, int *retry_after);
 
 /* Enrolment under a bearer (a full session, or a proven enrolment one):
  * variant as ts_factor_ctx.variant. TS_E_ENROLL_PROOF_REQUIRED,

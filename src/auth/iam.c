@@ -85,60 +85,13 @@ ts_auth_iam_token(ts_auth *a, const ts_login_ok *ok, ts_iam_token *out)
 	return TS_OK;
 }
 
-/* The stored form of a code: the hash of token and code together, so the
- * row's key is unique per token (6 digits alone would clash between users)
- * and the code cannot be tried without the token, which is not stored. */
-static void
-code_hash(const char *token, const char *code, char out[TS_HASH_SZ])
-{
-	ts_code_bound_hash(token, code, out);
-}
-
+/* The mailed code is factor_email.c's, bound to the auth token (which is
+ * not stored): it cannot be tried without the token. */
 ts_err
 ts_auth_iam_mail_code(ts_auth *a, const ts_user *u, const ts_iam_token *t)
 {
-	char code[TS_CODE_DIGITS + 1], text[512];
-	ts_secret sec;
-	int64_t now = ts_now();
-	long minutes;
-	ts_err r;
-
-	if (!a->mailer) {
-		/* Said once at start-up (ts_auth_new); per request only here. */
-		ts_log_event(TS_LOG_DEBUG, "email_code_failed", "user", u->id, "reason",
-		             "smtp_not_configured", NULL);
-		return TS_E_MAIL_UNCONFIGURED;
-	}
-	ts_code_new(code);
-	memset(&sec, 0, sizeof(sec));
-	code_hash(t->token, code, sec.hash);
-	sec.kind = TS_SECRET_EMAIL_OTP;
-	ts_strlcpy(sec.tenant_id, u->tenant_id, sizeof(sec.tenant_id));
-	ts_strlcpy(sec.user_id, u->id, sizeof(sec.user_id));
-	/* data: the token the code is bound to (its hash). */
-	ts_secret_hash(t->token, strlen(t->token), sec.data);
-	sec.created_at = now;
-	sec.expires_at = t->expires_at;
-	if ((r = SOPS(a)->secret_put(ST(a), &sec)) != TS_OK)
-		goto out;
-	minutes = (long)((t->expires_at - now + 59) / 60);
-	snprintf(text, sizeof(text),
-	         "Your sign-in code is %s\n"
-	         "\n"
-	         "It is good for one sign-in within %ld minute%s.\n"
-	         "\n"
-	         "If you did not just try to sign in, someone knows your password:\n"
-	         "change it.\n",
-	         code, minutes, minutes == 1 ? "" : "s");
-	r = ts_mailer_send(a->mailer, u->email, "Your sign-in code", text);
-	ts_wipe(text, sizeof(text));
-	if (r == TS_E_INVALID)
-		r = TS_E_EMAIL_SEND;   /* an address no header can carry */
-	ts_log_event(r == TS_OK ? TS_LOG_INFO : TS_LOG_WARN,
-	             r == TS_OK ? "email_code_sent" : "email_code_failed", "user", u->id, NULL);
-out:
-	ts_wipe(code, sizeof(code));
-	return r;
+	return ts_mail_code_send(a, u, t->token, t->expires_at, "Your sign-in code",
+	                         "Your sign-in code is");
 }
 
 /* An auth token as ts_secret_new makes them: 43 base64url characters. */
@@ -168,28 +121,6 @@ claim_try(ts_auth *a, const ts_secret *tok, int *n)
 	return r == TS_E_NOT_FOUND ? TS_E_CHALLENGE_INVALID : r;
 }
 
-/* Checks and spends a mailed code bound to auth_token (hash tok_hash). */
-static ts_err
-check_mail_code(ts_auth *a, const char *auth_token, const char *tok_hash, const char *code,
-                int64_t now)
-{
-	char hash[TS_HASH_SZ];
-	ts_secret sec;
-	ts_err r;
-
-	if (!ts_code_shape_ok(code))
-		return TS_E_MFA_INVALID;
-	code_hash(auth_token, code, hash);
-	r = SOPS(a)->secret_consume(ST(a), TS_SECRET_EMAIL_OTP, hash, now, &sec);
-	if (r == TS_E_NOT_FOUND || r == TS_E_TOKEN_REUSED)
-		return TS_E_MFA_INVALID;
-	if (r != TS_OK)
-		return r;
-	if (sec.expires_at <= now || !ts_ct_eq(sec.data, tok_hash, TS_SECRET_HASH_LEN))
-		return TS_E_MFA_INVALID;
-	return TS_OK;
-}
-
 /* Judges the code for method m. */
 static ts_err
 judge_code(ts_auth *a, const ts_secret *tok, ts_iam_method m, const char *auth_token,
@@ -205,7 +136,8 @@ judge_code(ts_auth *a, const ts_secret *tok, ts_iam_method m, const char *auth_t
 		/* TOTP removed since step 1: that token cannot be completed. */
 		return r == TS_E_MFA_NOT_ENROLLED ? TS_E_CHALLENGE_INVALID : r;
 	case TS_IAM_EMAIL:
-		return check_mail_code(a, auth_token, tok->hash, code, now);
+		(void)tok;
+		return ts_mail_code_check(a, auth_token, code, now);
 	}
 	return TS_E_INTERNAL;
 }

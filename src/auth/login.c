@@ -7,6 +7,7 @@
 
 #include "auth/audit.h"
 #include "auth/auth_internal.h"
+#include "auth/factor.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -204,7 +205,9 @@ static void
 decide_next(ts_auth *a, ts_login_ok *out)
 {
 	out->has_totp = ts_auth_user_has_totp(a, &out->user);
-	if (out->has_totp) {
+	/* Any factor of the table the tenant allows leads to a challenge. */
+	ts_auth_factor_methods(a, &out->user, &out->tenant, out->methods, &out->n_methods);
+	if (out->n_methods > 0) {
 		out->next = TS_NEXT_MFA;
 	} else if (out->tenant.mfa_required) {
 		out->next = TS_NEXT_ENROLL;

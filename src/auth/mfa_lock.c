@@ -48,12 +48,13 @@ ts_mfa_failed(ts_auth *a, const ts_user *u, const char *method, int tries)
 	int64_t now = ts_now();
 	ts_lock l;
 
+	/* The audit event of every wrong second factor, whichever path. */
 	if (tries > 0)
-		ts_log_event(TS_LOG_INFO, "mfa_failed", "user", u->id, "method", method, "reason",
-		             ts_why_word(TS_WHY_CODE), TS_LOG_INT("tries", tries), NULL);
+		ts_audit(a, "mfa_failed", "user", u->id, "method", method, "reason",
+		         ts_why_word(TS_WHY_CODE), TS_LOG_INT("tries", tries), NULL);
 	else
-		ts_log_event(TS_LOG_INFO, "mfa_failed", "user", u->id, "method", method, "reason",
-		             ts_why_word(TS_WHY_CODE), NULL);
+		ts_audit(a, "mfa_failed", "user", u->id, "method", method, "reason",
+		         ts_why_word(TS_WHY_CODE), NULL);
 	ts_mfa_lock_key(u->id, key, sizeof(key));
 	if (SOPS(a)->lock_fail(ST(a), key, u->tenant_id, u->email, now, a->cfg.mfa_lock_after,
 	                       a->cfg.mfa_lock_secs, &l) != TS_OK)

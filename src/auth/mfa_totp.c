@@ -6,6 +6,7 @@
 
 #include "auth/audit.h"
 #include "auth/auth_internal.h"
+#include "auth/factor.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "crypto/base32.h"
@@ -13,7 +14,6 @@
 #include "crypto/totp.h"
 
 #define TOTP_WINDOW 1            /* steps either side: ±30 s of clock drift */
-#define CHALLENGE_TRIES 5        /* wrong codes before a challenge dies */
 
 int
 ts_auth_user_has_totp(ts_auth *a, const ts_user *u)
@@ -69,22 +69,20 @@ ts_auth_totp_check(ts_auth *a, const ts_user *u, const char *code)
 }
 
 ts_err
-ts_auth_totp_begin(ts_auth *a, const ts_principal *p, char b32[64], char **uri)
+ts_totp_enrol_new(ts_auth *a, const ts_user *u, char b32[64], char **uri)
 {
 	unsigned char secret[TS_TOTP_SECRET_LEN];
 	ts_totp t;
 	ts_err r;
 
 	*uri = NULL;
-	if ((r = ts_auth_enroll_allowed(p)) != TS_OK)
-		return r;
-	r = SOPS(a)->totp_get(ST(a), p->user.id, &t);
+	r = SOPS(a)->totp_get(ST(a), u->id, &t);
 	if (r == TS_OK && t.confirmed)
 		return TS_E_CONFLICT;
 	if (r != TS_OK && r != TS_E_NOT_FOUND)
 		return r;
 	memset(&t, 0, sizeof(t));
-	ts_strlcpy(t.user_id, p->user.id, sizeof(t.user_id));
+	ts_strlcpy(t.user_id, u->id, sizeof(t.user_id));
 	ts_totp_secret_new(secret, b32);
 	ts_wipe(secret, sizeof(secret));
 	r = ts_seal(&a->kek, t.user_id, b32, strlen(b32), t.secret_b32, sizeof(t.secret_b32));
@@ -96,8 +94,44 @@ ts_auth_totp_begin(ts_auth *a, const ts_principal *p, char b32[64], char **uri)
 		ts_wipe(b32, 64);
 		return r;
 	}
-	*uri = ts_totp_uri(a->totp_issuer, p->user.email, b32);
+	*uri = ts_totp_uri(a->totp_issuer, u->email, b32);
 	return *uri ? TS_OK : TS_E_NOMEM;
+}
+
+ts_err
+ts_totp_enrol_confirm(ts_auth *a, const ts_user *u, const char *code)
+{
+	ts_totp t;
+	ts_err r;
+
+	r = SOPS(a)->totp_get(ST(a), u->id, &t);
+	if (r == TS_E_NOT_FOUND)
+		return TS_E_MFA_NOT_ENROLLED;   /* confirm before any enrolment */
+	if (r != TS_OK)
+		return r;
+	if (t.confirmed)
+		return TS_E_CONFLICT;
+	/* A right first code does not clear the failure count: it proves the
+	 * new secret, not the user. */
+	if ((r = totp_verify_and_spend(a, &t, code)) != TS_OK)
+		return r;
+	if ((r = SOPS(a)->totp_confirm(ST(a), u->id)) != TS_OK)
+		return r;
+	ts_log_event(TS_LOG_INFO, "mfa_enrolled", "user", u->id, "method", "totp", NULL);
+	return TS_OK;
+}
+
+ts_err
+ts_auth_totp_begin(ts_auth *a, const ts_principal *p, char b32[64], char **uri)
+{
+	ts_err r;
+
+	*uri = NULL;
+	if ((r = ts_auth_enroll_allowed(p)) != TS_OK)
+		return r;
+	if (!(ts_factor_allowed(&p->tenant) & TS_FACTOR_BIT(TS_FACTOR_TOTP)))
+		return TS_E_MFA_NOT_ENROLLED;   /* the tenant's policy has no TOTP */
+	return ts_totp_enrol_new(a, &p->user, b32, uri);
 }
 
 ts_err
@@ -111,24 +145,18 @@ ts_auth_totp_confirm(ts_auth *a, const ts_principal *p, const char *code, int *r
 		return r;
 	r = SOPS(a)->totp_get(ST(a), p->user.id, &t);
 	if (r == TS_E_NOT_FOUND)
-		return TS_E_MFA_NOT_ENROLLED;   /* confirm before any enrolment */
+		return TS_E_MFA_NOT_ENROLLED;
 	if (r != TS_OK)
 		return r;
 	if (t.confirmed)
 		return TS_E_CONFLICT;
 	if ((r = ts_mfa_admit(a, &p->user, retry_after)) != TS_OK)
 		return r;
-	/* A wrong first code counts like any wrong second factor; a right one
-	 * does not clear the count: it proves the new secret, not the user. */
-	if ((r = totp_verify_and_spend(a, &t, code)) != TS_OK) {
-		if (r == TS_E_MFA_INVALID)
-			ts_mfa_failed(a, &p->user, "totp_confirm", 0);
-		return r;
-	}
-	if ((r = SOPS(a)->totp_confirm(ST(a), p->user.id)) != TS_OK)
-		return r;
-	ts_log_event(TS_LOG_INFO, "mfa_enrolled", "user", p->user.id, "method", "totp", NULL);
-	return TS_OK;
+	/* A wrong first code counts like any wrong second factor. */
+	r = ts_totp_enrol_confirm(a, &p->user, code);
+	if (r == TS_E_MFA_INVALID)
+		ts_mfa_failed(a, &p->user, "totp_confirm", 0);
+	return r;
 }
 
 ts_err
@@ -154,45 +182,8 @@ ts_err
 ts_auth_challenge_totp(ts_auth *a, const char *challenge_id, const char *code, ts_user *u,
                        int *retry_after)
 {
-	ts_secret sec;
-	char hash[TS_HASH_SZ];
-	int64_t now = ts_now();
-	int tries;
-	ts_err r;
+	ts_factor_answer ans = { .code = code };
 
-	*retry_after = 0;
-	memset(u, 0, sizeof(*u));
-	if (!challenge_id || !ts_is_uuid(challenge_id))
-		return TS_E_CHALLENGE_INVALID;
-	ts_secret_hash(challenge_id, strlen(challenge_id), hash);
-	r = SOPS(a)->secret_get(ST(a), TS_SECRET_MFA_CHALLENGE, hash, &sec);
-	if (r != TS_OK)
-		return r == TS_E_NOT_FOUND ? TS_E_CHALLENGE_INVALID : r;
-	if (sec.used_at || sec.expires_at <= now)
-		return TS_E_CHALLENGE_INVALID;
-	if ((r = SOPS(a)->user_by_id(ST(a), sec.user_id, u)) != TS_OK)
-		return r == TS_E_NOT_FOUND ? TS_E_CHALLENGE_INVALID : r;
-	memset(u->password_hash, 0, sizeof(u->password_hash));
-	if (u->is_disabled)
-		return TS_E_CHALLENGE_INVALID;
-	if ((r = ts_mfa_admit(a, u, retry_after)) != TS_OK)
-		return r;
-	/* The try is claimed before the code is judged, by one atomic store
-	 * op: however many guesses race, at most CHALLENGE_TRIES are judged. */
-	r = SOPS(a)->secret_attempt(ST(a), TS_SECRET_MFA_CHALLENGE, hash, CHALLENGE_TRIES, &tries);
-	if (r != TS_OK)
-		return r == TS_E_NOT_FOUND ? TS_E_CHALLENGE_INVALID : r;
-	r = ts_auth_totp_check(a, u, code);
-	if (r == TS_E_MFA_INVALID) {
-		ts_mfa_failed(a, u, "totp", tries);
-		return r;
-	}
-	if (r != TS_OK)
-		return r;
-	ts_mfa_passed(a, u);
-	/* Spend the challenge; a racing twin that also had a good code loses. */
-	r = SOPS(a)->secret_consume(ST(a), TS_SECRET_MFA_CHALLENGE, hash, now, &sec);
-	if (r == TS_E_TOKEN_REUSED || r == TS_E_NOT_FOUND)
-		return TS_E_CHALLENGE_INVALID;
-	return r;
+	/* The factor engine's rules (factor.c), with TOTP as the factor. */
+	return ts_auth_factor_judge(a, challenge_id, "totp", &ans, u, retry_after);
 }
