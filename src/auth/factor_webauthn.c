@@ -268,19 +268,27 @@ challenge_spend(ts_auth *a, const ts_wa_client_data *cd, const char *binding,
 	return TS_OK;
 }
 
-/* §7.1 steps 5-11 / §7.2 steps 8-14: the client data, its type, its
- * origin; no cross-origin iframes (we never expect to be embedded). */
+/* §7.1 steps 5-11 / §7.2 steps 8-14: the client data and its challenge,
+ * which is spent first (any answer that names a ceremony ends it), then
+ * the type and the origin; no cross-origin iframes (we never expect to be
+ * embedded). sec gets the ceremony. */
 static ts_err
 client_data_check(ts_auth *a, const ts_wa_credential *cr, ts_wa_ceremony type,
-                  ts_wa_client_data *cd)
+                  const char *binding, const char *tenant_id, ts_secret *sec)
 {
-	if (ts_wa_client_data_parse(cr->client_data, cr->client_data_len, cd) != TS_OK)
+	ts_wa_client_data cd;
+	ts_err r;
+
+	if (ts_wa_client_data_parse(cr->client_data, cr->client_data_len, &cd) != TS_OK)
 		return TS_E_MFA_INVALID;
-	if (cd->type != type)                         /* §7.1 step 7, §7.2 step 10 */
+	/* §7.1 step 8, §7.2 step 11 */
+	if ((r = challenge_spend(a, &cd, binding, tenant_id, sec)) != TS_OK)
+		return r;
+	if (cd.type != type)                         /* §7.1 step 7, §7.2 step 10 */
 		return TS_E_MFA_INVALID;
-	if (!origin_allowed(a, cd->origin))           /* §7.1 step 9, §7.2 step 12 */
+	if (!origin_allowed(a, cd.origin))           /* §7.1 step 9, §7.2 step 12 */
 		return TS_E_MFA_INVALID;
-	if (cd->cross_origin || cd->has_top_origin)   /* steps 10-11, 13-14 */
+	if (cd.cross_origin || cd.has_top_origin)    /* steps 10-11, 13-14 */
 		return TS_E_MFA_INVALID;
 	return TS_OK;
 }
@@ -305,7 +313,6 @@ assertion_check(ts_auth *a, const assert_in *in, const char *credential, size_t 
                 ts_factor *row, int *row_found)
 {
 	ts_wa_credential cr;
-	ts_wa_client_data cd;
 	ts_wa_authdata ad;
 	ts_wa_pubkey key;
 	ts_secret sec;
@@ -317,10 +324,7 @@ assertion_check(ts_auth *a, const assert_in *in, const char *credential, size_t 
 	*row_found = 0;
 	if (ts_wa_credential_parse(credential, len, TS_WA_GET, &cr) != TS_OK)
 		return TS_E_MFA_INVALID;
-	if ((r = client_data_check(a, &cr, TS_WA_GET, &cd)) != TS_OK)
-		goto out;
-	/* §7.2 step 11, single use */
-	if ((r = challenge_spend(a, &cd, in->binding, in->tenant->id, &sec)) != TS_OK)
+	if ((r = client_data_check(a, &cr, TS_WA_GET, in->binding, in->tenant->id, &sec)) != TS_OK)
 		goto out;
 	if (in->user_id && strcmp(sec.user_id, in->user_id) != 0) {
 		r = TS_E_MFA_INVALID;
@@ -417,14 +421,22 @@ out:
 /* ---- the factor ops ---- */
 
 static int
+count_confirmed(void *arg, const ts_factor *f)
+{
+	*(int *)arg += f->confirmed;
+	return 0;
+}
+
+/* The user holds a credential of this kind (the method names it at the
+ * login; either kind's credential may answer, see wa_verify). */
+static int
 usable_kind(const ts_factor_ctx *c, ts_factor_kind k)
 {
-	cred_set s;
+	int n = 0;
 
-	(void)k;
-	if (cred_set_load(c->a, c->user, c->tenant, &s) != TS_OK)
+	if (SOPS(c->a)->factor_list(ST(c->a), c->user->id, (int)k, count_confirmed, &n) != TS_OK)
 		return 0;
-	return s.n > 0;
+	return n > 0;
 }
 
 static int
@@ -569,7 +581,6 @@ enrol_finish_kind(const ts_factor_ctx *c, ts_factor_kind k, const ts_factor_answ
                   ts_factor_info *info)
 {
 	ts_wa_credential cr;
-	ts_wa_client_data cd;
 	ts_wa_attestation att;
 	ts_wa_att_type att_type;
 	ts_secret sec;
@@ -584,13 +595,10 @@ enrol_finish_kind(const ts_factor_ctx *c, ts_factor_kind k, const ts_factor_answ
 	if (ts_wa_credential_parse(ans->credential, ans->credential_len, TS_WA_CREATE, &cr) != TS_OK)
 		return TS_E_MFA_INVALID;
 	memset(&f, 0, sizeof(f));
-	/* steps 5-11 */
-	if ((r = client_data_check(c->a, &cr, TS_WA_CREATE, &cd)) != TS_OK)
-		goto out;
-	/* step 8: our challenge, for a registration of this kind by this
-	 * session and user; spent now */
+	/* steps 5-11; step 8: our challenge, for a registration of this kind
+	 * by this session and user; spent now */
 	snprintf(binding, sizeof(binding), "reg %s", kind_variant(k));
-	if ((r = challenge_spend(c->a, &cd, binding, c->tenant->id, &sec)) != TS_OK)
+	if ((r = client_data_check(c->a, &cr, TS_WA_CREATE, binding, c->tenant->id, &sec)) != TS_OK)
 		goto out;
 	if (strcmp(sec.user_id, c->user->id) != 0 || strcmp(sec.session_id, c->session->id) != 0) {
 		r = TS_E_MFA_INVALID;
@@ -834,9 +842,8 @@ ts_auth_passkey_login(ts_auth *a, const char *challenge_id, const char *credenti
 
 	*retry_after = 0;
 	memset(u, 0, sizeof(*u));
-	if (!challenge_id || !ts_is_uuid(challenge_id))
-		return TS_E_CHALLENGE_INVALID;
-	if (!credential)
+	/* A handle that names no ceremony is one more wrong answer. */
+	if (!challenge_id || !ts_is_uuid(challenge_id) || !credential)
 		return TS_E_MFA_INVALID;
 	ts_secret_hash(challenge_id, strlen(challenge_id), hash);
 	snprintf(binding, sizeof(binding), "login %s", hash);

@@ -48,10 +48,10 @@ ts_err ts_auth_passkey_options(ts_auth *a, const ts_tenant_hints *h, char id[TS_
 
 /* Step 2 (POST /v1/auth/passkey/login): credential is
  * PublicKeyCredential.toJSON() text. TS_OK starts a full session (amr
- * "hwk user mfa"). TS_E_CHALLENGE_INVALID (the handle names no live
- * ceremony), TS_E_MFA_INVALID (anything wrong with the credential:
- * unknown, another tenant's, bad signature, challenge or origin, UV
- * missing, a counter that went back; the ceremony is spent either way),
+ * "hwk user mfa"). TS_E_MFA_INVALID for anything wrong: a handle that
+ * names no live ceremony, an unknown credential or another tenant's, a bad
+ * signature, challenge or origin, UV missing, a counter that went back
+ * (the ceremony is spent by any answer that names its challenge),
  * TS_E_LOCKED (*retry_after), store errors. */
 ts_err ts_auth_passkey_login(ts_auth *a, const char *challenge_id, const char *credential,
                              size_t credential_len, ts_tokens *out, ts_user *u, ts_tenant *t,
