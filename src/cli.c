@@ -17,6 +17,7 @@
 
 #include "api/api.h"
 #include "auth/auth.h"
+#include "auth/factor.h"
 #include "cli.h"
 #include "config.h"
 #include "core/log.h"
@@ -365,6 +366,35 @@ cmd_tenant_domain(cli_opts *o)
 		rc = 0;
 	}
 out:
+	ts_store_close(s);
+	return rc;
+}
+
+/* tessera tenant mfa SLUG required|optional [FACTOR,...|default] */
+static int
+cmd_tenant_mfa(cli_opts *o)
+{
+	ts_store *s = NULL;
+	int req = o->npos >= 2 && !strcmp(o->pos[1], "required"), rc = 1;
+	ts_err r;
+
+	if (o->npos < 2 || o->npos > 3 || (!req && strcmp(o->pos[1], "optional")))
+		return fail("usage: tessera tenant mfa SLUG required|optional [FACTOR,...|default]");
+	if (open_store(o, &s))
+		return 1;
+	r = ts_admin_tenant_mfa(s, o->pos[0], req, o->npos == 3 ? o->pos[2] : NULL);
+	if (r == TS_E_INVALID)
+		fail("'%s' is not a list of factors a tenant %s can use (totp, webauthn_passkey, "
+		     "webauthn_fido, email, recovery_code)", o->npos == 3 ? o->pos[2] : "default",
+		     req ? "requiring MFA" : "");
+	else if (r == TS_E_TENANT_UNKNOWN)
+		fail("no tenant '%s'", o->pos[0]);
+	else if (r != TS_OK)
+		fail("cannot set the MFA policy: %s", ts_strerror(r));
+	else
+		printf("tenant %s: second factor %s, factors %s\n", o->pos[0],
+		       req ? "required" : "optional", o->npos == 3 ? o->pos[2] : "default");
+	rc = r != TS_OK;
 	ts_store_close(s);
 	return rc;
 }
@@ -1117,6 +1147,11 @@ static const cli_cmd commands[] = {
 	  "  HOST is matched like a Host header: lower-cased, one trailing dot dropped, no port\n",
 	  U_STORE, TS_STORE_EXISTING },
 	{ "tenant", "list", cmd_tenant_list, "tessera tenant list", "", U_STORE, TS_STORE_EXISTING },
+	{ "tenant", "mfa", cmd_tenant_mfa,
+	  "tessera tenant mfa SLUG required|optional [FACTOR,...|default]",
+	  "  FACTOR               totp, webauthn_passkey, webauthn_fido, email, recovery_code;\n"
+	  "                       default: every one but email\n",
+	  U_STORE, TS_STORE_EXISTING },
 	{ "tenant", "origin", cmd_tenant_origin,
 	  "tessera tenant origin add|remove SLUG URL  (CORS: exact scheme://host[:port])", "",
 	  U_STORE, TS_STORE_EXISTING },

@@ -488,3 +488,46 @@ ts_auth_factor_admin_remove(ts_auth *a, const ts_user *u, const char *factor_id,
 		         "factor", factor_id, "actor", actor ? actor : "", NULL);
 	return r;
 }
+
+/* ---- the policy, for administrators ---- */
+
+ts_err
+ts_factor_mask_parse(const char *list, unsigned *mask)
+{
+	char buf[256], *save = NULL;
+
+	*mask = 0;
+	if (!list || strcmp(list, "default") == 0)
+		return TS_OK;
+	if (strlen(list) >= sizeof(buf))
+		return TS_E_INVALID;
+	ts_strlcpy(buf, list, sizeof(buf));
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		const ts_factor_ops *f = ts_factor_by_name(t);
+		if (!f)
+			return TS_E_INVALID;
+		*mask |= TS_FACTOR_BIT(f->kind);
+	}
+	return *mask ? TS_OK : TS_E_INVALID;
+}
+
+ts_err
+ts_admin_tenant_mfa(ts_store *s, const char *slug, int required, const char *factors)
+{
+	ts_tenant t;
+	unsigned mask;
+	ts_err r;
+
+	if ((r = ts_factor_mask_parse(factors, &mask)) != TS_OK)
+		return r;
+	if ((r = s->ops->tenant_by_slug(s, slug, &t)) != TS_OK)
+		return r == TS_E_NOT_FOUND ? TS_E_TENANT_UNKNOWN : r;
+	/* Requiring MFA with nothing a user could enrol would lock everyone
+	 * in the enrolment flow. */
+	if (required && !((mask ? mask : TS_FACTOR_DEFAULT) & TS_FACTOR_PRIMARY))
+		return TS_E_INVALID;
+	if ((r = s->ops->tenant_set_mfa(s, t.id, required, mask)) == TS_OK)
+		ts_log_event(TS_LOG_INFO, "tenant_mfa_set", "tenant", t.slug, "required",
+		             required ? "yes" : "no", "factors", factors ? factors : "default", NULL);
+	return r;
+}

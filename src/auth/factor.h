@@ -242,4 +242,15 @@ ts_err ts_auth_factor_remove(ts_auth *a, const ts_principal *p, const char *fact
 ts_err ts_auth_factor_admin_remove(ts_auth *a, const ts_user *u, const char *factor_id,
                                    const char *actor);
 
+/* ---- the tenant's policy, for administrators (CLI, admin face) ---- */
+
+/* "totp,email,..." (API names) to a mask of kinds; "default" or NULL is
+ * 0 (TS_FACTOR_DEFAULT). TS_E_INVALID for an unknown name or an empty
+ * list. */
+ts_err ts_factor_mask_parse(const char *list, unsigned *mask);
+/* Sets whether tenant slug requires a second factor and which kinds it
+ * allows. TS_E_INVALID (a bad list, or required with no primary kind
+ * allowed), TS_E_TENANT_UNKNOWN, store errors. */
+ts_err ts_admin_tenant_mfa(ts_store *s, const char *slug, int required, const char *factors);
+
 #endif

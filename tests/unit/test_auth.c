@@ -15,6 +15,7 @@
 #include "crypto/base32.h"
 #include "crypto/jwt_claims.h"
 #include "crypto/totp.h"
+#include "auth/factor.h"
 
 static const ts_pw_cost cheap = { 1, 8192 * 1024 };
 /* The key file's key of every engine here (seal.h). */
@@ -540,6 +541,177 @@ test_totp(ts_auth *a, ts_store *s)
 	      TS_E_CHALLENGE_INVALID);
 }
 
+/* Issue 10: the factor engine. Recovery codes through the table (single
+ * use, a new set voids the old, the amr the engine chooses), the policy's
+ * mask, listing, removal with reauth and the last-factor rule. */
+static int
+count_info(void *arg, const ts_factor_info *f)
+{
+	int *n = arg;
+
+	if (strcmp(f->method, "recovery_code") == 0)
+		n[1] = f->remaining;
+	n[0]++;
+	return 0;
+}
+
+/* The i-th quoted string of a JSON array text after key. */
+static void
+nth_string(const char *json, const char *key, int i, char *out, size_t cap)
+{
+	out[0] = '\0';
+	const char *q = strstr(json, key);
+	if (!q || !(q = strchr(q + strlen(key), '[')))
+		return;
+	for (int k = 0; k <= i; k++) {
+		const char *b = strchr(q, '"'), *e = b ? strchr(b + 1, '"') : NULL;
+		if (!e)
+			return;
+		if (k == i) {
+			snprintf(out, cap, "%.*s", (int)(e - b - 1), b + 1);
+			return;
+		}
+		q = e + 1;
+	}
+}
+
+static void
+test_factors(ts_auth *a, ts_store *s)
+{
+	ts_login_ok ok;
+	ts_login_req r = login_req("alice@example.com", "correct horse");
+	ts_tokens t, t2;
+	ts_principal p, old;
+	ts_factor_blob b;
+	ts_factor_answer ans = { 0 };
+	char challenge[TS_ID_SZ], code[32], typed[32], first[32];
+	const char *names[TS_FACTOR_METHODS_MAX];
+	ts_user u;
+	ts_tenant tn;
+	unsigned mask;
+	int n = 0, wait = 0, cnt[2] = { 0, -1 };
+
+	CHECK(ts_factor_mask_parse("totp,email", &mask) == TS_OK && mask == ((1u << 1) | (1u << 2)));
+	CHECK(ts_factor_mask_parse("default", &mask) == TS_OK && mask == 0);
+	CHECK(ts_factor_mask_parse("sms", &mask) == TS_E_INVALID);
+	CHECK(ts_factor_mask_parse(",", &mask) == TS_E_INVALID);
+	CHECK(ts_admin_tenant_mfa(s, "strict", 1, "email") == TS_E_INVALID);
+	CHECK(ts_admin_tenant_mfa(s, "nope", 0, NULL) == TS_E_TENANT_UNKNOWN);
+	CHECK(ts_factor_by_name("totp") == &ts_factor_totp && ts_factor_by_kind(TS_FACTOR_RECOVERY) ==
+	      &ts_factor_recovery && !ts_factor_by_name("sms"));
+
+	/* alice has TOTP (test_totp); acme allows the default set */
+	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
+	CHECK(ok.next == TS_NEXT_MFA && ok.n_methods == 1);
+	CHECK_STR(ok.methods[0], "totp");
+	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd otp", TS_ACCESS_JWT, &t) == TS_OK);
+	CHECK(ts_auth_check_token(a, t.access, NULL, &p) == TS_OK);
+	CHECK(ts_auth_factor_enrol_begin(a, &p, "recovery_code", NULL, &b) == TS_OK);
+	CHECK(b.json && strncmp(b.json, "{\"codes\":[", 10) == 0);
+	nth_string(b.json, "codes", 0, code, sizeof(code));
+	nth_string(b.json, "codes", 9, first, sizeof(first));
+	CHECK(strlen(code) == 14 && code[4] == '-' && code[9] == '-' && strlen(first) == 14);
+	ts_factor_blob_free(&b);
+	ts_auth_factor_methods(a, &ok.user, &ok.tenant, names, &n);
+	CHECK(n == 2 && strcmp(names[0], "totp") == 0 && strcmp(names[1], "recovery_code") == 0);
+
+	CHECK(ts_auth_challenge_open(a, &ok.user, challenge) == TS_OK);
+	ans.code = "zzzz-zzzz-zzzz";
+	CHECK(ts_auth_factor_answer(a, challenge, "recovery_code", &ans, &t2, &u, &tn, &wait) ==
+	      TS_E_MFA_INVALID);
+	ans.code = "123456";
+	CHECK(ts_auth_factor_answer(a, challenge, "email", &ans, &t2, &u, &tn, &wait) ==
+	      TS_E_MFA_NOT_ENROLLED);            /* not allowed by acme, no mail */
+	CHECK(ts_auth_factor_answer(a, challenge, "sms", &ans, &t2, &u, &tn, &wait) == TS_E_INVALID);
+	/* typed in capitals without the dashes: the same code */
+	snprintf(typed, sizeof(typed), "%.4s%.4s%.4s", code, code + 5, code + 10);
+	for (char *c = typed; *c; c++)
+		if (*c >= 'a' && *c <= 'z')
+			*c = (char)(*c - 'a' + 'A');
+	ans.code = typed;
+	CHECK(ts_auth_factor_answer(a, challenge, "recovery_code", &ans, &t2, &u, &tn, &wait) == TS_OK);
+	CHECK(ts_auth_check_token(a, t2.access, NULL, &old) == TS_OK);
+	CHECK_STR(old.session.amr, "pwd otp");
+	CHECK_STR(tn.slug, "acme");
+	/* single use */
+	CHECK(ts_auth_challenge_open(a, &ok.user, challenge) == TS_OK);
+	ans.code = code;
+	CHECK(ts_auth_factor_answer(a, challenge, "recovery_code", &ans, &t2, &u, &tn, &wait) ==
+	      TS_E_MFA_INVALID);
+	CHECK(ts_auth_factor_list(a, &p, count_info, cnt) == TS_OK);
+	CHECK(cnt[0] == 2 && cnt[1] == 9);
+	/* a new set voids the old */
+	CHECK(ts_auth_factor_enrol_begin(a, &p, "recovery_code", NULL, &b) == TS_OK);
+	ts_factor_blob_free(&b);
+	ans.code = first;
+	CHECK(ts_auth_factor_answer(a, challenge, "recovery_code", &ans, &t2, &u, &tn, &wait) ==
+	      TS_E_MFA_INVALID);
+	cnt[0] = 0;
+	CHECK(ts_auth_factor_list(a, &p, count_info, cnt) == TS_OK);
+	CHECK(cnt[0] == 2 && cnt[1] == 10);
+
+	/* removal: a sign-in older than 5 minutes is refused */
+	old = p;
+	old.session.created_at -= TS_FACTOR_REAUTH_SECS + 1;
+	CHECK(ts_auth_factor_remove(a, &old, "00000000-0000-4000-8000-000000000000") ==
+	      TS_E_REAUTH_REQUIRED);
+	CHECK(ts_auth_factor_remove(a, &p, "00000000-0000-4000-8000-000000000000") == TS_E_NOT_FOUND);
+	CHECK(ts_auth_factor_remove(a, &p, "not-an-id") == TS_E_NOT_FOUND);
+	old = p;
+	old.scope = TS_SESSION_ENROLL;
+	CHECK(ts_auth_factor_remove(a, &old, "00000000-0000-4000-8000-000000000000") == TS_E_FORBIDDEN);
+	CHECK(ts_auth_factor_list(a, &old, count_info, cnt) == TS_E_FORBIDDEN);
+}
+
+/* The last primary factor of a user whose tenant requires MFA stays. */
+static int
+first_id(void *arg, const ts_factor_info *f)
+{
+	snprintf(arg, TS_ID_SZ, "%s", f->id);
+	return 1;
+}
+
+static void
+test_last_factor(ts_auth *a, ts_store *s)
+{
+	ts_login_ok ok;
+	ts_login_req r = login_req("hank@example.com", "hanks password");
+	ts_tokens t;
+	ts_principal p;
+	ts_factor_blob b;
+	ts_factor_answer ans = { 0 };
+	ts_factor_info info;
+	char secret_b32[64] = "", code[16], id[TS_ID_SZ] = "";
+	unsigned char secret[64];
+	int wait = 0;
+
+	r.tenant_slug = "strict";
+	CHECK(ts_auth_password(a, &r, &ok) == TS_OK);
+	CHECK(ok.next == TS_NEXT_ENROLL);
+	/* a full session, as a proven enrolment would end in */
+	CHECK(ts_auth_start_session(a, &ok.user, TS_SESSION_FULL, "pwd mca", TS_ACCESS_JWT, &t) == TS_OK);
+	CHECK(ts_auth_check_token(a, t.access, NULL, &p) == TS_OK);
+	CHECK(ts_auth_factor_enrol_begin(a, &p, "totp", NULL, &b) == TS_OK);
+	const char *sp = b.json ? strstr(b.json, "\"secret\":\"") : NULL;
+	if (sp)
+		snprintf(secret_b32, sizeof(secret_b32), "%.*s", (int)strcspn(sp + 10, "\""), sp + 10);
+	ts_factor_blob_free(&b);
+	long n = ts_base32_decode(secret_b32, secret, sizeof(secret));
+	CHECK(n == TS_TOTP_SECRET_LEN);
+	CHECK(ts_totp_code(secret, (size_t)n, ts_now(), 6, code) == TS_OK);
+	ans.code = code;
+	CHECK(ts_auth_factor_enrol_finish(a, &p, "totp", &ans, &info, &wait) == TS_OK);
+	CHECK(ts_auth_factor_enrol_finish(a, &p, "totp", &ans, &info, &wait) == TS_E_CONFLICT);
+	CHECK(ts_auth_factor_list(a, &p, first_id, id) == TS_OK && ts_is_uuid(id));
+	CHECK(ts_auth_factor_remove(a, &p, id) == TS_E_LAST_FACTOR);
+	CHECK(ts_auth_user_has_totp(a, &p.user));
+	/* an operator may */
+	CHECK(ts_auth_factor_admin_remove(a, &p.user, id, "test") == TS_OK);
+	CHECK(!ts_auth_user_has_totp(a, &p.user));
+	CHECK(ts_auth_factor_admin_remove(a, &p.user, id, "test") == TS_E_NOT_FOUND);
+	(void)s;
+}
+
 /* Issue 7 items 1, 2 and 5: an enrolment session enrols nothing until a
  * proof beyond the password; its JWT's audience is not a login's; wrong
  * second factors lock, and a correct password does not reset them. */
@@ -995,6 +1167,8 @@ main(void)
 		test_key_lifecycle(a, s);
 		test_totp(a, s);
 		test_enroll_rule(a, s);
+		test_factors(a, s);
+		test_last_factor(a, s);
 	}
 	test_seal_at_rest(dir);
 	test_lockout(s);

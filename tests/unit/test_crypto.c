@@ -735,6 +735,13 @@ test_totp_vectors(void)
 		/* Six digits are the same value mod 10^6 (RFC 4226 §5.3). */
 		CHECK_STR(code_at(vec[i].t, 6), vec[i].code + 2);
 	}
+	/* RFC 4226 Appendix D: HOTP of counters 0..9 with the same key; TOTP
+	 * is HOTP of the time step (RFC 6238 §4.2), so the step's start time
+	 * gives each counter. */
+	static const char *const hotp[] = { "755224", "287082", "359152", "969429", "338314",
+	                                    "254676", "287922", "162583", "399871", "520489" };
+	for (i = 0; i < sizeof(hotp) / sizeof(hotp[0]); i++)
+		CHECK_STR(code_at((int64_t)i * 30, 6), hotp[i]);
 	CHECK(ts_totp_code(rfc6238_key, KEYLEN, 59, 7, out) == TS_E_INVALID);
 	CHECK(ts_totp_code(rfc6238_key, KEYLEN, -1, 6, out) == TS_E_INVALID);
 	CHECK(ts_totp_code(rfc6238_key, 0, 59, 6, out) == TS_E_INVALID);
