@@ -826,6 +826,7 @@ post_passkey_options(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	ts_tenant_hints h = request_hints(req);
 	char id[TS_ID_SZ];
 	ts_factor_blob b = { 0 };
+	int wait = 0;
 	ts_err r;
 
 	/* The body is optional: {} and no body at all both mean "no slug". */
@@ -837,8 +838,8 @@ post_passkey_options(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 			goto out;
 		}
 	}
-	if ((r = ts_auth_passkey_options(api->auth, &h, id, &b)) != TS_OK)
-		native_error(resp, r, NULL, NULL, 0);
+	if ((r = ts_auth_passkey_options(api->auth, &h, req->client_ip, id, &b, &wait)) != TS_OK)
+		native_error(resp, r, NULL, NULL, wait);
 	else
 		reply_options(resp, 200, id, b.json);
 out:

@@ -761,17 +761,26 @@ ts_auth_webauthn_mfa_options(ts_auth *a, const char *challenge_id, ts_factor_blo
 }
 
 ts_err
-ts_auth_passkey_options(ts_auth *a, const ts_tenant_hints *h, char id[TS_ID_SZ],
-                        ts_factor_blob *out)
+ts_auth_passkey_options(ts_auth *a, const ts_tenant_hints *h, const char *client_ip,
+                        char id[TS_ID_SZ], ts_factor_blob *out, int *retry_after)
 {
 	unsigned char ch[TS_WA_CHALLENGE_LEN];
 	char binding[256], hash[TS_HASH_SZ];
+	const char *ip = client_ip ? client_ip : "";
 	ts_tenant t;
 	ts_wa_options o;
 	ts_err r;
 
 	memset(out, 0, sizeof(*out));
 	id[0] = '\0';
+	/* A sign-in without a password is a sign-in attempt all the same: the
+	 * per-address limit of password attempts counts it, which also bounds
+	 * the ceremony rows an address can make. */
+	if ((*retry_after = ts_limiter_take(a->rl_ip, ip, strlen(ip), ts_mono_us())) > 0) {
+		ts_log_event(TS_LOG_INFO, "login_throttled", "ip", ip, "method", "passkey", "reason",
+		             ts_why_word(TS_WHY_RATE_ADDRESS), NULL);
+		return TS_E_RATE_LIMITED;
+	}
 	if ((r = ts_auth_request_tenant(a, h, 1, &t)) != TS_OK)
 		return r;
 	if (!kind_allowed(&t, TS_FACTOR_PASSKEY))

@@ -39,12 +39,13 @@ ts_err ts_auth_webauthn_mfa_options(ts_auth *a, const char *challenge_id, ts_fac
 /* Passwordless sign-in, step 1 (POST /v1/auth/passkey/options): a new
  * ceremony in the request's tenant (the default one when it names none);
  * id gets its handle, out->json the publicKey request options
- * (discoverable credentials: no allowCredentials; UV required).
- * TS_E_TENANT_UNKNOWN, TS_E_TENANT_CONFLICT, TS_E_NOT_FOUND (no tenant
- * named and no default), TS_E_MFA_NOT_ENROLLED (the tenant does not allow
- * passkeys), store errors. */
-ts_err ts_auth_passkey_options(ts_auth *a, const ts_tenant_hints *h, char id[TS_ID_SZ],
-                               ts_factor_blob *out);
+ * (discoverable credentials: no allowCredentials; UV required). Counts as
+ * a sign-in attempt of client_ip (rl_ip_*): TS_E_RATE_LIMITED with
+ * *retry_after. TS_E_TENANT_UNKNOWN, TS_E_TENANT_CONFLICT, TS_E_NOT_FOUND
+ * (no tenant named and no default), TS_E_MFA_NOT_ENROLLED (the tenant
+ * does not allow passkeys), store errors. */
+ts_err ts_auth_passkey_options(ts_auth *a, const ts_tenant_hints *h, const char *client_ip,
+                               char id[TS_ID_SZ], ts_factor_blob *out, int *retry_after);
 
 /* Step 2 (POST /v1/auth/passkey/login): credential is
  * PublicKeyCredential.toJSON() text. TS_OK starts a full session (amr

@@ -6,7 +6,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import {
-  startServer, newDb, mkTenant, mkUser, http, login, loginOk, assertError, decodeJwt, UUID_RE,
+  startServer, newDb, mkTenant, mkUser, http, login, loginOk, assertError, decodeJwt, UUID_RE, cliOk,
+  ISSUER,
 } from '../lib/server.js';
 import { SoftAuthenticator, ES256, EDDSA, RS256, FLAG, cbor, coseKey } from '../lib/authenticator.js';
 
@@ -485,5 +486,100 @@ describe('WebAuthn', { timeout: 180000 }, () => {
       const mias = await regOptions(srv, miaToken, 'security_key');
       assertError(await register(srv, miaToken, new SoftAuthenticator({ uv: false }).create(mias.json.publicKey, { origin: ORIGIN, id })), 409, 'conflict');
     });
+  });
+
+  describe('removal', () => {
+    it('a removed passkey signs in no more', async () => {
+      const list = await http('GET', srv.url + '/v1/mfa/factors', { token: tomToken });
+      const before = list.json.factors.filter((f) => f.method === 'webauthn_passkey');
+      assert.ok(before.length >= 1, list.text);
+      for (const f of before) {
+        const d = await http('DELETE', srv.url + '/v1/mfa/factors/' + f.id, { token: tomToken });
+        assert.equal(d.status, 204, d.text);
+      }
+      const o = await passkeyOptions(srv);
+      refused(await passkeyLogin(srv, o.json.challenge_id, keys.tomPasskey.get(o.json.publicKey, { origin: ORIGIN })), 401, 'mfa_invalid');
+    });
+  });
+});
+
+describe('WebAuthn configuration and policy', { timeout: 120000 }, () => {
+  it('the RP ID and the origin default to the issuer\'s', async () => {
+    const db = newDb();
+    const P = password();
+    await mkTenant(db, 'acme');
+    await mkUser(db, 'acme', 'lu@example.com', P);
+    const srv = await startServer({ db, args: ['--default-tenant', 'acme'] });
+    try {
+      const host = new URL(ISSUER).hostname;
+      const token = (await loginOk(srv, 'lu@example.com', P)).token;
+      const o = await regOptions(srv, token, 'security_key');
+      assert.equal(o.json.publicKey.rp.id, host);
+      const auth = new SoftAuthenticator({ uv: false });
+      refused(await register(srv, token, auth.create(o.json.publicKey, { origin: ORIGIN })), 401, 'mfa_invalid');
+      const o2 = await regOptions(srv, token, 'security_key');
+      const r = await register(srv, token, auth.create(o2.json.publicKey, { origin: new URL(ISSUER).origin }));
+      assert.equal(r.status, 201, r.text);
+      const p = await passkeyOptions(srv);
+      assert.equal(p.json.publicKey.rpId, host);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('an origin list that does not parse stops the server at start', async () => {
+    for (const bad of ['ftp://files.example', 'https://a.example/path', '*', 'https://a.example,,https://b.example']) {
+      await assert.rejects(
+        startServer({ args: ['--webauthn-origins', bad] }),
+        (e) => /exited/.test(e.message) && /webauthn/.test(e.message),
+        bad,
+      );
+    }
+  });
+
+  it('passwordless ceremonies count as sign-in attempts of the address', async () => {
+    const db = newDb();
+    await mkTenant(db, 'acme');
+    const srv = await startServer({ db, rateLimits: false, args: ['--default-tenant', 'acme', '--rl-ip-burst', '3', '--rl-ip-per-min', '1'] });
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await passkeyOptions(srv)).status, 200);
+      const r = await passkeyOptions(srv);
+      assertError(r, 429, 'rate_limited');
+      assert.ok(Number(r.headers['retry-after']) >= 1, JSON.stringify(r.headers));
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('a tenant that does not allow passkeys or security keys neither offers nor takes them', async () => {
+    const db = newDb();
+    const P = password();
+    await mkTenant(db, 'acme');
+    await mkUser(db, 'acme', 'jo@example.com', P);
+    await cliOk(['tenant', 'mfa', 'acme', 'optional', 'totp'], { db });
+    const srv = await startServer({ db, args: ['--default-tenant', 'acme', ] });
+    try {
+      const token = (await loginOk(srv, 'jo@example.com', P)).token;
+      assertError(await regOptions(srv, token, 'passkey'), 400, 'mfa_not_enrolled');
+      assertError(await regOptions(srv, token, 'security_key'), 400, 'mfa_not_enrolled');
+      assertError(await passkeyOptions(srv), 400, 'mfa_not_enrolled');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('an unproven enrolment token registers nothing', async () => {
+    const db = newDb();
+    const P = password();
+    await mkTenant(db, 'strict', { mfaRequired: true });
+    await mkUser(db, 'strict', 'kim@example.com', P);
+    const srv = await startServer({ db, args: ['--default-tenant', 'strict'] });
+    try {
+      const l = await login(srv, 'kim@example.com', P);
+      assert.equal(l.json.enrollment_required, true, l.text);
+      assertError(await regOptions(srv, l.json.token, 'passkey'), 403, 'enrollment_proof_required');
+    } finally {
+      await srv.stop();
+    }
   });
 });
