@@ -13,6 +13,8 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "check.h"
 #include "crypto/hash.h"
@@ -384,6 +386,102 @@ test_own_alg(ts_wa_alg alg)
 	EVP_PKEY_free(other.pkey);
 }
 
+/* ---- packed with a certificate (basic attestation), our own vectors ---- */
+
+/* A self-signed attestation certificate as §8.2.1 wants it (unless told
+ * otherwise): v3, OU "Authenticator Attestation", CA:FALSE, the aaguid
+ * extension. DER in *der (caller frees). */
+static size_t
+att_cert(EVP_PKEY *key, const char *ou, int ca, const unsigned char *aaguid, unsigned char **der)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	X509_EXTENSION *bc;
+	int len;
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(n, "C", MBSTRING_ASC, (const unsigned char *)"SE", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC, (const unsigned char *)"Tessera Tests", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_ASC, (const unsigned char *)ou, -1, -1, 0);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"Soft Key", -1, -1, 0);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, n);
+	bc = X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+	X509_add_ext(x, bc, -1);
+	X509_EXTENSION_free(bc);
+	if (aaguid) {
+		unsigned char v[18] = { 0x04, 16 };
+		ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+		ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.4.1.45724.1.1.4", 1);
+		X509_EXTENSION *e;
+
+		memcpy(v + 2, aaguid, 16);
+		ASN1_OCTET_STRING_set(os, v, sizeof(v));
+		e = X509_EXTENSION_create_by_OBJ(NULL, oid, 0, os);
+		X509_add_ext(x, e, -1);
+		X509_EXTENSION_free(e);
+		ASN1_OBJECT_free(oid);
+		ASN1_OCTET_STRING_free(os);
+	}
+	X509_sign(x, key, EVP_sha256());
+	*der = NULL;
+	len = i2d_X509(x, der);
+	X509_NAME_free(n);
+	X509_free(x);
+	return len > 0 ? (size_t)len : 0;
+}
+
+static void
+test_own_basic(void)
+{
+	static const unsigned char aaguid[16] = { 0xee, 0x88, 0x28, 0x79, 0x72, 0x1c, 0x49, 0x13,
+	                                          0x97, 0x75, 0x3d, 0xfc, 0xce, 0x97, 0x07, 0x2a };
+	soft_key cred = soft_new(TS_WA_EDDSA), att = soft_new(TS_WA_ES256);
+	unsigned char ad[2048], sig[600], cdh[32], *cose, *obj, *der, other[16];
+	size_t cose_len, ad_len, sig_len, len, der_len;
+	ts_wa_attestation a;
+	ts_wa_att_type type;
+
+	ts_sha256("basic", 5, cdh);
+	cose = soft_cose(&cred, &cose_len);
+	ad_len = soft_authdata("example.org", TS_WA_FLAG_UP | TS_WA_FLAG_AT, 0, cose, cose_len, ad);
+	memcpy(ad + 37, aaguid, 16);
+	/* signed by the attestation key (ES256), not the credential's (EdDSA) */
+	sig_len = soft_sign(&att, ad, ad_len, cdh, 32, sig, sizeof(sig));
+
+#define BASIC(ou, ca, g, expect)                                                   \
+	do {                                                                       \
+		der_len = att_cert(att.pkey, ou, ca, g, &der);                     \
+		obj = att_obj("packed", packed_stmt(TS_WA_ES256, sig, sig_len, der, der_len), ad, \
+		              ad_len, &len);                                       \
+		CHECK(ts_wa_attestation_parse(obj, len, &a) == TS_OK && a.has_x5c); \
+		CHECK(ts_wa_attestation_verify(&a, cdh, "example.org", 0, &type) == (expect)); \
+		free(obj);                                                         \
+		OPENSSL_free(der);                                                 \
+	} while (0)
+
+	BASIC("Authenticator Attestation", 0, aaguid, TS_OK);
+	CHECK(type == TS_WA_ATT_BASIC);
+	BASIC("Authenticator Attestation", 0, NULL, TS_OK);   /* the extension is optional */
+	/* §8.2.1: another OU, a CA certificate, another aaguid */
+	BASIC("Marketing", 0, aaguid, TS_E_INVALID);
+	BASIC("Authenticator Attestation", 1, aaguid, TS_E_INVALID);
+	memcpy(other, aaguid, 16);
+	other[15] ^= 1;
+	BASIC("Authenticator Attestation", 0, other, TS_E_INVALID);
+	/* the same certificate with a signature by the credential key */
+	sig_len = soft_sign(&cred, ad, ad_len, cdh, 32, sig, sizeof(sig));
+	BASIC("Authenticator Attestation", 0, aaguid, TS_E_INVALID);
+#undef BASIC
+	free(cose);
+	EVP_PKEY_free(cred.pkey);
+	EVP_PKEY_free(att.pkey);
+}
+
 /* ---- COSE and authData layouts ---- */
 
 static void
@@ -518,6 +616,7 @@ main(void)
 	test_own_alg(TS_WA_ES256);
 	test_own_alg(TS_WA_EDDSA);
 	test_own_alg(TS_WA_RS256);
+	test_own_basic();
 	test_cose_and_authdata();
 	test_client_data();
 	return CHECK_DONE();
