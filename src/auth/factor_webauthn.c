@@ -86,7 +86,7 @@ ts_webauthn_init(ts_auth *a, const char *rp_id, const char *origins)
 	if (!(rp_id && *rp_id)) {
 		if (!url_origin(a->issuer, one, sizeof(one)))
 			goto bad;
-		rp_id = one + (strstr(one, "://") - one) + 3;
+		rp_id = strstr(one, "://") + 3;
 	}
 	if (!ts_host_normalize(rp_id, host))
 		goto bad;

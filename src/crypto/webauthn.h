@@ -3,7 +3,7 @@
  * per RFC 9052/9053) and the signature checks, done by libfido2
  * (fido_cred_verify, fido_cred_verify_self, fido_assert_verify). The
  * ceremonies themselves (§7.1, §7.2: what is compared with what, challenges,
- * counters, policy) are the engine's, in src/auth/webauthn.c.
+ * counters, policy) are the engine's, in src/auth/factor_webauthn.c.
  *
  * Step numbers cite WebAuthn Level 3 as in the editor's draft (w3c/webauthn
  * index.bs, 2026-07-30). Every length is capped where it is read; CBOR is checked for
