@@ -137,7 +137,9 @@ describe('a database from before sealing [SQLite only: the old rows are written 
     const b32 = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
     noteSecret(b32);
     sql(db, `DELETE FROM signing_keys; INSERT INTO signing_keys(kid, alg, private_pem, created_at) VALUES ('legacy', 'ES256', '${pem}', 1);` +
-      `INSERT INTO totp(user_id, secret_b32, confirmed, created_at) VALUES ('${uid}', '${b32}', 1, 1); VACUUM;`);
+      // TOTP rows live in the factors table since migration 8 (totp is a view of them)
+      `INSERT INTO factors(id, tenant_id, user_id, kind, data, confirmed, created_at) VALUES ('${crypto.randomUUID()}', ` +
+      `(SELECT tenant_id FROM users WHERE id = '${uid}'), '${uid}', 1, '${b32}', 1, 1); VACUUM;`);
     fs.rmSync(db + '.key');
     srv = await startServer({ db, args: ['--default-tenant', 'acme'] });
     try {
