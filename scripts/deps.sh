@@ -6,7 +6,7 @@ what=${1:-build}
 
 build_pkgs=(gcc make meson ninja-build pkg-config
   libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev liboath-dev
-  libfido2-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev sqlite3 ca-certificates
+  libfido2-dev libcbor-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev sqlite3 ca-certificates
   libsystemd-dev scdoc libunistring-dev libcrypt-dev)
 # debhelper, dpkg-dev, lintian: the Debian package test (tests/pkg/run.sh);
 # python3: the fake NOTIFY_SOCKET of the black-box suite; systemd: its

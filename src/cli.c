@@ -1171,9 +1171,12 @@ cmd_serve(cli_opts *o)
 		.public_url = o->cfg.public_url,
 		.verify_ttl = o->cfg.verify_ttl,
 		.reset_ttl = o->cfg.reset_ttl,
+		.webauthn_rp_id = o->cfg.webauthn_rp_id,
+		.webauthn_origins = o->cfg.webauthn_origins,
 	};
 	if ((r = ts_auth_new(&ac, s, &auth)) != TS_OK) {
-		fail("cannot start the login engine: %s", ts_strerror(r));
+		fail("cannot start the login engine: %s%s", ts_strerror(r),
+		     r == TS_E_INVALID ? " (check --webauthn-rp-id and --webauthn-origins)" : "");
 		goto out;
 	}
 	/* auto: a remote store's round trips run on the store threads; a

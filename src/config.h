@@ -76,7 +76,9 @@ typedef enum {
 	X(INT, verify_ttl, 86400, 2, 2592000, TS_USE_SERVE, NONE, "lifetime of a mailed address-verification or invitation token, seconds") \
 	X(INT, reset_ttl, 1800, 2, 86400, TS_USE_SERVE, NONE, "lifetime of a mailed password-reset token, seconds") \
 	X(INT, mail_retry, 30, 1, 3600, TS_USE_SERVE, NONE, "seconds before an undelivered mail is tried again (doubling each try, at most 4096 x)") \
-	X(INT, mail_poll, 5, 1, 3600, TS_USE_SERVE, NONE, "seconds between outbox checks for mail other nodes queued or that is due again")
+	X(INT, mail_poll, 5, 1, 3600, TS_USE_SERVE, NONE, "seconds between outbox checks for mail other nodes queued or that is due again") \
+	X(STR, webauthn_rp_id, "", 0, 0, TS_USE_SERVE, NONE, "WebAuthn RP ID, a domain (\"\" = the issuer URL's host)") \
+	X(STR, webauthn_origins, "", 0, 0, TS_USE_SERVE, NONE, "comma list of origins WebAuthn ceremonies may come from (\"\" = the issuer URL's origin)")
 
 #define TS_CFG_TYPE_STR char *
 #define TS_CFG_TYPE_INT long long

@@ -7,6 +7,7 @@
 #include "api/api_internal.h"
 #include "auth/factor.h"
 #include "auth/account.h"
+#include "auth/webauthn.h"
 #include "core/util.h"
 #include "crypto/hash.h"
 
@@ -1132,6 +1133,191 @@ delete_session(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	return TS_HTTP_DONE;
 }
 
+/* ---- WebAuthn (auth/webauthn.h) ---- */
+
+/* The credential member (PublicKeyCredential.toJSON()) as JSON text for
+ * the engine, or NULL with a 400 in resp. Caller frees. */
+static char *
+credential_text_or_400(json_t *body, ts_http_resp *resp)
+{
+	json_t *c = json_object_get(body, "credential");
+	char *s;
+
+	if (!json_is_object(c)) {
+		bad_request(resp, "credential", "must be the object PublicKeyCredential.toJSON() returns");
+		return NULL;
+	}
+	if (!(s = json_dumps(c, JSON_COMPACT)))
+		native_error(resp, TS_E_NOMEM, NULL, NULL, 0);
+	return s;
+}
+
+/* {publicKey: <options>}, and challenge_id when given. json is the
+ * engine's JSON text (ours, so it parses). */
+static ts_http_action
+reply_options(ts_http_resp *resp, int status, const char *challenge_id, const char *json)
+{
+	json_t *pk = json_loads(json, 0, NULL);
+	json_t *o = pk ? json_pack("{s:o}", "publicKey", pk) : NULL;
+
+	if (o && challenge_id)
+		json_object_set_new(o, "challenge_id", json_string(challenge_id));
+	api_reply(resp, o ? status : 500, o);
+	return TS_HTTP_DONE;
+}
+
+/* POST /v1/auth/mfa/webauthn/options {challenge_id} */
+static ts_http_action
+post_mfa_webauthn_options(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	json_t *body = api_body_or_400(req, resp, bad_request);
+	const char *id;
+	ts_factor_blob b = { 0 };
+	int wait = 0;
+	ts_err r;
+
+	if (!body)
+		return TS_HTTP_DONE;
+	if ((id = api_string_or_400(body, "challenge_id", resp, bad_request)) != NULL) {
+		if ((r = ts_auth_webauthn_mfa_options(api->auth, id, &b, &wait)) != TS_OK)
+			native_error(resp, r, NULL, NULL, wait);
+		else
+			reply_options(resp, 200, NULL, b.json);
+	}
+	ts_factor_blob_free(&b);
+	json_decref(body);
+	return TS_HTTP_DONE;
+}
+
+/* POST /v1/auth/passkey/options {tenant_slug?} */
+static ts_http_action
+post_passkey_options(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	json_t *body = NULL;
+	ts_tenant_hints h = request_hints(req);
+	char id[TS_ID_SZ];
+	ts_factor_blob b = { 0 };
+	int wait = 0;
+	ts_err r;
+
+	/* The body is optional: {} and no body at all both mean "no slug". */
+	if (req->body || req->body_too_large) {
+		if (!(body = api_body_or_400(req, resp, bad_request)))
+			return TS_HTTP_DONE;
+		if (api_get_string(body, "tenant_slug", &h.body_slug) < 0) {
+			bad_request(resp, "tenant_slug", "must be a string");
+			goto out;
+		}
+	}
+	if ((r = ts_auth_passkey_options(api->auth, &h, req->client_ip, id, &b, &wait)) != TS_OK)
+		native_error(resp, r, NULL, NULL, wait);
+	else
+		reply_options(resp, 200, id, b.json);
+out:
+	ts_factor_blob_free(&b);
+	json_decref(body);
+	return TS_HTTP_DONE;
+}
+
+/* POST /v1/auth/passkey/login {challenge_id, credential} */
+static ts_http_action
+post_passkey_login(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	json_t *body = api_body_or_400(req, resp, bad_request);
+	const char *id;
+	char *cred = NULL;
+	ts_tokens t;
+	ts_user u;
+	ts_tenant tn;
+	int wait = 0;
+	ts_err r;
+
+	if (!body)
+		return TS_HTTP_DONE;
+	if (!(id = api_string_or_400(body, "challenge_id", resp, bad_request)) ||
+	    !(cred = credential_text_or_400(body, resp)))
+		goto out;
+	r = ts_auth_passkey_login(api->auth, id, cred, strlen(cred), &t, &u, &tn, &wait);
+	if (r != TS_OK)
+		native_error(resp, r, NULL, NULL, wait);
+	else
+		reply_tokens(resp, &t, &u, &tn);
+out:
+	free(cred);
+	json_decref(body);
+	return TS_HTTP_DONE;
+}
+
+/* POST /v1/mfa/webauthn/register/options {kind} */
+static ts_http_action
+post_webauthn_register_options(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	ts_principal p;
+	json_t *body;
+	const char *kind, *method;
+	ts_factor_blob b = { 0 };
+	ts_err r;
+
+	if (!authenticate(api, req, resp, &p))
+		return TS_HTTP_DONE;
+	if (!(body = api_body_or_400(req, resp, bad_request)))
+		return TS_HTTP_DONE;
+	if (!(kind = api_string_or_400(body, "kind", resp, bad_request)))
+		goto out;
+	if (!(method = ts_webauthn_method(kind))) {
+		bad_request(resp, "kind", "must be passkey or security_key");
+		goto out;
+	}
+	if ((r = ts_auth_factor_enrol_begin(api->auth, &p, method, kind, &b)) != TS_OK)
+		native_error(resp, r, NULL, NULL, 0);
+	else
+		reply_options(resp, 200, NULL, b.json);
+out:
+	ts_factor_blob_free(&b);
+	json_decref(body);
+	return TS_HTTP_DONE;
+}
+
+/* POST /v1/mfa/webauthn/register {credential, name?} */
+static ts_http_action
+post_webauthn_register(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	ts_principal p;
+	json_t *body;
+	char *cred = NULL;
+	const char *name = NULL;
+	ts_factor_answer ans = { 0 };
+	ts_factor_info info;
+	int wait = 0;
+	ts_err r;
+
+	if (!authenticate(api, req, resp, &p))
+		return TS_HTTP_DONE;
+	if (!(body = api_body_or_400(req, resp, bad_request)))
+		return TS_HTTP_DONE;
+	if (api_get_string(body, "name", &name) < 0 || (name && strlen(name) > TS_FACTOR_NAME_MAX)) {
+		bad_request(resp, "name", "must be a string of at most 64 bytes");
+		goto out;
+	}
+	if (!(cred = credential_text_or_400(body, resp)))
+		goto out;
+	ans.credential = cred;
+	ans.credential_len = strlen(cred);
+	ans.name = name;
+	if ((r = ts_auth_webauthn_register(api->auth, &p, &ans, &info, &wait)) != TS_OK) {
+		native_error(resp, r, NULL, NULL, wait);
+		goto out;
+	}
+	api_reply(resp, 201, json_pack("{s:s, s:s, s:s, s:o}", "id", info.id, "kind",
+	                               strcmp(info.method, "webauthn_passkey") == 0 ? "passkey" :
+	                               "security_key", "name", info.name, "created_at",
+	                               api_time_json(info.created_at)));
+out:
+	free(cred);
+	json_decref(body);
+	return TS_HTTP_DONE;
+}
+
 const api_route api_native_routes[] = {
 	{ FACE_NATIVE, "POST", "/v1/auth/login", post_login },
 	{ FACE_NATIVE, "POST", "/v1/auth/mfa/challenge", post_challenge },
@@ -1155,5 +1341,10 @@ const api_route api_native_routes[] = {
 	{ FACE_NATIVE, "POST", "/v1/auth/password/change", post_password_change },
 	{ FACE_NATIVE, "GET", "/v1/auth/sessions", get_sessions },
 	{ FACE_NATIVE, "DELETE", "/v1/auth/sessions/*", delete_session },
+	{ FACE_NATIVE, "POST", "/v1/auth/mfa/webauthn/options", post_mfa_webauthn_options },
+	{ FACE_NATIVE, "POST", "/v1/auth/passkey/options", post_passkey_options },
+	{ FACE_NATIVE, "POST", "/v1/auth/passkey/login", post_passkey_login },
+	{ FACE_NATIVE, "POST", "/v1/mfa/webauthn/register/options", post_webauthn_register_options },
+	{ FACE_NATIVE, "POST", "/v1/mfa/webauthn/register", post_webauthn_register },
 	{ 0, NULL, NULL, NULL },
 };

@@ -73,6 +73,9 @@ ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out)
 	a->cfg.audience = a->audience;
 	a->cfg.default_tenant = a->default_tenant;
 	a->cfg.totp_issuer = a->totp_issuer;
+	a->cfg.webauthn_rp_id = a->cfg.webauthn_origins = NULL;   /* ours: a->wa_* */
+	if ((r = ts_webauthn_init(a, cfg->webauthn_rp_id, cfg->webauthn_origins)) != TS_OK)
+		goto fail;
 	if ((r = ts_pw_dummy(&cfg->pw_cost, a->dummy_hash)) != TS_OK)
 		goto fail;
 	ts_pwtime_init(&a->pwtime);
@@ -128,6 +131,8 @@ ts_auth_free(ts_auth *a)
 	free(a->default_tenant);
 	free(a->totp_issuer);
 	free(a->public_url);
+	free(a->wa_rp_id);
+	free(a->wa_origins);
 	ts_wipe(a->dummy_hash, sizeof(a->dummy_hash));
 	ts_kek_wipe(&a->kek);
 	ts_wipe(a->successor_key, sizeof(a->successor_key));

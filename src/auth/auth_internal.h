@@ -63,6 +63,8 @@ struct ts_auth {
 	unsigned char recovery_key[TS_KEK_LEN];  /* HMAC key of recovery code hashes */
 	char *public_url;            /* our copy, no trailing slash; NULL = none */
 	_Atomic(struct ts_outbox *) outbox; /* the sender to wake; NULL when none */
+	char *wa_rp_id;              /* WebAuthn RP ID (factor_webauthn.c) */
+	char *wa_origins;            /* allowed origins, normalised, comma-separated */
 };
 
 /* live.c: the current limits (a copy), and the mailer with a reference
@@ -75,6 +77,10 @@ void ts_live_init(ts_auth *a);
 
 /* outbox.c: wakes the sender after a mail was queued (no-op without one). */
 void ts_outbox_kick(ts_auth *a);
+
+/* factor_webauthn.c: the RP ID and origins from the config (defaults from the
+ * issuer). TS_E_INVALID for an origin that does not normalise. */
+ts_err ts_webauthn_init(ts_auth *a, const char *rp_id, const char *origins);
 
 /* The key of an account for limits and locks: tenant id (or the name the
  * request used, when no such tenant exists) and the lower-cased email. */

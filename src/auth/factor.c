@@ -8,6 +8,7 @@
 #include "auth/audit.h"
 #include "auth/auth_internal.h"
 #include "auth/factor.h"
+#include "auth/webauthn.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "crypto/hash.h"
@@ -17,6 +18,8 @@
 const ts_factor_ops *const ts_factor_table[] = {
 	&ts_factor_totp,
 	&ts_factor_email,
+	&ts_factor_passkey,
+	&ts_factor_security_key,
 	&ts_factor_recovery,
 	NULL,
 };

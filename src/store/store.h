@@ -96,6 +96,9 @@ typedef enum {
 	TS_SECRET_RESET = 9,         /* mailed password-reset (or invitation) token */
 	TS_SECRET_MAIL_CODE = 10,    /* the 6-digit code of a mailed token: hash = the
 	                              * account's code key, data = "CODEHASH TOKENHASH" */
+	TS_SECRET_WEBAUTHN = 11,     /* WebAuthn challenge (hash of its base64url): tenant_id,
+	                              * user_id ("" passwordless), session_id (registration),
+	                              * data = the ceremony it is bound to (auth/webauthn.c) */
 } ts_secret_kind;
 
 /* A mail waiting in the outbox (account.c renders it when it is sent). */

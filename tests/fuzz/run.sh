@@ -14,12 +14,13 @@ case "$secs" in
   ''|*[!0-9]*) echo "usage: $0 SECONDS [HARNESS...]" >&2; exit 2 ;;
 esac
 all=(fuzz_json_body fuzz_bearer fuzz_jwt fuzz_b64url fuzz_base32 fuzz_utf8_email fuzz_dispatch fuzz_http_lines
-  fuzz_pwhash fuzz_jsonl)
+  fuzz_pwhash fuzz_jsonl
+  fuzz_wa_client_data fuzz_wa_authdata fuzz_wa_attestation fuzz_wa_credential)
 harnesses=("${@:-${all[@]}}")
 dir=build-fuzz
 
 command -v clang >/dev/null || { echo "fuzz: clang is needed (apt-get install clang libclang-rt-dev)" >&2; exit 2; }
-if ! grep -q fuzz_dispatch "$dir/build.ninja" 2>/dev/null; then
+if ! grep -q fuzz_wa_credential "$dir/build.ninja" 2>/dev/null; then
   # -fsanitize=fuzzer-no-link gives the layer libraries coverage too, not
   # only the harness files. A build-fuzz made some other way is redone.
   wipe=()
@@ -44,7 +45,7 @@ for h in "${harnesses[@]}"; do
   cp -r "tests/fuzz/corpus/$h/." "$tmp/$h/" 2>/dev/null || true
   dict=()
   case "$h" in
-    fuzz_json_body|fuzz_dispatch) dict=(-dict=tests/fuzz/json.dict) ;;
+    fuzz_json_body|fuzz_dispatch|fuzz_wa_client_data|fuzz_wa_credential) dict=(-dict=tests/fuzz/json.dict) ;;
     fuzz_jwt) dict=(-dict=tests/fuzz/jwt.dict) ;;
   esac
   log="$tmp/$h.log"
