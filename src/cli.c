@@ -955,6 +955,7 @@ cmd_serve(cli_opts *o)
 		.issuer = o->cfg.issuer,
 		.audience = o->cfg.audience,
 		.default_tenant = o->cfg.default_tenant,
+		.operator_tenant = o->cfg.operator_tenant,
 		.alg = alg,
 		.access_ttl = o->cfg.access_ttl,
 		.refresh_ttl = o->cfg.refresh_ttl,
@@ -1033,6 +1034,7 @@ cmd_serve(cli_opts *o)
 		.interval = (int)o->cfg.sweep_interval,
 		.grace = o->cfg.sweep_grace,
 		.retention = o->cfg.sweep_retention,
+		.audit_retention = (int64_t)o->cfg.audit_retention_days * 86400,
 	};
 	if ((r = ts_sweeper_start(auth, &sc, &sweeper)) != TS_OK) {
 		fail("cannot start the housekeeping thread: %s", ts_strerror(r));

@@ -68,7 +68,9 @@ typedef enum {
 	X(STR, store_defer, "auto", 0, 0, TS_USE_SERVE, NONE, "run store requests on the store threads: auto (when the store is remote), always or never") \
 	X(INT, sweep_interval, 60, 0, 86400, TS_USE_SERVE, NONE, "seconds between housekeeping sweeps (0 = off)") \
 	X(INT, sweep_grace, 3600, 0, 31536000, TS_USE_SERVE, NONE, "seconds an expired secret is kept before the sweep deletes it") \
-	X(INT, sweep_retention, 86400, 0, 31536000, TS_USE_SERVE, NONE, "seconds an ended session (and its secrets) or an idle lock is kept")
+	X(INT, sweep_retention, 86400, 0, 31536000, TS_USE_SERVE, NONE, "seconds an ended session (and its secrets) or an idle lock is kept") \
+	X(INT, audit_retention_days, 365, 0, 36500, TS_USE_SERVE, NONE, "days an audit log row is kept (0 = forever)") \
+	X(STR, operator_tenant, "", 0, 0, TS_USE_SERVE, NONE, "tenant slug whose administrators manage every tenant through the admin API (\"\" = none)")
 
 #define TS_CFG_TYPE_STR char *
 #define TS_CFG_TYPE_INT long long

@@ -42,6 +42,9 @@ typedef struct ts_auth_config {
 	 * again gets the same successor (a lost answer, racing tabs); 0 =
 	 * strict rotation: any second use is a reuse. */
 	int64_t refresh_reuse_interval;
+	/* Slug of the operator tenant: its administrators manage every
+	 * tenant through the admin API (issue 9); NULL or "": none. Copied. */
+	const char *operator_tenant;
 } ts_auth_config;
 
 typedef struct ts_auth ts_auth;
@@ -317,6 +320,7 @@ typedef struct ts_sweep_config {
 	int64_t retention;           /* seconds an ended session, idle lock is kept */
 	int batch;                   /* rows per statement; 0 = 500 */
 	int batches;                 /* statements per class per run; 0 = 4 */
+	int64_t audit_retention;     /* seconds an audit row is kept; 0 = forever */
 } ts_sweep_config;
 
 typedef struct ts_sweep_counts {
@@ -326,6 +330,7 @@ typedef struct ts_sweep_counts {
 	int sessions;
 	int locks;
 	int buckets;
+	int audit;                   /* audit rows past audit_retention */
 } ts_sweep_counts;
 
 /* One run at time now, as node (a per-process id): takes or renews the

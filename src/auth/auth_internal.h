@@ -46,6 +46,9 @@ struct ts_auth {
 	int pwtime_ready;
 	ts_kek kek;                  /* the key file's key (seal.h) */
 	unsigned char successor_key[TS_KEK_LEN]; /* HMAC key of refresh successors */
+	struct ts_auditor *auditor;  /* audit rows' writer; NULL: written at once */
+	char *operator_tenant;       /* slug whose admins manage every tenant; NULL */
+	int admin_only;              /* ts_auth_new_admin: store and hashing only */
 };
 
 /* The key of an account for limits and locks: tenant id (or the name the

@@ -127,7 +127,7 @@ ts_auth_totp_confirm(ts_auth *a, const ts_principal *p, const char *code, int *r
 	}
 	if ((r = SOPS(a)->totp_confirm(ST(a), p->user.id)) != TS_OK)
 		return r;
-	ts_log_event(TS_LOG_INFO, "mfa_enrolled", "user", p->user.id, "method", "totp", NULL);
+	ts_audit(a, "mfa_enrolled", "user", p->user.id, "method", "totp", NULL);
 	return TS_OK;
 }
 
