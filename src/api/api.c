@@ -166,13 +166,26 @@ cors_decide(ts_api *api, const ts_http_req *req, ts_http_resp *resp, int preflig
 static const char *
 preflight_method(const char *method, const char *want)
 {
-	if (strcmp(method, "GET, HEAD") == 0)
-		return strcmp(want, "GET") == 0 ? "GET" : strcmp(want, "HEAD") == 0 ? "HEAD" : NULL;
-	return strcmp(want, method) == 0 ? method : NULL;
+	static const char *const known[] = { "GET", "HEAD", "POST", "PATCH", "PUT", "DELETE" };
+	size_t n = strlen(want);
+
+	/* method is a list such as "GET, HEAD, PATCH" (the admin face's
+	 * paths take several) */
+	for (const char *p = method; p && *p;) {
+		if (strncmp(p, want, n) == 0 && (p[n] == ',' || p[n] == '\0')) {
+			for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+				if (strcmp(known[i], want) == 0)
+					return known[i];
+		}
+		p = strchr(p, ',');
+		while (p && (*p == ',' || *p == ' '))
+			p++;
+	}
+	return NULL;
 }
 
-static ts_http_action
-answer_options(ts_api *api, const ts_http_req *req, ts_http_resp *resp, const char *method)
+ts_http_action
+api_answer_options(ts_api *api, const ts_http_req *req, ts_http_resp *resp, const char *method)
 {
 	const char *want = ts_http_header(req, "Access-Control-Request-Method");
 	int allowed = cors_decide(api, req, resp, 1);
@@ -192,13 +205,18 @@ answer_options(ts_api *api, const ts_http_req *req, ts_http_resp *resp, const ch
 	return TS_HTTP_DONE;
 }
 
-/* 1 if path is prefix + rest exactly. */
+/* 1 if path is prefix + rest exactly; a rest ending in '*' takes any
+ * path that begins with the part before it (the face routes further). */
 static int
 path_is(const char *path, const char *prefix, const char *rest)
 {
-	size_t n = strlen(prefix);
+	size_t n = strlen(prefix), m = strlen(rest);
 
-	return strncmp(path, prefix, n) == 0 && strcmp(path + n, rest) == 0;
+	if (strncmp(path, prefix, n) != 0)
+		return 0;
+	if (m && rest[m - 1] == '*')
+		return strncmp(path + n, rest, m - 1) == 0;
+	return strcmp(path + n, rest) == 0;
 }
 
 /* 1 if a request with method m is served by a route taking rm: HEAD is
@@ -206,7 +224,9 @@ path_is(const char *path, const char *prefix, const char *rest)
 static int
 method_matches(const char *m, const char *rm)
 {
-	return strcmp(m, rm) == 0 || (strcmp(m, "HEAD") == 0 && strcmp(rm, "GET") == 0);
+	/* "*": the handler answers every method itself (405, OPTIONS) */
+	return strcmp(rm, "*") == 0 || strcmp(m, rm) == 0 ||
+	       (strcmp(m, "HEAD") == 0 && strcmp(rm, "GET") == 0);
 }
 
 /* The Allow value of a path taking method rm (RFC 9110 §15.5.6). */
@@ -269,7 +289,7 @@ dispatch_routed(ts_api *api, ts_http_req *req, ts_http_resp *resp, const api_rou
                 const char *allowed, int face_route)
 {
 	if (face_route && !r && allowed && strcmp(req->method, "OPTIONS") == 0)
-		return answer_options(api, req, resp, allowed);
+		return api_answer_options(api, req, resp, allowed);
 	if (face_route)
 		(void)cors_decide(api, req, resp, 0);
 	if (r)

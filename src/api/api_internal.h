@@ -94,6 +94,12 @@ void api_login_job_free(api_login_job *j);
  * answer with, *wait its Retry-After (0 when none), and j is freed. */
 ts_err api_login_defer(ts_http_req *req, api_login_job *j, ts_http_job_fn run, int *wait);
 
+/* The router's OPTIONS answer (CORS preflight or RFC 9110 §9.3.7) for a
+ * path taking the methods in allow ("GET, HEAD, PATCH"), for a face
+ * route of method "*" that routes further itself. */
+ts_http_action api_answer_options(ts_api *api, const ts_http_req *req, ts_http_resp *resp,
+                                  const char *allow);
+
 /* The token of an "Authorization: Bearer ..." header, or NULL. */
 const char *api_bearer(const ts_http_req *req);
 

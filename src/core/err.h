@@ -33,7 +33,8 @@
 	X(TS_E_MAIL_UNCONFIGURED, "no mail server is configured")           \
 	X(TS_E_ENROLL_PROOF_REQUIRED, "enrolment needs a proof beyond the password") \
 	X(TS_E_TENANT_CONFLICT, "the request names two different tenants") \
-	X(TS_E_SEAL, "sealed data does not open with this key file")
+	X(TS_E_SEAL, "sealed data does not open with this key file") \
+	X(TS_E_PERMISSION, "the caller may not do this")
 
 typedef enum {
 #define TS_ERR_ENUM(name, text) name,
