@@ -37,8 +37,10 @@ typedef struct ts_actor {
 
 /* A minimal engine for the command line: the store, password hashing at
  * cost c and synchronous audit rows; no signing keys, mail or caches.
+ * operator_tenant as in ts_auth_config (may be NULL).
  * Only the ts_admin_* functions may be called on it. */
-ts_err ts_auth_new_admin(ts_store *store, const ts_pw_cost *c, ts_auth **out);
+ts_err ts_auth_new_admin(ts_store *store, const ts_pw_cost *c, const char *operator_tenant,
+                         ts_auth **out);
 
 /* The command line's actor. */
 void ts_actor_cli(ts_actor *out);

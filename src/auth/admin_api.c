@@ -14,7 +14,8 @@
 #include "crypto/hash.h"
 
 ts_err
-ts_auth_new_admin(ts_store *store, const ts_pw_cost *c, ts_auth **out)
+ts_auth_new_admin(ts_store *store, const ts_pw_cost *c, const char *operator_tenant,
+                         ts_auth **out)
 {
 	ts_auth *a = calloc(1, sizeof(*a));
 
@@ -24,6 +25,10 @@ ts_auth_new_admin(ts_store *store, const ts_pw_cost *c, ts_auth **out)
 	a->store = store;
 	a->cfg.pw_cost = *c;
 	a->admin_only = 1;
+	if (operator_tenant && *operator_tenant && !(a->operator_tenant = strdup(operator_tenant))) {
+		free(a);
+		return TS_E_NOMEM;
+	}
 	*out = a;
 	return TS_OK;
 }
@@ -116,14 +121,17 @@ static ts_err
 visible_user(ts_auth *a, const ts_actor *who, const char *slug, const char *id, ts_tenant *t,
              ts_user *out)
 {
+	char uid[TS_ID_SZ];
 	ts_err r;
 
+	/* id may point into out (a record re-read): copied first. */
+	ts_strlcpy(uid, id ? id : "", sizeof(uid));
 	memset(out, 0, sizeof(*out));
 	if ((r = visible_tenant(a, who, slug, t)) != TS_OK)
 		return r;
-	if (!id || !ts_is_uuid(id))
+	if (!ts_is_uuid(uid))
 		return TS_E_NOT_FOUND;
-	if ((r = SOPS(a)->user_by_id(ST(a), id, out)) != TS_OK)
+	if ((r = SOPS(a)->user_by_id(ST(a), uid, out)) != TS_OK)
 		return r;
 	ts_wipe(out->password_hash, sizeof(out->password_hash));
 	if (strcmp(out->tenant_id, t->id) != 0) {
