@@ -129,6 +129,29 @@ rec_fill(ts_audit_rec *rec, const char *event, va_list ap)
 	rec->data[len] = '\0';
 }
 
+/* Rows name their tenant by slug. An event that knew only the tenant's
+ * id (session_start) is resolved here, on the writer, off the login path. */
+static void
+resolve_tenants(ts_store *s, ts_audit_rec *rows, int n)
+{
+	char id[TS_ID_SZ] = "", slug[TS_SLUG_MAX + 1] = "";
+
+	for (int i = 0; i < n; i++) {
+		ts_tenant t;
+
+		if (!ts_is_uuid(rows[i].tenant))
+			continue;
+		if (strcmp(rows[i].tenant, id) != 0) {
+			ts_strlcpy(id, rows[i].tenant, sizeof(id));
+			slug[0] = '\0';
+			if (s->ops->tenant_by_id(s, id, &t) == TS_OK)
+				ts_strlcpy(slug, t.slug, sizeof(slug));
+		}
+		if (slug[0])
+			ts_strlcpy(rows[i].tenant, slug, sizeof(rows[i].tenant));
+	}
+}
+
 /* Writes rows, retrying a store that is away for about two seconds (at
  * stop, three tries), then logs what could not be kept: a store that is
  * down must not stall every login behind a full queue. */
@@ -170,8 +193,10 @@ writer_main(void *arg)
 		int stopping = w->stop;
 		pthread_cond_broadcast(&w->room);
 		pthread_mutex_unlock(&w->mu);
-		if (batch)
+		if (batch) {
+			resolve_tenants(w->store, batch, k);
 			write_rows(w->store, batch, k, stopping);
+		}
 		pthread_mutex_lock(&w->mu);
 		w->written += (uint64_t)k;
 		pthread_cond_broadcast(&w->done);
@@ -273,8 +298,10 @@ audit_v(ts_auth *a, ts_log_level lvl, const char *event, va_list ap)
 	rec_fill(&rec, event, ap);
 	if (a->auditor)
 		auditor_put(a->auditor, &rec);
-	else
+	else {
+		resolve_tenants(a->store, &rec, 1);
 		write_rows(a->store, &rec, 1, 1);
+	}
 }
 
 void
