@@ -1,9 +1,10 @@
-/* Contract 000, the admin token: POST {prefix}/auth/token {email, password}
+/* Contract 000, the admin face. POST {prefix}/auth/token {email, password}
  * answers {accessToken (JWT), tokenType:"bearer", expiresIn}. Only for
  * verified administrators without a second factor (this API has no MFA
- * step). Errors are {error, code, details?}. Tenant: the Host's domain,
- * else the default tenant; the body names none. docs/FACES.md lists every
- * answer and what produces it. */
+ * step). Tenant: the Host's domain, else the default tenant; the body
+ * names none. Since issue 9 also the Customers, Users and Audit resources
+ * (bearer routes, below; docs/ADMIN.md). Errors are {error, code,
+ * details?}. docs/FACES.md lists every answer and what produces it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
