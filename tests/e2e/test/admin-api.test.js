@@ -12,6 +12,9 @@ import {
   refresh, sleep, sqlQuery,
 } from '../lib/server.js';
 import { faceHttp, adminToken } from '../lib/faces-helpers.js';
+import otplib from 'otplib';
+
+const codeAt = (secret, step) => otplib.authenticator.clone({ epoch: step * 30000 + 1000 }).generate(secret);
 
 const long = () => 'correct horse battery ' + crypto.randomBytes(6).toString('hex');
 const sfx = crypto.randomBytes(3).toString('hex');
@@ -362,6 +365,28 @@ test('the command line mirrors the API (tenant set|delete, user delete|sessions-
   const s2 = await loginOk(srv, email2, password2, { tenant_slug: TA });
   assert.match(await cliOk(['user', 'disable', '--tenant', TA, '--email', email2], { db }), /ended 1 session/);
   assert.equal((await refresh(srv, s2.refresh_token)).status, 401);
+});
+
+test('an administrator with a second factor uses a native access token (the admin token refuses them)', async () => {
+  const password = long();
+  const u = await mkUserApi(TA, { password, is_verified: true, is_admin: true });
+  const t = await loginOk(srv, u.email, password, { tenant_slug: TA });
+  const e = await http('POST', srv.url + '/v1/mfa/totp/enroll', { token: t.token });
+  noteSecret(e.json.secret);
+  const left = 30 - ((Date.now() / 1000) % 30);
+  if (left < 8) await sleep(left * 1000 + 200);
+  const step = Math.floor(Date.now() / 30000);
+  const c = await http('POST', srv.url + '/v1/mfa/totp/confirm', { token: t.token, json: { code: codeAt(e.json.secret, step) } });
+  assert.equal(c.status, 200, c.text);
+  const l = await login(srv, u.email, password, { tenant_slug: TA });
+  assert.ok(l.json.challenge_id, l.text);
+  const m = await http('POST', srv.url + '/v1/auth/mfa/challenge', { json: { challenge_id: l.json.challenge_id, method: 'totp', code: codeAt(e.json.secret, step + 1) } });
+  assert.equal(m.status, 200, m.text);
+  noteSecret(m.json.refresh_token);
+  const r = await call('GET', `/customers/${TA}`, undefined, m.json.token);
+  assert.equal(r.status, 200, r.text);
+  const a = await adminToken(srv, { email: u.email, password }, { headers: { 'X-Tenant-Slug': TA } });
+  assert.equal(a.status, 401);
 });
 
 test('unknown paths and methods under the admin prefix', async () => {
