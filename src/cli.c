@@ -301,7 +301,7 @@ cmd_tenant_add(cli_opts *o)
 	}
 	if (open_store(o, &s))
 		return 1;
-	r = ts_admin_tenant_create(s, o->pos[0], o->mfa_required, o->domains, o->ndomains, &t, &bad);
+	r = cli_admin_tenant_new(o, s, &t, &bad);   /* the engine's, audited */
 	if (r == TS_E_INVALID && bad < 0)
 		fail("'%s' is not a slug: use 1-63 of a-z, 0-9 and '-'", o->pos[0]);
 	else if (r == TS_E_INVALID)

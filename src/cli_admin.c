@@ -131,7 +131,41 @@ find_user(admin_ctx *c, const cli_opts *o, const char *cmd, ts_user *u)
 	return xfail("cannot read user: %s", ts_strerror(r));
 }
 
-/* ---- tenant set | delete ---- */
+/* ---- tenant add | set | delete ---- */
+
+ts_err
+cli_admin_tenant_new(cli_opts *o, ts_store *s, ts_tenant *out, int *bad)
+{
+	char norm[MAX_LIST][TS_HOST_MAX + 1];
+	ts_pw_cost cost = cli_pw_cost(&o->cfg);
+	ts_tenant_patch p = { .slug = o->pos[0], .set_mfa = 1, .mfa_required = o->mfa_required };
+	ts_actor cli;
+	ts_auth *a = NULL;
+	ts_err r;
+
+	*bad = -1;
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < o->ndomains; i++) {
+		if (ts_admin_host_normal(o->domains[i], norm[i]) != TS_OK) {
+			*bad = i;
+			return TS_E_INVALID;
+		}
+		for (int j = 0; j < i; j++)
+			if (strcmp(norm[i], norm[j]) == 0)
+				return TS_E_CONFLICT;   /* as the store says of a taken one */
+	}
+	if (o->ndomains) {
+		p.set_domains = 1;
+		p.domains = o->domains;
+		p.ndomains = o->ndomains;
+	}
+	if ((r = ts_auth_new_admin(s, &cost, o->cfg.operator_tenant, &a)) != TS_OK)
+		return r;
+	ts_actor_cli(&cli);
+	r = ts_admin_tenant_new(a, &cli, &p, out, NULL);
+	ts_auth_free(a);
+	return r;
+}
 
 static int
 cmd_tenant_set(cli_opts *o)

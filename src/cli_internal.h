@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include "config.h"
+#include "core/err.h"
 #include "crypto/password.h"
 #include "store/store.h"
 
@@ -56,6 +57,11 @@ int cli_admin_flag(const char *name);
  * (--tenant and --email checked by the caller). */
 int cli_admin_user_flags(cli_opts *o, int verify, int disable, int enable);
 int cli_admin_user_unlock(cli_opts *o);
+/* tenant add: the tenant pos[0] with --domain and --mfa-required on store
+ * s through the engine. TS_E_INVALID with *bad the index of the bad
+ * domain, or -1 for the slug; TS_E_CONFLICT (also for a domain given
+ * twice). */
+ts_err cli_admin_tenant_new(cli_opts *o, ts_store *s, ts_tenant *out, int *bad);
 /* Records a flag (v NULL for a switch); non-zero (reported) when full. */
 int cli_admin_flag_set(cli_opts *o, const char *name, const char *v);
 
