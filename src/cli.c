@@ -36,15 +36,6 @@
 #define TS_VERSION "unknown"
 #endif
 
-typedef struct cli_cmd {
-	const char *name;
-	const char *sub;             /* NULL for a command without subcommands */
-	int (*fn)(cli_opts *o);
-	const char *usage;
-	const char *flags;           /* its own flags, for --help */
-	unsigned uses;               /* TS_USE_*: the settings --help lists */
-	ts_store_mode mode;          /* TS_STORE_CREATE only for serve, tenant add */
-} cli_cmd;
 
 /* One clear line on stderr and a non-zero exit code. */
 int
@@ -151,6 +142,27 @@ static ts_pw_cost
 pw_cost(const ts_config *c)
 {
 	return (ts_pw_cost){ (uint64_t)c->pw_opslimit, (size_t)c->pw_memlimit_kib * 1024u };
+}
+
+static int read_password(char *buf, size_t cap, size_t *len);
+
+/* For cli_admin.c (cli_internal.h). */
+int
+cli_open_store(const cli_opts *o, ts_store **s)
+{
+	return open_store(o, s);
+}
+
+ts_pw_cost
+cli_pw_cost(const ts_config *c)
+{
+	return pw_cost(c);
+}
+
+int
+cli_read_password(char *buf, size_t cap, size_t *len)
+{
+	return read_password(buf, cap, len);
 }
 
 static int
@@ -298,8 +310,7 @@ cmd_tenant_add(cli_opts *o)
 	}
 	if (open_store(o, &s))
 		return 1;
-	r = ts_admin_tenant_create_open(s, o->pos[0], o->mfa_required, o->registration_open,
-	                                o->domains, o->ndomains, &t, &bad);
+	r = cli_admin_tenant_new(o, s, &t, &bad);   /* the engine's, audited */
 	if (r == TS_E_INVALID && bad < 0)
 		fail("'%s' is not a slug: use 1-63 of a-z, 0-9 and '-'", o->pos[0]);
 	else if (r == TS_E_INVALID)
@@ -509,47 +520,14 @@ out:
 	return rc;
 }
 
-/* Finds the user named by --tenant/--email and applies set(). */
+/* verify, disable, enable: the engine's user change (cli_admin.c), so
+ * disabling ends the user's sessions there, for every way in. */
 static int
 user_update(cli_opts *o, const char *cmd, int verify, int disable, int enable)
 {
-	ts_store *s = NULL;
-	ts_user u;
-	ts_err r;
-	int rc = 1;
-
-	if (need_user_flags(o, cmd) || open_store(o, &s))
-		goto out;
-	if ((r = ts_admin_user_find(s, o->tenant, o->email, &u)) != TS_OK) {
-		if (r == TS_E_TENANT_UNKNOWN)
-			fail("no tenant '%s'", o->tenant);
-		else
-			fail("no user %s in tenant %s", o->email, o->tenant);
-		goto out;
-	}
-	if (verify)
-		u.is_verified = 1;
-	if (disable)
-		u.is_disabled = 1;
-	if (enable)
-		u.is_disabled = 0;
-	r = s->ops->user_set_flags(s, u.id, u.is_verified, u.is_admin, u.is_disabled);
-	int n = 0;
-	if (r == TS_OK && disable)
-		r = s->ops->user_sessions_revoke(s, u.id, ts_now(), &n);
-	if (r != TS_OK) {
-		fail("cannot update %s: %s", o->email, ts_strerror(r));
-		goto out;
-	}
-	if (disable)
-		printf("disabled %s in tenant %s; ended %d session%s\n", u.email, o->tenant, n,
-		       n == 1 ? "" : "s");
-	else
-		printf("%s %s in tenant %s\n", verify ? "verified" : "enabled", u.email, o->tenant);
-	rc = 0;
-out:
-	ts_store_close(s);
-	return rc;
+	if (need_user_flags(o, cmd))
+		return 1;
+	return cli_admin_user_flags(o, verify, disable, enable);
 }
 
 static int cmd_user_verify(cli_opts *o) { return user_update(o, "verify", 1, 0, 0); }
@@ -715,23 +693,9 @@ out:
 static int
 cmd_user_unlock(cli_opts *o)
 {
-	ts_store *s = NULL;
-	ts_err r;
-
-	if (need_user_flags(o, "unlock") || open_store(o, &s))
+	if (need_user_flags(o, "unlock"))
 		return 1;
-	r = ts_admin_unlock(s, o->tenant, o->email);
-	ts_store_close(s);
-	if (r == TS_E_TENANT_UNKNOWN)
-		return fail("no tenant '%s'", o->tenant);
-	/* Failures are counted for unknown addresses too (by design), but an
-	 * operator who mistyped one must hear that no such user exists. */
-	if (r == TS_E_NOT_FOUND)
-		return fail("no user %s in tenant %s; nothing unlocked", o->email, o->tenant);
-	if (r != TS_OK)
-		return fail("cannot unlock: %s", ts_strerror(r));
-	printf("unlocked %s in tenant %s (failed logins cleared)\n", o->email, o->tenant);
-	return 0;
+	return cli_admin_user_unlock(o);
 }
 
 /* Tenant id -> slug, read once before the locks (a callback must not call
@@ -1147,6 +1111,7 @@ cmd_serve(cli_opts *o)
 		.issuer = o->cfg.issuer,
 		.audience = o->cfg.audience,
 		.default_tenant = o->cfg.default_tenant,
+		.operator_tenant = o->cfg.operator_tenant,
 		.alg = alg,
 		.access_ttl = o->cfg.access_ttl,
 		.refresh_ttl = o->cfg.refresh_ttl,
@@ -1232,6 +1197,7 @@ cmd_serve(cli_opts *o)
 		.interval = (int)o->cfg.sweep_interval,
 		.grace = o->cfg.sweep_grace,
 		.retention = o->cfg.sweep_retention,
+		.audit_retention = (int64_t)o->cfg.audit_retention_days * 86400,
 	};
 	if ((r = ts_sweeper_start(auth, &sc, &sweeper)) != TS_OK) {
 		fail("cannot start the housekeeping thread: %s", ts_strerror(r));
@@ -1398,6 +1364,8 @@ usage_all(FILE *f)
 	fputs("usage:\n", f);
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(f, "  %s\n", commands[i].usage);
+	for (size_t i = 0; i < cli_admin_ncommands; i++)
+		fprintf(f, "  %s\n", cli_admin_commands[i].usage);
 	fputs("  tessera --version\n", f);
 	fputs("Run 'tessera COMMAND --help' for a command's settings.\n", f);
 }
@@ -1463,9 +1431,11 @@ ts_cli_parse_flags(cli_opts *o, int argc, char **argv, int first)
 		if (!strcmp(name, "mfa-required")) { o->mfa_required = 1; continue; }
 		if (!strcmp(name, "skip-bad")) { o->skip_bad = 1; continue; }
 		if (!strcmp(name, "registration-open")) { o->registration_open = 1; continue; }
+		if (cli_admin_flag(name) == 1) { cli_admin_flag_set(o, name, NULL); continue; }
 		if (strcmp(name, "config") && strcmp(name, "domain") && strcmp(name, "tenant") &&
 		    strcmp(name, "cors-origin") && strcmp(name, "from-key-file") &&
-		    strcmp(name, "email") && strcmp(name, "ttl") && !ts_config_known(name))
+		    strcmp(name, "email") && strcmp(name, "ttl") && !ts_config_known(name) &&
+		    !cli_admin_flag(name))
 			return fail("unknown flag --%s (see --help)", name);
 		if (!(v = flag_value(argc, argv, &i, arg)))
 			return fail("%s needs a value", arg);
@@ -1485,6 +1455,9 @@ ts_cli_parse_flags(cli_opts *o, int argc, char **argv, int first)
 			o->ttl = v;
 		} else if (!strcmp(name, "from-key-file")) {
 			o->from_key_file = v;
+		} else if (cli_admin_flag(name) == 2) {
+			if (cli_admin_flag_set(o, name, v))
+				return 1;
 		} else {
 			int r = ts_config_set(&o->cfg, name, v, err, sizeof(err));
 			if (r == -2)
@@ -1512,8 +1485,8 @@ config_path(int argc, char **argv)
 static const cli_cmd *
 find_command(int argc, char **argv, int *first)
 {
-	for (size_t i = 0; i < N_COMMANDS; i++) {
-		const cli_cmd *c = &commands[i];
+	for (size_t i = 0; i < N_COMMANDS + cli_admin_ncommands; i++) {
+		const cli_cmd *c = i < N_COMMANDS ? &commands[i] : &cli_admin_commands[i - N_COMMANDS];
 		if (strcmp(argv[1], c->name) != 0)
 			continue;
 		if (!c->sub) {

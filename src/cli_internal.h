@@ -7,13 +7,17 @@
 #define TS_CLI_INTERNAL_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "auth/auth.h"
 #include "config.h"
+#include "core/err.h"
+#include "crypto/password.h"
 #include "crypto/seal.h"
 #include "store/store.h"
 
 #define MAX_LIST 16
+#define CLI_XFLAGS 16
 
 typedef struct cli_opts {
 	ts_config cfg;
@@ -36,7 +40,22 @@ typedef struct cli_opts {
 	int argc, first;
 	char **argv;
 	const char *config_file;     /* --config or TESSERA_CONFIG; NULL for none */
+	/* cli_admin.c's own flags (cli_admin_flag): name and value ("" for
+	 * a switch) */
+	const char *xname[CLI_XFLAGS];
+	const char *xval[CLI_XFLAGS];
+	int nx;
 } cli_opts;
+
+typedef struct cli_cmd {
+	const char *name;
+	const char *sub;             /* NULL for a command without subcommands */
+	int (*fn)(cli_opts *o);
+	const char *usage;
+	const char *flags;           /* its own flags, for --help */
+	unsigned uses;               /* TS_USE_*: the settings --help lists */
+	ts_store_mode mode;          /* TS_STORE_CREATE only for serve, tenant add */
+} cli_cmd;
 
 /* One clear line on stderr ("tessera: ..."); returns 1, the exit code. */
 int ts_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -53,6 +72,28 @@ int ts_cli_parse_flags(cli_opts *o, int argc, char **argv, int first);
 /* --db with --db-password added (a postgres:// URL's password=
  * parameter); caller frees. NULL with the reason said. */
 char *ts_cli_dsn(const ts_config *c);
+
+/* cli.c, for cli_admin.c */
+int cli_open_store(const cli_opts *o, ts_store **s);
+ts_pw_cost cli_pw_cost(const ts_config *c);
+int cli_read_password(char *buf, size_t cap, size_t *len);
+
+/* cli_admin.c */
+extern const cli_cmd cli_admin_commands[];
+extern const size_t cli_admin_ncommands;
+/* 0: not one of cli_admin.c's flags; 1: a switch; 2: takes a value. */
+int cli_admin_flag(const char *name);
+/* user verify|disable|enable and user unlock through the engine
+ * (--tenant and --email checked by the caller). */
+int cli_admin_user_flags(cli_opts *o, int verify, int disable, int enable);
+int cli_admin_user_unlock(cli_opts *o);
+/* tenant add: the tenant pos[0] with --domain, --mfa-required and
+ * --registration-open on store s through the engine. TS_E_INVALID with
+ * *bad the index of the bad domain, or -1 for the slug; TS_E_CONFLICT
+ * (also for a domain given twice). */
+ts_err cli_admin_tenant_new(cli_opts *o, ts_store *s, ts_tenant *out, int *bad);
+/* Records a flag (v NULL for a switch); non-zero (reported) when full. */
+int cli_admin_flag_set(cli_opts *o, const char *name, const char *v);
 
 /* cli_ops.c */
 int ts_cmd_config_check(cli_opts *o);

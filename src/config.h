@@ -78,7 +78,9 @@ typedef enum {
 	X(INT, mail_retry, 30, 1, 3600, TS_USE_SERVE, NONE, "seconds before an undelivered mail is tried again (doubling each try, at most 4096 x)") \
 	X(INT, mail_poll, 5, 1, 3600, TS_USE_SERVE, NONE, "seconds between outbox checks for mail other nodes queued or that is due again") \
 	X(STR, webauthn_rp_id, "", 0, 0, TS_USE_SERVE, NONE, "WebAuthn RP ID, a domain (\"\" = the issuer URL's host)") \
-	X(STR, webauthn_origins, "", 0, 0, TS_USE_SERVE, NONE, "comma list of origins WebAuthn ceremonies may come from (\"\" = the issuer URL's origin)")
+	X(STR, webauthn_origins, "", 0, 0, TS_USE_SERVE, NONE, "comma list of origins WebAuthn ceremonies may come from (\"\" = the issuer URL's origin)") \
+	X(INT, audit_retention_days, 365, 0, 36500, TS_USE_SERVE, NONE, "days an audit log row is kept (0 = forever)") \
+	X(STR, operator_tenant, "", 0, 0, TS_USE_SERVE, NONE, "tenant slug whose administrators manage every tenant through the admin API (\"\" = none)")
 
 #define TS_CFG_TYPE_STR char *
 #define TS_CFG_TYPE_INT long long

@@ -166,13 +166,26 @@ cors_decide(ts_api *api, const ts_http_req *req, ts_http_resp *resp, int preflig
 static const char *
 preflight_method(const char *method, const char *want)
 {
-	if (strcmp(method, "GET, HEAD") == 0)
-		return strcmp(want, "GET") == 0 ? "GET" : strcmp(want, "HEAD") == 0 ? "HEAD" : NULL;
-	return strcmp(want, method) == 0 ? method : NULL;
+	static const char *const known[] = { "GET", "HEAD", "POST", "PATCH", "PUT", "DELETE" };
+	size_t n = strlen(want);
+
+	/* method is a list such as "GET, HEAD, PATCH" (the admin face's
+	 * paths take several) */
+	for (const char *p = method; p && *p;) {
+		if (strncmp(p, want, n) == 0 && (p[n] == ',' || p[n] == '\0')) {
+			for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+				if (strcmp(known[i], want) == 0)
+					return known[i];
+		}
+		p = strchr(p, ',');
+		while (p && (*p == ',' || *p == ' '))
+			p++;
+	}
+	return NULL;
 }
 
-static ts_http_action
-answer_options(ts_api *api, const ts_http_req *req, ts_http_resp *resp, const char *method)
+ts_http_action
+api_answer_options(ts_api *api, const ts_http_req *req, ts_http_resp *resp, const char *method)
 {
 	const char *want = ts_http_header(req, "Access-Control-Request-Method");
 	int allowed = cors_decide(api, req, resp, 1);
@@ -193,7 +206,9 @@ answer_options(ts_api *api, const ts_http_req *req, ts_http_resp *resp, const ch
 }
 
 /* 1 if path is prefix + rest exactly; a rest whose last segment is a
- * star matches any one non-empty segment there (api_path_tail). */
+ * star ("/x/*") matches any one non-empty segment there (api_path_tail);
+ * a rest ending in a star right after other text ("/x*") takes any path
+ * that begins with the part before it (the face routes further). */
 static int
 path_is(const char *path, const char *prefix, const char *rest)
 {
@@ -205,6 +220,8 @@ path_is(const char *path, const char *prefix, const char *rest)
 	if (m >= 2 && strcmp(rest + m - 2, "/*") == 0)
 		return strncmp(path, rest, m - 1) == 0 && path[m - 1] &&
 		       !strchr(path + m - 1, '/');
+	if (m && rest[m - 1] == '*')
+		return strncmp(path, rest, m - 1) == 0;
 	return strcmp(path, rest) == 0;
 }
 
@@ -221,7 +238,9 @@ api_path_tail(const ts_http_req *req)
 static int
 method_matches(const char *m, const char *rm)
 {
-	return strcmp(m, rm) == 0 || (strcmp(m, "HEAD") == 0 && strcmp(rm, "GET") == 0);
+	/* "*": the handler answers every method itself (405, OPTIONS) */
+	return strcmp(rm, "*") == 0 || strcmp(m, rm) == 0 ||
+	       (strcmp(m, "HEAD") == 0 && strcmp(rm, "GET") == 0);
 }
 
 /* The Allow value of a path taking method rm (RFC 9110 §15.5.6). */
@@ -284,7 +303,7 @@ dispatch_routed(ts_api *api, ts_http_req *req, ts_http_resp *resp, const api_rou
                 const char *allowed, int face_route)
 {
 	if (face_route && !r && allowed && strcmp(req->method, "OPTIONS") == 0)
-		return answer_options(api, req, resp, allowed);
+		return api_answer_options(api, req, resp, allowed);
 	if (face_route)
 		(void)cors_decide(api, req, resp, 0);
 	if (r)

@@ -98,6 +98,11 @@ ts_err api_login_defer(ts_http_req *req, api_login_job *j, ts_http_job_fn run, i
 /* The last path segment of a request whose route ends in a star
  * segment (as sent, not percent-decoded). */
 const char *api_path_tail(const ts_http_req *req);
+/* The router's OPTIONS answer (CORS preflight or RFC 9110 §9.3.7) for a
+ * path taking the methods in allow ("GET, HEAD, PATCH"), for a face
+ * route of method "*" that routes further itself. */
+ts_http_action api_answer_options(ts_api *api, const ts_http_req *req, ts_http_resp *resp,
+                                  const char *allow);
 
 /* The token of an "Authorization: Bearer ..." header, or NULL. */
 const char *api_bearer(const ts_http_req *req);

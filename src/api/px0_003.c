@@ -29,6 +29,7 @@ px0_map(ts_err e)
 	case TS_E_NOMEM:
 	case TS_E_INTERNAL:
 	case TS_E_SEAL:              /* a stored secret that does not open: ours to fix */
+	case TS_E_PERMISSION:        /* only the admin API (000) refuses with it */
 	case TS_E_CONFLICT:
 	case TS_E_NOT_FOUND:
 	case TS_E_FORBIDDEN:

@@ -5,6 +5,8 @@
 #ifndef TS_AUTH_AUDIT_H
 #define TS_AUTH_AUDIT_H
 
+#include "core/err.h"
+
 /* X(name, word): */
 #define TS_WHY_TABLE(X)                                                          \
 	X(TS_WHY_TENANT, "tenant")             /* the request names no known tenant */ \
@@ -41,5 +43,18 @@ ts_why_word(ts_why w)
  * secret, a password, a code or a token. */
 typedef struct ts_auth ts_auth;
 void ts_audit(ts_auth *a, const char *event, ...);
+/* The same, logged at WARN (a lock, a leaked token). */
+void ts_audit_warn(ts_auth *a, const char *event, ...);
+
+/* Waits until every event audited so far is in the store (a reader of
+ * the audit log sees its own writes). */
+void ts_audit_flush(ts_auth *a);
+
+/* The writer thread of a server's audit rows (audit.c). stop writes
+ * whatever is queued first. */
+typedef struct ts_auditor ts_auditor;
+typedef struct ts_store ts_store;
+ts_err ts_auditor_start(ts_store *s, ts_auditor **out);
+void ts_auditor_stop(ts_auditor *w);
 
 #endif

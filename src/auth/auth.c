@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/audit.h"
 #include "auth/auth_internal.h"
 #include "auth/email.h"
 #include "core/log.h"
@@ -101,6 +102,12 @@ ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out)
 		goto fail;
 	/* The mailer keeps its own copies. */
 	a->cfg.smtp_url = a->cfg.smtp_from = a->cfg.smtp_password = NULL;
+	if (cfg->operator_tenant && *cfg->operator_tenant &&
+	    !(a->operator_tenant = strdup(cfg->operator_tenant)))
+		goto fail;
+	a->cfg.operator_tenant = a->operator_tenant;
+	if ((r = ts_auditor_start(store, &a->auditor)) != TS_OK)
+		goto fail;
 	if (!a->mailer)
 		ts_log_event(TS_LOG_WARN, "config_smtp_missing", "setting", "smtp_url", "effect",
 		             "no mailed codes: an IAM (001) login that needs one fails (code 207)",
@@ -118,6 +125,8 @@ ts_auth_free(ts_auth *a)
 {
 	if (!a)
 		return;
+	ts_auditor_stop(a->auditor);     /* first: flushes the queued rows */
+	free(a->operator_tenant);
 	if (a->keys_ready)
 		ts_keys_free(a);
 	ts_tokcache_free(a->verified);

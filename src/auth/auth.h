@@ -53,6 +53,9 @@ typedef struct ts_auth_config {
 	 * ("" or NULL = the issuer's origin); copied. */
 	const char *webauthn_rp_id;
 	const char *webauthn_origins;
+	/* Slug of the operator tenant: its administrators manage every
+	 * tenant through the admin API (issue 9); NULL or "": none. Copied. */
+	const char *operator_tenant;
 } ts_auth_config;
 
 typedef struct ts_auth ts_auth;
@@ -364,6 +367,7 @@ typedef struct ts_sweep_config {
 	int64_t retention;           /* seconds an ended session, idle lock is kept */
 	int batch;                   /* rows per statement; 0 = 500 */
 	int batches;                 /* statements per class per run; 0 = 4 */
+	int64_t audit_retention;     /* seconds an audit row is kept; 0 = forever */
 } ts_sweep_config;
 
 typedef struct ts_sweep_counts {
@@ -373,6 +377,7 @@ typedef struct ts_sweep_counts {
 	int sessions;
 	int locks;
 	int buckets;
+	int audit;                   /* audit rows past audit_retention */
 } ts_sweep_counts;
 
 /* One run at time now, as node (a per-process id): takes or renews the

@@ -65,6 +65,9 @@ struct ts_auth {
 	_Atomic(struct ts_outbox *) outbox; /* the sender to wake; NULL when none */
 	char *wa_rp_id;              /* WebAuthn RP ID (factor_webauthn.c) */
 	char *wa_origins;            /* allowed origins, normalised, comma-separated */
+	struct ts_auditor *auditor;  /* audit rows' writer; NULL: written at once */
+	char *operator_tenant;       /* slug whose admins manage every tenant; NULL */
+	int admin_only;              /* ts_auth_new_admin: store and hashing only */
 };
 
 /* live.c: the current limits (a copy), and the mailer with a reference

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/audit.h"
 #include "auth/auth_internal.h"
 #include "auth/email.h"
 #include "core/log.h"
@@ -151,7 +152,7 @@ ts_auth_enroll_mail_code(ts_auth *a, const ts_principal *p, int64_t *expires_at,
 	if ((r = ts_account_take(a, key, retry_after)) != TS_OK)
 		return r;
 	if (*retry_after > 0) {
-		ts_log_event(TS_LOG_INFO, "enroll_code_throttled", "user", p->user.id, NULL);
+		ts_audit(a, "enroll_code_throttled", "user", p->user.id, NULL);
 		return TS_E_RATE_LIMITED;
 	}
 	ts_code_new(code);
@@ -234,7 +235,7 @@ ts_auth_enroll_verify_code(ts_auth *a, const ts_principal *p, const char *code, 
 		return r;
 	ts_mfa_passed(a, &p->user);
 	if ((r = session_add_amr(a, p, AMR_MAIL)) == TS_OK)
-		ts_log_event(TS_LOG_INFO, "enroll_proven", "user", p->user.id, "session",
+		ts_audit(a, "enroll_proven", "user", p->user.id, "session",
 		             p->session.id, "method", "email", NULL);
 	return r;
 }
@@ -299,7 +300,7 @@ ts_auth_enroll_link_redeem(ts_auth *a, const ts_principal *p, const char *token)
 	if (r != TS_OK)
 		return r;
 	if ((r = session_add_amr(a, p, AMR_LINK)) == TS_OK)
-		ts_log_event(TS_LOG_INFO, "enroll_proven", "user", p->user.id, "session",
+		ts_audit(a, "enroll_proven", "user", p->user.id, "session",
 		             p->session.id, "method", "link", NULL);
 	return r;
 }

@@ -72,7 +72,7 @@ count_failure(ts_auth *a, const char *key, const ts_tenant *t, const char *email
 	if (l.locked_until > now && l.failures == lim.lock_after) {
 		char until[32];
 		ts_rfc3339(l.locked_until, until);
-		ts_log_event(TS_LOG_WARN, "account_locked", "tenant", t ? t->slug : "",
+		ts_audit_warn(a, "account_locked", "tenant", t ? t->slug : "",
 		             "until", until, TS_LOG_INT("failures", l.failures),
 		             user_id ? "user" : NULL, user_id, NULL);
 	}
@@ -125,7 +125,7 @@ ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after)
 	*retry_after = 0;
 	if ((wait = ts_limiter_take(a->rl_ip, ip, strlen(ip), mono)) > 0) {
 		*retry_after = wait;
-		ts_log_event(TS_LOG_INFO, "login_throttled", "ip", ip, "reason",
+		ts_audit(a, "login_throttled", "ip", ip, "reason",
 		             ts_why_word(TS_WHY_RATE_ADDRESS), NULL);
 		return TS_E_RATE_LIMITED;
 	}
@@ -144,12 +144,12 @@ ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after)
 	if (r == TS_OK && l.locked_until > now) {
 		count_failure(a, key, have_tenant ? &t : NULL, req->email, NULL);
 		*retry_after = (int)(l.locked_until - now);
-		ts_log_event(TS_LOG_INFO, "login_throttled", "ip", ip, "reason",
+		ts_audit(a, "login_throttled", "ip", ip, "reason",
 		             ts_why_word(TS_WHY_LOCKED), NULL);
 		return TS_E_LOCKED;
 	}
 	if (r == TS_OK && l.locked_until && l.locked_until <= now)
-		ts_log_event(TS_LOG_INFO, "account_unlocked", "tenant", have_tenant ? t.slug : "",
+		ts_audit(a, "account_unlocked", "tenant", have_tenant ? t.slug : "",
 		             "reason", "expired", NULL);
 	/* The token taken here is given back by a correct password
 	 * (check_password): the account limit counts failures and attempts in
@@ -161,7 +161,7 @@ ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after)
 		/* Attempts refused for speed count too: fifty at once are fifty. */
 		count_failure(a, key, have_tenant ? &t : NULL, req->email, NULL);
 		*retry_after = wait;
-		ts_log_event(TS_LOG_INFO, "login_throttled", "ip", ip, "reason",
+		ts_audit(a, "login_throttled", "ip", ip, "reason",
 		             ts_why_word(TS_WHY_RATE_ACCOUNT), NULL);
 		return TS_E_RATE_LIMITED;
 	}
@@ -182,11 +182,11 @@ fake_check(ts_auth *a, const ts_login_req *req)
 /* user_id: the account's id when one was found, else NULL (then only the
  * tenant is named). */
 static void
-audit_fail(const ts_login_req *req, const char *tenant, const char *user_id, ts_why why)
+audit_fail(ts_auth *a, const ts_login_req *req, const char *tenant, const char *user_id, ts_why why)
 {
 	/* The email is not logged: it is personal data and, mistyped, often
 	 * half a password. The tenant and address suffice for an audit. */
-	ts_log_event(TS_LOG_INFO, "login_failed", "tenant", tenant, "ip", req->client_ip,
+	ts_audit(a, "login_failed", "tenant", tenant, "ip", req->client_ip,
 	             "reason", ts_why_word(why), user_id ? "user" : NULL, user_id, NULL);
 }
 
@@ -202,7 +202,7 @@ upgrade_hash(ts_auth *a, const ts_user *u, const ts_login_req *req)
 		ts_warn("password hash upgrade failed for user %s", u->id);
 		return;
 	}
-	ts_log_event(TS_LOG_INFO, "password_rehashed", "user", u->id, NULL);
+	ts_audit(a, "password_rehashed", "user", u->id, NULL);
 }
 
 static void
@@ -236,7 +236,7 @@ check_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out, int *rehas
 	if (r == TS_E_TENANT_UNKNOWN || r == TS_E_NOT_FOUND) {
 		ts_account_key(NULL, req, key, sizeof(key));
 		trail("tenant", "unknown", req->tenant_slug, NULL);
-		audit_fail(req, req->tenant_slug, NULL, TS_WHY_TENANT);
+		audit_fail(a, req, req->tenant_slug, NULL, TS_WHY_TENANT);
 		count_failure(a, key, NULL, req->email, NULL);
 		return fake_check(a, req);
 	}
@@ -251,7 +251,7 @@ check_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out, int *rehas
 	trail("user", r == TS_OK ? "found" : r == TS_E_NOT_FOUND ? "not_found" : ts_errname(r),
 	      out->tenant.slug, r == TS_OK ? u->id : NULL);
 	if (r == TS_E_NOT_FOUND) {
-		audit_fail(req, out->tenant.slug, NULL, TS_WHY_CREDENTIALS);
+		audit_fail(a, req, out->tenant.slug, NULL, TS_WHY_CREDENTIALS);
 		count_failure(a, key, &out->tenant, req->email, NULL);
 		return fake_check(a, req);
 	}
@@ -266,7 +266,7 @@ check_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out, int *rehas
 			         ts_strerror(r));
 		trail("verify", r != TS_OK ? "wrong" : !*u->password_hash ? "no_password" : "disabled",
 		      out->tenant.slug, u->id);
-		audit_fail(req, out->tenant.slug, u->id,
+		audit_fail(a, req, out->tenant.slug, u->id,
 		           u->is_disabled ? TS_WHY_DISABLED : TS_WHY_CREDENTIALS);
 		count_failure(a, key, &out->tenant, req->email, u->id);
 		return TS_E_BAD_CREDENTIALS;
@@ -282,13 +282,13 @@ check_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out, int *rehas
 	memset(u->password_hash, 0, sizeof(u->password_hash));
 	if (!u->is_verified) {
 		trail("verified", "no", out->tenant.slug, u->id);
-		audit_fail(req, out->tenant.slug, u->id, TS_WHY_UNVERIFIED);
+		audit_fail(a, req, out->tenant.slug, u->id, TS_WHY_UNVERIFIED);
 		return TS_E_NOT_VERIFIED;
 	}
 	decide_next(a, out);
 	trail("next", out->next == TS_NEXT_MFA ? "mfa" : out->next == TS_NEXT_ENROLL ? "enroll" : "session",
 	      out->tenant.slug, u->id);
-	ts_log_event(TS_LOG_INFO, "login_password_ok", "user", u->id, "tenant",
+	ts_audit(a, "login_password_ok", "user", u->id, "tenant",
 	             out->tenant.slug, "ip", req->client_ip, NULL);
 	return TS_OK;
 }

@@ -36,7 +36,7 @@ ts_mfa_admit(ts_auth *a, const ts_user *u, int *retry_after)
 	if (l.locked_until <= now)
 		return TS_OK;
 	*retry_after = (int)(l.locked_until - now);
-	ts_log_event(TS_LOG_INFO, "mfa_throttled", "user", u->id, "reason",
+	ts_audit(a, "mfa_throttled", "user", u->id, "reason",
 	             ts_why_word(TS_WHY_LOCKED), NULL);
 	return TS_E_LOCKED;
 }
@@ -62,7 +62,7 @@ ts_mfa_failed(ts_auth *a, const ts_user *u, const char *method, int tries)
 		return;
 	if (l.locked_until > now && l.failures == lim.mfa_lock_after) {
 		ts_rfc3339(l.locked_until, until);
-		ts_log_event(TS_LOG_WARN, "mfa_locked", "user", u->id, "until", until,
+		ts_audit_warn(a, "mfa_locked", "user", u->id, "until", until,
 		             TS_LOG_INT("failures", l.failures), NULL);
 	}
 }

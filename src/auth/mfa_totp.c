@@ -156,6 +156,8 @@ ts_auth_totp_confirm(ts_auth *a, const ts_principal *p, const char *code, int *r
 	r = ts_totp_enrol_confirm(a, &p->user, code);
 	if (r == TS_E_MFA_INVALID)
 		ts_mfa_failed(a, &p->user, "totp_confirm", 0);
+	else if (r == TS_OK)
+		ts_audit(a, "mfa_enrolled", "user", p->user.id, "method", "totp", NULL);
 	return r;
 }
 

@@ -66,13 +66,16 @@ ts_auth_sweep(ts_auth *a, const ts_sweep_config *c, const char *node, int64_t no
 	                     &out->sessions)) != TS_OK ||
 	    (r = sweep_class(a, TS_SWEEP_LOCKS, ended, batch, batches, &out->locks)) != TS_OK ||
 	    (r = sweep_class(a, TS_SWEEP_BUCKETS, buckets_before(a, now), batch, batches,
-	                     &out->buckets)) != TS_OK)
+	                     &out->buckets)) != TS_OK ||
+	    (c->audit_retention > 0 &&
+	     (r = sweep_class(a, TS_SWEEP_AUDIT, now - c->audit_retention, batch, batches,
+	                      &out->audit)) != TS_OK))
 		ts_log_event(TS_LOG_WARN, "sweep_failed", "error", ts_strerror(r), NULL);
 	ts_log_event(TS_LOG_INFO, "sweep", "node", node,
 	             TS_LOG_INT("secrets_expired", out->secrets_expired),
 	             TS_LOG_INT("secrets_ended", out->secrets_ended),
 	             TS_LOG_INT("sessions", out->sessions), TS_LOG_INT("locks", out->locks),
-	             TS_LOG_INT("buckets", out->buckets), NULL);
+	             TS_LOG_INT("buckets", out->buckets), TS_LOG_INT("audit", out->audit), NULL);
 	return r;
 }
 

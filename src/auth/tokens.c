@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/audit.h"
 #include "auth/auth_internal.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -183,7 +184,7 @@ start_session(ts_auth *a, const ts_user *u, int kind, const char *amr, int acces
 		return r;
 	r = ts_tokens_issue(a, &s, access_kind, with_refresh, 1, out);
 	if (r == TS_OK)
-		ts_log_event(TS_LOG_INFO, "session_start", "session", s.id, "user", u->id,
+		ts_audit(a, "session_start", "session", s.id, "user", u->id,
 		             "tenant", u->tenant_id, "amr", s.amr, "refresh",
 		             with_refresh ? "yes" : "none", NULL);
 	return r;
@@ -337,7 +338,7 @@ refresh_rotate(ts_auth *a, const char *refresh, const ts_tenant *expect, ts_toke
 		/* RFC 6819 §5.2.2.3 / OAuth 2.1 §4.3.1: a spent refresh token
 		 * coming back means it leaked; end the session it belongs to. */
 		(void)SOPS(a)->session_revoke(ST(a), sec.session_id, now);
-		ts_log_event(TS_LOG_WARN, "refresh_reuse", "session", sec.session_id,
+		ts_audit_warn(a, "refresh_reuse", "session", sec.session_id,
 		             "user", sec.user_id, NULL);
 		r = TS_E_TOKEN_REUSED;
 		goto out;
@@ -492,7 +493,7 @@ ts_auth_logout_refresh(ts_auth *a, const char *refresh, const ts_tenant_hints *h
 	 * it could end the session by replaying it on refresh anyway. */
 	if ((r = SOPS(a)->session_revoke(ST(a), sec.session_id, ts_now())) != TS_OK)
 		return r == TS_E_NOT_FOUND ? TS_OK : r;
-	ts_log_event(TS_LOG_INFO, "logout", "session", sec.session_id, "user", sec.user_id,
+	ts_audit(a, "logout", "session", sec.session_id, "user", sec.user_id,
 	             "by", "refresh_token", NULL);
 	return TS_OK;
 }
@@ -503,7 +504,7 @@ ts_auth_logout(ts_auth *a, const ts_principal *p)
 	ts_err r = SOPS(a)->session_revoke(ST(a), p->session.id, ts_now());
 
 	if (r == TS_OK)
-		ts_log_event(TS_LOG_INFO, "logout", "session", p->session.id, "user",
+		ts_audit(a, "logout", "session", p->session.id, "user",
 		             p->user.id, NULL);
 	return r;
 }

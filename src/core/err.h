@@ -36,7 +36,8 @@
 	X(TS_E_SEAL, "sealed data does not open with this key file")           \
 	X(TS_E_REAUTH_REQUIRED, "a recent sign-in is required for this")     \
 	X(TS_E_LAST_FACTOR, "the last second factor of the account cannot be removed") \
-	X(TS_E_REGISTRATION_CLOSED, "this tenant takes no self-service sign-ups")
+	X(TS_E_REGISTRATION_CLOSED, "this tenant takes no self-service sign-ups") \
+	X(TS_E_PERMISSION, "the caller may not do this")
 
 typedef enum {
 #define TS_ERR_ENUM(name, text) name,

@@ -12,7 +12,7 @@
 #include "store/store.h"
 
 #define PG_TENANT_COLS "id, slug, mfa_required, created_at, registration_open, password_min_length, " \
-	"mfa_factors"
+	"mfa_factors, name"
 #define PG_USER_COLS                                                        \
 	"id, tenant_id, email, password_hash, is_verified, is_admin, "      \
 	"is_disabled, failed_logins, locked_until, created_at, email_norm"
@@ -32,6 +32,8 @@
 	"id, tenant_id, user_id, kind, to_addr, data, created_at, "         \
 	"next_attempt, attempts"
 #define PG_LOCK_COLS "key, tenant_id, email, failures, locked_until, updated_at"
+#define PG_APIKEY_COLS "id, tenant_id, name, hash, created_at, revoked_at"
+#define PG_AUDIT_COLS "seq, at, event, tenant, user_id, actor, data"
 
 /* Every statement, X(name, sql). Each connection prepares all of them
  * once, right after it connects (PQprepare), so an op is one round trip.
@@ -40,8 +42,8 @@
 	X(PG_PING, "SELECT 1")                                                \
 	X(PG_TENANT_INSERT,                                                   \
 	  "INSERT INTO tenants(id, slug, mfa_required, created_at, "          \
-	  "registration_open, password_min_length, mfa_factors) "             \
-	  "VALUES($1, $2, $3::int, $4::bigint, $5::int, $6::int, $7::int)")            \
+	  "registration_open, password_min_length, mfa_factors, name) "       \
+	  "VALUES($1, $2, $3::int, $4::bigint, $5::int, $6::int, $7::int, $8)")        \
 	X(PG_DOMAIN_INSERT,                                                   \
 	  "INSERT INTO tenant_domains(host, tenant_id) VALUES($1, $2)")       \
 	X(PG_DOMAIN_DELETE,                                                   \
@@ -50,7 +52,7 @@
 	  "SELECT " PG_TENANT_COLS " FROM tenants WHERE slug = $1")           \
 	X(PG_TENANT_BY_DOMAIN,                                                \
 	  "SELECT t.id, t.slug, t.mfa_required, t.created_at, "              \
-	  "t.registration_open, t.password_min_length, t.mfa_factors "         \
+	  "t.registration_open, t.password_min_length, t.mfa_factors, t.name " \
 	  "FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id "       \
 	  "WHERE d.host = $1")                                                \
 	X(PG_TENANT_BY_ID,                                                    \
@@ -120,7 +122,7 @@
 	  "u.is_admin, u.is_disabled, u.failed_logins, u.locked_until, "      \
 	  "u.created_at, u.email_norm, t.id, t.slug, t.mfa_required, "        \
 	  "t.created_at, t.registration_open, t.password_min_length, "         \
-	  "t.mfa_factors "                                                    \
+	  "t.mfa_factors, t.name "                                            \
 	  "FROM sessions s JOIN users u ON u.id = s.user_id "                 \
 	  "JOIN tenants t ON t.id = s.tenant_id WHERE s.id = $1")             \
 	X(PG_SESSION_EXISTS, "SELECT 1 FROM sessions WHERE id = $1")          \
@@ -320,6 +322,60 @@
 	X(PG_SWEEP_BUCKETS,                                                   \
 	  "DELETE FROM rate_buckets WHERE key IN (SELECT key FROM rate_buckets " \
 	  "WHERE updated_ms < $1::bigint LIMIT $2::bigint)")                  \
+	X(PG_SWEEP_AUDIT,                                                     \
+	  "DELETE FROM audit_log WHERE seq IN (SELECT seq FROM audit_log "    \
+	  "WHERE at < $1::bigint LIMIT $2::bigint)")                          \
+	/* ---- administration (issue 9) ---- */                              \
+	X(PG_TENANT_UPDATE,                                                   \
+	  "UPDATE tenants SET slug = $2, name = $3, mfa_required = $4::int, " \
+	  "registration_open = $5::int, password_min_length = $6::int "       \
+	  "WHERE id = $1")                                                    \
+	X(PG_TENANT_HAS_USERS, "SELECT 1 FROM users WHERE tenant_id = $1 LIMIT 1") \
+	X(PG_TENANT_DEL_SECRETS,                                              \
+	  "DELETE FROM secrets WHERE tenant_id = $1 OR user_id IN "           \
+	  "(SELECT id FROM users WHERE tenant_id = $1) OR session_id IN "     \
+	  "(SELECT id FROM sessions WHERE tenant_id = $1)")                   \
+	X(PG_TENANT_DEL_SESSIONS, "DELETE FROM sessions WHERE tenant_id = $1") \
+	X(PG_TENANT_DEL_TOTP,                                                 \
+	  "DELETE FROM totp WHERE user_id IN "                                \
+	  "(SELECT id FROM users WHERE tenant_id = $1)")                      \
+	X(PG_TENANT_DEL_LOCKS, "DELETE FROM login_locks WHERE tenant_id = $1") \
+	X(PG_TENANT_DEL_APIKEYS, "DELETE FROM api_keys WHERE tenant_id = $1") \
+	X(PG_TENANT_DEL_USERS, "DELETE FROM users WHERE tenant_id = $1")      \
+	X(PG_TENANT_DEL_DOMAINS, "DELETE FROM tenant_domains WHERE tenant_id = $1") \
+	X(PG_TENANT_DEL_ORIGINS, "DELETE FROM tenant_origins WHERE tenant_id = $1") \
+	X(PG_TENANT_DEL, "DELETE FROM tenants WHERE id = $1")                 \
+	X(PG_USER_SCAN,                                                       \
+	  "SELECT " PG_USER_COLS " FROM users WHERE tenant_id = $1 AND "      \
+	  "email_norm COLLATE \"C\" > $2 ORDER BY email_norm COLLATE \"C\" "  \
+	  "LIMIT $3::bigint")                                                 \
+	X(PG_USER_DEL_SECRETS,                                                \
+	  "DELETE FROM secrets WHERE user_id = $1 OR session_id IN "          \
+	  "(SELECT id FROM sessions WHERE user_id = $1)")                     \
+	X(PG_USER_DEL_SESSIONS, "DELETE FROM sessions WHERE user_id = $1")    \
+	X(PG_USER_DEL_TOTP, "DELETE FROM totp WHERE user_id = $1")            \
+	X(PG_USER_DEL, "DELETE FROM users WHERE id = $1")                     \
+	X(PG_USER_SET_EMAIL,                                                  \
+	  "UPDATE users SET email = $2, email_norm = $3 WHERE id = $1")       \
+	X(PG_APIKEY_INSERT,                                                   \
+	  "INSERT INTO api_keys(id, tenant_id, name, hash, created_at, "      \
+	  "revoked_at) VALUES($1, $2, $3, $4, $5::bigint, $6::bigint)")       \
+	X(PG_APIKEY_BY_HASH,                                                  \
+	  "SELECT " PG_APIKEY_COLS " FROM api_keys WHERE hash = $1")          \
+	X(PG_APIKEY_LIST,                                                     \
+	  "SELECT " PG_APIKEY_COLS " FROM api_keys WHERE $1 = '' OR "         \
+	  "tenant_id = $1 ORDER BY created_at, id COLLATE \"C\"")             \
+	X(PG_APIKEY_REVOKE,                                                   \
+	  "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN "   \
+	  "greatest($2::bigint, 1) ELSE revoked_at END WHERE id = $1")        \
+	X(PG_AUDIT_INSERT,                                                    \
+	  "INSERT INTO audit_log(at, event, tenant, user_id, actor, data) "   \
+	  "VALUES($1::bigint, $2, $3, $4, $5, $6)")                           \
+	X(PG_AUDIT_LIST,                                                      \
+	  "SELECT " PG_AUDIT_COLS " FROM audit_log WHERE ($1 = '' OR tenant = $1) " \
+	  "AND ($2 = '' OR user_id = $2) AND ($3 = '' OR event = $3) AND "    \
+	  "at >= $4::bigint AND ($5::bigint = 0 OR seq < $5::bigint) "        \
+	  "ORDER BY seq DESC LIMIT $6::bigint")                               \
 	X(PG_LOCK_LIST,                                                       \
 	  "SELECT " PG_LOCK_COLS " FROM login_locks "                         \
 	  "ORDER BY updated_at DESC, key COLLATE \"C\"")

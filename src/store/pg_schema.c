@@ -166,6 +166,32 @@ const char *const pg_migrations[] = {
 	"  next_attempt BIGINT NOT NULL,"
 	"  attempts INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX outbox_due ON outbox(next_attempt);",
+	/* 10: administration (issue 9): a tenant's display name, API keys
+	 * (hashed) and the append-only audit log (inserted, never updated;
+	 * deleted only by the retention sweep). */
+	"ALTER TABLE tenants ADD COLUMN name TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE api_keys ("
+	"  id TEXT PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  hash TEXT NOT NULL UNIQUE,"
+	"  created_at BIGINT NOT NULL DEFAULT 0,"
+	"  revoked_at BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX api_keys_tenant ON api_keys(tenant_id);"
+	"CREATE TABLE audit_log ("
+	"  seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  at BIGINT NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  tenant TEXT NOT NULL DEFAULT '',"
+	"  user_id TEXT NOT NULL DEFAULT '',"
+	"  actor TEXT NOT NULL DEFAULT '',"
+	"  data TEXT NOT NULL DEFAULT '{}');"
+	"CREATE INDEX audit_log_at ON audit_log(at);"
+	"CREATE INDEX audit_log_tenant ON audit_log(tenant, seq);"
+	"CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+	"  $$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$;"
+	"CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log "
+	"  FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();",
 };
 
 const int pg_migration_count = (int)(sizeof pg_migrations / sizeof pg_migrations[0]);

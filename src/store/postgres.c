@@ -27,6 +27,7 @@ row_tenant(const PGresult *r, int i, int c0, ts_tenant *t)
 	t->registration_open = (int)pg_col_int(r, i, c0 + 4);
 	t->password_min_length = (int)pg_col_int(r, i, c0 + 5);
 	t->mfa_factors = (unsigned)pg_col_int(r, i, c0 + 6);
+	pg_col_text(r, i, c0 + 7, PG_BUF(t, name));
 }
 
 static void
@@ -235,6 +236,7 @@ args_tenant(pg_args *a, const ts_tenant *t)
 	pg_arg_int(a, t->registration_open != 0);
 	pg_arg_int(a, t->password_min_length);
 	pg_arg_int(a, t->mfa_factors);
+	pg_arg_text(a, t->name);
 }
 
 static ts_err
@@ -1544,6 +1546,7 @@ op_sweep(ts_store *s, ts_sweep_class what, int64_t before, int limit, int *n)
 	case TS_SWEEP_SESSIONS_ENDED: st = PG_SWEEP_SESSIONS_ENDED; break;
 	case TS_SWEEP_LOCKS: st = PG_SWEEP_LOCKS; break;
 	case TS_SWEEP_BUCKETS: st = PG_SWEEP_BUCKETS; break;
+	case TS_SWEEP_AUDIT: st = PG_SWEEP_AUDIT; break;
 	}
 	pg_arg_int(&a, before);
 	pg_arg_int(&a, limit);
@@ -1552,6 +1555,257 @@ op_sweep(ts_store *s, ts_sweep_class what, int64_t before, int limit, int *n)
 	if ((r = pg_run(&k, st, &a)) == TS_OK)
 		*n = pg_changed(&k);
 	return pg_end(&k, r);
+}
+
+/* ---- administration (issue 9) --------------------------------------- */
+
+static void
+row_apikey(const PGresult *r, int i, ts_apikey *x)
+{
+	memset(x, 0, sizeof *x);
+	pg_col_text(r, i, 0, PG_BUF(x, id));
+	pg_col_text(r, i, 1, PG_BUF(x, tenant_id));
+	pg_col_text(r, i, 2, PG_BUF(x, name));
+	pg_col_text(r, i, 3, PG_BUF(x, hash));
+	x->created_at = pg_col_int(r, i, 4);
+	x->revoked_at = pg_col_int(r, i, 5);
+}
+
+static void
+row_audit(const PGresult *r, int i, ts_audit_rec *x)
+{
+	memset(x, 0, sizeof *x);
+	x->seq = pg_col_int(r, i, 0);
+	x->at = pg_col_int(r, i, 1);
+	pg_col_text(r, i, 2, PG_BUF(x, event));
+	pg_col_text(r, i, 3, PG_BUF(x, tenant));
+	pg_col_text(r, i, 4, PG_BUF(x, user_id));
+	pg_col_text(r, i, 5, PG_BUF(x, actor));
+	pg_col_text(r, i, 6, PG_BUF(x, data));
+}
+
+static ts_err
+op_tenant_update(ts_store *s, const ts_tenant *t)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, t->id);
+	pg_arg_text(&a, t->slug);
+	pg_arg_text(&a, t->name);
+	pg_arg_int(&a, t->mfa_required != 0);
+	pg_arg_int(&a, t->registration_open != 0);
+	pg_arg_int(&a, t->password_min_length);
+	return change(s, PG_TENANT_UPDATE, &a);
+}
+
+/* Runs each statement of list with $1 = key, in the open transaction. */
+static ts_err
+run_each(pg_call *k, const pg_stmt *list, size_t n, const char *key)
+{
+	pg_args a = { 0 };
+	ts_err r = TS_OK;
+
+	pg_arg_text(&a, key);
+	for (size_t i = 0; i < n && r == TS_OK; i++)
+		r = pg_run(k, list[i], &a);
+	return r;
+}
+
+static ts_err
+op_tenant_delete(ts_store *s, const char *tenant_id, int force)
+{
+	static const pg_stmt parts[] = {
+		PG_TENANT_DEL_SECRETS, PG_TENANT_DEL_SESSIONS, PG_TENANT_DEL_TOTP,
+		PG_TENANT_DEL_LOCKS,   PG_TENANT_DEL_APIKEYS,  PG_TENANT_DEL_USERS,
+		PG_TENANT_DEL_DOMAINS, PG_TENANT_DEL_ORIGINS,
+	};
+	pg_args a = { 0 };
+	pg_call k;
+	ts_err r;
+
+	pg_arg_text(&a, tenant_id);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_cmd(&k, "BEGIN")) != TS_OK || (r = pg_run(&k, PG_TENANT_HAS_USERS, &a)) != TS_OK)
+		goto out;
+	if (pg_rows(&k) > 0 && !force) {
+		r = TS_E_CONFLICT;
+		goto out;
+	}
+	if ((r = run_each(&k, parts, sizeof parts / sizeof parts[0], tenant_id)) != TS_OK ||
+	    (r = pg_run(&k, PG_TENANT_DEL, &a)) != TS_OK)
+		goto out;
+	if (pg_changed(&k) == 0) {
+		r = TS_E_NOT_FOUND;
+		goto out;
+	}
+	r = pg_cmd(&k, "COMMIT");
+out:
+	return pg_end(&k, r);
+}
+
+static ts_err
+op_user_scan(ts_store *s, const char *tenant_id, const char *after, int limit, ts_user_cb cb,
+             void *arg)
+{
+	pg_args a = { 0 };
+	PGresult *res;
+	ts_user u;
+	ts_err r;
+
+	pg_arg_text(&a, tenant_id);
+	pg_arg_text(&a, after ? after : "");
+	pg_arg_int(&a, limit);
+	if ((r = fetch_all(s, PG_USER_SCAN, &a, &res)) != TS_OK)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		row_user(res, i, 0, &u);
+		if (cb(arg, &u) != 0)
+			break;
+	}
+	memset(&u, 0, sizeof u);
+	PQclear(res);
+	return TS_OK;
+}
+
+static ts_err
+op_user_delete(ts_store *s, const char *id)
+{
+	static const pg_stmt parts[] = {
+		PG_USER_DEL_SECRETS, PG_USER_DEL_SESSIONS, PG_USER_DEL_TOTP, PG_USER_DEL,
+	};
+	pg_call k;
+	ts_err r;
+
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_cmd(&k, "BEGIN")) != TS_OK ||
+	    (r = run_each(&k, parts, sizeof parts / sizeof parts[0], id)) != TS_OK)
+		goto out;
+	if (pg_changed(&k) == 0) {    /* of the last: the user row */
+		r = TS_E_NOT_FOUND;
+		goto out;
+	}
+	r = pg_cmd(&k, "COMMIT");
+out:
+	return pg_end(&k, r);
+}
+
+static ts_err
+op_user_set_email(ts_store *s, const char *id, const char *email, const char *email_norm)
+{
+	pg_args a = { 0 };
+
+	if (!email_norm || !email_norm[0])
+		return TS_E_INVALID;
+	pg_arg_text(&a, id);
+	pg_arg_text(&a, email);
+	pg_arg_text(&a, email_norm);
+	return change(s, PG_USER_SET_EMAIL, &a);
+}
+
+static ts_err
+op_apikey_create(ts_store *s, const ts_apikey *x)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, x->id);
+	pg_arg_text(&a, x->tenant_id);
+	pg_arg_text(&a, x->name);
+	pg_arg_text(&a, x->hash);
+	pg_arg_int(&a, x->created_at);
+	pg_arg_int(&a, x->revoked_at);
+	return run(s, PG_APIKEY_INSERT, &a);  /* unknown tenant: FK -> NOT_FOUND */
+}
+
+static ts_err
+op_apikey_by_hash(ts_store *s, const char *hash, ts_apikey *out)
+{
+	GET_ONE(s, PG_APIKEY_BY_HASH, hash, out, ts_apikey, row_apikey(k_.res, 0, &tmp_));
+}
+
+static ts_err
+op_apikey_list(ts_store *s, const char *tenant_id, ts_apikey_cb cb, void *arg)
+{
+	pg_args a = { 0 };
+	PGresult *res;
+	ts_apikey x;
+	ts_err r;
+
+	pg_arg_text(&a, tenant_id ? tenant_id : "");
+	if ((r = fetch_all(s, PG_APIKEY_LIST, &a, &res)) != TS_OK)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		row_apikey(res, i, &x);
+		if (cb(arg, &x) != 0)
+			break;
+	}
+	PQclear(res);
+	return TS_OK;
+}
+
+static ts_err
+op_apikey_revoke(ts_store *s, const char *id, int64_t now)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, id);
+	pg_arg_int(&a, now);
+	return change(s, PG_APIKEY_REVOKE, &a);
+}
+
+static ts_err
+op_audit_append(ts_store *s, const ts_audit_rec *recs, int n)
+{
+	pg_call k;
+	ts_err r;
+
+	if (n <= 0)
+		return TS_OK;
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_cmd(&k, "BEGIN")) != TS_OK)
+		goto out;
+	for (int i = 0; i < n && r == TS_OK; i++) {
+		pg_args a = { 0 };
+
+		pg_arg_int(&a, recs[i].at);
+		pg_arg_text(&a, recs[i].event);
+		pg_arg_text(&a, recs[i].tenant);
+		pg_arg_text(&a, recs[i].user_id);
+		pg_arg_text(&a, recs[i].actor);
+		pg_arg_text(&a, recs[i].data[0] ? recs[i].data : "{}");
+		r = pg_run(&k, PG_AUDIT_INSERT, &a);
+	}
+	if (r == TS_OK)
+		r = pg_cmd(&k, "COMMIT");
+out:
+	return pg_end(&k, r);
+}
+
+static ts_err
+op_audit_list(ts_store *s, const ts_audit_filter *f, ts_audit_cb cb, void *arg)
+{
+	pg_args a = { 0 };
+	PGresult *res;
+	ts_audit_rec x;
+	ts_err r;
+
+	pg_arg_text(&a, f->tenant ? f->tenant : "");
+	pg_arg_text(&a, f->user_id ? f->user_id : "");
+	pg_arg_text(&a, f->event ? f->event : "");
+	pg_arg_int(&a, f->after);
+	pg_arg_int(&a, f->before_seq);
+	pg_arg_int(&a, f->limit);
+	if ((r = fetch_all(s, PG_AUDIT_LIST, &a, &res)) != TS_OK)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		row_audit(res, i, &x);
+		if (cb(arg, &x) != 0)
+			break;
+	}
+	PQclear(res);
+	return TS_OK;
 }
 
 const ts_store_ops ts_store_postgres = {
@@ -1633,4 +1887,15 @@ const ts_store_ops ts_store_postgres = {
 	.mail_put = op_mail_put,
 	.mail_claim = op_mail_claim,
 	.mail_delete = op_mail_delete,
+	.tenant_update = op_tenant_update,
+	.tenant_delete = op_tenant_delete,
+	.user_scan = op_user_scan,
+	.user_delete = op_user_delete,
+	.user_set_email = op_user_set_email,
+	.apikey_create = op_apikey_create,
+	.apikey_by_hash = op_apikey_by_hash,
+	.apikey_list = op_apikey_list,
+	.apikey_revoke = op_apikey_revoke,
+	.audit_append = op_audit_append,
+	.audit_list = op_audit_list,
 };

@@ -25,6 +25,7 @@ row_tenant_at(sqlite3_stmt *st, int c0, ts_tenant *t)
 	t->registration_open = sqlite3_column_int(st, c0 + 4);
 	t->password_min_length = sqlite3_column_int(st, c0 + 5);
 	t->mfa_factors = (unsigned)sqlite3_column_int64(st, c0 + 6);
+	sq_col_text(st, c0 + 7, SQ_BUF(t, name));
 }
 
 static void
@@ -224,6 +225,7 @@ op_tenant_create(ts_store *s, const ts_tenant *t)
 	sq_int(&k, 5, t->registration_open != 0);
 	sq_int(&k, 6, t->password_min_length);
 	sq_int(&k, 7, t->mfa_factors);
+	sq_text(&k, 8, t->name);
 	return sq_end(&k, sq_exec(&k));
 }
 
@@ -264,6 +266,7 @@ op_tenant_create_with_domains(ts_store *s, const ts_tenant *t, const char *const
 	sq_int(&k, 5, t->registration_open != 0);
 	sq_int(&k, 6, t->password_min_length);
 	sq_int(&k, 7, t->mfa_factors);
+	sq_text(&k, 8, t->name);
 	if ((r = sq_exec(&k)) != TS_OK)
 		goto out;
 	for (int i = 0; i < ndomains; i++) {
@@ -1576,6 +1579,7 @@ op_sweep(ts_store *s, ts_sweep_class what, int64_t before, int limit, int *n)
 	case TS_SWEEP_SESSIONS_ENDED: st = ST_SWEEP_SESSIONS_ENDED; break;
 	case TS_SWEEP_LOCKS: st = ST_SWEEP_LOCKS; break;
 	case TS_SWEEP_BUCKETS: st = ST_SWEEP_BUCKETS; break;
+	case TS_SWEEP_AUDIT: st = ST_SWEEP_AUDIT; break;
 	}
 	if ((r = sq_begin(s, SQ_WRITE, st, &k)) != TS_OK)
 		return r;
@@ -1584,6 +1588,266 @@ op_sweep(ts_store *s, ts_sweep_class what, int64_t before, int limit, int *n)
 	if ((r = sq_exec(&k)) == TS_OK)
 		*n = sqlite3_changes(k.c->db);
 	return sq_end(&k, r);
+}
+
+/* ---- ops: administration (issue 9) ---------------------------------- */
+
+static void
+row_apikey(sqlite3_stmt *st, ts_apikey *x)
+{
+	memset(x, 0, sizeof *x);
+	sq_col_text(st, 0, SQ_BUF(x, id));
+	sq_col_text(st, 1, SQ_BUF(x, tenant_id));
+	sq_col_text(st, 2, SQ_BUF(x, name));
+	sq_col_text(st, 3, SQ_BUF(x, hash));
+	x->created_at = sqlite3_column_int64(st, 4);
+	x->revoked_at = sqlite3_column_int64(st, 5);
+}
+
+static void
+row_audit(sqlite3_stmt *st, ts_audit_rec *x)
+{
+	memset(x, 0, sizeof *x);
+	x->seq = sqlite3_column_int64(st, 0);
+	x->at = sqlite3_column_int64(st, 1);
+	sq_col_text(st, 2, SQ_BUF(x, event));
+	sq_col_text(st, 3, SQ_BUF(x, tenant));
+	sq_col_text(st, 4, SQ_BUF(x, user_id));
+	sq_col_text(st, 5, SQ_BUF(x, actor));
+	sq_col_text(st, 6, SQ_BUF(x, data));
+}
+
+static ts_err
+op_tenant_update(ts_store *s, const ts_tenant *t)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_TENANT_UPDATE, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, t->id);
+	sq_text(&k, 2, t->slug);
+	sq_text(&k, 3, t->name);
+	sq_int(&k, 4, t->mfa_required != 0);
+	sq_int(&k, 5, t->registration_open != 0);
+	sq_int(&k, 6, t->password_min_length);
+	return sq_end(&k, sq_changed(&k));
+}
+
+/* Runs each statement of list with ?1 = key, in the open transaction. */
+static ts_err
+exec_each(sq_call *k, const sq_stmt *list, size_t n, const char *key)
+{
+	ts_err r = TS_OK;
+
+	for (size_t i = 0; i < n && r == TS_OK; i++) {
+		if ((r = sq_use(k, list[i])) != TS_OK)
+			break;
+		sq_text(k, 1, key);
+		r = sq_exec(k);
+	}
+	return r;
+}
+
+static ts_err
+op_tenant_delete(ts_store *s, const char *tenant_id, int force)
+{
+	static const sq_stmt parts[] = {
+		ST_TENANT_DEL_SECRETS, ST_TENANT_DEL_SESSIONS, ST_TENANT_DEL_TOTP,
+		ST_TENANT_DEL_LOCKS,   ST_TENANT_DEL_APIKEYS,  ST_TENANT_DEL_USERS,
+		ST_TENANT_DEL_DOMAINS, ST_TENANT_DEL_ORIGINS,
+	};
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_BEGIN, &k)) != TS_OK)
+		return r;
+	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_TENANT_HAS_USERS)) != TS_OK)
+		goto out;
+	sq_text(&k, 1, tenant_id);
+	if ((r = sq_row(&k)) == TS_OK && !force) {
+		r = TS_E_CONFLICT;
+		goto out;
+	}
+	if (r != TS_OK && r != TS_E_NOT_FOUND)
+		goto out;
+	if ((r = exec_each(&k, parts, sizeof parts / sizeof parts[0], tenant_id)) != TS_OK ||
+	    (r = sq_use(&k, ST_TENANT_DEL)) != TS_OK)
+		goto out;
+	sq_text(&k, 1, tenant_id);
+	if ((r = sq_changed(&k)) != TS_OK || (r = sq_use(&k, ST_COMMIT)) != TS_OK)
+		goto out;
+	r = sq_exec(&k);
+out:
+	return sq_end(&k, r);
+}
+
+static ts_err
+op_user_scan(ts_store *s, const char *tenant_id, const char *after, int limit, ts_user_cb cb,
+             void *arg)
+{
+	ts_user u;
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_READ, ST_USER_SCAN, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, tenant_id);
+	sq_text(&k, 2, after ? after : "");
+	sq_int(&k, 3, limit);
+	while ((r = sq_row(&k)) == TS_OK) {
+		row_user(k.st, &u);
+		if (cb(arg, &u) != 0)
+			break;
+	}
+	memset(&u, 0, sizeof u);
+	return sq_end(&k, r == TS_E_NOT_FOUND ? TS_OK : r);
+}
+
+static ts_err
+op_user_delete(ts_store *s, const char *id)
+{
+	static const sq_stmt parts[] = {
+		ST_USER_DEL_SECRETS, ST_USER_DEL_SESSIONS, ST_USER_DEL_TOTP,
+	};
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_BEGIN, &k)) != TS_OK)
+		return r;
+	if ((r = sq_exec(&k)) != TS_OK ||
+	    (r = exec_each(&k, parts, sizeof parts / sizeof parts[0], id)) != TS_OK ||
+	    (r = sq_use(&k, ST_USER_DEL)) != TS_OK)
+		goto out;
+	sq_text(&k, 1, id);
+	if ((r = sq_changed(&k)) != TS_OK || (r = sq_use(&k, ST_COMMIT)) != TS_OK)
+		goto out;
+	r = sq_exec(&k);
+out:
+	return sq_end(&k, r);
+}
+
+static ts_err
+op_user_set_email(ts_store *s, const char *id, const char *email, const char *email_norm)
+{
+	sq_call k;
+	ts_err r;
+
+	if (!email_norm || !email_norm[0])
+		return TS_E_INVALID;
+	if ((r = sq_begin(s, SQ_WRITE, ST_USER_SET_EMAIL, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, id);
+	sq_text(&k, 2, email);
+	sq_text(&k, 3, email_norm);
+	return sq_end(&k, sq_changed(&k));
+}
+
+static ts_err
+op_apikey_create(ts_store *s, const ts_apikey *x)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_APIKEY_INSERT, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, x->id);
+	sq_text(&k, 2, x->tenant_id);
+	sq_text(&k, 3, x->name);
+	sq_text(&k, 4, x->hash);
+	sq_int(&k, 5, x->created_at);
+	sq_int(&k, 6, x->revoked_at);
+	return sq_end(&k, sq_exec(&k));   /* unknown tenant: FK -> NOT_FOUND */
+}
+
+static ts_err
+op_apikey_by_hash(ts_store *s, const char *hash, ts_apikey *out)
+{
+	GET_ONE(s, ST_APIKEY_BY_HASH, hash, out, ts_apikey, row_apikey);
+}
+
+static ts_err
+op_apikey_list(ts_store *s, const char *tenant_id, ts_apikey_cb cb, void *arg)
+{
+	ts_apikey x;
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_READ, ST_APIKEY_LIST, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, tenant_id ? tenant_id : "");
+	while ((r = sq_row(&k)) == TS_OK) {
+		row_apikey(k.st, &x);
+		if (cb(arg, &x) != 0)
+			break;
+	}
+	return sq_end(&k, r == TS_E_NOT_FOUND ? TS_OK : r);
+}
+
+static ts_err
+op_apikey_revoke(ts_store *s, const char *id, int64_t now)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_APIKEY_REVOKE, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, id);
+	sq_int(&k, 2, now);
+	return sq_end(&k, sq_changed(&k));
+}
+
+static ts_err
+op_audit_append(ts_store *s, const ts_audit_rec *recs, int n)
+{
+	sq_call k;
+	ts_err r;
+
+	if (n <= 0)
+		return TS_OK;
+	if ((r = sq_begin(s, SQ_WRITE, ST_BEGIN, &k)) != TS_OK)
+		return r;
+	if ((r = sq_exec(&k)) != TS_OK)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		if ((r = sq_use(&k, ST_AUDIT_INSERT)) != TS_OK)
+			goto out;
+		sq_int(&k, 1, recs[i].at);
+		sq_text(&k, 2, recs[i].event);
+		sq_text(&k, 3, recs[i].tenant);
+		sq_text(&k, 4, recs[i].user_id);
+		sq_text(&k, 5, recs[i].actor);
+		sq_text(&k, 6, recs[i].data[0] ? recs[i].data : "{}");
+		if ((r = sq_exec(&k)) != TS_OK)
+			goto out;
+	}
+	if ((r = sq_use(&k, ST_COMMIT)) == TS_OK)
+		r = sq_exec(&k);
+out:
+	return sq_end(&k, r);
+}
+
+static ts_err
+op_audit_list(ts_store *s, const ts_audit_filter *f, ts_audit_cb cb, void *arg)
+{
+	ts_audit_rec x;
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_READ, ST_AUDIT_LIST, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, f->tenant ? f->tenant : "");
+	sq_text(&k, 2, f->user_id ? f->user_id : "");
+	sq_text(&k, 3, f->event ? f->event : "");
+	sq_int(&k, 4, f->after);
+	sq_int(&k, 5, f->before_seq);
+	sq_int(&k, 6, f->limit);
+	while ((r = sq_row(&k)) == TS_OK) {
+		row_audit(k.st, &x);
+		if (cb(arg, &x) != 0)
+			break;
+	}
+	return sq_end(&k, r == TS_E_NOT_FOUND ? TS_OK : r);
 }
 
 const ts_store_ops ts_store_sqlite = {
@@ -1662,4 +1926,15 @@ const ts_store_ops ts_store_sqlite = {
 	.mail_put = op_mail_put,
 	.mail_claim = op_mail_claim,
 	.mail_delete = op_mail_delete,
+	.tenant_update = op_tenant_update,
+	.tenant_delete = op_tenant_delete,
+	.user_scan = op_user_scan,
+	.user_delete = op_user_delete,
+	.user_set_email = op_user_set_email,
+	.apikey_create = op_apikey_create,
+	.apikey_by_hash = op_apikey_by_hash,
+	.apikey_list = op_apikey_list,
+	.apikey_revoke = op_apikey_revoke,
+	.audit_append = op_audit_append,
+	.audit_list = op_audit_list,
 };

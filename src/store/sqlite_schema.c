@@ -169,6 +169,31 @@ const char *const sq_migrations[] = {
 	"  next_attempt INTEGER NOT NULL,"
 	"  attempts INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX outbox_due ON outbox(next_attempt);",
+	/* 10: administration (issue 9): a tenant's display name, API keys
+	 * (hashed; an administrator of their tenant) and the append-only
+	 * audit log (rows are only ever inserted, and deleted by the
+	 * retention sweep). */
+	"ALTER TABLE tenants ADD COLUMN name TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE api_keys ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  hash TEXT NOT NULL UNIQUE,"
+	"  created_at INTEGER NOT NULL DEFAULT 0,"
+	"  revoked_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX api_keys_tenant ON api_keys(tenant_id);"
+	"CREATE TABLE audit_log ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  at INTEGER NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  tenant TEXT NOT NULL DEFAULT '',"
+	"  user_id TEXT NOT NULL DEFAULT '',"
+	"  actor TEXT NOT NULL DEFAULT '',"
+	"  data TEXT NOT NULL DEFAULT '{}');"
+	"CREATE INDEX audit_log_at ON audit_log(at);"
+	"CREATE INDEX audit_log_tenant ON audit_log(tenant, seq);"
+	"CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log "
+	"  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;",
 };
 
 const int sq_migration_count = (int)(sizeof sq_migrations / sizeof sq_migrations[0]);

@@ -38,6 +38,7 @@
 
 #define TS_ID_SZ (TS_UUID_LEN + 1)
 #define TS_HASH_SZ (TS_SECRET_HASH_LEN + 1)
+#define TS_TENANT_NAME_MAX 200
 
 typedef struct ts_tenant {
 	char id[TS_ID_SZ];
@@ -47,6 +48,7 @@ typedef struct ts_tenant {
 	int password_min_length;     /* 0 = the engine's default for the tenant */
 	unsigned mfa_factors;        /* kinds allowed (mask of 1 << kind, auth/factor.h); 0 = all */
 	int64_t created_at;
+	char name[TS_TENANT_NAME_MAX + 1]; /* display name, "" when none (migration 8) */
 } ts_tenant;
 
 typedef struct ts_user {
@@ -215,7 +217,47 @@ typedef enum {
 	TS_SWEEP_SESSIONS_ENDED = 2,
 	TS_SWEEP_LOCKS = 3,
 	TS_SWEEP_BUCKETS = 4,
+	TS_SWEEP_AUDIT = 5,          /* audit rows whose at < before (retention) */
 } ts_sweep_class;
+
+/* An API key (issue 9): acts as an administrator of its tenant. Only the
+ * hash of the key is stored. */
+#define TS_APIKEY_NAME_MAX 100
+typedef struct ts_apikey {
+	char id[TS_ID_SZ];
+	char tenant_id[TS_ID_SZ];
+	char name[TS_APIKEY_NAME_MAX + 1];
+	char hash[TS_HASH_SZ];
+	int64_t created_at;
+	int64_t revoked_at;          /* 0 = live */
+} ts_apikey;
+
+/* One row of the append-only audit log. seq is given by the store
+ * (ascending in insertion order across every node); data is a JSON
+ * object of the event's other key/value pairs (no secret ever). */
+#define TS_AUDIT_EVENT_MAX 48
+#define TS_AUDIT_ACTOR_MAX 80
+#define TS_AUDIT_DATA_MAX 1024
+typedef struct ts_audit_rec {
+	int64_t seq;
+	int64_t at;                  /* epoch seconds */
+	char event[TS_AUDIT_EVENT_MAX];
+	char tenant[TS_SLUG_MAX + 1];  /* tenant slug, "" when none */
+	char user_id[TS_ID_SZ];      /* "" when none */
+	char actor[TS_AUDIT_ACTOR_MAX]; /* "user:ID", "apikey:ID", "cli", "" */
+	char data[TS_AUDIT_DATA_MAX];
+} ts_audit_rec;
+
+/* What audit_list returns: rows matching every non-empty field, newest
+ * first (seq descending), at most limit. */
+typedef struct ts_audit_filter {
+	const char *tenant;          /* slug or NULL */
+	const char *user_id;
+	const char *event;
+	int64_t after;               /* at >= after; 0 = any */
+	int64_t before_seq;          /* seq < before_seq; 0 = any (paging) */
+	int limit;
+} ts_audit_filter;
 
 typedef int (*ts_tenant_cb)(void *arg, const ts_tenant *t);   /* non-zero stops */
 typedef int (*ts_key_cb)(void *arg, const ts_signing_key *k); /* non-zero stops */
@@ -223,6 +265,9 @@ typedef int (*ts_lock_cb)(void *arg, const ts_lock *l);       /* non-zero stops 
 typedef int (*ts_totp_cb)(void *arg, const ts_totp *t);       /* non-zero stops */
 typedef int (*ts_factor_cb)(void *arg, const ts_factor *f);   /* non-zero stops */
 typedef int (*ts_session_cb)(void *arg, const ts_session *s); /* non-zero stops */
+typedef int (*ts_user_cb)(void *arg, const ts_user *u);       /* non-zero stops */
+typedef int (*ts_apikey_cb)(void *arg, const ts_apikey *k);   /* non-zero stops */
+typedef int (*ts_audit_cb)(void *arg, const ts_audit_rec *e); /* non-zero stops */
 
 /* Whether ts_store_open may create a database that does not exist yet.
  * Only commands that start a deployment (serve, tenant add, db migrate)
@@ -531,6 +576,40 @@ typedef struct ts_store_ops {
 	                     int *n);
 	/* Deletes a mail (sent, or not to be sent). NOT_FOUND when absent. */
 	ts_err (*mail_delete)(ts_store *s, const char *id);
+
+	/* ---- administration (issue 9) ---- */
+
+	/* Sets slug, name, mfa_required, registration_open and
+	 * password_min_length of tenant t->id. NOT_FOUND, CONFLICT (slug). */
+	ts_err (*tenant_update)(ts_store *s, const ts_tenant *t);
+	/* One transaction: the tenant and everything of it (domains, origins,
+	 * users, their sessions, secrets, TOTP factors, locks, API keys).
+	 * Without force: CONFLICT (nothing deleted) while it has users.
+	 * NOT_FOUND for an unknown tenant. */
+	ts_err (*tenant_delete)(ts_store *s, const char *tenant_id, int force);
+	/* At most limit users of a tenant whose email_norm is greater (byte
+	 * order) than after ("" = from the start), by email_norm. */
+	ts_err (*user_scan)(ts_store *s, const char *tenant_id, const char *after, int limit,
+	                    ts_user_cb cb, void *arg);
+	/* One transaction: the user, their sessions, secrets and TOTP factor.
+	 * NOT_FOUND. */
+	ts_err (*user_delete)(ts_store *s, const char *id);
+	/* NOT_FOUND; CONFLICT when another user of the tenant has email_norm;
+	 * INVALID for an empty email_norm. */
+	ts_err (*user_set_email)(ts_store *s, const char *id, const char *email,
+	                         const char *email_norm);
+	/* API keys. create: CONFLICT on a taken id or hash; NOT_FOUND for an
+	 * unknown tenant. by_hash: NOT_FOUND (revoked ones are returned: the
+	 * caller judges). list: tenant_id "" for every tenant, by created_at
+	 * then id. revoke: sets revoked_at (keeps an earlier one); NOT_FOUND. */
+	ts_err (*apikey_create)(ts_store *s, const ts_apikey *k);
+	ts_err (*apikey_by_hash)(ts_store *s, const char *hash, ts_apikey *out);
+	ts_err (*apikey_list)(ts_store *s, const char *tenant_id, ts_apikey_cb cb, void *arg);
+	ts_err (*apikey_revoke)(ts_store *s, const char *id, int64_t now);
+	/* Appends n rows in one transaction (their seq is ignored and given
+	 * by the store). Rows are never changed; only the sweep removes them. */
+	ts_err (*audit_append)(ts_store *s, const ts_audit_rec *recs, int n);
+	ts_err (*audit_list)(ts_store *s, const ts_audit_filter *f, ts_audit_cb cb, void *arg);
 } ts_store_ops;
 
 #define TS_USER_BATCH_MAX 1000

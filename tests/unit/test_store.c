@@ -1768,6 +1768,43 @@ fl_cb(void *arg, const ts_factor *f)
 	return 0;
 }
 
+/* ---- administration (issue 9): tenant settings and deletion, user
+ * pages, deletion and email, API keys, the audit log ---- */
+
+static int
+count_user(void *arg, const ts_user *u)
+{
+	char (*names)[TS_EMAIL_MAX + 1] = arg;
+	int i = 0;
+
+	while (names[i][0])
+		i++;
+	snprintf(names[i], TS_EMAIL_MAX + 1, "%s", u->email_norm);
+	names[i + 1][0] = '\0';
+	return 0;
+}
+
+static int
+count_key(void *arg, const ts_apikey *k)
+{
+	(void)k;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int
+copy_audit(void *arg, const ts_audit_rec *e)
+{
+	ts_audit_rec *out = arg;
+	int i = 0;
+
+	while (out[i].seq)
+		i++;
+	out[i] = *e;
+	out[i + 1].seq = 0;
+	return 0;
+}
+
 static void
 test_factors(ts_store *s)
 {
@@ -2196,6 +2233,186 @@ test_outbox_race(ts_store *s)
 	}
 }
 
+static void
+test_admin_store(ts_store *s)
+{
+	ts_tenant t = { 0 }, got, other = { 0 };
+	ts_user u = { 0 }, v;
+	ts_session sess = { 0 };
+	ts_secret sec = { 0 };
+	ts_totp totp = { 0 };
+	ts_apikey k = { 0 }, kg;
+	char names[8][TS_EMAIL_MAX + 1] = { { 0 } };
+	ts_audit_rec recs[3] = { { 0 } }, back[8] = { { 0 } };
+	int n = 0;
+
+	mkid(t.id, 9001);
+	snprintf(t.slug, sizeof t.slug, "adm-one");
+	snprintf(t.name, sizeof t.name, "Admin One");
+	t.created_at = 1;
+	CHECK(s->ops->tenant_create(s, &t) == TS_OK);
+	CHECK(s->ops->tenant_by_slug(s, "adm-one", &got) == TS_OK);
+	CHECK_STR(got.name, "Admin One");
+	mkid(other.id, 9002);
+	snprintf(other.slug, sizeof other.slug, "adm-two");
+	CHECK(s->ops->tenant_create(s, &other) == TS_OK);
+
+	/* update: every setting; a taken slug is a clash; unknown id */
+	snprintf(t.slug, sizeof t.slug, "adm-uno");
+	snprintf(t.name, sizeof t.name, "Uno");
+	t.mfa_required = 1;
+	t.registration_open = 1;
+	t.password_min_length = 20;
+	CHECK(s->ops->tenant_update(s, &t) == TS_OK);
+	CHECK(s->ops->tenant_by_id(s, t.id, &got) == TS_OK);
+	CHECK_STR(got.slug, "adm-uno");
+	CHECK_STR(got.name, "Uno");
+	CHECK(got.mfa_required == 1 && got.registration_open == 1 && got.password_min_length == 20);
+	snprintf(got.slug, sizeof got.slug, "adm-two");
+	CHECK(s->ops->tenant_update(s, &got) == TS_E_CONFLICT);
+	mkid(got.id, 9999);
+	snprintf(got.slug, sizeof got.slug, "adm-nobody");
+	CHECK(s->ops->tenant_update(s, &got) == TS_E_NOT_FOUND);
+
+	/* users: pages in byte order of email_norm */
+	for (int i = 0; i < 5; i++) {
+		memset(&u, 0, sizeof u);
+		mkid(u.id, 9100 + (unsigned)i);
+		snprintf(u.tenant_id, sizeof u.tenant_id, "%s", t.id);
+		snprintf(u.email, sizeof u.email, "U%d@x.example", 4 - i);
+		snprintf(u.email_norm, sizeof u.email_norm, "u%d@x.example", 4 - i);
+		CHECK(s->ops->user_create(s, &u) == TS_OK);
+	}
+	CHECK(s->ops->user_scan(s, t.id, "", 2, count_user, names) == TS_OK);
+	CHECK_STR(names[0], "u0@x.example");
+	CHECK_STR(names[1], "u1@x.example");
+	CHECK(names[2][0] == '\0');
+	names[0][0] = '\0';
+	CHECK(s->ops->user_page(s, t.id, "u1@x.example", 10, count_user, names) == TS_OK);
+	CHECK_STR(names[0], "u2@x.example");
+	CHECK_STR(names[2], "u4@x.example");
+	CHECK(names[3][0] == '\0');
+	names[0][0] = '\0';
+	CHECK(s->ops->user_page(s, other.id, "", 10, count_user, names) == TS_OK);
+	CHECK(names[0][0] == '\0');
+
+	/* email: clash within the tenant, then a change */
+	mkid(u.id, 9100);   /* u4 */
+	CHECK(s->ops->user_set_email(s, u.id, "u3@x.example", "u3@x.example") == TS_E_CONFLICT);
+	CHECK(s->ops->user_set_email(s, u.id, "New@x.example", "new@x.example") == TS_OK);
+	CHECK(s->ops->user_by_id(s, u.id, &v) == TS_OK);
+	CHECK_STR(v.email, "New@x.example");
+	CHECK_STR(v.email_norm, "new@x.example");
+	CHECK(s->ops->user_set_email(s, u.id, "", "") == TS_E_INVALID);
+	mkid(v.id, 9999);
+	CHECK(s->ops->user_set_email(s, v.id, "a@b.example", "a@b.example") == TS_E_NOT_FOUND);
+
+	/* delete: the user with their session, secrets and factor */
+	mkid(sess.id, 9200);
+	snprintf(sess.tenant_id, sizeof sess.tenant_id, "%s", t.id);
+	snprintf(sess.user_id, sizeof sess.user_id, "%s", u.id);
+	sess.expires_at = 4000000000;
+	CHECK(s->ops->session_create(s, &sess) == TS_OK);
+	mkhash(sec.hash, 9200);
+	sec.kind = TS_SECRET_REFRESH;
+	snprintf(sec.session_id, sizeof sec.session_id, "%s", sess.id);
+	sec.expires_at = 4000000000;
+	CHECK(s->ops->secret_put(s, &sec) == TS_OK);
+	snprintf(totp.user_id, sizeof totp.user_id, "%s", u.id);
+	snprintf(totp.secret_b32, sizeof totp.secret_b32, "JBSWY3DPEHPK3PXP");
+	CHECK(s->ops->totp_put(s, &totp) == TS_OK);
+	CHECK(s->ops->user_delete(s, u.id) == TS_OK);
+	CHECK(s->ops->user_by_id(s, u.id, &v) == TS_E_NOT_FOUND);
+	CHECK(s->ops->secret_get(s, TS_SECRET_REFRESH, sec.hash, &sec) == TS_E_NOT_FOUND);
+	CHECK(s->ops->totp_get(s, u.id, &totp) == TS_E_NOT_FOUND);
+	{
+		ts_session ps;
+		ts_user pu;
+		ts_tenant pt;
+		CHECK(s->ops->session_principal(s, sess.id, &ps, &pu, &pt) == TS_E_NOT_FOUND);
+	}
+	CHECK(s->ops->user_delete(s, u.id) == TS_E_NOT_FOUND);
+
+	/* API keys */
+	mkid(k.id, 9300);
+	snprintf(k.tenant_id, sizeof k.tenant_id, "%s", t.id);
+	snprintf(k.name, sizeof k.name, "ci");
+	mkhash(k.hash, 9300);
+	k.created_at = 5;
+	CHECK(s->ops->apikey_create(s, &k) == TS_OK);
+	CHECK(s->ops->apikey_create(s, &k) == TS_E_CONFLICT);
+	mkid(kg.id, 9301);
+	mkid(kg.tenant_id, 9999);
+	mkhash(kg.hash, 9301);
+	CHECK(s->ops->apikey_create(s, &kg) == TS_E_NOT_FOUND);
+	CHECK(s->ops->apikey_by_hash(s, k.hash, &kg) == TS_OK);
+	CHECK_STR(kg.id, k.id);
+	CHECK_STR(kg.name, "ci");
+	CHECK(kg.revoked_at == 0);
+	n = 0;
+	CHECK(s->ops->apikey_list(s, t.id, count_key, &n) == TS_OK && n == 1);
+	n = 0;
+	CHECK(s->ops->apikey_list(s, other.id, count_key, &n) == TS_OK && n == 0);
+	n = 0;
+	CHECK(s->ops->apikey_list(s, "", count_key, &n) == TS_OK && n >= 1);
+	CHECK(s->ops->apikey_revoke(s, k.id, 77) == TS_OK);
+	CHECK(s->ops->apikey_revoke(s, k.id, 99) == TS_OK);
+	CHECK(s->ops->apikey_by_hash(s, k.hash, &kg) == TS_OK && kg.revoked_at == 77);
+	CHECK(s->ops->apikey_revoke(s, kg.tenant_id, 99) == TS_E_NOT_FOUND);
+
+	/* tenant delete: refused while it has users, unless forced */
+	CHECK(s->ops->tenant_delete(s, t.id, 0) == TS_E_CONFLICT);
+	CHECK(s->ops->tenant_by_id(s, t.id, &got) == TS_OK);
+	CHECK(s->ops->tenant_delete(s, t.id, 1) == TS_OK);
+	CHECK(s->ops->tenant_by_id(s, t.id, &got) == TS_E_NOT_FOUND);
+	mkid(v.id, 9101);
+	CHECK(s->ops->user_by_id(s, v.id, &v) == TS_E_NOT_FOUND);
+	CHECK(s->ops->apikey_by_hash(s, k.hash, &kg) == TS_E_NOT_FOUND);
+	CHECK(s->ops->tenant_delete(s, other.id, 0) == TS_OK);
+	CHECK(s->ops->tenant_delete(s, other.id, 0) == TS_E_NOT_FOUND);
+
+	/* audit: appended, newest first, filtered, paged, swept */
+	for (int i = 0; i < 3; i++) {
+		recs[i].at = 1000 + i;
+		snprintf(recs[i].event, sizeof recs[i].event, i == 1 ? "logout" : "login_failed");
+		snprintf(recs[i].tenant, sizeof recs[i].tenant, i == 2 ? "b" : "a");
+		snprintf(recs[i].actor, sizeof recs[i].actor, "cli");
+	}
+	snprintf(recs[0].data, sizeof recs[0].data, "{\"reason\":\"credentials\"}");
+	CHECK(s->ops->audit_append(s, recs, 3) == TS_OK);
+	{
+		ts_audit_filter f = { .limit = 10 };
+		CHECK(s->ops->audit_list(s, &f, copy_audit, back) == TS_OK);
+		CHECK(back[0].seq > back[1].seq && back[1].seq > back[2].seq && back[3].seq == 0);
+		CHECK(back[0].at == 1002 && back[2].at == 1000);
+		CHECK_STR(back[2].data, "{\"reason\":\"credentials\"}");
+		CHECK_STR(back[1].data, "{}");
+		CHECK_STR(back[0].tenant, "b");
+		int64_t mid = back[1].seq;
+		memset(back, 0, sizeof back);
+		f = (ts_audit_filter){ .tenant = "a", .limit = 10 };
+		CHECK(s->ops->audit_list(s, &f, copy_audit, back) == TS_OK);
+		CHECK(back[0].at == 1001 && back[1].at == 1000 && back[2].seq == 0);
+		memset(back, 0, sizeof back);
+		f = (ts_audit_filter){ .event = "logout", .limit = 10 };
+		CHECK(s->ops->audit_list(s, &f, copy_audit, back) == TS_OK);
+		CHECK(back[0].at == 1001 && back[1].seq == 0);
+		memset(back, 0, sizeof back);
+		f = (ts_audit_filter){ .before_seq = mid, .limit = 10 };
+		CHECK(s->ops->audit_list(s, &f, copy_audit, back) == TS_OK);
+		CHECK(back[0].at == 1000 && back[1].seq == 0);
+		memset(back, 0, sizeof back);
+		f = (ts_audit_filter){ .after = 1001, .limit = 1 };
+		CHECK(s->ops->audit_list(s, &f, copy_audit, back) == TS_OK);
+		CHECK(back[0].at == 1002 && back[1].seq == 0);
+		CHECK(s->ops->sweep(s, TS_SWEEP_AUDIT, 1002, 100, &n) == TS_OK && n == 2);
+		memset(back, 0, sizeof back);
+		f = (ts_audit_filter){ .limit = 10 };
+		CHECK(s->ops->audit_list(s, &f, copy_audit, back) == TS_OK);
+		CHECK(back[0].at == 1002 && back[1].seq == 0);
+	}
+}
+
 /* The suite every backend passes. */
 /* ---- backup and restore (ops backup, restore) ------------------------- */
 
@@ -2275,6 +2492,7 @@ conformance(ts_store *s)
 	test_session_list(s);
 	test_outbox(s);
 	test_outbox_race(s);
+	test_admin_store(s);
 	test_bench(s);
 	test_backup_restore(s);
 }
