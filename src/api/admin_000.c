@@ -398,11 +398,11 @@ user_json(const ts_user *u, const char *slug)
 static json_t *
 user_json_full(ts_api *api, const ts_user *u, const char *slug)
 {
-	ts_factor f[4];
+	ts_admin_factor f[TS_ADMIN_FACTORS_MAX];
 	json_t *o = user_json(u, slug), *list = json_array();
 	int n = 0;
 
-	if (!o || !list || ts_admin_factor_list(api->auth, u, f, 4, &n) != TS_OK) {
+	if (!o || !list || ts_admin_factor_list(api->auth, u, f, TS_ADMIN_FACTORS_MAX, &n) != TS_OK) {
 		json_decref(o);
 		json_decref(list);
 		return NULL;

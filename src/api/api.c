@@ -206,9 +206,9 @@ api_answer_options(ts_api *api, const ts_http_req *req, ts_http_resp *resp, cons
 }
 
 /* 1 if path is prefix + rest exactly; a rest whose last segment is a
- * star ("/x/*") matches any one non-empty segment there (api_path_tail);
- * a rest ending in a star right after other text ("/x*") takes any path
- * that begins with the part before it (the face routes further). */
+ * star (slash, star) matches any one non-empty segment there
+ * (api_path_tail); a rest ending in a star right after other text takes
+ * any path that begins with the part before it (the face routes further). */
 static int
 path_is(const char *path, const char *prefix, const char *rest)
 {

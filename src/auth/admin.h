@@ -16,6 +16,7 @@
 
 #include "auth/auth.h"
 #include "auth/policy.h"
+#include "auth/factor.h"
 
 typedef enum {
 	TS_ACTOR_CLI = 0,            /* the command line: the operator */
@@ -128,19 +129,22 @@ ts_err ts_admin_user_new_password(ts_auth *a, const ts_actor *who, const char *s
                                   const char *id, const char *password, size_t pwlen,
                                   ts_pw_reason *why);
 
-/* ---- second factors ----
- * Today the only factor is TOTP; its stable id is "totp" (the factor
- * table generalises it). */
-#define TS_FACTOR_TOTP_ID "totp"
-typedef struct ts_factor {
-	char id[64];
-	char type[16];               /* "totp" */
+/* ---- second factors (auth/factor.h: the factor table) ---- */
+
+/* What the admin API shows of a factor (never its secret). */
+#define TS_ADMIN_FACTORS_MAX 48      /* more than a user can have (32 WebAuthn + the rest) */
+typedef struct ts_admin_factor {
+	char id[TS_ID_SZ];
+	char type[24];               /* the factor's API name: "totp", "webauthn_passkey"... */
+	char name[TS_FACTOR_NAME_MAX + 1];
 	int confirmed;
 	int64_t created_at;
-} ts_factor;
-/* Up to max factors of user u; *n gets how many. */
-ts_err ts_admin_factor_list(ts_auth *a, const ts_user *u, ts_factor *out, int max, int *n);
-/* Removes factor fid of the user: NOT_FOUND when they have none such. */
+	int64_t last_used_at;
+} ts_admin_factor;
+/* Up to max factors of user u (every kind); *n gets how many. */
+ts_err ts_admin_factor_list(ts_auth *a, const ts_user *u, ts_admin_factor *out, int max, int *n);
+/* Removes factor fid of the user (no reauth, no last-factor rule: an
+ * administrator's decision): NOT_FOUND when they have none such. */
 ts_err ts_admin_factor_remove(ts_auth *a, const ts_actor *who, const char *slug,
                               const char *user_id, const char *fid);
 

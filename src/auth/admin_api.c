@@ -641,27 +641,39 @@ ts_admin_user_new_password(ts_auth *a, const ts_actor *who, const char *slug, co
 
 /* ---- factors ---- */
 
-ts_err
-ts_admin_factor_list(ts_auth *a, const ts_user *u, ts_factor *out, int max, int *n)
-{
-	ts_totp x;
-	ts_err r;
+typedef struct factor_pager {
+	ts_admin_factor *out;
+	int max, n;
+} factor_pager;
 
-	*n = 0;
-	if ((r = SOPS(a)->totp_get(ST(a), u->id, &x)) == TS_E_NOT_FOUND)
-		return TS_OK;
-	if (r != TS_OK)
-		return r;
-	if (max > 0) {
-		memset(&out[0], 0, sizeof(out[0]));
-		ts_strlcpy(out[0].id, TS_FACTOR_TOTP_ID, sizeof(out[0].id));
-		ts_strlcpy(out[0].type, "totp", sizeof(out[0].type));
-		out[0].confirmed = x.confirmed;
-		out[0].created_at = x.created_at;
-		*n = 1;
-	}
-	ts_wipe(&x, sizeof(x));
-	return TS_OK;
+static int
+factor_take(void *arg, const ts_factor *f)
+{
+	factor_pager *p = arg;
+	const ts_factor_ops *ops = ts_factor_by_kind((ts_factor_kind)f->kind);
+	ts_admin_factor *o;
+
+	if (p->n >= p->max)
+		return 1;
+	o = &p->out[p->n++];
+	memset(o, 0, sizeof(*o));
+	ts_strlcpy(o->id, f->id, sizeof(o->id));
+	ts_strlcpy(o->type, ops ? ops->name : "unknown", sizeof(o->type));
+	ts_strlcpy(o->name, f->name, sizeof(o->name));
+	o->confirmed = f->confirmed;
+	o->created_at = f->created_at;
+	o->last_used_at = f->last_used_at;
+	return 0;
+}
+
+ts_err
+ts_admin_factor_list(ts_auth *a, const ts_user *u, ts_admin_factor *out, int max, int *n)
+{
+	factor_pager p = { out, max, 0 };
+	ts_err r = SOPS(a)->factor_list(ST(a), u->id, 0, factor_take, &p);
+
+	*n = p.n;
+	return r;
 }
 
 ts_err
@@ -674,13 +686,10 @@ ts_admin_factor_remove(ts_auth *a, const ts_actor *who, const char *slug, const 
 
 	if ((r = visible_user(a, who, slug, user_id, &t, &u)) != TS_OK)
 		return r;
-	if (!fid || strcmp(fid, TS_FACTOR_TOTP_ID) != 0)
+	if (!fid || !*fid)
 		return TS_E_NOT_FOUND;
-	if ((r = SOPS(a)->totp_delete(ST(a), u.id)) != TS_OK)
-		return r;
-	ts_audit(a, "admin_factor_removed", "tenant", t.slug, "user", u.id, "actor", who->label,
-	         "factor", fid, NULL);
-	return TS_OK;
+	/* audited there (mfa_removed, with the actor) */
+	return ts_auth_factor_admin_remove(a, &u, fid, who->label);
 }
 
 /* ---- API keys ---- */

@@ -2288,12 +2288,12 @@ test_admin_store(ts_store *s)
 	CHECK_STR(names[1], "u1@x.example");
 	CHECK(names[2][0] == '\0');
 	names[0][0] = '\0';
-	CHECK(s->ops->user_page(s, t.id, "u1@x.example", 10, count_user, names) == TS_OK);
+	CHECK(s->ops->user_scan(s, t.id, "u1@x.example", 10, count_user, names) == TS_OK);
 	CHECK_STR(names[0], "u2@x.example");
 	CHECK_STR(names[2], "u4@x.example");
 	CHECK(names[3][0] == '\0');
 	names[0][0] = '\0';
-	CHECK(s->ops->user_page(s, other.id, "", 10, count_user, names) == TS_OK);
+	CHECK(s->ops->user_scan(s, other.id, "", 10, count_user, names) == TS_OK);
 	CHECK(names[0][0] == '\0');
 
 	/* email: clash within the tenant, then a change */
