@@ -330,7 +330,7 @@
 	  "(SELECT id FROM sessions WHERE tenant_id = ?1)")                   \
 	X(ST_TENANT_DEL_SESSIONS, "DELETE FROM sessions WHERE tenant_id = ?1") \
 	X(ST_TENANT_DEL_TOTP,                                                 \
-	  "DELETE FROM totp WHERE user_id IN "                                \
+	  "DELETE FROM factors WHERE user_id IN "                             \
 	  "(SELECT id FROM users WHERE tenant_id = ?1)")                      \
 	X(ST_TENANT_DEL_LOCKS, "DELETE FROM login_locks WHERE tenant_id = ?1") \
 	X(ST_TENANT_DEL_APIKEYS, "DELETE FROM api_keys WHERE tenant_id = ?1") \
@@ -345,7 +345,7 @@
 	  "DELETE FROM secrets WHERE user_id = ?1 OR session_id IN "          \
 	  "(SELECT id FROM sessions WHERE user_id = ?1)")                     \
 	X(ST_USER_DEL_SESSIONS, "DELETE FROM sessions WHERE user_id = ?1")    \
-	X(ST_USER_DEL_TOTP, "DELETE FROM totp WHERE user_id = ?1")            \
+	X(ST_USER_DEL_TOTP, "DELETE FROM factors WHERE user_id = ?1")         \
 	X(ST_USER_DEL, "DELETE FROM users WHERE id = ?1")                     \
 	X(ST_USER_SET_EMAIL,                                                  \
 	  "UPDATE users SET email = ?2, email_norm = ?3 WHERE id = ?1")       \
