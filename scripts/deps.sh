@@ -8,8 +8,10 @@ build_pkgs=(gcc make meson ninja-build pkg-config
   libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev liboath-dev
   libfido2-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev sqlite3 ca-certificates)
 # haproxy: the multi-node test; postgresql-15: the throwaway cluster of the
-# tests (scripts/pg.sh); psql: the black-box suite on PostgreSQL
-test_pkgs=(clang libclang-rt-14-dev curl haproxy postgresql-15 postgresql-client-15)   # and Node.js >= 20, see below
+# tests (scripts/pg.sh); psql: the black-box suite on PostgreSQL; openssl:
+# the TLS tests (certificates, s_client); python3-prometheus-client: the
+# metrics test parses the exposition with the reference parser
+test_pkgs=(clang libclang-rt-14-dev curl haproxy postgresql-15 postgresql-client-15 openssl python3-prometheus-client)   # and Node.js >= 20, see below
 bench_pkgs=(wrk glewlwyd procps valgrind nettle-dev g++ make python3 linux-perf)
 
 pkgs=("${build_pkgs[@]}")

@@ -828,7 +828,7 @@ listen_url_host(const char *listen, char *out, size_t n)
 		snprintf(out, n, "%.*s", len, listen);
 }
 
-/* The issuer when none is set: http://HOST:PORT of --listen (no port for
+/* The issuer when none is set: http(s)://HOST:PORT of --listen (no port for
  * port 0, which is only known once bound). */
 static int
 default_issuer(cli_opts *o)
@@ -839,11 +839,20 @@ default_issuer(cli_opts *o)
 	if (*o->cfg.issuer)
 		return 0;
 	listen_url_host(o->cfg.listen, host, sizeof(host));
-	if (asprintf(&iss, "http://%s%s", host, port && strcmp(port, ":0") ? port : "") < 0)
+	if (asprintf(&iss, "%s://%s%s", *o->cfg.tls_cert ? "https" : "http", host,
+	             port && strcmp(port, ":0") ? port : "") < 0)
 		return fail("out of memory");
 	free(o->cfg.issuer);
 	o->cfg.issuer = iss;
 	return 0;
+}
+
+/* 1 when a listen setting names a loopback address (127.0.0.0/8 or
+ * [::1]); ":PORT" and other addresses are reachable from elsewhere. */
+static int
+listen_is_loopback(const char *listen)
+{
+	return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "[::1]:", 6) == 0;
 }
 
 /* After the listening line: a command that works as printed. */
@@ -853,8 +862,9 @@ demo_try(const cli_opts *o, unsigned port, const char *pw)
 	char host[128];
 
 	listen_url_host(o->cfg.listen, host, sizeof(host));
-	printf("Try:         curl -s http://%s:%u/v1/auth/login -H 'Content-Type: application/json' "
-	       "-d '{\"email\":\"%s\",\"password\":\"%s\"}'\n", host, port, DEMO_EMAIL,
+	printf("Try:         curl -s %s://%s:%u/v1/auth/login -H 'Content-Type: application/json' "
+	       "-d '{\"email\":\"%s\",\"password\":\"%s\"}'\n", *o->cfg.tls_cert ? "https" : "http",
+	       host, port, DEMO_EMAIL,
 	       pw[0] ? pw : "PASSWORD");
 	fflush(stdout);
 }
@@ -880,15 +890,22 @@ parse_log_level(const char *s, ts_log_level *lvl)
 	return fail("log-level: '%s' is not debug, info, warn or error", s);
 }
 
-/* Blocks until SIGINT or SIGTERM. The signals were blocked in every thread
- * before any started, so they are taken here, not in a worker. */
+/* Blocks until SIGINT or SIGTERM; SIGHUP reloads what can change while
+ * serving. The signals were blocked in every thread before any started,
+ * so they are taken here, not in a worker. */
 static void
-wait_for_stop(const sigset_t *set)
+wait_for_stop(const sigset_t *set, ts_http *http)
 {
 	int sig = 0;
 
-	while (sigwait(set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
-		;
+	for (;;) {
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig == SIGINT || sig == SIGTERM)
+			break;
+		if (sig == SIGHUP)
+			(void)ts_http_tls_reload(http);   /* logs its outcome */
+	}
 	ts_log_event(TS_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
 }
 
@@ -935,10 +952,13 @@ cmd_serve(cli_opts *o)
 	if (ts_http_listen_check(o->cfg.listen) != TS_OK)
 		return fail("cannot listen on %s: %s (is another server running there?)",
 		            o->cfg.listen, ts_http_start_error());
+	if (ts_http_tls_check(o->cfg.tls_cert, o->cfg.tls_key) != TS_OK)
+		return fail("TLS: %s", ts_http_start_error());
 	ts_log_set_level(lvl);
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -1015,6 +1035,8 @@ cmd_serve(cli_opts *o)
 		.conn_limit_per_ip = (unsigned)o->cfg.conn_limit_per_ip,
 		.conn_timeout = (unsigned)o->cfg.conn_timeout,
 		.trusted_proxies = o->cfg.trusted_proxies,
+		.tls_cert = o->cfg.tls_cert,
+		.tls_key = o->cfg.tls_key,
 		.pool = pool,
 		.dispatch = ts_api_dispatch,
 		.app = api,
@@ -1028,7 +1050,12 @@ cmd_serve(cli_opts *o)
 	int hostlen = colon ? (int)(colon - o->cfg.listen) : 0;
 	snprintf(addr, sizeof(addr), "%.*s:%u", hostlen, o->cfg.listen, port);
 	ts_log_event(TS_LOG_INFO, "listening", "addr", addr, TS_LOG_INT("port", port), "db",
-	             s->ops->location(s), NULL);
+	             s->ops->location(s), "scheme", ts_http_tls(http) ? "https" : "http", NULL);
+	if (!ts_http_tls(http) && !listen_is_loopback(o->cfg.listen))
+		ts_log_event(TS_LOG_WARN, "plaintext_listen", "addr", addr, "note",
+		             "plain HTTP on a non-loopback address: passwords and tokens cross the "
+		             "network in clear unless a TLS proxy is in front; or set --tls-cert "
+		             "and --tls-key", NULL);
 	ts_sweep_config sc = {
 		.interval = (int)o->cfg.sweep_interval,
 		.grace = o->cfg.sweep_grace,
@@ -1042,7 +1069,7 @@ cmd_serve(cli_opts *o)
 		demo_try(o, port, demo_pw);
 	ts_wipe(demo_pw, sizeof(demo_pw));
 
-	wait_for_stop(&set);
+	wait_for_stop(&set, http);
 	rc = 0;
 out:
 	/* The transport waits for in-flight requests (deferred ones run on the

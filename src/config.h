@@ -16,10 +16,10 @@
 /* How a text setting is checked when it is set (each its own message):
  * LISTEN ADDR:PORT, [IPv6]:PORT or :PORT; PROXIES comma list of IPs and
  * CIDRs; SMTP_URL "" or smtp[s]://...; URL an absolute http(s) URL or "";
- * PREFIX "" or a path starting with '/'. */
+ * PREFIX "" or a path starting with '/'; LISTEN_OPT "" (off) or as LISTEN. */
 typedef enum {
 	TS_CHECK_NONE, TS_CHECK_LISTEN, TS_CHECK_PROXIES, TS_CHECK_SMTP_URL, TS_CHECK_URL,
-	TS_CHECK_PREFIX,
+	TS_CHECK_PREFIX, TS_CHECK_LISTEN_OPT,
 } ts_config_check;
 
 /* X(type, name, default, min, max, uses, check, help). Strings ignore min
@@ -68,7 +68,12 @@ typedef enum {
 	X(STR, store_defer, "auto", 0, 0, TS_USE_SERVE, NONE, "run store requests on the store threads: auto (when the store is remote), always or never") \
 	X(INT, sweep_interval, 60, 0, 86400, TS_USE_SERVE, NONE, "seconds between housekeeping sweeps (0 = off)") \
 	X(INT, sweep_grace, 3600, 0, 31536000, TS_USE_SERVE, NONE, "seconds an expired secret is kept before the sweep deletes it") \
-	X(INT, sweep_retention, 86400, 0, 31536000, TS_USE_SERVE, NONE, "seconds an ended session (and its secrets) or an idle lock is kept")
+	X(INT, sweep_retention, 86400, 0, 31536000, TS_USE_SERVE, NONE, "seconds an ended session (and its secrets) or an idle lock is kept") \
+	X(STR, tls_cert, "", 0, 0, TS_USE_SERVE, NONE, "TLS certificate file, PEM, the chain after it (with --tls-key: serve https; reloaded on SIGHUP)") \
+	X(STR, tls_key, "", 0, 0, TS_USE_SERVE, NONE, "TLS private key file, PEM, no passphrase (reloaded on SIGHUP)") \
+	X(STR, metrics_listen, "", 0, 0, TS_USE_SERVE, LISTEN_OPT, "address of the Prometheus /metrics listener, ADDR:PORT, kept off the API's (\"\" = none; use a loopback or private address)") \
+	X(STR, log_format, "json", 0, 0, TS_USE_SERVE, NONE, "log lines: json (one object a line) or text (key=value)") \
+	X(STR, audit_log, "", 0, 0, TS_USE_SERVE, NONE, "file the audit events (logins, second factors, passwords, sessions, administration) are appended to instead of stdout (\"\" = with the other events)")
 
 #define TS_CFG_TYPE_STR char *
 #define TS_CFG_TYPE_INT long long

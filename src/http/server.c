@@ -30,6 +30,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "http/http_internal.h"
+#include "http/tls.h"
 
 /* Header block limit: MHD keeps the request line and headers in this
  * per-connection arena and answers 431 past it. */
@@ -63,10 +64,14 @@ struct ts_http {
 	http_watchdog *watchdog;    /* owned */
 	unsigned ndeferred;         /* deferred requests not yet completed
 	                               (answered or dropped); stop waits for 0 */
+	http_tls *tls;              /* owned; NULL: plain HTTP */
 };
 
 /* An open connection: MHD's socket context. */
 typedef struct http_sock {
+	ts_http *h;
+	http_tls_bundle *tls;       /* the certificate its handshake presented:
+	                               held until the connection closes */
 	http_conn *wd;              /* the watchdog entry, or NULL */
 	http_ip ip;                 /* socket peer */
 	int counted;                /* holds a connlimit count for ip */
@@ -155,13 +160,15 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			http_watchdog_remove(h->watchdog, sk->wd);
 			if (sk->counted)
 				http_connlimit_release(h->connlimit, &sk->ip);
+			http_tls_release(sk->tls); /* MHD ran gnutls_deinit already */
 			free(sk);
 		}
 		*socket_context = NULL;
 		return;
 	}
 	if ((sk = calloc(1, sizeof(*sk))) == NULL)
-		return; /* unwatched and uncounted */
+		return; /* unwatched and uncounted; a TLS handshake fails */
+	sk->h = h;
 	fdi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	ai = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ai != NULL && http_ip_from_sockaddr(ai->client_addr, &sk->ip)) {
@@ -185,6 +192,35 @@ conn_busy(ts_http *h, struct MHD_Connection *conn)
 	c = sk ? sk->wd : NULL;
 	http_watchdog_busy(h->watchdog, c, 1);
 	return c;
+}
+
+/* GnuTLS asks, once per handshake, which certificate to present
+ * (gnutls_certificate_retrieve_function2). The connection takes a
+ * reference to the current bundle and keeps it until it closes: GnuTLS
+ * keeps pointing at what it was given. A second handshake on the same
+ * connection (a TLS 1.2 renegotiation) gets the same bundle. MHD set the
+ * session's pointer to its connection. */
+static int
+on_tls_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
+            const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+            gnutls_pcert_st **pcert, unsigned int *pcert_length, gnutls_privkey_t *key)
+{
+	struct MHD_Connection *conn = gnutls_session_get_ptr(session);
+	const union MHD_ConnectionInfo *ci;
+	http_sock *sk;
+
+	(void)req_ca_rdn;
+	(void)nreqs;
+	(void)pk_algos;
+	(void)pk_algos_length;
+	ci = conn ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
+	sk = ci ? ci->socket_context : NULL;
+	if (sk == NULL || sk->h->tls == NULL)
+		return -1;   /* the handshake fails; the connection closes */
+	if (sk->tls == NULL)
+		sk->tls = http_tls_acquire(sk->h->tls);
+	http_tls_bundle_get(sk->tls, pcert, pcert_length, key);
+	return 0;
 }
 
 /* ---- per-request state ---- */
@@ -403,6 +439,12 @@ add_headers(struct MHD_Response *m, const http_request *r)
 	ok &= MHD_add_response_header(m, "X-Content-Type-Options", "nosniff") == MHD_YES;
 	ok &= MHD_add_response_header(m, "X-Frame-Options", "DENY") == MHD_YES;
 	ok &= MHD_add_response_header(m, "Referrer-Policy", "no-referrer") == MHD_YES;
+	/* RFC 6797 §7.2: only over a secure transport; a year, the usual
+	 * floor of preload lists, without includeSubDomains (the operator's
+	 * other hosts are not ours to commit). */
+	if (r->h->tls != NULL)
+		ok &= MHD_add_response_header(m, "Strict-Transport-Security",
+		                              "max-age=31536000") == MHD_YES;
 	/* After an ambiguous framing nothing more on this connection can be
 	 * trusted to start where we think it does. */
 	if (r->req.malformed != NULL)
@@ -940,8 +982,18 @@ static struct MHD_Daemon *
 start_daemon(ts_http *h, const ts_http_config *cfg, int lsock, int v6, unsigned limit)
 {
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-	                 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+	                 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) |
+	                 (h->tls ? MHD_USE_TLS : 0);
 	unsigned threads = event_threads(cfg->threads);
+	/* TLS: the certificate comes from on_tls_cert at each handshake (so
+	 * a reload reaches the next connection), never from
+	 * MHD_OPTION_HTTPS_MEM_CERT, which MHD reads once. */
+	struct MHD_OptionItem tls_opts[] = {
+		{ MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)on_tls_cert },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	struct MHD_OptionItem no_opts[] = { { MHD_OPTION_END, 0, NULL } };
 
 	/* The logger goes first so MHD's start-up messages use it. The
 	 * thread-pool option goes last because MHD warns about a pool of 0 or
@@ -962,6 +1014,7 @@ start_daemon(ts_http *h, const ts_http_config *cfg, int lsock, int v6, unsigned 
 	        MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, NULL,
 	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 	        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+	        MHD_OPTION_ARRAY, h->tls ? tls_opts : no_opts,
 	        threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads,
 	        MHD_OPTION_END);
 }
@@ -975,6 +1028,7 @@ http_free(ts_http *h)
 		MHD_stop_daemon(h->daemon);
 	http_watchdog_stop(h->watchdog); /* after MHD: it unregisters on close */
 	http_connlimit_free(h->connlimit); /* after MHD: it releases on close */
+	http_tls_free(h->tls);             /* after MHD: connections hold bundles */
 	pthread_cond_destroy(&h->cv);
 	pthread_mutex_destroy(&h->mu);
 	free(h->trusted);
@@ -1027,6 +1081,38 @@ effective_limits(const ts_http_config *cfg, unsigned *limit, unsigned *per_ip)
 	}
 }
 
+/* The certificate and key of cert and key, or *out NULL when both are
+ * unset (plain HTTP). TS_E_INVALID with start_error set. */
+static ts_err
+tls_open(const char *cert, const char *key, http_tls **out)
+{
+	char why[512];
+	ts_err r;
+
+	*out = NULL;
+	if ((!cert || !*cert) && (!key || !*key))
+		return TS_OK;
+	if (!cert || !*cert || !key || !*key) {
+		start_fail("TLS needs both a certificate (--tls-cert) and a key (--tls-key)");
+		return TS_E_INVALID;
+	}
+	if ((r = http_tls_new(cert, key, out, why, sizeof(why))) != TS_OK)
+		start_fail("%s", why);
+	return r;
+}
+
+ts_err
+ts_http_tls_check(const char *cert, const char *key)
+{
+	http_tls *t = NULL;
+	ts_err r;
+
+	start_error[0] = '\0';
+	r = tls_open(cert, key, &t);
+	http_tls_free(t);
+	return r;
+}
+
 ts_err
 ts_http_start(const ts_http_config *cfg, ts_http **out, unsigned *port_out)
 {
@@ -1059,6 +1145,8 @@ ts_http_start(const ts_http_config *cfg, ts_http **out, unsigned *port_out)
 		start_fail("trusted proxies must be a comma list of IP addresses or CIDRs");
 		goto out;
 	}
+	if ((r = tls_open(cfg->tls_cert, cfg->tls_key, &h->tls)) != TS_OK)
+		goto out;
 	effective_limits(cfg, &limit, &per_ip);
 	/* A trusted proxy carries every client: it is not limited. */
 	if ((r = http_connlimit_new(per_ip, h->trusted, h->ntrusted, &h->connlimit)) != TS_OK) {
@@ -1109,6 +1197,30 @@ ts_http_listen_check(const char *listen)
 	}
 	close(fd);
 	return TS_OK;
+}
+
+ts_err
+ts_http_tls_reload(ts_http *h)
+{
+	char why[512];
+	ts_err r;
+
+	if (h == NULL || h->tls == NULL)
+		return TS_OK;
+	if ((r = http_tls_reload(h->tls, why, sizeof(why))) != TS_OK) {
+		/* The old certificate keeps serving: a typo in a renewal must
+		 * not take the server down. */
+		ts_log_event(TS_LOG_ERROR, "tls_reload_failed", "reason", why, NULL);
+		return r;
+	}
+	ts_log_event(TS_LOG_INFO, "tls_reloaded", NULL);
+	return TS_OK;
+}
+
+int
+ts_http_tls(const ts_http *h)
+{
+	return h != NULL && h->tls != NULL;
 }
 
 void
