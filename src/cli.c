@@ -5,6 +5,7 @@
  * A command that succeeds says what it did in one line on stdout (those
  * that create something print just the new id, for scripts). */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <pthread.h>
@@ -1323,6 +1324,27 @@ wants_help(int argc, char **argv)
 	return 0;
 }
 
+/* --log-format, and --audit-log opened for appending (0600 when made;
+ * the audit trail names accounts). Every command: an administration
+ * command's changes are audit events too. */
+static int
+log_setup(const ts_config *c, int *audit_fd)
+{
+	if (strcmp(c->log_format, "json") == 0)
+		ts_log_set_format(TS_LOG_JSON);
+	else if (strcmp(c->log_format, "text") == 0)
+		ts_log_set_format(TS_LOG_TEXT);
+	else
+		return fail("log-format: '%s' is not json or text", c->log_format);
+	if (!*c->audit_log)
+		return 0;
+	*audit_fd = open(c->audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (*audit_fd < 0)
+		return fail("audit-log %s: %s", c->audit_log, strerror(errno));
+	ts_log_set_audit_fd(*audit_fd);
+	return 0;
+}
+
 int
 ts_cli_main(int argc, char **argv)
 {
@@ -1330,7 +1352,7 @@ ts_cli_main(int argc, char **argv)
 	const cli_cmd *c;
 	const char *cfgfile;
 	char err[400];
-	int first = 0, rc = 1;
+	int first = 0, rc = 1, audit_fd = -1;
 
 	if (argc < 2) {
 		usage_all(stderr);
@@ -1369,7 +1391,7 @@ ts_cli_main(int argc, char **argv)
 		fail("%s", err);
 		goto out;
 	}
-	if (parse_flags(&o, argc, argv, first))
+	if (parse_flags(&o, argc, argv, first) || log_setup(&o.cfg, &audit_fd))
 		goto out;
 	/* An administration command's stdout is its result; its log events
 	 * (warnings, audit) go to stderr with its errors. */
@@ -1377,6 +1399,10 @@ ts_cli_main(int argc, char **argv)
 		ts_log_set_fds(2, 2);
 	rc = c->fn(&o);
 out:
+	if (audit_fd >= 0) {
+		ts_log_set_audit_fd(-1);
+		close(audit_fd);
+	}
 	ts_config_free(&o.cfg);
 	return rc;
 }

@@ -72,8 +72,8 @@ typedef enum {
 	X(STR, tls_cert, "", 0, 0, TS_USE_SERVE, NONE, "TLS certificate file, PEM, the chain after it (with --tls-key: serve https; reloaded on SIGHUP)") \
 	X(STR, tls_key, "", 0, 0, TS_USE_SERVE, NONE, "TLS private key file, PEM, no passphrase (reloaded on SIGHUP)") \
 	X(STR, metrics_listen, "", 0, 0, TS_USE_SERVE, LISTEN_OPT, "address of the Prometheus /metrics listener, ADDR:PORT, kept off the API's (\"\" = none; use a loopback or private address)") \
-	X(STR, log_format, "json", 0, 0, TS_USE_SERVE, NONE, "log lines: json (one object a line) or text (key=value)") \
-	X(STR, audit_log, "", 0, 0, TS_USE_SERVE, NONE, "file the audit events (logins, second factors, passwords, sessions, administration) are appended to instead of stdout (\"\" = with the other events)")
+	X(STR, log_format, "json", 0, 0, TS_USE_ALL, NONE, "log lines: json (one object a line) or text (key=value)") \
+	X(STR, audit_log, "", 0, 0, TS_USE_ALL, NONE, "file the audit events (logins, second factors, passwords, sessions, administration) are appended to instead of stdout (\"\" = with the other events)")
 
 #define TS_CFG_TYPE_STR char *
 #define TS_CFG_TYPE_INT long long

@@ -47,6 +47,10 @@
  * this much the connection is cut instead. */
 #define HTTP_DISCARD_MAX (256 * 1024)
 #define HTTP_REQID_BYTES 8
+/* A request id a trusted proxy sends (X-Request-Id) is taken when it has
+ * 1 to this many bytes, all of [A-Za-z0-9._:-]: it goes into every log
+ * line and back into a header, so nothing that could break either. */
+#define HTTP_REQID_MAX TS_LOG_REQUEST_ID_MAX
 
 struct ts_http {
 	struct MHD_Daemon *daemon;
@@ -98,7 +102,7 @@ typedef struct http_request {
 	int dispatched;             /* dispatch ran (or the transport answered) */
 	unsigned status;            /* status queued to MHD; 0 = none */
 	int64_t start_us;
-	char id[2 * HTTP_REQID_BYTES + 1];
+	char id[HTTP_REQID_MAX + 1]; /* ours, or a trusted proxy's */
 	char host[TS_HOST_MAX + 1];
 	char ip[HTTP_IP_STRLEN];
 
@@ -250,7 +254,8 @@ xff_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value
 	return MHD_YES;
 }
 
-static void
+/* Sets r->ip; 1 when the socket peer is a trusted proxy. */
+static int
 resolve_client_ip(http_request *r)
 {
 	const union MHD_ConnectionInfo *ci;
@@ -260,7 +265,7 @@ resolve_client_ip(http_request *r)
 	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci == NULL || !http_ip_from_sockaddr(ci->client_addr, &peer)) {
 		ts_strlcpy(r->ip, "unknown", sizeof(r->ip));
-		return;
+		return 0;
 	}
 	for (size_t i = 0; i < r->h->ntrusted; i++)
 		trusted |= http_ip_in(&peer, &r->h->trusted[i]);
@@ -273,6 +278,7 @@ resolve_client_ip(http_request *r)
 		http_xff_result(&x, &peer, &client);
 	}
 	http_ip_format(&client, r->ip);
+	return trusted;
 }
 
 static const char *
@@ -332,6 +338,38 @@ header_lines_verdict(struct MHD_Connection *conn, const char *method, const char
 	return http_fieldwalk_verdict(&w);
 }
 
+/* 1 when v may serve as a request id (HTTP_REQID_MAX). */
+static int
+reqid_ok(const char *v)
+{
+	size_t n = v ? strlen(v) : 0;
+
+	if (n == 0 || n > HTTP_REQID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == ':' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* The request's id: a trusted proxy's X-Request-Id when it is a valid one
+ * (so a request is traced across the proxy's logs and ours), else 16 new
+ * hex digits. A client's own X-Request-Id is never taken: it could forge
+ * or collide with another request's lines. */
+static void
+request_id(http_request *r, int peer_trusted)
+{
+	const char *v = peer_trusted ? header(r->conn, "X-Request-Id") : NULL;
+
+	if (reqid_ok(v))
+		ts_strlcpy(r->id, v, sizeof(r->id));
+	else
+		ts_random_hex(r->id, HTTP_REQID_BYTES);
+}
+
 /* Fills the request from its target and headers once they are in. NULL, or
  * the reason the request is malformed (it is then answered 400; path is
  * still set, for the face of the answer). *oom set on out-of-memory. */
@@ -346,8 +384,7 @@ request_start(http_request *r, const char *method, const char *version, int *oom
 	*oom = 0;
 	r->started = 1;
 	r->c = conn_busy(r->h, conn);
-	ts_random_hex(r->id, HTTP_REQID_BYTES);
-	resolve_client_ip(r);
+	request_id(r, resolve_client_ip(r));
 	bad = http_target_parse(r->target, &t);
 	if (bad != NULL)
 		t = (http_target){ .path = r->target, .path_len = strcspn(r->target, "?") };
@@ -547,7 +584,9 @@ dispatch(http_request *r)
 	}
 	r->req.body_too_large = r->too_large;
 	r->dispatched = 1;
+	ts_log_set_request(r->id);
 	act = h->dispatch(h->app, &r->req, &r->resp);
+	ts_log_set_request(NULL);
 	if (r->req.malformed != NULL && !r->deferred)
 		r->resp.log_note = r->req.malformed; /* the log says why, not just "400" */
 
@@ -721,11 +760,12 @@ static void
 log_access(const http_request *r, const char *note)
 {
 	/* Path only: query strings, headers and bodies may carry secrets. */
-	ts_log_event(TS_LOG_INFO, "request",
-	             "id", r->id[0] ? r->id : "-", "method", r->req.method ? r->req.method : "-",
+	ts_log_set_request(r->id[0] ? r->id : NULL);
+	ts_log_event(TS_LOG_INFO, "request", "method", r->req.method ? r->req.method : "-",
 	             "path", r->path ? r->path : r->target, TS_LOG_INT("status", r->status),
 	             TS_LOG_INT("ms", (ts_mono_us() - r->start_us) / 1000), "ip", r->ip,
 	             "note", note, NULL);
+	ts_log_set_request(NULL);
 }
 
 static void
@@ -800,7 +840,9 @@ run_job(void *arg)
 
 	tl_running = r;
 	tl_handed_on = 0;
+	ts_log_set_request(r->id);
 	r->job(r->job_arg, &r->resp);
+	ts_log_set_request(NULL);   /* before r may be freed */
 	tl_running = NULL;
 	if (tl_handed_on)
 		return;   /* r is the next job's now, maybe already answered */

@@ -247,6 +247,76 @@ test_log(void)
 	close(fds[1]);
 }
 
+/* --log-format text, the request id of the thread, audit routing. */
+static void
+test_log_text_audit(void)
+{
+	int fds[2], afd[2];
+	char line[8192], big[6000];
+
+	if (pipe(fds) != 0 || pipe(afd) != 0) {
+		CHECK(!"pipe");
+		return;
+	}
+	ts_log_set_fds(fds[1], fds[1]);
+	ts_log_set_format(TS_LOG_TEXT);
+	ts_log_event(TS_LOG_INFO, "request", "method", "GET", "path", "/v1/auth/me",
+	             TS_LOG_INT("status", 200), "note", NULL, "q", "a b\"c\\\n\x01\xff", "e", "", NULL);
+	read_line(fds[0], line, sizeof(line));
+	CHECK(strlen(line) > 25 && line[23] == 'Z' && line[24] == ' ');
+	CHECK_STR(line + 25, "info event=request method=GET path=/v1/auth/me status=200 note=- "
+	                     "q=\"a b\\\"c\\\\\\x0a\\x01\xef\xbf\xbd\" e=\"\"\n");
+	/* a line too long is cut and says so */
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ts_log_event(TS_LOG_INFO, "big", "v", big, "after", "x", NULL);
+	read_line(fds[0], line, sizeof(line));
+	CHECK(strlen(line) <= 4096);
+	CHECK(strstr(line, " after=") == NULL);
+	CHECK(strlen(line) > 16 && strcmp(line + strlen(line) - 16, " truncated=true\n") == 0);
+	ts_error("code %d", 7);
+	read_line(fds[0], line, sizeof(line));
+	CHECK(strstr(line, " error func=test_log_text_audit line=") != NULL);
+	CHECK(strstr(line, " msg=\"code 7\"\n") != NULL);
+	ts_log_set_format(TS_LOG_JSON);
+
+	/* the thread's request id on every record, until cleared */
+	ts_log_set_request("abc-123");
+	ts_log_event(TS_LOG_INFO, "login_failed", "reason", "credentials", NULL);
+	read_line(fds[0], line, sizeof(line));
+	CHECK(strstr(line, "\"event\":\"login_failed\",\"request_id\":\"abc-123\",\"reason\"") != NULL);
+	ts_warn("w");
+	read_line(fds[0], line, sizeof(line));
+	CHECK(strstr(line, "\"request_id\":\"abc-123\",\"msg\":\"w\"") != NULL);
+	ts_log_set_request(NULL);
+	ts_log_event(TS_LOG_INFO, "sweep", NULL);
+	read_line(fds[0], line, sizeof(line));
+	CHECK(strstr(line, "request_id") == NULL);
+
+	/* audit events to their own fd; others stay */
+	CHECK(ts_log_is_audit("login_failed") && ts_log_is_audit("mfa_locked") &&
+	      ts_log_is_audit("password_set") && ts_log_is_audit("refresh_reuse") &&
+	      ts_log_is_audit("logout") && ts_log_is_audit("account_unlocked") &&
+	      ts_log_is_audit("session_start") && ts_log_is_audit("enroll_proven"));
+	CHECK(!ts_log_is_audit("request") && !ts_log_is_audit("store_error") &&
+	      !ts_log_is_audit("key_file_created") && !ts_log_is_audit("logouts") &&
+	      !ts_log_is_audit(NULL));
+	ts_log_set_audit_fd(afd[1]);
+	ts_log_event(TS_LOG_INFO, "session_start", "user", "u1", NULL);
+	ts_log_event(TS_LOG_INFO, "request", "path", "/x", NULL);
+	read_line(afd[0], line, sizeof(line));
+	CHECK(strstr(line, "\"event\":\"session_start\",\"user\":\"u1\"}") != NULL);
+	read_line(fds[0], line, sizeof(line));
+	CHECK(strstr(line, "\"event\":\"request\"") != NULL);
+	ts_log_set_audit_fd(-1);
+
+	ts_log_set_fds(1, 2);
+	close(fds[0]);
+	close(fds[1]);
+	close(afd[0]);
+	close(afd[1]);
+}
+
 static atomic_int jobs_run;
 
 static void
@@ -323,6 +393,7 @@ main(void)
 	test_email();
 	test_slug();
 	test_log();
+	test_log_text_audit();
 	test_pool_runs_all();
 	test_pool_overload();
 	return CHECK_DONE();
