@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/pool.h"
 #include "crypto/hash.h"
 #include "http/http.h"
@@ -910,6 +911,30 @@ wait_for_stop(const sigset_t *set, ts_http *http)
 	ts_log_event(TS_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
 }
 
+/* The /metrics listener, on its own address; never the API's. */
+static int
+start_metrics(const cli_opts *o, ts_http_metrics **m)
+{
+	unsigned port = 0;
+	char addr[300];
+	const char *colon = strrchr(o->cfg.metrics_listen, ':');
+	int hostlen = colon ? (int)(colon - o->cfg.metrics_listen) : 0;
+
+	if (strcmp(o->cfg.metrics_listen, o->cfg.listen) == 0 && !strstr(o->cfg.listen, ":0"))
+		return fail("--metrics-listen %s is the API's address: give it one of its own",
+		            o->cfg.metrics_listen);
+	if (ts_http_metrics_start(o->cfg.metrics_listen, m, &port) != TS_OK)
+		return fail("cannot listen for metrics on %s: see the line above (is the port in use?)",
+		            o->cfg.metrics_listen);
+	snprintf(addr, sizeof(addr), "%.*s:%u", hostlen, o->cfg.metrics_listen, port);
+	ts_log_event(TS_LOG_INFO, "metrics_listening", "addr", addr, TS_LOG_INT("port", port), NULL);
+	if (!listen_is_loopback(o->cfg.metrics_listen))
+		ts_log_event(TS_LOG_WARN, "metrics_public", "addr", addr, "note",
+		             "the metrics listener is not on a loopback address: keep it off "
+		             "public networks (a firewall, or a private address)", NULL);
+	return 0;
+}
+
 enum { STORE_DEFER_AUTO, STORE_DEFER_ALWAYS, STORE_DEFER_NEVER };
 
 static int
@@ -935,6 +960,7 @@ cmd_serve(cli_opts *o)
 	ts_pool *pool = NULL, *store_pool = NULL;
 	ts_sweeper *sweeper = NULL;
 	ts_http *http = NULL;
+	ts_http_metrics *metrics = NULL;
 	ts_log_level lvl = TS_LOG_INFO;
 	ts_alg alg = TS_ALG_ES256;
 	sigset_t set;
@@ -1029,6 +1055,12 @@ cmd_serve(cli_opts *o)
 		fail("cannot start hashing threads: %s", ts_strerror(r));
 		goto out;
 	}
+	ts_pool_set_metrics(pool, TS_M_POOL_HASH);
+	if (store_pool)
+		ts_pool_set_metrics(store_pool, TS_M_POOL_STORE);
+	ts_metrics_set_build(TS_VERSION);
+	if (*o->cfg.metrics_listen && start_metrics(o, &metrics))
+		goto out;
 	ts_http_config hc = {
 		.listen = o->cfg.listen,
 		.threads = (unsigned)o->cfg.http_threads,
@@ -1078,6 +1110,7 @@ out:
 	ts_wipe(demo_pw, sizeof(demo_pw));
 	ts_sweeper_stop(sweeper);
 	ts_http_stop(http);
+	ts_http_metrics_stop(metrics);
 	ts_pool_free(pool);
 	ts_pool_free(store_pool);
 	ts_api_free(api);

@@ -11,6 +11,7 @@
 
 #include "auth/email.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "crypto/hash.h"
 
@@ -221,6 +222,7 @@ ts_mailer_send(ts_mailer *m, const char *to, const char *subject, const char *te
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
+		ts_metrics_count(TS_M_MAIL_FAILED);
 		ts_log_event(TS_LOG_WARN, "email_failed", "error", curl_easy_strerror(rc),
 		             "detail", errbuf, NULL);
 		goto out;

@@ -43,6 +43,8 @@ typedef struct ts_http_req {
 	                                replaces Host (RFC 9112 §3.2.2) */
 	const char *client_ip;       /* socket peer, or the trusted proxy's word */
 	const char *request_id;      /* for logs and error details */
+	int metric_route;            /* the dispatcher's ts_metrics_route id of
+	                                the route that took it; 0: none */
 	void *priv_;                 /* the transport's */
 } ts_http_req;
 
@@ -151,6 +153,15 @@ ts_err ts_http_tls_check(const char *cert, const char *key);
 ts_err ts_http_tls_reload(ts_http *h);
 /* 1 when h serves https. */
 int ts_http_tls(const ts_http *h);
+
+/* The Prometheus listener (core/metrics.h's exposition at GET /metrics),
+ * on an address of its own: never the API's port. One thread, plain
+ * HTTP, 16 connections. TS_E_INVALID for a bad address, TS_E_INTERNAL
+ * (logged) when it cannot bind. *port_out (may be NULL) gets the port. */
+typedef struct ts_http_metrics ts_http_metrics;
+ts_err ts_http_metrics_start(const char *listen, ts_http_metrics **out, unsigned *port_out);
+/* Stops and frees m; NULL is a no-op. */
+void ts_http_metrics_stop(ts_http_metrics *m);
 /* Stops accepting, refuses new deferrals (TS_E_OVERLOADED), waits for every
  * deferred job to finish and its response to be queued, then closes all
  * connections and frees h. NULL is a no-op.

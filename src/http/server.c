@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "http/http_internal.h"
 #include "http/tls.h"
@@ -789,6 +790,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		r->status = ci ? ci->http_status : 0;
 		if (r->status != 0) {
 			resolve_client_ip(r);
+			ts_metrics_request(0, r->status, ts_mono_us() - r->start_us);
 			log_access(r, "refused_by_mhd");
 		}
 		request_free(r);
@@ -816,6 +818,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && note == NULL)
 		note = termination_note(toe);
+	if (r->status != 0)
+		ts_metrics_request(r->req.metric_route, r->status, ts_mono_us() - r->start_us);
 	log_access(r, note);
 	if (r->deferred)
 		deferred_done(r->h);
@@ -1253,9 +1257,11 @@ ts_http_tls_reload(ts_http *h)
 		/* The old certificate keeps serving: a typo in a renewal must
 		 * not take the server down. */
 		ts_log_event(TS_LOG_ERROR, "tls_reload_failed", "reason", why, NULL);
+		ts_metrics_count(TS_M_TLS_RELOAD_FAILED);
 		return r;
 	}
 	ts_log_event(TS_LOG_INFO, "tls_reloaded", NULL);
+	ts_metrics_count(TS_M_TLS_RELOAD_OK);
 	return TS_OK;
 }
 
