@@ -10,6 +10,7 @@
 #include "check.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/pool.h"
 #include "core/util.h"
 
@@ -317,6 +318,51 @@ test_log_text_audit(void)
 	close(afd[1]);
 }
 
+/* The registry: idempotent routes, status rows, cumulative buckets. */
+static void
+test_metrics(void)
+{
+	int me = ts_metrics_route(TS_M_FACE_NATIVE, "/v1/auth/me");
+	int again = ts_metrics_route(TS_M_FACE_NATIVE, "/v1/auth/me");
+	int other = ts_metrics_route(TS_M_FACE_PX0, "/v1/auth/me");
+	size_t len = 0;
+	char *t;
+
+	CHECK(me >= 1 && again == me && other != me && other >= 1);
+	ts_metrics_request(me, 200, 300);        /* <= 0.5 ms */
+	ts_metrics_request(me, 200, 2000);       /* <= 2.5 ms */
+	ts_metrics_request(me, 299, 20000000);   /* past 10 s; an unlisted status */
+	ts_metrics_request(9999, 404, 1);        /* an unknown id: unmatched */
+	ts_metrics_login(TS_M_FACE_IAM, "credentials");
+	ts_metrics_login(TS_M_FACE_IAM, "no-such-result");
+	ts_metrics_count(TS_M_LOCK_MFA);
+	ts_metrics_outbox_depth_set(7);
+	ts_metrics_set_build("1.2.3");
+	t = ts_metrics_render(&len);
+	CHECK(t != NULL && len == strlen(t));
+	if (t == NULL)
+		return;
+	CHECK(strstr(t, "# TYPE tessera_http_requests_total counter\n") != NULL);
+	CHECK(strstr(t, "tessera_build_info{version=\"1.2.3\"} 1\n") != NULL);
+	CHECK(strstr(t, "tessera_http_requests_total{route=\"/v1/auth/me\",face=\"native\",status=\"200\"} 2\n") != NULL);
+	CHECK(strstr(t, "tessera_http_requests_total{route=\"/v1/auth/me\",face=\"native\",status=\"other\"} 1\n") != NULL);
+	CHECK(strstr(t, "tessera_http_requests_total{route=\"unmatched\",face=\"none\",status=\"404\"} 1\n") != NULL);
+	CHECK(strstr(t, "tessera_http_request_duration_seconds_bucket{route=\"/v1/auth/me\",face=\"native\",le=\"0.0005\"} 1\n") != NULL);
+	CHECK(strstr(t, "tessera_http_request_duration_seconds_bucket{route=\"/v1/auth/me\",face=\"native\",le=\"0.0025\"} 2\n") != NULL);
+	CHECK(strstr(t, "tessera_http_request_duration_seconds_bucket{route=\"/v1/auth/me\",face=\"native\",le=\"10\"} 2\n") != NULL);
+	CHECK(strstr(t, "tessera_http_request_duration_seconds_bucket{route=\"/v1/auth/me\",face=\"native\",le=\"+Inf\"} 3\n") != NULL);
+	CHECK(strstr(t, "tessera_http_request_duration_seconds_count{route=\"/v1/auth/me\",face=\"native\"} 3\n") != NULL);
+	CHECK(strstr(t, "tessera_http_request_duration_seconds_sum{route=\"/v1/auth/me\",face=\"native\"} 20.002300\n") != NULL);
+	CHECK(strstr(t, "tessera_logins_total{face=\"iam\",result=\"credentials\"} 1\n") != NULL);
+	CHECK(strstr(t, "tessera_logins_total{face=\"iam\",result=\"other\"} 1\n") != NULL);
+	CHECK(strstr(t, "tessera_locks_total{kind=\"mfa\"} 1\n") != NULL);
+	CHECK(strstr(t, "tessera_mail_outbox_depth 7\n") != NULL);
+	/* a route's rows appear once, however often it was registered */
+	const char *first = strstr(t, "_count{route=\"/v1/auth/me\",face=\"native\"}");
+	CHECK(first && !strstr(first + 1, "_count{route=\"/v1/auth/me\",face=\"native\"}"));
+	free(t);
+}
+
 static atomic_int jobs_run;
 
 static void
@@ -394,6 +440,7 @@ main(void)
 	test_slug();
 	test_log();
 	test_log_text_audit();
+	test_metrics();
 	test_pool_runs_all();
 	test_pool_overload();
 	return CHECK_DONE();
