@@ -77,9 +77,10 @@ is_audit(const char *event)
 	static const char *const prefixes[] = {
 		"login_", "account_", "mfa_", "password_", "session_", "sessions_",
 		"enroll_", "iam_token_", "admin_", "tenant_", "user_", "keys_",
+		"recovery_code_", "email_code_",
 	};
 	static const char *const names[] = {
-		"logout", "refresh_reuse", "key_rotated", "key_revoked",
+		"logout", "refresh_reuse", "key_rotated", "key_revoked", "email_verified",
 	};
 
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
@@ -373,19 +374,19 @@ line_end_and_write(line_t *l, int fd)
 	}
 }
 
-void
-ts_log_event(ts_log_level lvl, const char *event, ...)
+/* One event record; audit: to the audit fd when one is set. */
+static void
+event_write(ts_log_level lvl, int audit, const char *event, va_list ap)
 {
 	line_t l;
-	va_list ap;
 	const char *key;
+	int afd = atomic_load(&log_audit_fd);
 
 	if (!ts_log_enabled(lvl))
 		return;
 	line_begin(&l, lvl);
 	line_field(&l, "event", event);
 	line_request_id(&l);
-	va_start(ap, event);
 	while ((key = va_arg(ap, const char *)) != NULL) {
 		if (key[0] == '#') {
 			line_int(&l, key + 1, va_arg(ap, int64_t));
@@ -394,9 +395,29 @@ ts_log_event(ts_log_level lvl, const char *event, ...)
 		const char *val = va_arg(ap, const char *);
 		line_field(&l, key, val);
 	}
+	line_end_and_write(&l, audit && afd >= 0 ? afd : atomic_load(&log_event_fd));
+}
+
+void
+ts_log_eventv(ts_log_level lvl, const char *event, va_list ap)
+{
+	event_write(lvl, event != NULL && is_audit(event), event, ap);
+}
+
+void
+ts_log_auditv(ts_log_level lvl, const char *event, va_list ap)
+{
+	event_write(lvl, 1, event, ap);
+}
+
+void
+ts_log_event(ts_log_level lvl, const char *event, ...)
+{
+	va_list ap;
+
+	va_start(ap, event);
+	ts_log_eventv(lvl, event, ap);
 	va_end(ap);
-	int fd = atomic_load(&log_audit_fd);
-	line_end_and_write(&l, fd >= 0 && event && is_audit(event) ? fd : atomic_load(&log_event_fd));
 }
 
 void

@@ -28,8 +28,9 @@ void ts_log_set_format(ts_log_format f);
 void ts_log_set_audit_fd(int fd);
 /* 1 when an event of this name is an audit event: login_*, account_*,
  * mfa_*, password_*, session_*, sessions_*, enroll_*, iam_token_*,
- * admin_*, tenant_*, user_*, keys_*, logout, refresh_reuse, key_rotated,
- * key_revoked. Name new audit events accordingly. */
+ * admin_*, tenant_*, user_*, keys_*, recovery_code_*, email_code_*,
+ * logout, refresh_reuse, key_rotated, key_revoked, email_verified. Name
+ * new audit events accordingly (or write them with ts_log_auditv). */
 int ts_log_is_audit(const char *event);
 /* Every record this thread writes until the next call carries
  * "request_id":id (NULL or "": none); id is copied (at most
@@ -45,6 +46,12 @@ void ts_log_set_request(const char *id);
  * number. A line is at most 4 KiB: past that it is cut and ends with
  * "truncated":true. Thread-safe: each line is written with one write(2). */
 void ts_log_event(ts_log_level lvl, const char *event, ...);
+
+/* ts_log_event with the fields as a va_list (for wrappers). */
+void ts_log_eventv(ts_log_level lvl, const char *event, va_list ap);
+/* The same, always an audit event (the audit fd when one is set),
+ * whatever its name: for ts_audit (src/auth/audit.h), the one audit call. */
+void ts_log_auditv(ts_log_level lvl, const char *event, va_list ap);
 
 /* A number field of ts_log_event: the '#' marks the key (and is not
  * written); the cast makes the vararg the int64_t that is read. */

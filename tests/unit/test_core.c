@@ -1,6 +1,7 @@
 /* Unit tests of src/core: time and id helpers, validators, logging and the
  * worker pool. */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,17 @@ test_log(void)
 	close(fds[1]);
 }
 
+/* An audit wrapper, as ts_audit is. */
+static void
+audit_wrapper(const char *event, ...)
+{
+	va_list ap;
+
+	va_start(ap, event);
+	ts_log_auditv(TS_LOG_INFO, event, ap);
+	va_end(ap);
+}
+
 /* --log-format text, the request id of the thread, audit routing. */
 static void
 test_log_text_audit(void)
@@ -309,6 +321,10 @@ test_log_text_audit(void)
 	CHECK(strstr(line, "\"event\":\"session_start\",\"user\":\"u1\"}") != NULL);
 	read_line(fds[0], line, sizeof(line));
 	CHECK(strstr(line, "\"event\":\"request\"") != NULL);
+	/* ts_log_auditv: the audit fd whatever the name */
+	audit_wrapper("anything_at_all", "k", "v", NULL);
+	read_line(afd[0], line, sizeof(line));
+	CHECK(strstr(line, "\"event\":\"anything_at_all\",\"k\":\"v\"}") != NULL);
 	ts_log_set_audit_fd(-1);
 
 	ts_log_set_fds(1, 2);
