@@ -981,6 +981,9 @@ cmd_serve(cli_opts *o)
 		            o->cfg.listen, ts_http_start_error());
 	if (ts_http_tls_check(o->cfg.tls_cert, o->cfg.tls_key) != TS_OK)
 		return fail("TLS: %s", ts_http_start_error());
+	if (*o->cfg.metrics_listen && ts_http_listen_check(o->cfg.metrics_listen) != TS_OK)
+		return fail("cannot listen for metrics on %s: %s", o->cfg.metrics_listen,
+		            ts_http_start_error());
 	ts_log_set_level(lvl);
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);

@@ -5,8 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import {
-  startServer, newDb, mkTenant, mkUser, pw, rnd, http, loginOk, login, me, ON_PG,
+  startServer, newDb, mkTenant, mkUser, pw, rnd, http, loginOk, login, me, ON_PG, cli, tmpDir,
 } from '../lib/server.js';
 
 // Debian's python3 (the package is installed for it, not for a pyenv one).
@@ -162,6 +164,12 @@ test('the metrics listener: only GET/HEAD /metrics; off unless --metrics-listen 
     assert.equal(head.status, 200);
     assert.equal(head.text, '');
     assert.equal(srv.events().filter((e) => e.event === 'metrics_public').length, 0);
+    // A busy metrics port stops a second server before it touches a store.
+    const db = path.join(tmpDir(), 'never.db');
+    const r = await cli(['serve', '--listen', '127.0.0.1:0', '--metrics-listen', `127.0.0.1:${port}`], { db });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim(), `tessera: cannot listen for metrics on 127.0.0.1:${port}: Address already in use`);
+    assert.equal(fs.existsSync(db), false);
   } finally {
     await srv.stop();
   }
