@@ -13,9 +13,11 @@ build_pkgs=(gcc make meson ninja-build pkg-config
 # systemd-analyze verify; whois (mkpasswd), argon2: hashes made by other tools
 # for the import tests
 # haproxy: the multi-node test; postgresql-15: the throwaway cluster of the
-# tests (scripts/pg.sh); psql: the black-box suite on PostgreSQL
+# tests (scripts/pg.sh); psql: the black-box suite on PostgreSQL; openssl:
+# the TLS tests (certificates, s_client); python3-prometheus-client: the
+# metrics test parses the exposition with the reference parser
 test_pkgs=(clang libclang-rt-14-dev curl haproxy postgresql-15 postgresql-client-15
-  debhelper dpkg-dev lintian python3 systemd whois argon2)   # and Node.js >= 20, see below
+  debhelper dpkg-dev lintian python3 systemd whois argon2 openssl python3-prometheus-client)   # and Node.js >= 20, see below
 bench_pkgs=(wrk glewlwyd procps valgrind nettle-dev g++ make python3 linux-perf)
 
 pkgs=("${build_pkgs[@]}")

@@ -27,6 +27,7 @@
 #include "cli_internal.h"
 #include "config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/pool.h"
 #include "crypto/hash.h"
 #include "http/http.h"
@@ -978,7 +979,7 @@ listen_url_host(const char *listen, char *out, size_t n)
 		snprintf(out, n, "%.*s", len, listen);
 }
 
-/* The issuer when none is set: http://HOST:PORT of --listen (no port for
+/* The issuer when none is set: http(s)://HOST:PORT of --listen (no port for
  * port 0, which is only known once bound). */
 static int
 default_issuer(cli_opts *o)
@@ -989,11 +990,20 @@ default_issuer(cli_opts *o)
 	if (*o->cfg.issuer)
 		return 0;
 	listen_url_host(o->cfg.listen, host, sizeof(host));
-	if (asprintf(&iss, "http://%s%s", host, port && strcmp(port, ":0") ? port : "") < 0)
+	if (asprintf(&iss, "%s://%s%s", *o->cfg.tls_cert ? "https" : "http", host,
+	             port && strcmp(port, ":0") ? port : "") < 0)
 		return fail("out of memory");
 	free(o->cfg.issuer);
 	o->cfg.issuer = iss;
 	return 0;
+}
+
+/* 1 when a listen setting names a loopback address (127.0.0.0/8 or
+ * [::1]); ":PORT" and other addresses are reachable from elsewhere. */
+static int
+listen_is_loopback(const char *listen)
+{
+	return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "[::1]:", 6) == 0;
 }
 
 /* After the listening line: a command that works as printed. */
@@ -1003,8 +1013,9 @@ demo_try(const cli_opts *o, unsigned port, const char *pw)
 	char host[128];
 
 	listen_url_host(o->cfg.listen, host, sizeof(host));
-	printf("Try:         curl -s http://%s:%u/v1/auth/login -H 'Content-Type: application/json' "
-	       "-d '{\"email\":\"%s\",\"password\":\"%s\"}'\n", host, port, DEMO_EMAIL,
+	printf("Try:         curl -s %s://%s:%u/v1/auth/login -H 'Content-Type: application/json' "
+	       "-d '{\"email\":\"%s\",\"password\":\"%s\"}'\n", *o->cfg.tls_cert ? "https" : "http",
+	       host, port, DEMO_EMAIL,
 	       pw[0] ? pw : "PASSWORD");
 	fflush(stdout);
 }
@@ -1027,23 +1038,50 @@ parse_log_level(const char *s, ts_log_level *lvl)
 
 /* Blocks until SIGINT or SIGTERM. The signals were blocked in every thread
  * before any started, so they are taken here, not in a worker. SIGHUP
- * reloads the settings that can change at run time; systemd's watchdog is
- * pinged between signals when it asks (cli_service.c). */
+ * reloads the settings that can change at run time and the TLS
+ * certificate; systemd's watchdog is pinged between signals when it asks
+ * (cli_service.c). */
 static void
-wait_for_stop(const sigset_t *set, cli_opts *o, ts_auth *auth)
+wait_for_stop(const sigset_t *set, cli_opts *o, ts_auth *auth, ts_http *http)
 {
 	uint64_t ping_us = ts_service_watchdog_us();
 	int sig = 0;
 
 	for (;;) {
 		sig = ts_service_sigwait(set, ping_us);
-		if (sig == SIGHUP)
+		if (sig == SIGHUP) {
 			ts_service_reload(o, auth);
-		else if (sig == SIGINT || sig == SIGTERM)
+			(void)ts_http_tls_reload(http);   /* logs its outcome */
+		} else if (sig == SIGINT || sig == SIGTERM) {
 			break;
+		}
 	}
 	ts_service_stopping();
 	ts_log_event(TS_LOG_INFO, "stopping", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
+}
+
+/* The /metrics listener, on its own address; never the API's. */
+static int
+start_metrics(const cli_opts *o, ts_http_metrics **m)
+{
+	unsigned port = 0;
+	char addr[300];
+	const char *colon = strrchr(o->cfg.metrics_listen, ':');
+	int hostlen = colon ? (int)(colon - o->cfg.metrics_listen) : 0;
+
+	if (strcmp(o->cfg.metrics_listen, o->cfg.listen) == 0 && !strstr(o->cfg.listen, ":0"))
+		return fail("--metrics-listen %s is the API's address: give it one of its own",
+		            o->cfg.metrics_listen);
+	if (ts_http_metrics_start(o->cfg.metrics_listen, m, &port) != TS_OK)
+		return fail("cannot listen for metrics on %s: see the line above (is the port in use?)",
+		            o->cfg.metrics_listen);
+	snprintf(addr, sizeof(addr), "%.*s:%u", hostlen, o->cfg.metrics_listen, port);
+	ts_log_event(TS_LOG_INFO, "metrics_listening", "addr", addr, TS_LOG_INT("port", port), NULL);
+	if (!listen_is_loopback(o->cfg.metrics_listen))
+		ts_log_event(TS_LOG_WARN, "metrics_public", "addr", addr, "note",
+		             "the metrics listener is not on a loopback address: keep it off "
+		             "public networks (a firewall, or a private address)", NULL);
+	return 0;
 }
 
 enum { STORE_DEFER_AUTO, STORE_DEFER_ALWAYS, STORE_DEFER_NEVER };
@@ -1072,6 +1110,7 @@ cmd_serve(cli_opts *o)
 	ts_sweeper *sweeper = NULL;
 	ts_outbox *outbox = NULL;
 	ts_http *http = NULL;
+	ts_http_metrics *metrics = NULL;
 	ts_log_level lvl = TS_LOG_INFO;
 	ts_alg alg = TS_ALG_ES256;
 	sigset_t set;
@@ -1090,6 +1129,11 @@ cmd_serve(cli_opts *o)
 	if (ts_http_listen_check(o->cfg.listen) != TS_OK)
 		return fail("cannot listen on %s: %s (is another server running there?)",
 		            o->cfg.listen, ts_http_start_error());
+	if (ts_http_tls_check(o->cfg.tls_cert, o->cfg.tls_key) != TS_OK)
+		return fail("TLS: %s", ts_http_start_error());
+	if (*o->cfg.metrics_listen && ts_http_listen_check(o->cfg.metrics_listen) != TS_OK)
+		return fail("cannot listen for metrics on %s: %s", o->cfg.metrics_listen,
+		            ts_http_start_error());
 	ts_log_set_level(lvl);
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -1172,6 +1216,12 @@ cmd_serve(cli_opts *o)
 		fail("cannot start hashing threads: %s", ts_strerror(r));
 		goto out;
 	}
+	ts_pool_set_metrics(pool, TS_M_POOL_HASH);
+	if (store_pool)
+		ts_pool_set_metrics(store_pool, TS_M_POOL_STORE);
+	ts_metrics_set_build(TS_VERSION);
+	if (*o->cfg.metrics_listen && start_metrics(o, &metrics))
+		goto out;
 	ts_http_config hc = {
 		.listen = o->cfg.listen,
 		.threads = (unsigned)o->cfg.http_threads,
@@ -1179,6 +1229,8 @@ cmd_serve(cli_opts *o)
 		.conn_limit_per_ip = (unsigned)o->cfg.conn_limit_per_ip,
 		.conn_timeout = (unsigned)o->cfg.conn_timeout,
 		.trusted_proxies = o->cfg.trusted_proxies,
+		.tls_cert = o->cfg.tls_cert,
+		.tls_key = o->cfg.tls_key,
 		.pool = pool,
 		.dispatch = ts_api_dispatch,
 		.app = api,
@@ -1192,7 +1244,12 @@ cmd_serve(cli_opts *o)
 	int hostlen = colon ? (int)(colon - o->cfg.listen) : 0;
 	snprintf(addr, sizeof(addr), "%.*s:%u", hostlen, o->cfg.listen, port);
 	ts_log_event(TS_LOG_INFO, "listening", "addr", addr, TS_LOG_INT("port", port), "db",
-	             s->ops->location(s), NULL);
+	             s->ops->location(s), "scheme", ts_http_tls(http) ? "https" : "http", NULL);
+	if (!ts_http_tls(http) && !listen_is_loopback(o->cfg.listen))
+		ts_log_event(TS_LOG_WARN, "plaintext_listen", "addr", addr, "note",
+		             "plain HTTP on a non-loopback address: passwords and tokens cross the "
+		             "network in clear unless a TLS proxy is in front; or set --tls-cert "
+		             "and --tls-key", NULL);
 	ts_sweep_config sc = {
 		.interval = (int)o->cfg.sweep_interval,
 		.grace = o->cfg.sweep_grace,
@@ -1213,7 +1270,7 @@ cmd_serve(cli_opts *o)
 	ts_wipe(demo_pw, sizeof(demo_pw));
 
 	ts_service_ready(addr);
-	wait_for_stop(&set, o, auth);
+	wait_for_stop(&set, o, auth, http);
 	rc = 0;
 out:
 	/* The transport waits for in-flight requests (deferred ones run on the
@@ -1221,6 +1278,7 @@ out:
 	ts_wipe(demo_pw, sizeof(demo_pw));
 	ts_sweeper_stop(sweeper);
 	ts_http_stop(http);
+	ts_http_metrics_stop(metrics);
 	ts_pool_free(pool);
 	ts_pool_free(store_pool);
 	/* After the last request (they queue mail and wake the sender). */
@@ -1510,6 +1568,27 @@ wants_help(int argc, char **argv)
 	return 0;
 }
 
+/* --log-format, and --audit-log opened for appending (0600 when made;
+ * the audit trail names accounts). Every command: an administration
+ * command's changes are audit events too. */
+static int
+log_setup(const ts_config *c, int *audit_fd)
+{
+	if (strcmp(c->log_format, "json") == 0)
+		ts_log_set_format(TS_LOG_JSON);
+	else if (strcmp(c->log_format, "text") == 0)
+		ts_log_set_format(TS_LOG_TEXT);
+	else
+		return fail("log-format: '%s' is not json or text", c->log_format);
+	if (!*c->audit_log)
+		return 0;
+	*audit_fd = open(c->audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (*audit_fd < 0)
+		return fail("audit-log %s: %s", c->audit_log, strerror(errno));
+	ts_log_set_audit_fd(*audit_fd);
+	return 0;
+}
+
 int
 ts_cli_main(int argc, char **argv)
 {
@@ -1517,7 +1596,7 @@ ts_cli_main(int argc, char **argv)
 	const cli_cmd *c;
 	const char *cfgfile;
 	char err[400];
-	int first = 0, rc = 1;
+	int first = 0, rc = 1, audit_fd = -1;
 
 	if (argc < 2) {
 		usage_all(stderr);
@@ -1564,7 +1643,7 @@ ts_cli_main(int argc, char **argv)
 		fail("%s", err);
 		goto out;
 	}
-	if (ts_cli_parse_flags(&o, argc, argv, first))
+	if (ts_cli_parse_flags(&o, argc, argv, first) || log_setup(&o.cfg, &audit_fd))
 		goto out;
 	/* An administration command's stdout is its result; its log events
 	 * (warnings, audit) go to stderr with its errors. */
@@ -1572,6 +1651,10 @@ ts_cli_main(int argc, char **argv)
 		ts_log_set_fds(2, 2);
 	rc = c->fn(&o);
 out:
+	if (audit_fd >= 0) {
+		ts_log_set_audit_fd(-1);
+		close(audit_fd);
+	}
 	ts_config_free(&o.cfg);
 	return rc;
 }

@@ -332,6 +332,8 @@ check_value(const cfg_entry *e, const char *v, char *why, size_t n)
 		return check_prefix(v, why, n);
 	case TS_CHECK_CHOICE:
 		return check_choice(e, v, why, n);
+	case TS_CHECK_LISTEN_OPT:
+		return !*v || check_listen(v, why, n);
 	}
 	return 0;
 }

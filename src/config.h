@@ -17,10 +17,11 @@
  * LISTEN ADDR:PORT, [IPv6]:PORT or :PORT; PROXIES comma list of IPs and
  * CIDRs; SMTP_URL "" or smtp[s]://...; URL an absolute http(s) URL or "";
  * PREFIX "" or a path starting with '/'; CHOICE one of a fixed list of words
- * (config.c's choices table: log_level, jwt_alg, store_defer). */
+ * (config.c's choices table: log_level, jwt_alg, store_defer); LISTEN_OPT
+ * "" (off) or as LISTEN. */
 typedef enum {
 	TS_CHECK_NONE, TS_CHECK_LISTEN, TS_CHECK_PROXIES, TS_CHECK_SMTP_URL, TS_CHECK_URL,
-	TS_CHECK_PREFIX, TS_CHECK_CHOICE,
+	TS_CHECK_PREFIX, TS_CHECK_CHOICE, TS_CHECK_LISTEN_OPT,
 } ts_config_check;
 
 /* X(type, name, default, min, max, uses, check, help). Strings ignore min
@@ -80,7 +81,12 @@ typedef enum {
 	X(STR, webauthn_rp_id, "", 0, 0, TS_USE_SERVE, NONE, "WebAuthn RP ID, a domain (\"\" = the issuer URL's host)") \
 	X(STR, webauthn_origins, "", 0, 0, TS_USE_SERVE, NONE, "comma list of origins WebAuthn ceremonies may come from (\"\" = the issuer URL's origin)") \
 	X(INT, audit_retention_days, 365, 0, 36500, TS_USE_SERVE, NONE, "days an audit log row is kept (0 = forever)") \
-	X(STR, operator_tenant, "", 0, 0, TS_USE_SERVE, NONE, "tenant slug whose administrators manage every tenant through the admin API (\"\" = none)")
+	X(STR, operator_tenant, "", 0, 0, TS_USE_SERVE, NONE, "tenant slug whose administrators manage every tenant through the admin API (\"\" = none)") \
+	X(STR, tls_cert, "", 0, 0, TS_USE_SERVE, NONE, "TLS certificate file, PEM, the chain after it (with --tls-key: serve https; reloaded on SIGHUP)") \
+	X(STR, tls_key, "", 0, 0, TS_USE_SERVE, NONE, "TLS private key file, PEM, no passphrase (reloaded on SIGHUP)") \
+	X(STR, metrics_listen, "", 0, 0, TS_USE_SERVE, LISTEN_OPT, "address of the Prometheus /metrics listener, ADDR:PORT, kept off the API's (\"\" = none; use a loopback or private address)") \
+	X(STR, log_format, "json", 0, 0, TS_USE_ALL, NONE, "log lines: json (one object a line) or text (key=value)") \
+	X(STR, audit_log, "", 0, 0, TS_USE_ALL, NONE, "file the audit events (logins, second factors, passwords, sessions, administration) are appended to instead of stdout (\"\" = with the other events)")
 
 #define TS_CFG_TYPE_STR char *
 #define TS_CFG_TYPE_INT long long

@@ -5,6 +5,7 @@
 
 #include "api/api_internal.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 extern const char ts_openapi_native[];   /* embedded docs/openapi/native.json */
 
@@ -254,7 +255,7 @@ allow_of(const char *rm)
  * when it exists under another method (every path takes one method, and
  * HEAD along with GET). */
 static const api_route *
-route_find(const ts_api *api, const ts_http_req *req, const char **allowed, int *face_route)
+route_find(const ts_api *api, ts_http_req *req, const char **allowed, int *face_route)
 {
 	const api_route *tables[1 + sizeof(faces) / sizeof(faces[0])];
 	size_t nt = 0;
@@ -269,8 +270,11 @@ route_find(const ts_api *api, const ts_http_req *req, const char **allowed, int 
 			if (!path_is(req->path, prefix, r->path))
 				continue;
 			*face_route = t > 0;
-			if (method_matches(req->method, r->method))
+			if (method_matches(req->method, r->method)) {
+				size_t i = (size_t)(r - tables[t]);
+				req->metric_route = i < API_ROUTES_MAX ? api->route_id[t][i] : 0;
 				return r;
+			}
 			*allowed = allow_of(r->method);
 		}
 	}
@@ -279,8 +283,8 @@ route_find(const ts_api *api, const ts_http_req *req, const char **allowed, int 
 
 /* The face whose prefix path falls under, for answers to requests that
  * match no route (the longest prefix wins; native has none). */
-static int
-face_of_path(const ts_api *api, const char *path)
+int
+api_face_of_path(const ts_api *api, const char *path)
 {
 	int best = FACE_NATIVE;
 	size_t best_n = 0;
@@ -364,7 +368,7 @@ ts_api_dispatch(void *app, ts_http_req *req, ts_http_resp *resp)
 	const api_route *r = route_find(api, req, &allowed, &face_route);
 
 	if (req->malformed)
-		return rejects[r ? r->face : face_of_path(api, req->path)](
+		return rejects[r ? r->face : api_face_of_path(api, req->path)](
 		        resp, "malformed or ambiguous request framing");
 	if (!r && !allowed)
 		return reply_simple(resp, 404, "not_found", "no such endpoint");
@@ -373,6 +377,18 @@ ts_api_dispatch(void *app, ts_http_req *req, ts_http_resp *resp)
 	if (api->store_pool && !req->body_too_large && (face_route || (r && touches_store(r))))
 		return defer_to_store(api, req, resp, r, allowed, face_route);
 	return dispatch_routed(api, req, resp, r, allowed, face_route);
+}
+
+/* Each route template gets its metrics row, labelled by face and the path
+ * after the face's prefix (so a moved prefix keeps its dashboards). */
+static void
+register_routes(ts_api *api)
+{
+	for (size_t t = 0; t < 1 + sizeof(faces) / sizeof(faces[0]); t++) {
+		const api_route *tab = t == 0 ? common_routes : faces[t - 1];
+		for (size_t i = 0; tab[i].fn && i < API_ROUTES_MAX; i++)
+			api->route_id[t][i] = ts_metrics_route((ts_metrics_face)tab[i].face, tab[i].path);
+	}
 }
 
 static char *
@@ -407,6 +423,7 @@ ts_api_new(const ts_api_config *cfg, ts_auth *auth, ts_api **out)
 			return TS_E_NOMEM;
 		}
 	}
+	register_routes(api);
 	*out = api;
 	return TS_OK;
 }

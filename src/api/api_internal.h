@@ -9,10 +9,15 @@
 #define API_JSON_DEPTH_MAX 32
 #define API_BEARER_MAX 4096
 
+#define API_ROUTES_MAX 96           /* per table, for the metrics' ids */
+
 struct ts_api {
 	ts_auth *auth;
 	char *prefix[4];             /* by face: native, admin, iam, px0 */
 	ts_pool *store_pool;         /* not owned; NULL: store calls inline */
+	int route_id[5][API_ROUTES_MAX]; /* ts_metrics_route id of each route,
+	                                by table (common, then the faces in
+	                                order) and index; 0 past the max */
 };
 
 typedef ts_http_action (*api_handler)(ts_api *api, ts_http_req *req, ts_http_resp *resp);
@@ -24,7 +29,10 @@ typedef struct api_route {
 	api_handler fn;
 } api_route;
 
+/* The same order as ts_metrics_face (core/metrics.h). */
 enum { FACE_NATIVE = 0, FACE_ADMIN = 1, FACE_IAM = 2, FACE_PX0 = 3 };
+/* The face whose prefix path falls under (the longest prefix wins). */
+int api_face_of_path(const ts_api *api, const char *path);
 
 /* Each face's answer to a request it must refuse before reading it (an
  * ambiguous framing): its own 400 with reason as the text. */

@@ -291,7 +291,7 @@ audit_v(ts_auth *a, ts_log_level lvl, const char *event, va_list ap)
 	va_list cp;
 
 	va_copy(cp, ap);
-	ts_log_eventv(lvl, event, cp);
+	ts_log_auditv(lvl, event, cp);
 	va_end(cp);
 	if (!a || !a->store)
 		return;

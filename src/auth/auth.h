@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "core/err.h"
+#include "core/metrics.h"
 #include "crypto/jwt.h"
 #include "crypto/password.h"
 #include "crypto/seal.h"
@@ -96,6 +97,7 @@ typedef struct ts_login_req {
 	const char *password;
 	size_t password_len;
 	const char *client_ip;       /* for the audit log and rate limits */
+	ts_metrics_face face;        /* which face asked: the logins metric's label */
 } ts_login_req;
 
 /* What a correct password leads to. */

@@ -12,6 +12,7 @@
 
 #include "auth/email.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "crypto/hash.h"
 
@@ -352,6 +353,7 @@ deliver(ts_mailer *m, const char *to, const char *msg)
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
+		ts_metrics_count(TS_M_MAIL_FAILED);
 		ts_log_event(TS_LOG_WARN, "email_failed", "error", curl_easy_strerror(rc),
 		             "detail", errbuf, NULL);
 		goto out;

@@ -9,6 +9,7 @@
 #include "auth/auth_internal.h"
 #include "auth/factor.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 
 ts_err
@@ -72,6 +73,7 @@ count_failure(ts_auth *a, const char *key, const ts_tenant *t, const char *email
 	if (l.locked_until > now && l.failures == lim.lock_after) {
 		char until[32];
 		ts_rfc3339(l.locked_until, until);
+		ts_metrics_count(TS_M_LOCK_ACCOUNT);
 		ts_audit_warn(a, "account_locked", "tenant", t ? t->slug : "",
 		             "until", until, TS_LOG_INT("failures", l.failures),
 		             user_id ? "user" : NULL, user_id, NULL);
@@ -125,6 +127,8 @@ ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after)
 	*retry_after = 0;
 	if ((wait = ts_limiter_take(a->rl_ip, ip, strlen(ip), mono)) > 0) {
 		*retry_after = wait;
+		ts_metrics_count(TS_M_RATE_ADDRESS);
+		ts_metrics_login(req->face, ts_why_word(TS_WHY_RATE_ADDRESS));
 		ts_audit(a, "login_throttled", "ip", ip, "reason",
 		             ts_why_word(TS_WHY_RATE_ADDRESS), NULL);
 		return TS_E_RATE_LIMITED;
@@ -144,6 +148,7 @@ ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after)
 	if (r == TS_OK && l.locked_until > now) {
 		count_failure(a, key, have_tenant ? &t : NULL, req->email, NULL);
 		*retry_after = (int)(l.locked_until - now);
+		ts_metrics_login(req->face, ts_why_word(TS_WHY_LOCKED));
 		ts_audit(a, "login_throttled", "ip", ip, "reason",
 		             ts_why_word(TS_WHY_LOCKED), NULL);
 		return TS_E_LOCKED;
@@ -161,6 +166,8 @@ ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after)
 		/* Attempts refused for speed count too: fifty at once are fifty. */
 		count_failure(a, key, have_tenant ? &t : NULL, req->email, NULL);
 		*retry_after = wait;
+		ts_metrics_count(TS_M_RATE_ACCOUNT);
+		ts_metrics_login(req->face, ts_why_word(TS_WHY_RATE_ACCOUNT));
 		ts_audit(a, "login_throttled", "ip", ip, "reason",
 		             ts_why_word(TS_WHY_RATE_ACCOUNT), NULL);
 		return TS_E_RATE_LIMITED;
@@ -186,6 +193,7 @@ audit_fail(ts_auth *a, const ts_login_req *req, const char *tenant, const char *
 {
 	/* The email is not logged: it is personal data and, mistyped, often
 	 * half a password. The tenant and address suffice for an audit. */
+	ts_metrics_login(req->face, ts_why_word(why));
 	ts_audit(a, "login_failed", "tenant", tenant, "ip", req->client_ip,
 	             "reason", ts_why_word(why), user_id ? "user" : NULL, user_id, NULL);
 }
@@ -314,5 +322,11 @@ ts_auth_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out)
 	 * who gave the right password, and its time is not in any estimate. */
 	if (rehash)
 		upgrade_hash(a, &out->user, req);
+	/* Refusals were counted with their reason (audit_fail). */
+	if (r == TS_OK)
+		ts_metrics_login(req->face, out->next == TS_NEXT_MFA ? "mfa"
+		                            : out->next == TS_NEXT_ENROLL ? "enroll" : "ok");
+	else if (r != TS_E_BAD_CREDENTIALS && r != TS_E_NOT_VERIFIED)
+		ts_metrics_login(req->face, "error");
 	return r;
 }

@@ -10,6 +10,7 @@
 #include "auth/audit.h"
 #include "auth/auth_internal.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 
 void
@@ -62,6 +63,7 @@ ts_mfa_failed(ts_auth *a, const ts_user *u, const char *method, int tries)
 		return;
 	if (l.locked_until > now && l.failures == lim.mfa_lock_after) {
 		ts_rfc3339(l.locked_until, until);
+		ts_metrics_count(TS_M_LOCK_MFA);
 		ts_audit_warn(a, "mfa_locked", "user", u->id, "until", until,
 		             TS_LOG_INT("failures", l.failures), NULL);
 	}

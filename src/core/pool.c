@@ -4,13 +4,17 @@
 #include "core/pool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
+#include "core/util.h"
 
 typedef struct {
 	ts_pool_fn fn;
 	void *arg;
+	int64_t queued_us;     /* when submitted, for the wait metric */
 } job_t;
 
 struct ts_pool {
@@ -23,6 +27,7 @@ struct ts_pool {
 	int stopping;          /* set by ts_pool_free: drain, then exit */
 	pthread_t *threads;
 	unsigned nthreads;     /* threads actually started */
+	_Atomic int metric;    /* ts_metrics_pool of its waits, or -1 */
 };
 
 /* Takes the next job, waiting for one; 0 when the pool is stopping and the
@@ -51,8 +56,12 @@ worker_main(void *arg)
 	ts_pool *p = arg;
 	job_t job;
 
-	while (take_job(p, &job))
+	while (take_job(p, &job)) {
+		int m = atomic_load_explicit(&p->metric, memory_order_relaxed);
+		if (m >= 0)
+			ts_metrics_pool_wait((ts_metrics_pool)m, ts_mono_us() - job.queued_us);
 		job.fn(job.arg);
+	}
 	return NULL;
 }
 
@@ -87,6 +96,7 @@ ts_pool_new(unsigned nthreads, unsigned capacity, ts_pool **out)
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	p->capacity = capacity;
+	atomic_init(&p->metric, -1);
 	p->ring = calloc(capacity, sizeof(*p->ring));
 	p->threads = calloc(nthreads, sizeof(*p->threads));
 	if (p->ring == NULL || p->threads == NULL) {
@@ -116,13 +126,20 @@ ts_pool_submit(ts_pool *p, ts_pool_fn fn, void *arg)
 
 	pthread_mutex_lock(&p->mu);
 	if (!p->stopping && p->count < p->capacity) {
-		p->ring[(p->head + p->count) % p->capacity] = (job_t){ fn, arg };
+		p->ring[(p->head + p->count) % p->capacity] = (job_t){ fn, arg, ts_mono_us() };
 		p->count++;
 		pthread_cond_signal(&p->cv);
 		r = TS_OK;
 	}
 	pthread_mutex_unlock(&p->mu);
 	return r;
+}
+
+void
+ts_pool_set_metrics(ts_pool *p, ts_metrics_pool which)
+{
+	atomic_store(&p->metric, (int)which);
+	ts_metrics_pool_register(which, p);
 }
 
 unsigned
@@ -147,6 +164,10 @@ ts_pool_free(ts_pool *p)
 {
 	if (p == NULL)
 		return;
+	int m = atomic_load(&p->metric);
+
+	if (m >= 0)
+		ts_metrics_pool_register((ts_metrics_pool)m, NULL); /* a scrape must not read it */
 	/* Workers keep taking jobs until the ring is empty, so every queued
 	 * job runs (and frees its arg) before the threads exit. */
 	pool_destroy(p);

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include "core/err.h"
+#include "core/metrics.h"
 
 typedef struct ts_pool ts_pool;
 typedef void (*ts_pool_fn)(void *arg);
@@ -19,6 +20,9 @@ ts_err ts_pool_submit(ts_pool *p, ts_pool_fn fn, void *arg);
 /* Jobs waiting right now (a snapshot). */
 unsigned ts_pool_queued(ts_pool *p);
 unsigned ts_pool_threads(ts_pool *p);
+/* Reports p's queue depth and each job's wait in the queue as pool
+ * `which` (core/metrics.h). Call before submitting. */
+void ts_pool_set_metrics(ts_pool *p, ts_metrics_pool which);
 /* Runs every queued job, joins the threads, frees p. NULL is a no-op. */
 void ts_pool_free(ts_pool *p);
 

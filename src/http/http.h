@@ -43,6 +43,8 @@ typedef struct ts_http_req {
 	                                replaces Host (RFC 9112 §3.2.2) */
 	const char *client_ip;       /* socket peer, or the trusted proxy's word */
 	const char *request_id;      /* for logs and error details */
+	int metric_route;            /* the dispatcher's ts_metrics_route id of
+	                                the route that took it; 0: none */
 	void *priv_;                 /* the transport's */
 } ts_http_req;
 
@@ -112,6 +114,9 @@ typedef struct ts_http_config {
 	                                are closed at once, unread. */
 	unsigned conn_timeout;       /* seconds of inactivity before a cut */
 	const char *trusted_proxies; /* comma list of IPs whose X-Forwarded-For is believed */
+	const char *tls_cert;        /* PEM certificate (and chain) file; NULL or ""
+	                                with tls_key: plain HTTP */
+	const char *tls_key;         /* PEM private key file (no passphrase) */
 	ts_pool *pool;               /* for ts_http_defer; not owned */
 	ts_http_dispatch_fn dispatch;
 	void *app;
@@ -134,6 +139,29 @@ const char *ts_http_start_error(void);
  * address, TS_E_INTERNAL when it cannot bind; ts_http_start_error() says
  * why ("Address already in use"). Port 0 always binds. */
 ts_err ts_http_listen_check(const char *listen);
+/* Loads a TLS certificate and key as ts_http_start would, and lets go:
+ * told before a server opens its store. TS_OK when both are unset or
+ * both load and match; TS_E_INVALID with ts_http_start_error() naming
+ * the file and the fault. */
+ts_err ts_http_tls_check(const char *cert, const char *key);
+/* Loads the TLS certificate and key again from the files ts_http_start
+ * read (on SIGHUP): every handshake from now on presents the new ones;
+ * open connections keep theirs and are not dropped. On a bad file the
+ * old certificate stays, one tls_reload_failed error is logged and the
+ * error is returned (TS_E_INVALID); tls_reloaded on success. TS_OK and
+ * nothing done when h serves plain HTTP. Any thread. */
+ts_err ts_http_tls_reload(ts_http *h);
+/* 1 when h serves https. */
+int ts_http_tls(const ts_http *h);
+
+/* The Prometheus listener (core/metrics.h's exposition at GET /metrics),
+ * on an address of its own: never the API's port. One thread, plain
+ * HTTP, 16 connections. TS_E_INVALID for a bad address, TS_E_INTERNAL
+ * (logged) when it cannot bind. *port_out (may be NULL) gets the port. */
+typedef struct ts_http_metrics ts_http_metrics;
+ts_err ts_http_metrics_start(const char *listen, ts_http_metrics **out, unsigned *port_out);
+/* Stops and frees m; NULL is a no-op. */
+void ts_http_metrics_stop(ts_http_metrics *m);
 /* Stops accepting, refuses new deferrals (TS_E_OVERLOADED), waits for every
  * deferred job to finish and its response to be queued, then closes all
  * connections and frees h. NULL is a no-op.

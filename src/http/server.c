@@ -28,8 +28,10 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "http/http_internal.h"
+#include "http/tls.h"
 
 /* Header block limit: MHD keeps the request line and headers in this
  * per-connection arena and answers 431 past it. */
@@ -46,6 +48,10 @@
  * this much the connection is cut instead. */
 #define HTTP_DISCARD_MAX (256 * 1024)
 #define HTTP_REQID_BYTES 8
+/* A request id a trusted proxy sends (X-Request-Id) is taken when it has
+ * 1 to this many bytes, all of [A-Za-z0-9._:-]: it goes into every log
+ * line and back into a header, so nothing that could break either. */
+#define HTTP_REQID_MAX TS_LOG_REQUEST_ID_MAX
 
 struct ts_http {
 	struct MHD_Daemon *daemon;
@@ -63,10 +69,14 @@ struct ts_http {
 	http_watchdog *watchdog;    /* owned */
 	unsigned ndeferred;         /* deferred requests not yet completed
 	                               (answered or dropped); stop waits for 0 */
+	http_tls *tls;              /* owned; NULL: plain HTTP */
 };
 
 /* An open connection: MHD's socket context. */
 typedef struct http_sock {
+	ts_http *h;
+	http_tls_bundle *tls;       /* the certificate its handshake presented:
+	                               held until the connection closes */
 	http_conn *wd;              /* the watchdog entry, or NULL */
 	http_ip ip;                 /* socket peer */
 	int counted;                /* holds a connlimit count for ip */
@@ -93,7 +103,7 @@ typedef struct http_request {
 	int dispatched;             /* dispatch ran (or the transport answered) */
 	unsigned status;            /* status queued to MHD; 0 = none */
 	int64_t start_us;
-	char id[2 * HTTP_REQID_BYTES + 1];
+	char id[HTTP_REQID_MAX + 1]; /* ours, or a trusted proxy's */
 	char host[TS_HOST_MAX + 1];
 	char ip[HTTP_IP_STRLEN];
 
@@ -155,13 +165,15 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			http_watchdog_remove(h->watchdog, sk->wd);
 			if (sk->counted)
 				http_connlimit_release(h->connlimit, &sk->ip);
+			http_tls_release(sk->tls); /* MHD ran gnutls_deinit already */
 			free(sk);
 		}
 		*socket_context = NULL;
 		return;
 	}
 	if ((sk = calloc(1, sizeof(*sk))) == NULL)
-		return; /* unwatched and uncounted */
+		return; /* unwatched and uncounted; a TLS handshake fails */
+	sk->h = h;
 	fdi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	ai = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ai != NULL && http_ip_from_sockaddr(ai->client_addr, &sk->ip)) {
@@ -185,6 +197,35 @@ conn_busy(ts_http *h, struct MHD_Connection *conn)
 	c = sk ? sk->wd : NULL;
 	http_watchdog_busy(h->watchdog, c, 1);
 	return c;
+}
+
+/* GnuTLS asks, once per handshake, which certificate to present
+ * (gnutls_certificate_retrieve_function2). The connection takes a
+ * reference to the current bundle and keeps it until it closes: GnuTLS
+ * keeps pointing at what it was given. A second handshake on the same
+ * connection (a TLS 1.2 renegotiation) gets the same bundle. MHD set the
+ * session's pointer to its connection. */
+static int
+on_tls_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
+            const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+            gnutls_pcert_st **pcert, unsigned int *pcert_length, gnutls_privkey_t *key)
+{
+	struct MHD_Connection *conn = gnutls_session_get_ptr(session);
+	const union MHD_ConnectionInfo *ci;
+	http_sock *sk;
+
+	(void)req_ca_rdn;
+	(void)nreqs;
+	(void)pk_algos;
+	(void)pk_algos_length;
+	ci = conn ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT) : NULL;
+	sk = ci ? ci->socket_context : NULL;
+	if (sk == NULL || sk->h->tls == NULL)
+		return -1;   /* the handshake fails; the connection closes */
+	if (sk->tls == NULL)
+		sk->tls = http_tls_acquire(sk->h->tls);
+	http_tls_bundle_get(sk->tls, pcert, pcert_length, key);
+	return 0;
 }
 
 /* ---- per-request state ---- */
@@ -214,7 +255,8 @@ xff_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value
 	return MHD_YES;
 }
 
-static void
+/* Sets r->ip; 1 when the socket peer is a trusted proxy. */
+static int
 resolve_client_ip(http_request *r)
 {
 	const union MHD_ConnectionInfo *ci;
@@ -224,7 +266,7 @@ resolve_client_ip(http_request *r)
 	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci == NULL || !http_ip_from_sockaddr(ci->client_addr, &peer)) {
 		ts_strlcpy(r->ip, "unknown", sizeof(r->ip));
-		return;
+		return 0;
 	}
 	for (size_t i = 0; i < r->h->ntrusted; i++)
 		trusted |= http_ip_in(&peer, &r->h->trusted[i]);
@@ -237,6 +279,7 @@ resolve_client_ip(http_request *r)
 		http_xff_result(&x, &peer, &client);
 	}
 	http_ip_format(&client, r->ip);
+	return trusted;
 }
 
 static const char *
@@ -296,6 +339,38 @@ header_lines_verdict(struct MHD_Connection *conn, const char *method, const char
 	return http_fieldwalk_verdict(&w);
 }
 
+/* 1 when v may serve as a request id (HTTP_REQID_MAX). */
+static int
+reqid_ok(const char *v)
+{
+	size_t n = v ? strlen(v) : 0;
+
+	if (n == 0 || n > HTTP_REQID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == ':' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* The request's id: a trusted proxy's X-Request-Id when it is a valid one
+ * (so a request is traced across the proxy's logs and ours), else 16 new
+ * hex digits. A client's own X-Request-Id is never taken: it could forge
+ * or collide with another request's lines. */
+static void
+request_id(http_request *r, int peer_trusted)
+{
+	const char *v = peer_trusted ? header(r->conn, "X-Request-Id") : NULL;
+
+	if (reqid_ok(v))
+		ts_strlcpy(r->id, v, sizeof(r->id));
+	else
+		ts_random_hex(r->id, HTTP_REQID_BYTES);
+}
+
 /* Fills the request from its target and headers once they are in. NULL, or
  * the reason the request is malformed (it is then answered 400; path is
  * still set, for the face of the answer). *oom set on out-of-memory. */
@@ -310,8 +385,7 @@ request_start(http_request *r, const char *method, const char *version, int *oom
 	*oom = 0;
 	r->started = 1;
 	r->c = conn_busy(r->h, conn);
-	ts_random_hex(r->id, HTTP_REQID_BYTES);
-	resolve_client_ip(r);
+	request_id(r, resolve_client_ip(r));
 	bad = http_target_parse(r->target, &t);
 	if (bad != NULL)
 		t = (http_target){ .path = r->target, .path_len = strcspn(r->target, "?") };
@@ -403,6 +477,12 @@ add_headers(struct MHD_Response *m, const http_request *r)
 	ok &= MHD_add_response_header(m, "X-Content-Type-Options", "nosniff") == MHD_YES;
 	ok &= MHD_add_response_header(m, "X-Frame-Options", "DENY") == MHD_YES;
 	ok &= MHD_add_response_header(m, "Referrer-Policy", "no-referrer") == MHD_YES;
+	/* RFC 6797 §7.2: only over a secure transport; a year, the usual
+	 * floor of preload lists, without includeSubDomains (the operator's
+	 * other hosts are not ours to commit). */
+	if (r->h->tls != NULL)
+		ok &= MHD_add_response_header(m, "Strict-Transport-Security",
+		                              "max-age=31536000") == MHD_YES;
 	/* After an ambiguous framing nothing more on this connection can be
 	 * trusted to start where we think it does. */
 	if (r->req.malformed != NULL)
@@ -505,7 +585,9 @@ dispatch(http_request *r)
 	}
 	r->req.body_too_large = r->too_large;
 	r->dispatched = 1;
+	ts_log_set_request(r->id);
 	act = h->dispatch(h->app, &r->req, &r->resp);
+	ts_log_set_request(NULL);
 	if (r->req.malformed != NULL && !r->deferred)
 		r->resp.log_note = r->req.malformed; /* the log says why, not just "400" */
 
@@ -679,11 +761,12 @@ static void
 log_access(const http_request *r, const char *note)
 {
 	/* Path only: query strings, headers and bodies may carry secrets. */
-	ts_log_event(TS_LOG_INFO, "request",
-	             "id", r->id[0] ? r->id : "-", "method", r->req.method ? r->req.method : "-",
+	ts_log_set_request(r->id[0] ? r->id : NULL);
+	ts_log_event(TS_LOG_INFO, "request", "method", r->req.method ? r->req.method : "-",
 	             "path", r->path ? r->path : r->target, TS_LOG_INT("status", r->status),
 	             TS_LOG_INT("ms", (ts_mono_us() - r->start_us) / 1000), "ip", r->ip,
 	             "note", note, NULL);
+	ts_log_set_request(NULL);
 }
 
 static void
@@ -707,6 +790,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		r->status = ci ? ci->http_status : 0;
 		if (r->status != 0) {
 			resolve_client_ip(r);
+			ts_metrics_request(0, r->status, ts_mono_us() - r->start_us);
 			log_access(r, "refused_by_mhd");
 		}
 		request_free(r);
@@ -734,6 +818,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && note == NULL)
 		note = termination_note(toe);
+	if (r->status != 0)
+		ts_metrics_request(r->req.metric_route, r->status, ts_mono_us() - r->start_us);
 	log_access(r, note);
 	if (r->deferred)
 		deferred_done(r->h);
@@ -758,7 +844,9 @@ run_job(void *arg)
 
 	tl_running = r;
 	tl_handed_on = 0;
+	ts_log_set_request(r->id);
 	r->job(r->job_arg, &r->resp);
+	ts_log_set_request(NULL);   /* before r may be freed */
 	tl_running = NULL;
 	if (tl_handed_on)
 		return;   /* r is the next job's now, maybe already answered */
@@ -940,8 +1028,18 @@ static struct MHD_Daemon *
 start_daemon(ts_http *h, const ts_http_config *cfg, int lsock, int v6, unsigned limit)
 {
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-	                 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+	                 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) |
+	                 (h->tls ? MHD_USE_TLS : 0);
 	unsigned threads = event_threads(cfg->threads);
+	/* TLS: the certificate comes from on_tls_cert at each handshake (so
+	 * a reload reaches the next connection), never from
+	 * MHD_OPTION_HTTPS_MEM_CERT, which MHD reads once. */
+	struct MHD_OptionItem tls_opts[] = {
+		{ MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)on_tls_cert },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	struct MHD_OptionItem no_opts[] = { { MHD_OPTION_END, 0, NULL } };
 
 	/* The logger goes first so MHD's start-up messages use it. The
 	 * thread-pool option goes last because MHD warns about a pool of 0 or
@@ -962,6 +1060,7 @@ start_daemon(ts_http *h, const ts_http_config *cfg, int lsock, int v6, unsigned 
 	        MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, NULL,
 	        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 	        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+	        MHD_OPTION_ARRAY, h->tls ? tls_opts : no_opts,
 	        threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads,
 	        MHD_OPTION_END);
 }
@@ -975,6 +1074,7 @@ http_free(ts_http *h)
 		MHD_stop_daemon(h->daemon);
 	http_watchdog_stop(h->watchdog); /* after MHD: it unregisters on close */
 	http_connlimit_free(h->connlimit); /* after MHD: it releases on close */
+	http_tls_free(h->tls);             /* after MHD: connections hold bundles */
 	pthread_cond_destroy(&h->cv);
 	pthread_mutex_destroy(&h->mu);
 	free(h->trusted);
@@ -1027,6 +1127,38 @@ effective_limits(const ts_http_config *cfg, unsigned *limit, unsigned *per_ip)
 	}
 }
 
+/* The certificate and key of cert and key, or *out NULL when both are
+ * unset (plain HTTP). TS_E_INVALID with start_error set. */
+static ts_err
+tls_open(const char *cert, const char *key, http_tls **out)
+{
+	char why[512];
+	ts_err r;
+
+	*out = NULL;
+	if ((!cert || !*cert) && (!key || !*key))
+		return TS_OK;
+	if (!cert || !*cert || !key || !*key) {
+		start_fail("TLS needs both a certificate (--tls-cert) and a key (--tls-key)");
+		return TS_E_INVALID;
+	}
+	if ((r = http_tls_new(cert, key, out, why, sizeof(why))) != TS_OK)
+		start_fail("%s", why);
+	return r;
+}
+
+ts_err
+ts_http_tls_check(const char *cert, const char *key)
+{
+	http_tls *t = NULL;
+	ts_err r;
+
+	start_error[0] = '\0';
+	r = tls_open(cert, key, &t);
+	http_tls_free(t);
+	return r;
+}
+
 ts_err
 ts_http_start(const ts_http_config *cfg, ts_http **out, unsigned *port_out)
 {
@@ -1059,6 +1191,8 @@ ts_http_start(const ts_http_config *cfg, ts_http **out, unsigned *port_out)
 		start_fail("trusted proxies must be a comma list of IP addresses or CIDRs");
 		goto out;
 	}
+	if ((r = tls_open(cfg->tls_cert, cfg->tls_key, &h->tls)) != TS_OK)
+		goto out;
 	effective_limits(cfg, &limit, &per_ip);
 	/* A trusted proxy carries every client: it is not limited. */
 	if ((r = http_connlimit_new(per_ip, h->trusted, h->ntrusted, &h->connlimit)) != TS_OK) {
@@ -1109,6 +1243,32 @@ ts_http_listen_check(const char *listen)
 	}
 	close(fd);
 	return TS_OK;
+}
+
+ts_err
+ts_http_tls_reload(ts_http *h)
+{
+	char why[512];
+	ts_err r;
+
+	if (h == NULL || h->tls == NULL)
+		return TS_OK;
+	if ((r = http_tls_reload(h->tls, why, sizeof(why))) != TS_OK) {
+		/* The old certificate keeps serving: a typo in a renewal must
+		 * not take the server down. */
+		ts_log_event(TS_LOG_ERROR, "tls_reload_failed", "reason", why, NULL);
+		ts_metrics_count(TS_M_TLS_RELOAD_FAILED);
+		return r;
+	}
+	ts_log_event(TS_LOG_INFO, "tls_reloaded", NULL);
+	ts_metrics_count(TS_M_TLS_RELOAD_OK);
+	return TS_OK;
+}
+
+int
+ts_http_tls(const ts_http *h)
+{
+	return h != NULL && h->tls != NULL;
 }
 
 void

@@ -414,6 +414,7 @@ typedef struct pg_call {
 	pg_conn *c;
 	PGresult *res;
 	int broken;                   /* the connection must not be reused */
+	int64_t t0_us;                /* when the op began, for the latency metric */
 } pg_call;
 
 /* Parameters of one statement, as text. */

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "store/pg_internal.h"
 
@@ -297,10 +298,13 @@ pg_begin(ts_store *base, pg_call *k)
 
 	memset(k, 0, sizeof *k);
 	k->s = s;
+	k->t0_us = ts_mono_us();
 	pthread_mutex_lock(&s->mu);
 	while (!s->idle && s->nconns >= s->max_conns) {
 		if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT) {
 			pthread_mutex_unlock(&s->mu);
+			ts_metrics_store_op(TS_M_STORE_POSTGRES, ts_mono_us() - k->t0_us,
+			                    TS_E_STORE_UNAVAILABLE);
 			return TS_E_STORE_UNAVAILABLE;
 		}
 	}
@@ -314,6 +318,7 @@ pg_begin(ts_store *base, pg_call *k)
 		s->nconns--;
 		pthread_cond_signal(&s->cv);
 		pthread_mutex_unlock(&s->mu);
+		ts_metrics_store_op(TS_M_STORE_POSTGRES, ts_mono_us() - k->t0_us, r);
 		return r;
 	}
 	k->c = c;
@@ -330,6 +335,7 @@ pg_end(pg_call *k, ts_err r)
 	k->res = NULL;
 	if (!c)
 		return r;
+	ts_metrics_store_op(TS_M_STORE_POSTGRES, ts_mono_us() - k->t0_us, r);
 	if (!k->broken && PQtransactionStatus(c->db) != PQTRANS_IDLE) {
 		PGresult *res = PQexec(c->db, "ROLLBACK");
 

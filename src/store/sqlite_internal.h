@@ -431,6 +431,7 @@ typedef struct sq_call {
 	sqlite3_stmt *st;     /* current statement, NULL before sq_use */
 	sq_stmt id;
 	int bind_rc;          /* first failed bind; the next step reports it */
+	int64_t t0_us;        /* when the op began, for the latency metric */
 } sq_call;
 
 /* sqlite_pool.c */

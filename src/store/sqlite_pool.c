@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "core/log.h"
+#include "core/metrics.h"
 #include "store/sqlite_internal.h"
 
 #define SQ_BUSY_MS_DEFAULT 5000
@@ -707,12 +708,13 @@ sq_begin(ts_store *base, int mode, sq_stmt stmt, sq_call *k)
 
 	memset(k, 0, sizeof *k);
 	k->s = s;
+	k->t0_us = mono_us();
 	if ((r = file_usable(s)) != TS_OK)
-		return r;
+		goto fail_nolock;
 	/* Write lock before connection, so queued writers hold no connection
 	 * that readers could use. */
 	if (mode == SQ_WRITE && (r = write_lock(s, deadline)) != TS_OK)
-		return r;
+		goto fail_nolock;
 	if ((r = pool_take(s, deadline, &k->c)) != TS_OK)
 		goto fail;
 	k->c->writer = mode == SQ_WRITE;
@@ -724,6 +726,8 @@ sq_begin(ts_store *base, int mode, sq_stmt stmt, sq_call *k)
 fail:
 	if (mode == SQ_WRITE)
 		write_unlock(s);
+fail_nolock:
+	ts_metrics_store_op(TS_M_STORE_SQLITE, mono_us() - k->t0_us, r);
 	return r;
 }
 
@@ -735,6 +739,7 @@ sq_end(sq_call *k, ts_err r)
 
 	if (!c)
 		return r;
+	ts_metrics_store_op(TS_M_STORE_SQLITE, mono_us() - k->t0_us, r);
 	if (r != TS_E_STORE_UNAVAILABLE)
 		mark_up(k->s);
 	if (k->st) {

@@ -1,6 +1,7 @@
 /* Unit tests of src/core: time and id helpers, validators, logging and the
  * worker pool. */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "check.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/pool.h"
 #include "core/util.h"
 
@@ -247,6 +249,136 @@ test_log(void)
 	close(fds[1]);
 }
 
+/* An audit wrapper, as ts_audit is. */
+static void
+audit_wrapper(const char *event, ...)
+{
+	va_list ap;
+
+	va_start(ap, event);
+	ts_log_auditv(TS_LOG_INFO, event, ap);
+	va_end(ap);
+}
+
+/* --log-format text, the request id of the thread, audit routing. */
+static void
+test_log_text_audit(void)
+{
+	int fds[2], afd[2];
+	char line[8192], big[6000];
+
+	if (pipe(fds) != 0 || pipe(afd) != 0) {
+		CHECK(!"pipe");
+		return;
+	}
+	ts_log_set_fds(fds[1], fds[1]);
+	ts_log_set_format(TS_LOG_TEXT);
+	ts_log_event(TS_LOG_INFO, "request", "method", "GET", "path", "/v1/auth/me",
+	             TS_LOG_INT("status", 200), "note", NULL, "q", "a b\"c\\\n\x01\xff", "e", "", NULL);
+	read_line(fds[0], line, sizeof(line));
+	CHECK(strlen(line) > 25 && line[23] == 'Z' && line[24] == ' ');
+	CHECK_STR(line + 25, "info event=request method=GET path=/v1/auth/me status=200 note=- "
+	                     "q=\"a b\\\"c\\\\\\x0a\\x01\xef\xbf\xbd\" e=\"\"\n");
+	/* a line too long is cut and says so */
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ts_log_event(TS_LOG_INFO, "big", "v", big, "after", "x", NULL);
+	read_line(fds[0], line, sizeof(line));
+	CHECK(strlen(line) <= 4096);
+	CHECK(strstr(line, " after=") == NULL);
+	CHECK(strlen(line) > 16 && strcmp(line + strlen(line) - 16, " truncated=true\n") == 0);
+	ts_error("code %d", 7);
+	read_line(fds[0], line, sizeof(line));
+	CHECK(strstr(line, " error func=test_log_text_audit line=") != NULL);
+	CHECK(strstr(line, " msg=\"code 7\"\n") != NULL);
+	ts_log_set_format(TS_LOG_JSON);
+
+	/* the thread's request id on every record, until cleared */
+	ts_log_set_request("abc-123");
+	ts_log_event(TS_LOG_INFO, "login_failed", "reason", "credentials", NULL);
+	read_line(fds[0], line, sizeof(line));
+	CHECK(strstr(line, "\"event\":\"login_failed\",\"request_id\":\"abc-123\",\"reason\"") != NULL);
+	ts_warn("w");
+	read_line(fds[0], line, sizeof(line));
+	CHECK(strstr(line, "\"request_id\":\"abc-123\",\"msg\":\"w\"") != NULL);
+	ts_log_set_request(NULL);
+	ts_log_event(TS_LOG_INFO, "sweep", NULL);
+	read_line(fds[0], line, sizeof(line));
+	CHECK(strstr(line, "request_id") == NULL);
+
+	/* audit events to their own fd; others stay */
+	CHECK(ts_log_is_audit("login_failed") && ts_log_is_audit("mfa_locked") &&
+	      ts_log_is_audit("password_set") && ts_log_is_audit("refresh_reuse") &&
+	      ts_log_is_audit("logout") && ts_log_is_audit("account_unlocked") &&
+	      ts_log_is_audit("session_start") && ts_log_is_audit("enroll_proven"));
+	CHECK(!ts_log_is_audit("request") && !ts_log_is_audit("store_error") &&
+	      !ts_log_is_audit("key_file_created") && !ts_log_is_audit("logouts") &&
+	      !ts_log_is_audit(NULL));
+	ts_log_set_audit_fd(afd[1]);
+	ts_log_event(TS_LOG_INFO, "session_start", "user", "u1", NULL);
+	ts_log_event(TS_LOG_INFO, "request", "path", "/x", NULL);
+	read_line(afd[0], line, sizeof(line));
+	CHECK(strstr(line, "\"event\":\"session_start\",\"user\":\"u1\"}") != NULL);
+	read_line(fds[0], line, sizeof(line));
+	CHECK(strstr(line, "\"event\":\"request\"") != NULL);
+	/* ts_log_auditv: the audit fd whatever the name */
+	audit_wrapper("anything_at_all", "k", "v", NULL);
+	read_line(afd[0], line, sizeof(line));
+	CHECK(strstr(line, "\"event\":\"anything_at_all\",\"k\":\"v\"}") != NULL);
+	ts_log_set_audit_fd(-1);
+
+	ts_log_set_fds(1, 2);
+	close(fds[0]);
+	close(fds[1]);
+	close(afd[0]);
+	close(afd[1]);
+}
+
+/* The registry: idempotent routes, status rows, cumulative buckets. */
+static void
+test_metrics(void)
+{
+	int me = ts_metrics_route(TS_M_FACE_NATIVE, "/v1/auth/me");
+	int again = ts_metrics_route(TS_M_FACE_NATIVE, "/v1/auth/me");
+	int other = ts_metrics_route(TS_M_FACE_PX0, "/v1/auth/me");
+	size_t len = 0;
+	char *t;
+
+	CHECK(me >= 1 && again == me && other != me && other >= 1);
+	ts_metrics_request(me, 200, 300);        /* <= 0.5 ms */
+	ts_metrics_request(me, 200, 2000);       /* <= 2.5 ms */
+	ts_metrics_request(me, 299, 20000000);   /* past 10 s; an unlisted status */
+	ts_metrics_request(9999, 404, 1);        /* an unknown id: unmatched */
+	ts_metrics_login(TS_M_FACE_IAM, "credentials");
+	ts_metrics_login(TS_M_FACE_IAM, "no-such-result");
+	ts_metrics_count(TS_M_LOCK_MFA);
+	ts_metrics_outbox_depth_set(7);
+	ts_metrics_set_build("1.2.3");
+	t = ts_metrics_render(&len);
+	CHECK(t != NULL && len == strlen(t));
+	if (t == NULL)
+		return;
+	CHECK(strstr(t, "# TYPE tessera_http_requests_total counter\n") != NULL);
+	CHECK(strstr(t, "tessera_build_info{version=\"1.2.3\"} 1\n") != NULL);
+	CHECK(strstr(t, "tessera_http_requests_total{route=\"/v1/auth/me\",face=\"native\",status=\"200\"} 2\n") != NULL);
+	CHECK(strstr(t, "tessera_http_requests_total{route=\"/v1/auth/me\",face=\"native\",status=\"other\"} 1\n") != NULL);
+	CHECK(strstr(t, "tessera_http_requests_total{route=\"unmatched\",face=\"none\",status=\"404\"} 1\n") != NULL);
+	CHECK(strstr(t, "tessera_http_request_duration_seconds_bucket{route=\"/v1/auth/me\",face=\"native\",le=\"0.0005\"} 1\n") != NULL);
+	CHECK(strstr(t, "tessera_http_request_duration_seconds_bucket{route=\"/v1/auth/me\",face=\"native\",le=\"0.0025\"} 2\n") != NULL);
+	CHECK(strstr(t, "tessera_http_request_duration_seconds_bucket{route=\"/v1/auth/me\",face=\"native\",le=\"10\"} 2\n") != NULL);
+	CHECK(strstr(t, "tessera_http_request_duration_seconds_bucket{route=\"/v1/auth/me\",face=\"native\",le=\"+Inf\"} 3\n") != NULL);
+	CHECK(strstr(t, "tessera_http_request_duration_seconds_count{route=\"/v1/auth/me\",face=\"native\"} 3\n") != NULL);
+	CHECK(strstr(t, "tessera_http_request_duration_seconds_sum{route=\"/v1/auth/me\",face=\"native\"} 20.002300\n") != NULL);
+	CHECK(strstr(t, "tessera_logins_total{face=\"iam\",result=\"credentials\"} 1\n") != NULL);
+	CHECK(strstr(t, "tessera_logins_total{face=\"iam\",result=\"other\"} 1\n") != NULL);
+	CHECK(strstr(t, "tessera_locks_total{kind=\"mfa\"} 1\n") != NULL);
+	CHECK(strstr(t, "tessera_mail_outbox_depth 7\n") != NULL);
+	/* a route's rows appear once, however often it was registered */
+	const char *first = strstr(t, "_count{route=\"/v1/auth/me\",face=\"native\"}");
+	CHECK(first && !strstr(first + 1, "_count{route=\"/v1/auth/me\",face=\"native\"}"));
+	free(t);
+}
+
 static atomic_int jobs_run;
 
 static void
@@ -323,6 +455,8 @@ main(void)
 	test_email();
 	test_slug();
 	test_log();
+	test_log_text_audit();
+	test_metrics();
 	test_pool_runs_all();
 	test_pool_overload();
 	return CHECK_DONE();

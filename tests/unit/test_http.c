@@ -849,7 +849,7 @@ test_access_log(const char *path)
 	if (fd >= 0)
 		close(fd);
 	buf[n > 0 ? n : 0] = '\0';
-	CHECK(strstr(buf, "\"event\":\"request\",\"id\":\"") != NULL);
+	CHECK(strstr(buf, "\"event\":\"request\",\"request_id\":\"") != NULL);
 	/* numbers are JSON numbers */
 	CHECK(strstr(buf, "\"method\":\"GET\",\"path\":\"/info\",\"status\":200,\"ms\":") != NULL);
 	CHECK(strstr(buf, "\"path\":\"/defer\",\"status\":200,") != NULL);

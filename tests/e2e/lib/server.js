@@ -285,7 +285,10 @@ export async function startServer(opts = {}) {
       if (problems.length) throw new assert.AssertionError({ message: problems.join('\n\n') });
     },
   };
+  // JSON lines, or --log-format text ("... info event=listening addr=A:P ...").
+  const TEXT_LISTENING = / event=listening addr=(\S+)/;
   const line = await srv.waitLine((l) => {
+    if (TEXT_LISTENING.test(l)) return true;
     try {
       const j = JSON.parse(l);
       return j.event === 'listening' && typeof j.addr === 'string';
@@ -293,7 +296,7 @@ export async function startServer(opts = {}) {
       return false;
     }
   });
-  const ev = JSON.parse(line);
+  const ev = TEXT_LISTENING.test(line) ? { addr: TEXT_LISTENING.exec(line)[1] } : JSON.parse(line);
   const m = /:(\d+)$/.exec(ev.addr);
   assert.ok(m, `listening addr without a port: ${line}`);
   srv.port = Number(m[1]);

@@ -359,7 +359,7 @@ describe('request lines and header lines', { timeout: 180000 }, () => {
     const x = oneResponse(r.text);
     assert.equal(x.json?.code, 'invalid_request');
     const id = x.headers['x-request-id'];
-    const line = JSON.parse(await srv.waitLine((l) => l.includes(`"id":"${id}"`), 5000));
+    const line = JSON.parse(await srv.waitLine((l) => l.includes(`"request_id":"${id}"`), 5000));
     assert.equal(line.note, 'nul_in_target', JSON.stringify(line));
     assert.equal(String(line.status), '400');
   });
