@@ -1488,7 +1488,6 @@ ts_cli_parse_flags(cli_opts *o, int argc, char **argv, int first)
 		if (!strcmp(name, "admin")) { o->admin = 1; continue; }
 		if (!strcmp(name, "mfa-required")) { o->mfa_required = 1; continue; }
 		if (!strcmp(name, "skip-bad")) { o->skip_bad = 1; continue; }
-		if (!strcmp(name, "registration-open")) { o->registration_open = 1; continue; }
 		if (cli_admin_flag(name) == 1) { cli_admin_flag_set(o, name, NULL); continue; }
 		if (strcmp(name, "config") && strcmp(name, "domain") && strcmp(name, "tenant") &&
 		    strcmp(name, "cors-origin") && strcmp(name, "from-key-file") &&

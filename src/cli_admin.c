@@ -139,7 +139,8 @@ cli_admin_tenant_new(cli_opts *o, ts_store *s, ts_tenant *out, int *bad)
 	char norm[MAX_LIST][TS_HOST_MAX + 1];
 	ts_pw_cost cost = cli_pw_cost(&o->cfg);
 	ts_tenant_patch p = { .slug = o->pos[0], .set_mfa = 1, .mfa_required = o->mfa_required,
-	                      .set_registration = 1, .registration_open = o->registration_open };
+	                      .set_registration = 1,
+	                      .registration_open = xflag(o, "registration-open") != NULL };
 	ts_actor cli;
 	ts_auth *a = NULL;
 	ts_err r;

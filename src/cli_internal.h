@@ -33,7 +33,6 @@ typedef struct cli_opts {
 	const char *from_key_file;   /* keys import --from-key-file FILE */
 	int demo, verified, admin, mfa_required;
 	int skip_bad;                /* user import --skip-bad */
-	int registration_open;       /* tenant add --registration-open */
 	ts_store_mode mode;          /* the command's: may it create the store? */
 	/* The command line as given, so SIGHUP can read the settings again
 	 * in the same order (file < environment < flags). */

@@ -129,6 +129,17 @@ ts_err ts_admin_user_new_password(ts_auth *a, const ts_actor *who, const char *s
                                   const char *id, const char *password, size_t pwlen,
                                   ts_pw_reason *why);
 
+/* ---- import (auth/import.h) ----
+ * Users with hashes made by other systems into tenant slug: what
+ * ts_auth_import_users does, for an actor who may manage the tenant.
+ * TS_E_INVALID when lines are bad and skip_bad is 0 (nothing imported;
+ * out says which). Audited with the counts. */
+struct ts_import_src;
+struct ts_import_report;
+ts_err ts_admin_users_import(ts_auth *a, const ts_actor *who, const char *slug,
+                             const struct ts_import_src *src, int skip_bad,
+                             struct ts_import_report *out);
+
 /* ---- second factors (auth/factor.h: the factor table) ---- */
 
 /* What the admin API shows of a factor (never its secret). */

@@ -8,6 +8,7 @@
 #include "auth/account.h"
 #include "auth/admin.h"
 #include "auth/audit.h"
+#include "auth/import.h"
 #include "auth/auth_internal.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -637,6 +638,25 @@ ts_admin_user_new_password(ts_auth *a, const ts_actor *who, const char *slug, co
 	ts_audit(a, "admin_password_set", "tenant", t.slug, "user", u.id, "actor", who->label,
 	         TS_LOG_INT("sessions_ended", n), NULL);
 	return TS_OK;
+}
+
+/* ---- import ---- */
+
+ts_err
+ts_admin_users_import(ts_auth *a, const ts_actor *who, const char *slug,
+                      const ts_import_src *src, int skip_bad, ts_import_report *out)
+{
+	ts_tenant t;
+	ts_err r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = visible_tenant(a, who, slug, &t)) != TS_OK)
+		return r;
+	r = ts_auth_import_users(a, &t, src, skip_bad, out);
+	if (r == TS_OK || r == TS_E_INVALID)
+		ts_audit(a, "admin_users_imported", "tenant", t.slug, "actor", who->label,
+		         TS_LOG_INT("imported", out->imported), TS_LOG_INT("bad", out->bad), NULL);
+	return r;
 }
 
 /* ---- factors ---- */

@@ -219,7 +219,7 @@ test('users: create, weak password, email change and clash, disable ends session
   assert.equal((await call('DELETE', `/customers/${TA}/users/${c.json.id}`)).status, 404);
 });
 
-test('factors: the TOTP factor is listed with a stable id and removed', async () => {
+test('factors: every factor of the user is listed with its row id, and removed by it', async () => {
   const password = long();
   const u = await mkUserApi(TA, { password, is_verified: true });
   const s = await loginOk(srv, u.email, password, { tenant_slug: TA });
@@ -227,11 +227,25 @@ test('factors: the TOTP factor is listed with a stable id and removed', async ()
   assert.equal(e.status, 200, e.text);
   noteSecret(e.json.secret);
   const g = await call('GET', `/customers/${TA}/users/${u.id}`);
-  assert.deepEqual(g.json.factors.map((f) => [f.id, f.type, f.confirmed]), [['totp', 'totp', false]]);
+  assert.deepEqual(g.json.factors.map((f) => [f.type, f.confirmed]), [['totp', false]]);
+  const fid = g.json.factors[0].id;
+  assert.match(fid, /^[0-9a-f-]{36}$/);
   assert.equal((await call('DELETE', `/customers/${TA}/users/${u.id}/factors/webauthn-1`)).status, 404);
-  assert.equal((await call('DELETE', `/customers/${TA}/users/${u.id}/factors/totp`)).status, 204);
+  // another user's factor id under this user: 404, nothing removed
+  const other = await mkUserApi(TA, { password: long(), is_verified: true });
+  assert.equal((await call('DELETE', `/customers/${TA}/users/${other.id}/factors/${fid}`)).status, 404);
+  assert.equal((await call('DELETE', `/customers/${TA}/users/${u.id}/factors/${fid}`)).status, 204);
   assert.deepEqual((await call('GET', `/customers/${TA}/users/${u.id}`)).json.factors, []);
-  assert.equal((await call('DELETE', `/customers/${TA}/users/${u.id}/factors/totp`)).status, 404);
+  assert.equal((await call('DELETE', `/customers/${TA}/users/${u.id}/factors/${fid}`)).status, 404);
+  // audit rows are written by a queue: give it a moment
+  let a;
+  for (let i = 0; i < 40; i++) {
+    a = await call('GET', `/audit?user=${u.id}&type=mfa_removed`);
+    if (a.status !== 200 || a.json.items.length) break;
+    await sleep(50);
+  }
+  assert.equal(a.status, 200, a.text);
+  assert.equal(a.json.items.length, 1, a.text);
 });
 
 test('unlock lifts a lock made by failed logins', async () => {

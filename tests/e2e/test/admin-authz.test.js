@@ -39,11 +39,17 @@ async function userWithTotp() {
   const r = await http('POST', srv.url + '/v1/mfa/totp/enroll', { token: t.token });
   assert.equal(r.status, 200, r.text);
   noteSecret(r.json.secret);
+  // the factor's id (the factor table gives each row its own)
+  const g = await call('GET', `/customers/${TA}/users/${u.id}`, who.op);
+  assert.equal(g.status, 200, g.text);
+  assert.equal(g.json.factors.length, 1, g.text);
+  u.fid = g.json.factors[0].id;
   return u;
 }
 
-const call = (method, rel, token, json) =>
-  faceHttp(srv, 'admin', method, rel, { token: token ?? undefined, json });
+const call = (method, rel, token, json, raw) =>
+  faceHttp(srv, 'admin', method, rel, raw === undefined ? { token: token ?? undefined, json }
+    : { token: token ?? undefined, body: raw, headers: { 'Content-Type': 'application/x-ndjson' } });
 
 // Each route: how to make a request (fresh resources where it destroys
 // them) and the status each authenticated caller gets. The unauthenticated
@@ -72,6 +78,10 @@ const ROUTES = [
   { m: 'POST', p: '/customers/{slug}/users',
     make: async () => [`/customers/${TA}/users`, { email: `n${++seq}-${sfx}@a.example`, password: long() }],
     want: { op: 201, ta: 201, ob: 404, user: 403, key: 201 } },
+  { m: 'POST', p: '/customers/{slug}/users/import',
+    make: async () => [`/customers/${TA}/users/import`, undefined,
+      `{"email":"imp${++seq}-${sfx}@a.example","password_hash":"$2b$05$abcdefghijklmnopqrstuu5Ks1Qw1hF6tNRtfvq2fvA5fS7O7g5Qm"}\n`],
+    want: { op: 200, ta: 200, ob: 404, user: 403, key: 200 } },
   { m: 'GET', p: '/customers/{slug}/users/{id}', make: async () => [`/customers/${TA}/users/${ids.plain}`],
     want: { op: 200, ta: 200, ob: 404, user: 403, key: 200 } },
   { m: 'PATCH', p: '/customers/{slug}/users/{id}',
@@ -87,7 +97,10 @@ const ROUTES = [
     make: async () => [`/customers/${TA}/users/${ids.target}/sessions`],
     want: { op: 204, ta: 204, ob: 404, user: 403, key: 204 } },
   { m: 'DELETE', p: '/customers/{slug}/users/{id}/factors/{fid}',
-    make: async () => [`/customers/${TA}/users/${(await userWithTotp()).id}/factors/totp`],
+    make: async () => {
+      const u = await userWithTotp();
+      return [`/customers/${TA}/users/${u.id}/factors/${u.fid}`];
+    },
     want: { op: 204, ta: 204, ob: 404, user: 403, key: 204 } },
   { m: 'GET', p: '/audit', make: async () => ['/audit'],
     want: { op: 200, ta: 200, ob: 200, user: 403, key: 200 } },
@@ -155,8 +168,8 @@ for (const route of ROUTES) {
   for (const actor of ACTORS) {
     const want = route.want[actor] ?? 401;
     test(`${route.name ?? `${route.m} ${route.p}`} as ${actor} -> ${want}`, async () => {
-      const [rel, body] = await route.make();
-      const r = await call(route.m, rel, who[actor], body);
+      const [rel, body, raw] = await route.make();
+      const r = await call(route.m, rel, who[actor], body, raw);
       assert.equal(r.status, want, `${route.m} ${rel} as ${actor}: ${r.status} ${r.text}`);
       if (want === 401) {
         assert.match(r.headers['www-authenticate'] ?? '', /^Bearer/);
