@@ -22,7 +22,7 @@ const OUT = path.join(BENCH, "out");
 const BIN = path.join(OUT, "bin");
 const PEERS = path.join(BENCH, "peers");
 const argv = process.argv.slice(2);
-const QUICK = argv.includes("--quick");
+const QUICK = argv.includes("--quick") || argv.includes("--compare"); // --compare: quick figures
 const NO_PEERS = argv.includes("--no-peers");
 const PROFILE = argv.includes("--profile") || (!QUICK && !argv.includes("--no-profile"));
 const outIdx = argv.indexOf("--out");
@@ -1299,7 +1299,97 @@ function renderScaleOut(R) {
   return L.join("\n");
 }
 
-if (argv.includes("--scale") && argv.includes("--render")) {
+// ------------------------------------------------------------ --compare
+// bash bench/run.sh --compare REV: the quick figures of two builds (A = REV,
+// B = the work tree), measured in one run, interleaved A B B A ... so drift
+// and neighbours hit both alike, then B/A ratios. Reads TESSERA_BIN_A/_B
+// (and TESSERA_DESC_A/_B); writes bench/out/compare.json, never the docs.
+async function cmpOne(label, bin, round, bound) {
+  const db = path.join(OUT, `cmp-${label}.db`);
+  const tsr = (args, input) => run(bin, args, { input, cwd: OUT });
+  if (round === 0) {
+    for (const f of [db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });
+    tsr(["tenant", "add", TENANT, "--db", `sqlite:${db}`]);
+    tsr(["user", "add", "--tenant", TENANT, "--email", EMAIL, "--verified", "--db", `sqlite:${db}`], PASSWORD + "\n");
+  }
+  const start = async () => {
+    const port = await freePort();
+    return startServer(`cmp-${label}`, bin, tesseraArgs(port, db), { port, readyPath: "/healthz" });
+  };
+  // warm start: the store and the key exist already
+  const s = await start();
+  await sleep(800);
+  const idle = procMem(s.pid);
+  const o = { startup_ms: s.startup_ms, idle_rss_kib: idle.rss_kib };
+  const c = await holdConns(s, 1000, "/healthz");
+  o.conns1000_rss_kib = c.rss_kib;
+  o.conns1000_open = c.open;
+  const tok = (await tesseraLogin(s)).token;
+  const me = await wrk(s, { path: "/v1/auth/me", conns: 32, headers: [`Authorization: Bearer ${tok}`] });
+  Object.assign(o, { me_rps: me.ok_rps, me_cpu_us: me.cpu_us_per_req, me_non2xx: me.non2xx });
+  const per = Math.ceil(16 / NCPU) + 1;
+  const toks = await mintRefreshTokens(s, NCPU * per);
+  const tokFile = path.join(OUT, `cmp-refresh-${label}.txt`);
+  fs.writeFileSync(tokFile, toks.join("\n") + "\n");
+  const rf = await wrk(s, { path: "/v1/auth/refresh", conns: 16,
+    env: { WRK_MODE: "refresh", WRK_TOKENS: tokFile, WRK_PER_THREAD: String(per) } });
+  Object.assign(o, { refresh_rps: rf.ok_rps, refresh_cpu_us: rf.cpu_us_per_req, refresh_non2xx: rf.non2xx });
+  const lg = await wrk(s, { path: "/v1/auth/login", conns: 16, env: { WRK_METHOD: "POST", WRK_BODY: loginBody } });
+  Object.assign(o, { login_rps: lg.ok_rps, login_of_bound: bound ? lg.ok_rps / bound : null });
+  const ov = await loadgen(s, { method: "POST", path: "/v1/auth/login", body: loginBody, rate: r2(bound * 5), conns: 1024 });
+  Object.assign(o, { overload_503_p99_ms: ov.rejected_503.p99, overload_503_p50_ms: ov.rejected_503.p50,
+    overload_ok_of_bound: ov.ok_per_s / bound });
+  o.after_load_rss_kib = procMem(s.pid).rss_kib;
+  await stopServer(s);
+  return o;
+}
+
+async function compare() {
+  const A = process.env.TESSERA_BIN_A, B = process.env.TESSERA_BIN_B;
+  if (!A || !B) throw new Error("--compare needs TESSERA_BIN_A and TESSERA_BIN_B (bench/run.sh sets them)");
+  const rounds = Number(argVal("--rounds", "3"));
+  const R = { started: new Date().toISOString(), command: `bash bench/run.sh ${argv.join(" ")}`, rounds, duration_s: DUR,
+    a: process.env.TESSERA_DESC_A || A, b: process.env.TESSERA_DESC_B || B, runs: { a: [], b: [] } };
+  R.loadavg_start = loadavg();
+  log(`compare: A = ${R.a}; B = ${R.b}; ${rounds} rounds of ${DUR} s per figure`);
+  const b0 = await boundArgon2();
+  R.bound = b0.hashes_per_s;
+  for (let i = 0; i < rounds; i++) {
+    const order = i % 2 === 0 ? ["a", "b"] : ["b", "a"];
+    for (const k of order) {
+      log(`round ${i + 1}/${rounds}: ${k.toUpperCase()}`);
+      R.runs[k].push(await cmpOne(k, k === "a" ? A : B, i, R.bound));
+    }
+  }
+  R.loadavg_end = loadavg();
+  const keys = [
+    ["refresh_rps", "refresh/s", 0], ["refresh_cpu_us", "server CPU per refresh (µs)", 1],
+    ["me_rps", "me/s", 0], ["me_cpu_us", "server CPU per me (µs)", 1],
+    ["idle_rss_kib", "idle RSS (KiB)", 0], ["conns1000_rss_kib", "RSS, 1,000 idle conns (KiB)", 0],
+    ["startup_ms", "exec → first 200 (ms)", 1], ["login_of_bound", "logins / argon2id bound", 2],
+    ["overload_503_p99_ms", "503 p99 at 5× bound (ms)", 2], ["overload_ok_of_bound", "goodput at 5× / bound", 2],
+    ["after_load_rss_kib", "RSS after load (KiB)", 0],
+  ];
+  R.median = { a: {}, b: {} };
+  const lines = [`| figure | A | B | B/A | (runs A; runs B) |`, `|---|---:|---:|---:|---|`];
+  const fmt = (x, d) => (x == null ? "–" : x.toFixed(d));
+  for (const [k, name, d] of keys) {
+    const xa = R.runs.a.map((o) => o[k]), xb = R.runs.b.map((o) => o[k]);
+    const ma = median(xa), mb = median(xb);
+    R.median.a[k] = ma; R.median.b[k] = mb;
+    lines.push(`| ${name} | ${fmt(ma, d)} | ${fmt(mb, d)} | ${ma ? (mb / ma).toFixed(2) : "–"} | ${xa.map((x) => fmt(x, d)).join(", ")}; ${xb.map((x) => fmt(x, d)).join(", ")} |`);
+  }
+  R.table = lines.join("\n");
+  R.finished = new Date().toISOString();
+  fs.writeFileSync(path.join(OUT, "compare.json"), JSON.stringify(R, null, 2));
+  console.log(`\nA: ${R.a}\nB: ${R.b}\nargon2id bound ${r1(R.bound)}/s; load ${R.loadavg_start} -> ${R.loadavg_end}; medians of ${rounds} interleaved rounds, ${DUR} s per figure\n`);
+  console.log(R.table);
+  log("wrote bench/out/compare.json");
+}
+
+if (argv.includes("--compare")) {
+  compare().catch((e) => { console.error(e.stack || String(e)); killAll(); process.exit(1); });
+} else if (argv.includes("--scale") && argv.includes("--render")) {
   // re-write the Scale-out section from the last bench/out/scale-results.json, measuring nothing
   spliceScaleOut(renderScaleOut(JSON.parse(fs.readFileSync(path.join(OUT, "scale-results.json"), "utf8"))));
   log(`wrote the Scale-out section of ${path.relative(ROOT, DOC)} from bench/out/scale-results.json`);
