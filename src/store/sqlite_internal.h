@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sqlite3.h>
+#include "store/hostneg.h"
 #include "store/store.h"
 
 /* Column lists, so each record is read by one row_*() function. */
@@ -258,6 +259,8 @@ typedef struct sq_store {
 	int busy_ms;          /* total time an op may wait for locks */
 	int max_conns;
 	int idle_ms;          /* close connections idle this long; 0 = never */
+	int stat_ms;          /* a good file check holds this long; 0 = every op */
+	_Atomic int64_t checked_us;  /* monotonic time of the last good check, 0 = none */
 	int memory;           /* ":memory:": one connection, no file checks */
 	int create;           /* connections may create the file */
 	dev_t dev;            /* identity of the file we migrated, so a */
@@ -266,6 +269,7 @@ typedef struct sq_store {
 	int created;          /* the file exists and is migrated: open, never create */
 	int inspect;          /* TS_STORE_INSPECT: opened as it is, not migrated */
 	_Atomic(const char *) down;  /* why ops fail (a static text), NULL when up */
+	ts_hostneg hostneg;   /* hosts that name no tenant (hostneg.h) */
 
 	pthread_mutex_t mu;   /* guards the fields below */
 	pthread_cond_t cv;    /* a connection came back or a slot freed */

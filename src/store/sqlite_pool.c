@@ -39,6 +39,8 @@
 #define SQ_POOL_MAX 64
 #define SQ_IDLE_MS_DEFAULT 1000
 #define SQ_IDLE_MS_MAX 3600000
+#define SQ_STAT_MS_DEFAULT 100
+#define SQ_STAT_MS_MAX 60000
 
 static const char *const sq_sql[SQ_ST__COUNT] = {
 #define SQ_ST_SQL(name, sql) [name] = sql,
@@ -210,6 +212,8 @@ parse_option(sq_store *s, const char *opt, size_t n)
 		return parse_int(eq + 1, vlen, 1, SQ_POOL_MAX, &s->max_conns);
 	if (SQ_IS("idle_ms"))
 		return parse_int(eq + 1, vlen, 0, SQ_IDLE_MS_MAX, &s->idle_ms);
+	if (SQ_IS("stat_ms"))
+		return parse_int(eq + 1, vlen, 0, SQ_STAT_MS_MAX, &s->stat_ms);
 #undef SQ_IS
 	return -1;
 }
@@ -249,7 +253,7 @@ parse_dsn(sq_store *s, const char *dsn)
 		end = strchrnul(opt, '&');
 		if (parse_option(s, opt, (size_t)(end - opt)) != 0) {
 			ts_store_report("bad sqlite option \"%.*s\" (known: "
-			        "busy_timeout=MS, pool=N, idle_ms=MS)",
+			        "busy_timeout=MS, pool=N, idle_ms=MS, stat_ms=MS)",
 			        (int)(end - opt), opt);
 			return TS_E_INVALID;
 		}
@@ -583,6 +587,7 @@ reopen(sq_store *s, const struct stat *seen)
 	pthread_mutex_unlock(&s->mu);
 	check_modes(s);
 	atomic_store(&s->down, NULL);
+	ts_hostneg_clear(&s->hostneg);        /* the restored file has its own domains */
 	ts_log_event(TS_LOG_WARN, "store_reopened", "path", s->path, NULL);
 	r = TS_OK;
 out:
@@ -595,19 +600,26 @@ out:
 /* The kernel checks permissions only at open(2), and root bypasses them, so
  * a database made unreachable after start-up (chmod 000, deleted, its
  * directory removed, replaced by another file) would go on working through
- * our open descriptors, or silently write to an unlinked file. One stat per
- * op catches all of these. */
+ * our open descriptors, or silently write to an unlinked file. One stat
+ * catches all of these; a good answer holds for stat_ms (default 100 ms),
+ * so a busy server stats at most ten times a second, not once per op, and
+ * notices such a change within stat_ms. A bad answer is never kept. */
 static ts_err
 file_usable(sq_store *s)
 {
 	struct stat st;
 	uid_t me = s->euid;
 	const char *why;
+	int64_t now;
 	dev_t dev;
 	ino_t ino;
 
 	if (s->memory)
 		return TS_OK;
+	now = mono_us();
+	if (s->stat_ms > 0 && now - atomic_load(&s->checked_us) < (int64_t)s->stat_ms * 1000)
+		return TS_OK;
+	atomic_store(&s->checked_us, 0);
 	if (stat(s->path, &st) != 0) {
 		why = "database file is missing (removed?); it is reopened when it is back";
 		goto gone;
@@ -631,6 +643,7 @@ file_usable(sq_store *s)
 	} else if (access(s->path, R_OK | W_OK) != 0) {
 		goto unreadable;
 	}
+	atomic_store(&s->checked_us, now);
 	return TS_OK;
 unreadable:
 	why = "database file is not readable and writable";
@@ -857,6 +870,8 @@ store_init(sq_store *s)
 	s->busy_ms = SQ_BUSY_MS_DEFAULT;
 	s->max_conns = SQ_POOL_DEFAULT;
 	s->idle_ms = SQ_IDLE_MS_DEFAULT;
+	s->stat_ms = SQ_STAT_MS_DEFAULT;
+	ts_hostneg_init(&s->hostneg);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	bad = pthread_mutex_init(&s->mu, NULL) || pthread_mutex_init(&s->wmu, NULL) ||
@@ -992,6 +1007,7 @@ sq_store_close(ts_store *base)
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->wmu);
 	pthread_mutex_destroy(&s->mu);
+	ts_hostneg_destroy(&s->hostneg);
 	free(s->path);
 	free(s);
 }
