@@ -1004,7 +1004,7 @@ cmd_serve(cli_opts *o)
 		goto out;
 	}
 	unsigned workers = o->cfg.hash_workers ? (unsigned)o->cfg.hash_workers : cores();
-	if ((r = ts_pool_new(workers, (unsigned)o->cfg.hash_queue, &pool)) != TS_OK) {
+	if ((r = ts_pool_new_background(workers, (unsigned)o->cfg.hash_queue, &pool)) != TS_OK) {
 		fail("cannot start hashing threads: %s", ts_strerror(r));
 		goto out;
 	}

@@ -4,7 +4,10 @@
 #include "core/pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/log.h"
 
@@ -23,7 +26,23 @@ struct ts_pool {
 	int stopping;          /* set by ts_pool_free: drain, then exit */
 	pthread_t *threads;
 	unsigned nthreads;     /* threads actually started */
+	int background;        /* workers run below the event threads */
 };
+
+/* SCHED_BATCH (the kernel treats them as CPU-bound: no wakeup preemption
+ * in their favour) and nice POOL_NICE, so an event thread that wakes to
+ * answer a token check or a 503 gets a core before an argon2id hash does.
+ * Both only lower our own priority: no privilege needed; failures are
+ * harmless and ignored. */
+#define POOL_NICE 5
+static void
+lower_priority(void)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	(void)sched_setscheduler(0, SCHED_BATCH, &sp);
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), POOL_NICE);
+}
 
 /* Takes the next job, waiting for one; 0 when the pool is stopping and the
  * ring is empty. */
@@ -51,6 +70,8 @@ worker_main(void *arg)
 	ts_pool *p = arg;
 	job_t job;
 
+	if (p->background)
+		lower_priority();
 	while (take_job(p, &job))
 		job.fn(job.arg);
 	return NULL;
@@ -73,8 +94,8 @@ pool_destroy(ts_pool *p)
 	free(p);
 }
 
-ts_err
-ts_pool_new(unsigned nthreads, unsigned capacity, ts_pool **out)
+static ts_err
+pool_new(unsigned nthreads, unsigned capacity, int background, ts_pool **out)
 {
 	ts_pool *p = NULL;
 	ts_err r = TS_E_INVALID;
@@ -87,6 +108,7 @@ ts_pool_new(unsigned nthreads, unsigned capacity, ts_pool **out)
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	p->capacity = capacity;
+	p->background = background;
 	p->ring = calloc(capacity, sizeof(*p->ring));
 	p->threads = calloc(nthreads, sizeof(*p->threads));
 	if (p->ring == NULL || p->threads == NULL) {
@@ -107,6 +129,18 @@ out:
 	if (p != NULL)
 		pool_destroy(p);
 	return r;
+}
+
+ts_err
+ts_pool_new(unsigned nthreads, unsigned capacity, ts_pool **out)
+{
+	return pool_new(nthreads, capacity, 0, out);
+}
+
+ts_err
+ts_pool_new_background(unsigned nthreads, unsigned capacity, ts_pool **out)
+{
+	return pool_new(nthreads, capacity, 1, out);
 }
 
 ts_err

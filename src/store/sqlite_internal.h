@@ -281,6 +281,12 @@ typedef struct sq_store {
 	pthread_cond_t reaper_cv;
 	pthread_t reaper;
 	int has_reaper;
+	/* WAL checkpoints run on their own thread, not in the commit of the
+	 * request that crossed the threshold (which holds the write lock). */
+	pthread_cond_t ckpt_cv;
+	pthread_t ckpt;
+	int has_ckpt;
+	int ckpt_due;         /* a commit left the WAL over the threshold */
 
 	/* One writer at a time inside this process: SQLite allows one anyway,
 	 * and queueing here is far cheaper than every writer sleeping in the

@@ -39,6 +39,8 @@
 #define SQ_POOL_MAX 64
 #define SQ_IDLE_MS_DEFAULT 1000
 #define SQ_IDLE_MS_MAX 3600000
+#define SQ_CKPT_FRAMES 1000         /* SQLite's own autocheckpoint default */
+#define SQ_CKPT_INLINE (8 * SQ_CKPT_FRAMES)  /* the thread is behind: commit does it */
 #define SQ_STAT_MS_DEFAULT 100
 #define SQ_STAT_MS_MAX 60000
 
@@ -288,6 +290,31 @@ busy_cb(void *arg, int count)
 	return 1;
 }
 
+/* After every commit (sqlite3_wal_hook, which replaces SQLite's own
+ * autocheckpoint): a WAL of SQ_CKPT_FRAMES or more wakes the checkpoint
+ * thread. Only a WAL the thread has let grow far beyond that is
+ * checkpointed here, inline, so the file stays bounded whatever happens. */
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	sq_store *s = arg;
+
+	if (frames >= SQ_CKPT_INLINE || !s->has_ckpt) {
+		if (frames >= SQ_CKPT_FRAMES)
+			sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		return SQLITE_OK;
+	}
+	if (frames >= SQ_CKPT_FRAMES) {
+		pthread_mutex_lock(&s->mu);
+		if (!s->ckpt_due) {
+			s->ckpt_due = 1;
+			pthread_cond_signal(&s->ckpt_cv);
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+	return SQLITE_OK;
+}
+
 /* Runs a PRAGMA and, when want is given, checks its one text result. */
 static int
 pragma(sqlite3 *db, const char *sql, const char *want, const char *alt)
@@ -349,6 +376,7 @@ conn_open(sq_store *s, int64_t deadline_us, sq_conn **out)
 		goto fail;
 	sqlite3_extended_result_codes(c->db, 1);
 	sqlite3_busy_handler(c->db, busy_cb, c);
+	sqlite3_wal_hook(c->db, wal_hook, s);
 	/* "memory" is what an in-memory database answers. */
 	if ((rc = pragma(c->db, "PRAGMA journal_mode=WAL", "wal", "memory")) != SQLITE_OK ||
 	    (rc = pragma(c->db, "PRAGMA synchronous=NORMAL", NULL, NULL)) != SQLITE_OK ||
@@ -443,6 +471,51 @@ reaper_main(void *arg)
 		while ((c = victims) != NULL) {
 			victims = c->next;
 			conn_free(c);
+		}
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static ts_err pool_take(sq_store *s, int64_t deadline_us, sq_conn **out);
+static void pool_give(sq_store *s, sq_conn *c);
+
+static ts_err write_lock(sq_store *s, int64_t deadline_us);
+static void write_unlock(sq_store *s);
+
+/* The checkpoint thread: whenever a commit has left the WAL over
+ * SQ_CKPT_FRAMES, a PASSIVE checkpoint (it never waits for readers) on a
+ * pooled connection, under this process's write lock: with writers held
+ * off it catches up with the whole WAL, so the next writer starts the WAL
+ * over and the file stays small. The request whose commit crossed the
+ * threshold is answered meanwhile instead of doing it. */
+static void *
+ckpt_main(void *arg)
+{
+	sq_store *s = arg;
+	sq_conn *c;
+	int64_t deadline;
+	int rc;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->ckpt_due && !s->closing)
+			pthread_cond_wait(&s->ckpt_cv, &s->mu);
+		if (s->closing)
+			break;
+		s->ckpt_due = 0;
+		pthread_mutex_unlock(&s->mu);
+		deadline = mono_us() + (int64_t)s->busy_ms * 1000;
+		if (write_lock(s, deadline) == TS_OK) {
+			if (pool_take(s, deadline, &c) == TS_OK) {
+				rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+				                               NULL, NULL);
+				if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
+					sq_log(c->db, rc, "checkpoint");
+				pool_give(s, c);
+			}
+			write_unlock(s);
 		}
 		pthread_mutex_lock(&s->mu);
 	}
@@ -876,6 +949,7 @@ store_init(sq_store *s)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	bad = pthread_mutex_init(&s->mu, NULL) || pthread_mutex_init(&s->wmu, NULL) ||
 	      pthread_cond_init(&s->cv, &ca) || pthread_cond_init(&s->reaper_cv, &ca) ||
+	      pthread_cond_init(&s->ckpt_cv, &ca) ||
 	      pthread_cond_init(&s->wcv, &ca);
 	pthread_condattr_destroy(&ca);
 	return bad ? TS_E_INTERNAL : TS_OK;
@@ -971,6 +1045,13 @@ sq_store_open(const char *dsn, ts_store_mode mode, ts_store **out)
 		}
 		s->has_reaper = 1;
 	}
+	if (!s->memory && !s->inspect) {
+		if (pthread_create(&s->ckpt, NULL, ckpt_main, s) != 0) {
+			r = TS_E_INTERNAL;
+			goto fail;
+		}
+		s->has_ckpt = 1;
+	}
 	*out = &s->base;
 	return TS_OK;
 fail:
@@ -987,13 +1068,15 @@ sq_store_close(ts_store *base)
 
 	if (!s)
 		return;
-	if (s->has_reaper) {
-		pthread_mutex_lock(&s->mu);
-		s->closing = 1;
-		pthread_cond_signal(&s->reaper_cv);
-		pthread_mutex_unlock(&s->mu);
+	pthread_mutex_lock(&s->mu);
+	s->closing = 1;
+	pthread_cond_signal(&s->reaper_cv);
+	pthread_cond_signal(&s->ckpt_cv);
+	pthread_mutex_unlock(&s->mu);
+	if (s->has_reaper)
 		pthread_join(s->reaper, NULL);
-	}
+	if (s->has_ckpt)
+		pthread_join(s->ckpt, NULL);
 	while ((c = s->idle) != NULL) {
 		s->idle = c->next;
 		s->nconns--;
@@ -1003,6 +1086,7 @@ sq_store_close(ts_store *base)
 		ts_store_report("closed with %d connection(s) still in use",
 		        s->nconns);
 	pthread_cond_destroy(&s->wcv);
+	pthread_cond_destroy(&s->ckpt_cv);
 	pthread_cond_destroy(&s->reaper_cv);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->wmu);
