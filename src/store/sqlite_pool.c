@@ -41,6 +41,7 @@
 #define SQ_IDLE_MS_MAX 3600000
 #define SQ_CKPT_FRAMES 1000         /* SQLite's own autocheckpoint default */
 #define SQ_CKPT_INLINE (8 * SQ_CKPT_FRAMES)  /* the thread is behind: commit does it */
+#define SQ_MMAP_BYTES "268435456"    /* 256 MiB; a larger file is read past it */
 #define SQ_STAT_MS_DEFAULT 100
 #define SQ_STAT_MS_MAX 60000
 
@@ -382,6 +383,13 @@ conn_open(sq_store *s, int64_t deadline_us, sq_conn **out)
 	    (rc = pragma(c->db, "PRAGMA synchronous=NORMAL", NULL, NULL)) != SQLITE_OK ||
 	    (rc = pragma(c->db, "PRAGMA foreign_keys=ON", NULL, NULL)) != SQLITE_OK)
 		goto fail;
+	/* Pages read through a shared mapping, not pread(2) into each
+	 * connection's cache: every commit by another connection empties a
+	 * connection's page cache, so without it a refresh re-read ~14 pages
+	 * with one syscall each (issue 13: half the preads, +10 % refresh/s).
+	 * Address space only; the kernel's page cache holds the pages. */
+	if (!s->memory)
+		(void)pragma(c->db, "PRAGMA mmap_size=" SQ_MMAP_BYTES, NULL, NULL);
 	*out = c;
 	return TS_OK;
 fail:
