@@ -39,7 +39,7 @@ const PEER_LOGIN_DUR = Math.max(DUR, 8); // a few hundred ms per hash: give the 
 const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"]).stdout.toString().trim()) || 100;
 const TENANT = "bench";
 const EMAIL = "bench@example.com";
-const PASSWORD = "bench-password-123";
+const PASSWORD = "quartz-harbour-7731-ilex"; // no part of the address, slug or service name (password policy)
 const ARGON_OPS = 2, ARGON_MEM_KIB = 19456; // Tessera's defaults (OWASP)
 // Tessera for throughput runs: rate limits off (they would refuse a benchmark's logins).
 const TESSERA_FLAGS = ["--log-level", "warn", "--rl-ip-per-min", "0", "--rl-account-per-min", "0"];
@@ -816,21 +816,30 @@ function render(R) {
   const tgt = [];
   const check = (name, value, target, ok, note) => tgt.push(`| ${name} | ${value} | ${target} | ${ok ? "met" : "**missed**" + (note ? ` (${note})` : "")} |`);
 
+  // Issue 13's targets (the earlier issues' login-latency target is kept).
   const loginFrac = L.tessera.of_bound;
   const p99at90 = O.at90.p99_ms, three = 3 * A.single_ms;
-  check("login throughput / argon2id bound", pc(loginFrac), "≈ 100 % (the hash is the work)", loginFrac >= 0.8,
-    `${pc(1 - loginFrac)} below the bound`);
+  const short = (got, want, unit = "") => `${f1(got / want)} × the target${unit}`;
+  check("logins / argon2id bound", pc(loginFrac), "≥ 97 %", loginFrac >= 0.97, `${pc(0.97 - loginFrac)} short`);
   check("login p99 at 90 % of the bound (open loop)", `${f1(p99at90)} ms`, `≤ 3 × one hash = ${f1(three)} ms`, p99at90 <= three,
-    `${f1(p99at90 / three)} × the target`);
+    short(p99at90, three));
   check("goodput at 5 × the bound", pc(O.overload5x.of_bound), "≈ 100 % of the bound", O.overload5x.of_bound >= 0.8,
     `${pc(O.overload5x.of_bound)}`);
-  check("rejected (503) latency at 5 × the bound, p99", `${f1(O.overload5x.rejected_p99_ms)} ms`, "≤ 5 ms",
-    O.overload5x.rejected_p99_ms != null && O.overload5x.rejected_p99_ms <= 5,
-    O.overload5x.rejected_p99_ms != null ? `${f1(O.overload5x.rejected_p99_ms / 5)} × the target` : "no 503s");
-  check("refresh (rotation + store write)", `${f0(S.tessera_refresh.ok_rps)}/s`, "≥ 20,000/s", S.tessera_refresh.ok_rps >= 20000,
-    `${pc(S.tessera_refresh.ok_rps / 20000)} of the target, ${f1(20000 / S.tessera_refresh.ok_rps)} × short`);
-  check("GET /v1/auth/me", `${f0(S.tessera_me.ok_rps)}/s`, "≥ 50,000/s", S.tessera_me.ok_rps >= 50000,
-    `${pc(S.tessera_me.ok_rps / 50000)} of the target, ${f1(50000 / S.tessera_me.ok_rps)} × short`);
+  check("503 answers at 5 × the bound, p99", `${f2(O.overload5x.rejected_p99_ms)} ms`, "≤ 1 ms",
+    O.overload5x.rejected_p99_ms != null && O.overload5x.rejected_p99_ms <= 1,
+    O.overload5x.rejected_p99_ms != null ? short(O.overload5x.rejected_p99_ms, 1) : "no 503s");
+  const rf = S.tessera_refresh, me = S.tessera_me;
+  check("refresh/s, SQLite", `${f0(rf.ok_rps)}/s`, "≥ 25,000/s", rf.ok_rps >= 25000,
+    `${pc(rf.ok_rps / 25000)} of the target, ${f1(25000 / rf.ok_rps)} × short`);
+  check("server CPU per refresh", `${f0(rf.cpu_us_per_req)} µs`, "≤ 50 µs", rf.cpu_us_per_req <= 50, short(rf.cpu_us_per_req, 50));
+  check("server CPU per `me`", `${f0(me.cpu_us_per_req)} µs`, "≤ 12 µs", me.cpu_us_per_req <= 12, short(me.cpu_us_per_req, 12));
+  check("GET /v1/auth/me", `${f0(me.ok_rps)}/s`, "(≈ 80,000/s if the server had both cores)", me.ok_rps >= 80000,
+    `${pc(me.ok_rps / 80000)}`);
+  const idle = M.tessera.idle.rss_kib, c1k = M.tessera.conns1000.rss_kib, st = SU.tessera.ms;
+  check("idle RSS", mib(idle), "≤ 8 MiB", idle <= 8 * 1024, short(idle, 8 * 1024));
+  check("RSS with 1,000 idle keep-alive connections", mib(c1k), "≤ 24 MiB", c1k <= 24 * 1024, short(c1k, 24 * 1024));
+  check("exec → first 200", `${f1(st)} ms`, "≤ 12 ms", st <= 12, short(st, 12));
+  tgt.push("| refresh/s, PostgreSQL on the same machine | see Scale-out below | ≥ 8,000/s | (measured by `--scale`) |");
 
   p("# Benchmarks");
   p();
