@@ -22,7 +22,7 @@ const OUT = path.join(BENCH, "out");
 const BIN = path.join(OUT, "bin");
 const PEERS = path.join(BENCH, "peers");
 const argv = process.argv.slice(2);
-const QUICK = argv.includes("--quick");
+const QUICK = argv.includes("--quick") || argv.includes("--compare"); // --compare: quick figures
 const NO_PEERS = argv.includes("--no-peers");
 const PROFILE = argv.includes("--profile") || (!QUICK && !argv.includes("--no-profile"));
 const outIdx = argv.indexOf("--out");
@@ -39,10 +39,11 @@ const PEER_LOGIN_DUR = Math.max(DUR, 8); // a few hundred ms per hash: give the 
 const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"]).stdout.toString().trim()) || 100;
 const TENANT = "bench";
 const EMAIL = "bench@example.com";
-const PASSWORD = "bench-password-123";
+const PASSWORD = "quartz-harbour-7731-ilex"; // no part of the address, slug or service name (password policy)
 const ARGON_OPS = 2, ARGON_MEM_KIB = 19456; // Tessera's defaults (OWASP)
 // Tessera for throughput runs: rate limits off (they would refuse a benchmark's logins).
-const TESSERA_FLAGS = ["--log-level", "warn", "--rl-ip-per-min", "0", "--rl-account-per-min", "0"];
+// The per-address connection cap (256) off too: the 1,000 idle connections all come from 127.0.0.1.
+const TESSERA_FLAGS = ["--log-level", "warn", "--rl-ip-per-min", "0", "--rl-account-per-min", "0", "--conn-limit-per-ip", "0"];
 
 const results = {
   started: new Date().toISOString(), mode: QUICK ? "quick" : "full", runs: RUNS, duration_s: DUR,
@@ -713,7 +714,7 @@ async function profile(mainDb) {
   out.perf_sw = ptest.status === 0;
   out.valgrind = spawnSync("valgrind", ["--version"]).status === 0;
   const PDUR = 5;
-  const copyDb = (db) => { for (const ext of ["", "-wal", "-shm"]) { if (fs.existsSync(mainDb + ext)) fs.copyFileSync(mainDb + ext, db + ext); } };
+  const copyDb = (db) => { for (const ext of ["", "-wal", "-shm", ".key"]) { if (fs.existsSync(mainDb + ext)) fs.copyFileSync(mainDb + ext, db + ext); } };
   const load = async (s, what, conns, dur) => {
     if (what === "me") {
       const tok = await tesseraLogin(s);
@@ -816,21 +817,30 @@ function render(R) {
   const tgt = [];
   const check = (name, value, target, ok, note) => tgt.push(`| ${name} | ${value} | ${target} | ${ok ? "met" : "**missed**" + (note ? ` (${note})` : "")} |`);
 
+  // Issue 13's targets (the earlier issues' login-latency target is kept).
   const loginFrac = L.tessera.of_bound;
   const p99at90 = O.at90.p99_ms, three = 3 * A.single_ms;
-  check("login throughput / argon2id bound", pc(loginFrac), "≈ 100 % (the hash is the work)", loginFrac >= 0.8,
-    `${pc(1 - loginFrac)} below the bound`);
+  const short = (got, want, unit = "") => `${f1(got / want)} × the target${unit}`;
+  check("logins / argon2id bound", pc(loginFrac), "≥ 97 %", loginFrac >= 0.97, `${pc(0.97 - loginFrac)} short`);
   check("login p99 at 90 % of the bound (open loop)", `${f1(p99at90)} ms`, `≤ 3 × one hash = ${f1(three)} ms`, p99at90 <= three,
-    `${f1(p99at90 / three)} × the target`);
+    short(p99at90, three));
   check("goodput at 5 × the bound", pc(O.overload5x.of_bound), "≈ 100 % of the bound", O.overload5x.of_bound >= 0.8,
     `${pc(O.overload5x.of_bound)}`);
-  check("rejected (503) latency at 5 × the bound, p99", `${f1(O.overload5x.rejected_p99_ms)} ms`, "≤ 5 ms",
-    O.overload5x.rejected_p99_ms != null && O.overload5x.rejected_p99_ms <= 5,
-    O.overload5x.rejected_p99_ms != null ? `${f1(O.overload5x.rejected_p99_ms / 5)} × the target` : "no 503s");
-  check("refresh (rotation + store write)", `${f0(S.tessera_refresh.ok_rps)}/s`, "≥ 20,000/s", S.tessera_refresh.ok_rps >= 20000,
-    `${pc(S.tessera_refresh.ok_rps / 20000)} of the target, ${f1(20000 / S.tessera_refresh.ok_rps)} × short`);
-  check("GET /v1/auth/me", `${f0(S.tessera_me.ok_rps)}/s`, "≥ 50,000/s", S.tessera_me.ok_rps >= 50000,
-    `${pc(S.tessera_me.ok_rps / 50000)} of the target, ${f1(50000 / S.tessera_me.ok_rps)} × short`);
+  check("503 answers at 5 × the bound, p99", `${f2(O.overload5x.rejected_p99_ms)} ms`, "≤ 1 ms",
+    O.overload5x.rejected_p99_ms != null && O.overload5x.rejected_p99_ms <= 1,
+    O.overload5x.rejected_p99_ms != null ? short(O.overload5x.rejected_p99_ms, 1) : "no 503s");
+  const rf = S.tessera_refresh, me = S.tessera_me;
+  check("refresh/s, SQLite", `${f0(rf.ok_rps)}/s`, "≥ 25,000/s", rf.ok_rps >= 25000,
+    `${pc(rf.ok_rps / 25000)} of the target, ${f1(25000 / rf.ok_rps)} × short`);
+  check("server CPU per refresh", `${f0(rf.cpu_us_per_req)} µs`, "≤ 50 µs", rf.cpu_us_per_req <= 50, short(rf.cpu_us_per_req, 50));
+  check("server CPU per `me`", `${f0(me.cpu_us_per_req)} µs`, "≤ 12 µs", me.cpu_us_per_req <= 12, short(me.cpu_us_per_req, 12));
+  check("GET /v1/auth/me", `${f0(me.ok_rps)}/s`, "(≈ 80,000/s if the server had both cores)", me.ok_rps >= 80000,
+    `${pc(me.ok_rps / 80000)}`);
+  const idle = M.tessera.idle.rss_kib, c1k = M.tessera.conns1000.rss_kib, st = SU.tessera.ms;
+  check("idle RSS", mib(idle), "≤ 8 MiB", idle <= 8 * 1024, short(idle, 8 * 1024));
+  check("RSS with 1,000 idle keep-alive connections", mib(c1k), "≤ 24 MiB", c1k <= 24 * 1024, short(c1k, 24 * 1024));
+  check("exec → first 200", `${f1(st)} ms`, "≤ 12 ms", st <= 12, short(st, 12));
+  tgt.push("| refresh/s, PostgreSQL on the same machine | see Scale-out below | ≥ 8,000/s | (measured by `--scale`) |");
 
   p("# Benchmarks");
   p();
@@ -845,7 +855,7 @@ function render(R) {
   p(`- Other processes busy on the machine (cores, over 1 s): at start ${nb(m.neighbours_start)}; at end ${nb(m.neighbours_end)}.`);
   p(`- Load average at start ${m.loadavg_start}, at end ${m.loadavg_end}. The VM is shared and noisy: the load generator (wrk or bench/loadgen) runs on the same ${m.nproc} cores as the server, and other tenants' work shows as "others" CPU below. Compare figures within this run; runs move 10–30 %.`);
   p(`- Tessera: ${m.tessera_commit}; the run used a copy, \`${m.tessera_bin}\` (sha256 ${m.tessera_sha256}…); wrk ${m.versions.wrk}; node ${m.versions.node}; libsodium ${m.versions.libsodium}; SQLite ${m.versions.sqlite}; libmicrohttpd ${m.versions.libmicrohttpd}; Glewlwyd ${m.versions.glewlwyd}; better-auth ${m.versions["better-auth"]} with better-sqlite3 ${m.versions["better-sqlite3"]}.`);
-  p(`- Tessera runs with its defaults (argon2id t=${ARGON_OPS}, m=${ARGON_MEM_KIB} KiB, p=1; hash_workers = http_threads = cores; hash_queue 32) **except: rate limits off** (\`--rl-ip-per-min 0 --rl-account-per-min 0\`) and \`--log-level warn\`. All servers use SQLite; the peers' own rate limiting is off too (better-auth \`rateLimit: {enabled: false}\`; Glewlwyd has none).`);
+  p(`- Tessera runs with its defaults (argon2id t=${ARGON_OPS}, m=${ARGON_MEM_KIB} KiB, p=1; hash_workers = http_threads = cores; hash_queue 32) **except: rate limits and the per-address connection cap off** (\`--rl-ip-per-min 0 --rl-account-per-min 0 --conn-limit-per-ip 0\`) and \`--log-level warn\`. All servers use SQLite; the peers' own rate limiting is off too (better-auth \`rateLimit: {enabled: false}\`; Glewlwyd has none).`);
   p();
   p("## Against the targets");
   p();
@@ -900,8 +910,8 @@ function render(R) {
   p();
   p("| path | req/s (200) | target | server CPU per request | p50 / p99 | CPU server / wrk / others (cores) | non-2xx |");
   p("|---|---|---|---|---|---|---|");
-  for (const [name, o, target] of [[`\`POST /v1/auth/refresh\` (rotation + store write), ${S.tessera_refresh.runs[0].conns} conns`, S.tessera_refresh, "≥ 20,000/s"],
-    [`\`GET /v1/auth/me\` (Bearer JWT), ${S.tessera_me.runs[0].conns} conns`, S.tessera_me, "≥ 50,000/s"]]) {
+  for (const [name, o, target] of [[`\`POST /v1/auth/refresh\` (rotation + store write), ${S.tessera_refresh.runs[0].conns} conns`, S.tessera_refresh, "≥ 25,000/s, ≤ 50 µs each"],
+    [`\`GET /v1/auth/me\` (Bearer JWT), ${S.tessera_me.runs[0].conns} conns`, S.tessera_me, "≤ 12 µs each"]]) {
     p(`| ${name} | **${f0(o.ok_rps)}**${runsOf(o, "ok_rps", f0)} | ${target} | ${f0(o.cpu_us_per_req)} µs | ${f2(o.p50_ms)} / ${f2(o.p99_ms)} ms | ${f2(o.server_cores)} / ${f2(o.client_cores)} / ${f2(o.others_cores)} | ${o.runs.map((r) => r.non2xx).join(", ")} |`);
   }
   p();
@@ -1299,7 +1309,97 @@ function renderScaleOut(R) {
   return L.join("\n");
 }
 
-if (argv.includes("--scale") && argv.includes("--render")) {
+// ------------------------------------------------------------ --compare
+// bash bench/run.sh --compare REV: the quick figures of two builds (A = REV,
+// B = the work tree), measured in one run, interleaved A B B A ... so drift
+// and neighbours hit both alike, then B/A ratios. Reads TESSERA_BIN_A/_B
+// (and TESSERA_DESC_A/_B); writes bench/out/compare.json, never the docs.
+async function cmpOne(label, bin, round, bound) {
+  const db = path.join(OUT, `cmp-${label}.db`);
+  const tsr = (args, input) => run(bin, args, { input, cwd: OUT });
+  if (round === 0) {
+    for (const f of [db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });
+    tsr(["tenant", "add", TENANT, "--db", `sqlite:${db}`]);
+    tsr(["user", "add", "--tenant", TENANT, "--email", EMAIL, "--verified", "--db", `sqlite:${db}`], PASSWORD + "\n");
+  }
+  const start = async () => {
+    const port = await freePort();
+    return startServer(`cmp-${label}`, bin, tesseraArgs(port, db), { port, readyPath: "/healthz" });
+  };
+  // warm start: the store and the key exist already
+  const s = await start();
+  await sleep(800);
+  const idle = procMem(s.pid);
+  const o = { startup_ms: s.startup_ms, idle_rss_kib: idle.rss_kib };
+  const c = await holdConns(s, 1000, "/healthz");
+  o.conns1000_rss_kib = c.rss_kib;
+  o.conns1000_open = c.open;
+  const tok = (await tesseraLogin(s)).token;
+  const me = await wrk(s, { path: "/v1/auth/me", conns: 32, headers: [`Authorization: Bearer ${tok}`] });
+  Object.assign(o, { me_rps: me.ok_rps, me_cpu_us: me.cpu_us_per_req, me_non2xx: me.non2xx });
+  const per = Math.ceil(16 / NCPU) + 1;
+  const toks = await mintRefreshTokens(s, NCPU * per);
+  const tokFile = path.join(OUT, `cmp-refresh-${label}.txt`);
+  fs.writeFileSync(tokFile, toks.join("\n") + "\n");
+  const rf = await wrk(s, { path: "/v1/auth/refresh", conns: 16,
+    env: { WRK_MODE: "refresh", WRK_TOKENS: tokFile, WRK_PER_THREAD: String(per) } });
+  Object.assign(o, { refresh_rps: rf.ok_rps, refresh_cpu_us: rf.cpu_us_per_req, refresh_non2xx: rf.non2xx });
+  const lg = await wrk(s, { path: "/v1/auth/login", conns: 16, env: { WRK_METHOD: "POST", WRK_BODY: loginBody } });
+  Object.assign(o, { login_rps: lg.ok_rps, login_of_bound: bound ? lg.ok_rps / bound : null });
+  const ov = await loadgen(s, { method: "POST", path: "/v1/auth/login", body: loginBody, rate: r2(bound * 5), conns: 1024 });
+  Object.assign(o, { overload_503_p99_ms: ov.rejected_503.p99, overload_503_p50_ms: ov.rejected_503.p50,
+    overload_ok_of_bound: ov.ok_per_s / bound });
+  o.after_load_rss_kib = procMem(s.pid).rss_kib;
+  await stopServer(s);
+  return o;
+}
+
+async function compare() {
+  const A = process.env.TESSERA_BIN_A, B = process.env.TESSERA_BIN_B;
+  if (!A || !B) throw new Error("--compare needs TESSERA_BIN_A and TESSERA_BIN_B (bench/run.sh sets them)");
+  const rounds = Number(argVal("--rounds", "3"));
+  const R = { started: new Date().toISOString(), command: `bash bench/run.sh ${argv.join(" ")}`, rounds, duration_s: DUR,
+    a: process.env.TESSERA_DESC_A || A, b: process.env.TESSERA_DESC_B || B, runs: { a: [], b: [] } };
+  R.loadavg_start = loadavg();
+  log(`compare: A = ${R.a}; B = ${R.b}; ${rounds} rounds of ${DUR} s per figure`);
+  const b0 = await boundArgon2();
+  R.bound = b0.hashes_per_s;
+  for (let i = 0; i < rounds; i++) {
+    const order = i % 2 === 0 ? ["a", "b"] : ["b", "a"];
+    for (const k of order) {
+      log(`round ${i + 1}/${rounds}: ${k.toUpperCase()}`);
+      R.runs[k].push(await cmpOne(k, k === "a" ? A : B, i, R.bound));
+    }
+  }
+  R.loadavg_end = loadavg();
+  const keys = [
+    ["refresh_rps", "refresh/s", 0], ["refresh_cpu_us", "server CPU per refresh (µs)", 1],
+    ["me_rps", "me/s", 0], ["me_cpu_us", "server CPU per me (µs)", 1],
+    ["idle_rss_kib", "idle RSS (KiB)", 0], ["conns1000_rss_kib", "RSS, 1,000 idle conns (KiB)", 0],
+    ["startup_ms", "exec → first 200 (ms)", 1], ["login_of_bound", "logins / argon2id bound", 2],
+    ["overload_503_p99_ms", "503 p99 at 5× bound (ms)", 2], ["overload_ok_of_bound", "goodput at 5× / bound", 2],
+    ["after_load_rss_kib", "RSS after load (KiB)", 0],
+  ];
+  R.median = { a: {}, b: {} };
+  const lines = [`| figure | A | B | B/A | (runs A; runs B) |`, `|---|---:|---:|---:|---|`];
+  const fmt = (x, d) => (x == null ? "–" : x.toFixed(d));
+  for (const [k, name, d] of keys) {
+    const xa = R.runs.a.map((o) => o[k]), xb = R.runs.b.map((o) => o[k]);
+    const ma = median(xa), mb = median(xb);
+    R.median.a[k] = ma; R.median.b[k] = mb;
+    lines.push(`| ${name} | ${fmt(ma, d)} | ${fmt(mb, d)} | ${ma ? (mb / ma).toFixed(2) : "–"} | ${xa.map((x) => fmt(x, d)).join(", ")}; ${xb.map((x) => fmt(x, d)).join(", ")} |`);
+  }
+  R.table = lines.join("\n");
+  R.finished = new Date().toISOString();
+  fs.writeFileSync(path.join(OUT, "compare.json"), JSON.stringify(R, null, 2));
+  console.log(`\nA: ${R.a}\nB: ${R.b}\nargon2id bound ${r1(R.bound)}/s; load ${R.loadavg_start} -> ${R.loadavg_end}; medians of ${rounds} interleaved rounds, ${DUR} s per figure\n`);
+  console.log(R.table);
+  log("wrote bench/out/compare.json");
+}
+
+if (argv.includes("--compare")) {
+  compare().catch((e) => { console.error(e.stack || String(e)); killAll(); process.exit(1); });
+} else if (argv.includes("--scale") && argv.includes("--render")) {
   // re-write the Scale-out section from the last bench/out/scale-results.json, measuring nothing
   spliceScaleOut(renderScaleOut(JSON.parse(fs.readFileSync(path.join(OUT, "scale-results.json"), "utf8"))));
   log(`wrote the Scale-out section of ${path.relative(ROOT, DOC)} from bench/out/scale-results.json`);

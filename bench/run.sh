@@ -6,6 +6,11 @@
 # in full mode), --no-peers (Tessera only), --out FILE (default
 # docs/BENCHMARKS.md), --head (benchmark the committed HEAD, built apart in
 # bench/out, instead of the work tree's build/tessera).
+#   bash bench/run.sh --compare REV [--rounds N]   the quick figures of REV
+#                               (built from git archive) and of the work tree
+#                               (build/tessera), interleaved in one run, with
+#                               the ratios work tree / REV; writes only
+#                               bench/out/compare.json.
 #   bash bench/run.sh --scale   scale-out mode, Tessera only (~4 min + the
 #                               table load): SQLite vs PostgreSQL on one node,
 #                               1/2/3 nodes on PostgreSQL behind HAProxy, table
@@ -41,12 +46,37 @@ fi
 
 # 2. The server. The bench runs a snapshot copy (bench/out/bin/tessera): others
 # may rebuild build/ while it runs.
-head=0 scale=0
+head=0 scale=0 cmp_rev="" prev=""
 for a in "$@"; do
   [ "$a" = --head ] && head=1
   [ "$a" = --scale ] && scale=1
+  [ "$prev" = --compare ] && cmp_rev=$a
+  prev=$a
 done
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# Builds commit $1 alone from git archive (apart from the work tree and
+# build/) into bench/out/build-REV; prints the binary's path.
+build_rev() {
+  local r src
+  r=$(git rev-parse --short "$1^{commit}") || { echo "bench: no commit $1" >&2; exit 1; }
+  src=$out/src-$r
+  rm -rf "$src" && mkdir -p "$src"
+  git archive "$r" | tar -x -C "$src"
+  [ -f "$out/build-$r/build.ninja" ] || meson setup "$out/build-$r" "$src" --buildtype=release >/dev/null
+  ninja -C "$out/build-$r" tessera >/dev/null
+  echo "$out/build-$r/tessera"
+}
+if [ -n "$cmp_rev" ]; then
+  a_bin=$(build_rev "$cmp_rev")
+  cp "$a_bin" "$out/bin/tessera-a"
+  bash scripts/build.sh release >/dev/null
+  ninja -C build tessera >/dev/null
+  cp build/tessera "$out/bin/tessera-b"
+  dirty=""; [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && dirty=" + uncommitted changes"
+  export TESSERA_BIN_A=$out/bin/tessera-a TESSERA_BIN_B=$out/bin/tessera-b
+  export TESSERA_DESC_A="commit $(git rev-parse --short "$cmp_rev") ($cmp_rev, release)"
+  export TESSERA_DESC_B="work tree at $rev$dirty (build/tessera, release)"
+fi
 if [ -n "${TESSERA_BIN:-}" ]; then
   bin=$(realpath "$TESSERA_BIN")
   desc=${TESSERA_DESC:-"given binary $TESSERA_BIN"}
@@ -76,7 +106,7 @@ $cc -O2 -Wall -Wextra -o "$out/bin/hashbound" bench/hashbound.c \
 $cc -O2 -Wall -Wextra -o "$out/bin/loadgen" bench/loadgen.c -lm
 
 # 4. The node peer (not in --scale mode) (better-auth + better-sqlite3, compiled from source: ~1.5 min the first time).
-[ "$scale" = 1 ] || (
+[ "$scale" = 1 ] || [ -n "$cmp_rev" ] || (
   cd bench/peers
   if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     echo "bench: npm ci in bench/peers" >&2

@@ -6,6 +6,7 @@
  * that create something print just the new id, for scripts). */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <pthread.h>
@@ -1141,6 +1142,13 @@ cmd_serve(cli_opts *o)
 	sigaddset(&set, SIGHUP);     /* reload (ts_service_reload) */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* glibc gave the top of a thread's heap back (madvise) whenever a
+	 * request's frees left 128 KiB free there, about once a refresh; keep
+	 * up to 1 MiB instead. Fixing the thresholds also stops glibc from
+	 * raising the mmap threshold after a big free, so big buffers stay
+	 * mmap'ed and go back to the kernel when freed (issue 13). */
+	mallopt(M_TRIM_THRESHOLD, 1 << 20);
+	mallopt(M_MMAP_THRESHOLD, 128 << 10);
 
 	if (open_store(o, &s))
 		return 1;
@@ -1212,7 +1220,7 @@ cmd_serve(cli_opts *o)
 		goto out;
 	}
 	unsigned workers = o->cfg.hash_workers ? (unsigned)o->cfg.hash_workers : cores();
-	if ((r = ts_pool_new(workers, (unsigned)o->cfg.hash_queue, &pool)) != TS_OK) {
+	if ((r = ts_pool_new_background(workers, (unsigned)o->cfg.hash_queue, &pool)) != TS_OK) {
 		fail("cannot start hashing threads: %s", ts_strerror(r));
 		goto out;
 	}

@@ -25,6 +25,60 @@ plain_text(const char *s)
 	return 1;
 }
 
+/* Makes the unknown user's hash, then checks it once, which seeds the
+ * server's own class so the very first unknown-user login is already
+ * padded (pwtime.h). Two argon2id runs: on this thread, so that the
+ * server answers meanwhile (issue 13: exec to first answer). */
+static void *
+dummy_main(void *arg)
+{
+	ts_auth *a = arg;
+	char phc[TS_PHC_MAX];
+	ts_err r = ts_pw_dummy(&a->cfg.pw_cost, phc);
+
+	if (r == TS_OK)
+		(void)ts_pwtime_verify(&a->pwtime, phc, "x", 1);
+	else
+		ts_error("cannot make the unknown-user hash: %s", ts_strerror(r));
+	pthread_mutex_lock(&a->dummy_mu);
+	if (r == TS_OK)
+		memcpy(a->dummy_phc, phc, sizeof(phc));
+	a->dummy_state = r == TS_OK ? 1 : -1;
+	pthread_cond_broadcast(&a->dummy_cv);
+	pthread_mutex_unlock(&a->dummy_mu);
+	ts_wipe(phc, sizeof(phc));
+	return NULL;
+}
+
+static ts_err
+dummy_start(ts_auth *a)
+{
+	if (pthread_mutex_init(&a->dummy_mu, NULL) != 0)
+		return TS_E_INTERNAL;
+	if (pthread_cond_init(&a->dummy_cv, NULL) != 0) {
+		pthread_mutex_destroy(&a->dummy_mu);
+		return TS_E_INTERNAL;
+	}
+	a->dummy_sync = 1;
+	if (pthread_create(&a->dummy_thread, NULL, dummy_main, a) != 0)
+		return TS_E_INTERNAL;
+	a->dummy_started = 1;
+	return TS_OK;
+}
+
+const char *
+ts_auth_dummy_hash(ts_auth *a)
+{
+	int state;
+
+	pthread_mutex_lock(&a->dummy_mu);
+	while (a->dummy_state == 0)
+		pthread_cond_wait(&a->dummy_cv, &a->dummy_mu);
+	state = a->dummy_state;
+	pthread_mutex_unlock(&a->dummy_mu);
+	return state > 0 ? a->dummy_phc : NULL;
+}
+
 ts_err
 ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out)
 {
@@ -77,13 +131,10 @@ ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out)
 	a->cfg.webauthn_rp_id = a->cfg.webauthn_origins = NULL;   /* ours: a->wa_* */
 	if ((r = ts_webauthn_init(a, cfg->webauthn_rp_id, cfg->webauthn_origins)) != TS_OK)
 		goto fail;
-	if ((r = ts_pw_dummy(&cfg->pw_cost, a->dummy_hash)) != TS_OK)
-		goto fail;
 	ts_pwtime_init(&a->pwtime);
 	a->pwtime_ready = 1;
-	/* One check of the dummy seeds the server's own class, so the very
-	 * first unknown-user login is already padded (pwtime.h). */
-	(void)ts_pwtime_verify(&a->pwtime, a->dummy_hash, "x", 1);
+	if ((r = dummy_start(a)) != TS_OK)
+		goto fail;
 	if ((r = ts_keys_init(a)) != TS_OK)
 		goto fail;
 	a->keys_ready = 1;
@@ -127,6 +178,12 @@ ts_auth_free(ts_auth *a)
 		return;
 	ts_auditor_stop(a->auditor);     /* first: flushes the queued rows */
 	free(a->operator_tenant);
+	if (a->dummy_started)
+		pthread_join(a->dummy_thread, NULL);
+	if (a->dummy_sync) {
+		pthread_cond_destroy(&a->dummy_cv);
+		pthread_mutex_destroy(&a->dummy_mu);
+	}
 	if (a->keys_ready)
 		ts_keys_free(a);
 	ts_tokcache_free(a->verified);
@@ -142,7 +199,7 @@ ts_auth_free(ts_auth *a)
 	free(a->public_url);
 	free(a->wa_rp_id);
 	free(a->wa_origins);
-	ts_wipe(a->dummy_hash, sizeof(a->dummy_hash));
+	ts_wipe(a->dummy_phc, sizeof(a->dummy_phc));
 	ts_kek_wipe(&a->kek);
 	ts_wipe(a->successor_key, sizeof(a->successor_key));
 	ts_wipe(a->recovery_key, sizeof(a->recovery_key));

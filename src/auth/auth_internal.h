@@ -46,7 +46,16 @@ struct ts_auth {
 	char *default_tenant;
 	char *totp_issuer;
 	ts_store *store;             /* not owned */
-	char dummy_hash[TS_PHC_MAX]; /* checked for unknown users (same work) */
+	/* Checked for unknown users (the same work). Made on its own thread
+	 * (two argon2id runs) so that start-up does not wait for it: read it
+	 * only through ts_auth_dummy_hash(), which waits until it is made. */
+	char dummy_phc[TS_PHC_MAX];
+	pthread_mutex_t dummy_mu;
+	pthread_cond_t dummy_cv;
+	pthread_t dummy_thread;
+	int dummy_state;             /* 0 being made, 1 made, -1 failed */
+	int dummy_started;           /* dummy_thread runs (join it) */
+	int dummy_sync;              /* mu and cv initialised */
 	ts_keyring ring;
 	int keys_ready;              /* ring initialised (ts_auth_free's guide) */
 	ts_limiter *rl_ip;
@@ -159,6 +168,10 @@ int ts_keys_trusted(ts_auth *a, const char *kid);
 /* tokens.c */
 ts_err ts_tokens_issue(ts_auth *a, const ts_session *s, int access_kind, int with_refresh,
                        int force_reload, ts_tokens *out);
+
+/* auth.c: the unknown user's hash (see dummy_phc), waiting for it while
+ * it is still being made; NULL if it could not be made. */
+const char *ts_auth_dummy_hash(ts_auth *a);
 
 /* The store's calls, written short. */
 #define ST(a) ((a)->store)

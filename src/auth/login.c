@@ -180,8 +180,12 @@ ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after)
 static ts_err
 fake_check(ts_auth *a, const ts_login_req *req)
 {
-	ts_err r = ts_pwtime_verify(&a->pwtime, a->dummy_hash, req->password, req->password_len);
+	const char *dummy = ts_auth_dummy_hash(a);
+	ts_err r;
 
+	if (!dummy)
+		return TS_E_INTERNAL;
+	r = ts_pwtime_verify(&a->pwtime, dummy, req->password, req->password_len);
 	(void)r;   /* the answer is fixed; only the work matters */
 	return TS_E_BAD_CREDENTIALS;
 }
@@ -266,7 +270,9 @@ check_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out, int *rehas
 	if (r != TS_OK)
 		return r;
 
-	const char *phc = *u->password_hash ? u->password_hash : a->dummy_hash;
+	const char *phc = *u->password_hash ? u->password_hash : ts_auth_dummy_hash(a);
+	if (!phc)
+		return TS_E_INTERNAL;
 	r = ts_pwtime_verify(&a->pwtime, phc, req->password, req->password_len);
 	if (r != TS_OK || !*u->password_hash || u->is_disabled) {
 		if (r != TS_OK && r != TS_E_BAD_CREDENTIALS)

@@ -5,7 +5,10 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/metrics.h"
@@ -28,7 +31,23 @@ struct ts_pool {
 	pthread_t *threads;
 	unsigned nthreads;     /* threads actually started */
 	_Atomic int metric;    /* ts_metrics_pool of its waits, or -1 */
+	int background;        /* workers run below the event threads */
 };
+
+/* SCHED_BATCH (the kernel treats them as CPU-bound: no wakeup preemption
+ * in their favour) and nice POOL_NICE, so an event thread that wakes to
+ * answer a token check or a 503 gets a core before an argon2id hash does.
+ * Both only lower our own priority: no privilege needed; failures are
+ * harmless and ignored. */
+#define POOL_NICE 5
+static void
+lower_priority(void)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	(void)sched_setscheduler(0, SCHED_BATCH, &sp);
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), POOL_NICE);
+}
 
 /* Takes the next job, waiting for one; 0 when the pool is stopping and the
  * ring is empty. */
@@ -56,6 +75,8 @@ worker_main(void *arg)
 	ts_pool *p = arg;
 	job_t job;
 
+	if (p->background)
+		lower_priority();
 	while (take_job(p, &job)) {
 		int m = atomic_load_explicit(&p->metric, memory_order_relaxed);
 		if (m >= 0)
@@ -82,8 +103,8 @@ pool_destroy(ts_pool *p)
 	free(p);
 }
 
-ts_err
-ts_pool_new(unsigned nthreads, unsigned capacity, ts_pool **out)
+static ts_err
+pool_new(unsigned nthreads, unsigned capacity, int background, ts_pool **out)
 {
 	ts_pool *p = NULL;
 	ts_err r = TS_E_INVALID;
@@ -97,6 +118,7 @@ ts_pool_new(unsigned nthreads, unsigned capacity, ts_pool **out)
 	pthread_cond_init(&p->cv, NULL);
 	p->capacity = capacity;
 	atomic_init(&p->metric, -1);
+	p->background = background;
 	p->ring = calloc(capacity, sizeof(*p->ring));
 	p->threads = calloc(nthreads, sizeof(*p->threads));
 	if (p->ring == NULL || p->threads == NULL) {
@@ -117,6 +139,18 @@ out:
 	if (p != NULL)
 		pool_destroy(p);
 	return r;
+}
+
+ts_err
+ts_pool_new(unsigned nthreads, unsigned capacity, ts_pool **out)
+{
+	return pool_new(nthreads, capacity, 0, out);
+}
+
+ts_err
+ts_pool_new_background(unsigned nthreads, unsigned capacity, ts_pool **out)
+{
+	return pool_new(nthreads, capacity, 1, out);
 }
 
 ts_err

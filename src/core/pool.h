@@ -13,6 +13,9 @@ typedef void (*ts_pool_fn)(void *arg);
 
 /* nthreads >= 1; capacity = most jobs waiting (not counting running ones). */
 ts_err ts_pool_new(unsigned nthreads, unsigned capacity, ts_pool **out);
+/* The same, for CPU-bound work (password hashes): the workers run at a
+ * lower priority than the threads that submit (SCHED_BATCH, nice 5). */
+ts_err ts_pool_new_background(unsigned nthreads, unsigned capacity, ts_pool **out);
 /* Queues fn(arg). Never blocks. TS_E_OVERLOADED when the queue is full or
  * ts_pool_free has begun: fn is not called and the caller still owns arg.
  * Otherwise the job owns arg. */

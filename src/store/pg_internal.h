@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <libpq-fe.h>
+#include "store/hostneg.h"
 #include "store/store.h"
 
 #define PG_TENANT_COLS "id, slug, mfa_required, created_at, registration_open, password_min_length, " \
@@ -406,6 +407,7 @@ typedef struct pg_store {
 	pg_conn *idle;
 	int nconns;                   /* open, plus being opened */
 	int down;                     /* last op failed for lack of the server */
+	ts_hostneg hostneg;           /* hosts that name no tenant (hostneg.h) */
 } pg_store;
 
 /* One op's hold on a connection and its last result. */

@@ -597,11 +597,13 @@ pg_store_open(const char *dsn, ts_store_mode mode, ts_store **out)
 	s->base.ops = &ts_store_postgres;
 	s->max_conns = PG_POOL_MAX;
 	s->wait_ms = PG_WAIT_MS;
+	ts_hostneg_init(&s->hostneg);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	bad = pthread_mutex_init(&s->mu, NULL) || pthread_cond_init(&s->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	if (bad) {
+		ts_hostneg_destroy(&s->hostneg);
 		free(s);
 		return TS_E_INTERNAL;
 	}
@@ -648,6 +650,7 @@ pg_store_close(ts_store *base)
 		ts_store_report("closed with %d connection(s) still in use", s->nconns);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
+	ts_hostneg_destroy(&s->hostneg);
 	if (s->conninfo) {
 		ts_wipe(s->conninfo, strlen(s->conninfo));
 		free(s->conninfo);

@@ -274,19 +274,24 @@ op_tenant_create_with_domains(ts_store *s, const ts_tenant *t, const char *const
 	}
 	r = pg_cmd(&k, "COMMIT");
 out:
-	return pg_end(&k, r);                 /* rolls back unless committed */
+	r = pg_end(&k, r);                    /* rolls back unless committed */
+	ts_hostneg_clear(&((pg_store *)s)->hostneg);   /* after the commit */
+	return r;
 }
 
 static ts_err
 op_tenant_add_domain(ts_store *s, const char *tenant_id, const char *host)
 {
 	pg_args a = { 0 };
+	ts_err r;
 
 	if (!host || !host[0])
 		return TS_E_INVALID;
 	pg_arg_text(&a, host);
 	pg_arg_text(&a, tenant_id);
-	return run(s, PG_DOMAIN_INSERT, &a);  /* unknown tenant: FK -> NOT_FOUND */
+	r = run(s, PG_DOMAIN_INSERT, &a);     /* unknown tenant: FK -> NOT_FOUND */
+	ts_hostneg_clear(&((pg_store *)s)->hostneg);   /* after the commit */
+	return r;
 }
 
 static ts_err
@@ -306,9 +311,25 @@ op_tenant_by_slug(ts_store *s, const char *slug, ts_tenant *out)
 }
 
 static ts_err
-op_tenant_by_domain(ts_store *s, const char *host, ts_tenant *out)
+tenant_by_domain(ts_store *s, const char *host, ts_tenant *out)
 {
 	GET_ONE(s, PG_TENANT_BY_DOMAIN, host, out, ts_tenant, row_tenant(k_.res, 0, 0, &tmp_));
+}
+
+static ts_err
+op_tenant_by_domain(ts_store *s, const char *host, ts_tenant *out)
+{
+	ts_hostneg *c = &((pg_store *)s)->hostneg;
+	uint64_t gen;
+	ts_err r;
+
+	if (ts_hostneg_has(c, host, &gen)) {
+		memset(out, 0, sizeof *out);
+		return TS_E_NOT_FOUND;
+	}
+	if ((r = tenant_by_domain(s, host, out)) == TS_E_NOT_FOUND)
+		ts_hostneg_put(c, host, gen);
+	return r;
 }
 
 static ts_err

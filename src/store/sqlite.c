@@ -241,7 +241,9 @@ op_tenant_add_domain(ts_store *s, const char *tenant_id, const char *host)
 		return r;
 	sq_text(&k, 1, host);
 	sq_text(&k, 2, tenant_id);
-	return sq_end(&k, sq_exec(&k));   /* unknown tenant: FK -> NOT_FOUND */
+	r = sq_end(&k, sq_exec(&k));      /* unknown tenant: FK -> NOT_FOUND */
+	ts_hostneg_clear(&((sq_store *)s)->hostneg);   /* after the commit */
+	return r;
 }
 
 /* BEGIN, the tenant, each domain, COMMIT: a taken domain leaves nothing. */
@@ -280,7 +282,9 @@ op_tenant_create_with_domains(ts_store *s, const ts_tenant *t, const char *const
 	if ((r = sq_use(&k, ST_COMMIT)) == TS_OK)
 		r = sq_exec(&k);
 out:
-	return sq_end(&k, r);                 /* rolls back unless committed */
+	r = sq_end(&k, r);                    /* rolls back unless committed */
+	ts_hostneg_clear(&((sq_store *)s)->hostneg);   /* after the commit */
+	return r;
 }
 
 static ts_err
@@ -303,9 +307,25 @@ op_tenant_by_slug(ts_store *s, const char *slug, ts_tenant *out)
 }
 
 static ts_err
-op_tenant_by_domain(ts_store *s, const char *host, ts_tenant *out)
+tenant_by_domain(ts_store *s, const char *host, ts_tenant *out)
 {
 	GET_ONE(s, ST_TENANT_BY_DOMAIN, host, out, ts_tenant, row_tenant);
+}
+
+static ts_err
+op_tenant_by_domain(ts_store *s, const char *host, ts_tenant *out)
+{
+	ts_hostneg *c = &((sq_store *)s)->hostneg;
+	uint64_t gen;
+	ts_err r;
+
+	if (ts_hostneg_has(c, host, &gen)) {
+		memset(out, 0, sizeof *out);
+		return TS_E_NOT_FOUND;
+	}
+	if ((r = tenant_by_domain(s, host, out)) == TS_E_NOT_FOUND)
+		ts_hostneg_put(c, host, gen);
+	return r;
 }
 
 static ts_err

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sqlite3.h>
+#include "store/hostneg.h"
 #include "store/store.h"
 
 /* Column lists, so each record is read by one row_*() function. */
@@ -391,6 +392,8 @@ typedef struct sq_store {
 	int busy_ms;          /* total time an op may wait for locks */
 	int max_conns;
 	int idle_ms;          /* close connections idle this long; 0 = never */
+	int stat_ms;          /* a good file check holds this long; 0 = every op */
+	_Atomic int64_t checked_us;  /* monotonic time of the last good check, 0 = none */
 	int memory;           /* ":memory:": one connection, no file checks */
 	int create;           /* connections may create the file */
 	dev_t dev;            /* identity of the file we migrated, so a */
@@ -400,6 +403,7 @@ typedef struct sq_store {
 	int inspect;          /* TS_STORE_INSPECT: opened as it is, not migrated */
 	int hold_fd;          /* the "in use" lock's file, -1 none (sqlite_backup.c) */
 	_Atomic(const char *) down;  /* why ops fail (a static text), NULL when up */
+	ts_hostneg hostneg;   /* hosts that name no tenant (hostneg.h) */
 
 	pthread_mutex_t mu;   /* guards the fields below */
 	pthread_cond_t cv;    /* a connection came back or a slot freed */
@@ -411,6 +415,12 @@ typedef struct sq_store {
 	pthread_cond_t reaper_cv;
 	pthread_t reaper;
 	int has_reaper;
+	/* WAL checkpoints run on their own thread, not in the commit of the
+	 * request that crossed the threshold (which holds the write lock). */
+	pthread_cond_t ckpt_cv;
+	pthread_t ckpt;
+	int has_ckpt;
+	int ckpt_due;         /* a commit left the WAL over the threshold */
 
 	/* One writer at a time inside this process: SQLite allows one anyway,
 	 * and queueing here is far cheaper than every writer sleeping in the

@@ -268,6 +268,19 @@ test_tenants(ts_store *s)
 		CHECK(s->ops->tenant_by_domain(s, "auth.acme.example", &got) == TS_OK);
 	}
 
+	/* Issue 13: "names no tenant" is cached briefly; a domain added here
+	 * applies at once all the same (the add clears the cache). */
+	{
+		for (int i = 0; i < 3; i++)
+			CHECK(s->ops->tenant_by_domain(s, "late.w.example", &got) == TS_E_NOT_FOUND);
+		CHECK(s->ops->tenant_by_slug(s, "w", &got) == TS_OK);
+		CHECK(s->ops->tenant_add_domain(s, got.id, "late.w.example") == TS_OK);
+		CHECK(s->ops->tenant_by_domain(s, "late.w.example", &got) == TS_OK);
+		CHECK_STR(got.slug, "w");
+		CHECK(s->ops->tenant_remove_domain(s, got.id, "late.w.example") == TS_OK);
+		CHECK(s->ops->tenant_by_domain(s, "late.w.example", &got) == TS_E_NOT_FOUND);
+	}
+
 	/* domains of a tenant, in byte order; none for an unknown tenant */
 	{
 		char hosts[128] = "";
@@ -1250,7 +1263,7 @@ test_file_gone_sqlite(void)
 	ts_tenant t = { 0 }, got;
 	char p[128];
 
-	s = open_db("g.db", "?busy_timeout=200");
+	s = open_db("g.db", "?busy_timeout=200&stat_ms=0");
 	mkid(t.id, 900);
 	strcpy(t.slug, "gone");
 	CHECK(s->ops->tenant_create(s, &t) == TS_OK);
@@ -1269,6 +1282,33 @@ test_file_gone_sqlite(void)
 	CHECK(s->ops->tenant_create(s, &t) == TS_E_STORE_UNAVAILABLE);
 	ts_store_close(s);
 	db_remove("g.db");
+}
+
+/* Issue 13: a good file check holds for stat_ms, so a busy server stats
+ * the path at most every stat_ms (default 100 ms), not once per op; a bad
+ * one is never held. */
+static void
+test_file_check_interval_sqlite(void)
+{
+	ts_store *s;
+	ts_tenant t = { 0 }, got;
+	char p[128];
+
+	s = open_db("ci.db", "?busy_timeout=200&stat_ms=60000");
+	mkid(t.id, 920);
+	strcpy(t.slug, "held");
+	CHECK(s->ops->tenant_create(s, &t) == TS_OK);
+	db_path(p, sizeof p, "ci.db");
+	CHECK(chmod(p, 0) == 0);
+	/* Checked good a moment ago: held, not stat'ed again. */
+	CHECK(s->ops->tenant_by_id(s, t.id, &got) == TS_OK);
+	CHECK(s->ops->ping(s) == TS_OK);
+	CHECK(chmod(p, 0600) == 0);
+	ts_store_close(s);
+	s = NULL;
+	CHECK(ts_store_open("sqlite:/nonexistent-dir/x.db?stat_ms=60001", &s) == TS_E_INVALID &&
+	      s == NULL);
+	db_remove("ci.db");
 }
 
 /* Issue 7 item 10: made 0600 whatever the umask; -wal and -shm follow. */
@@ -1303,7 +1343,7 @@ test_file_restored_sqlite(void)
 	char p[128], copy[160], sqlq[200];
 	sqlite3 *db = NULL;
 
-	s = open_db("rs.db", "?busy_timeout=200");
+	s = open_db("rs.db", "?busy_timeout=200&stat_ms=0");
 	mkid(t.id, 950);
 	strcpy(t.slug, "kept");
 	CHECK(s->ops->tenant_create(s, &t) == TS_OK);
@@ -2546,6 +2586,7 @@ main(void)
 	test_small_pool_sqlite();
 	test_exclusive_lock_sqlite();
 	test_file_gone_sqlite();
+	test_file_check_interval_sqlite();
 	test_file_modes_sqlite();
 	test_file_restored_sqlite();
 	if (rmdir(dir) != 0)

@@ -209,6 +209,7 @@ describe('store unavailable [SQLite only: file permissions and a lock held by th
   it('a database file without permissions: readyz 503 (healthz, a liveness check, stays 200), login and me 503 store_unavailable; all recover', async () => {
     const a = await loginOk(srv, 'sto@example.com', P);
     fs.chmodSync(db, 0o000);
+    await sleep(150); // the file is checked at most every 100 ms (issue 13: stat_ms)
     try {
       const h = await http('GET', srv.url + '/readyz');
       assert.equal(h.status, 503, h.text);
