@@ -2281,7 +2281,7 @@ test_admin_store(ts_store *s)
 	ts_session sess = { 0 };
 	ts_secret sec = { 0 };
 	ts_totp totp = { 0 };
-	ts_apikey k = { 0 }, kg;
+	ts_apikey k = { 0 }, kg = { 0 };
 	char names[8][TS_EMAIL_MAX + 1] = { { 0 } };
 	ts_audit_rec recs[3] = { { 0 } }, back[8] = { { 0 } };
 	int n = 0;
