@@ -198,7 +198,9 @@ test_pwtime(void)
 {
 	ts_pwtime p;
 	char slow[TS_PHC_MAX], fast[TS_PHC_MAX];
-	ts_pw_cost hi = { 3, 8192 * 1024 };
+	/* 24 times the work of cheap (t=3, 64 MiB vs t=1, 8 MiB): a busy machine
+	 * cannot make one look slower than the other, as t=3 at 8 MiB could. */
+	ts_pw_cost hi = { 3, 65536 * 1024 };
 
 	ts_pwtime_init(&p);
 	CHECK(ts_pwtime_target(&p, ts_mono_us()) == 0);
