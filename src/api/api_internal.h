@@ -48,6 +48,10 @@ extern const api_route api_admin_routes[];   /* contract 000 */
 extern const api_route api_iam_routes[];     /* contract 001 */
 extern const api_route api_px0_routes[];     /* contract 003 */
 
+/* The hosted pages (pages.c): every path under /ui/, and /verify and
+ * /reset; a common route (no CORS answer). */
+ts_http_action api_pages(ts_api *api, ts_http_req *req, ts_http_resp *resp);
+
 /* ---- request bodies ---- */
 
 typedef enum {
