@@ -21,8 +21,9 @@
       body: body === undefined ? undefined : JSON.stringify(body) });
     let data = null;
     const type = res.headers.get('Content-Type') || '';
-    if (type.startsWith('application/json')) data = await res.json();
-    else if (res.status !== 204) data = await res.text();
+    if (res.status === 204) data = null;
+    else if (type.startsWith('application/json')) data = await res.json();
+    else data = await res.text();
     return { status: res.status, data };
   }
   const post = (path, body) => call('POST', path, body === undefined ? {} : body);
