@@ -242,9 +242,14 @@ static ts_err
 page_tenant(ts_api *api, const ts_http_req *req, json_t *body, ts_tenant *t)
 {
 	ts_tenant_hints h = { ts_http_query(req, "tenant"), NULL, req->host };
+	const char *slug;
 
-	if (body)
-		(void)api_get_string(body, "tenant_slug", &h.body_slug);
+	/* ?tenant= and the body's slug must agree (ts_auth_request_tenant
+	 * compares a body slug with the header one). */
+	if (body && api_get_string(body, "tenant_slug", &slug) == 1) {
+		h.header_slug = h.body_slug;
+		h.body_slug = slug;
+	}
 	return ts_auth_request_tenant(api->auth, &h, 1, t);
 }
 
