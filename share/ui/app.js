@@ -35,9 +35,12 @@
     el.textContent = text || '';
     el.hidden = !text;
   }
+  // An error: its text, and the focus back on the first field it describes.
   function fail(id, r, fallback) {
     const msg = r && r.data && r.data.message ? r.data.message : fallback || 'Something went wrong.';
     show(id, msg);
+    const field = document.querySelector('[aria-describedby~="' + id + '"]');
+    if (field) field.focus();
   }
 
   // ---- WebAuthn JSON forms (base64url) ----
@@ -122,7 +125,6 @@
         return;
       }
       fail('login-error', r);
-      $('password').focus();
     });
   }
 
