@@ -49,7 +49,6 @@ describe('hosted pages in Chromium', { timeout: 110000 }, () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
     const page = await context.newPage();
     page.on('pageerror', (e) => console.log('pageerror', e.message));
-    page.on('response', (r) => { if (r.status() >= 400) console.log('http', r.status(), r.url()); });
     let auth = null;
     if (authOpts) {
       const cdp = await context.newCDPSession(page);
@@ -151,6 +150,11 @@ describe('hosted pages in Chromium', { timeout: 110000 }, () => {
     await page.fill('#code', codes[0]);
     await page.click('#code-submit');
     await expectAccount(page, email);
+    await page.waitForSelector('#factors li[data-method="recovery_code"]:has-text("9 left")');
+    // removing the app (a fresh sign-in: no reauth needed)
+    await page.click('#factors li[data-method="totp"] button');
+    await page.waitForSelector('#factor-ok:has-text("Removed.")');
+    await page.waitForSelector('#factors li[data-method="totp"]', { state: 'detached' });
     await context.close();
   });
 
@@ -226,6 +230,21 @@ describe('hosted pages in Chromium', { timeout: 110000 }, () => {
     assert.equal(await page.isVisible('#reset-error'), false, await page.textContent('#reset-error'));
     await signIn(page, email, pw2);
     await expectAccount(page, email);
+    // and a new password from the account page
+    const pw3 = password();
+    noteSecret(pw3);
+    await page.fill('#current', 'not it ' + pw2);
+    await page.fill('#newpw', pw3);
+    await page.click('#password-form button[type=submit]');
+    await page.waitForSelector('#password-error:not([hidden])');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'current', 'the focus is back on the field');
+    await shot(page, 'account-password-error');
+    await page.fill('#current', pw2);
+    await page.click('#password-form button[type=submit]');
+    await page.waitForSelector('#password-ok:has-text("Your password is changed.")');
+    await signOut(page);
+    await signIn(page, email, pw3);
+    await expectAccount(page, email);
     await context.close();
   });
 
@@ -250,10 +269,18 @@ describe('hosted pages in Chromium', { timeout: 110000 }, () => {
     assert.match(await page.content(), /cross_site/);
     await page.goto(base + '/ui/account');
     await expectAccount(page, email); // still signed in, same password
-    await context.close();
     const c2 = await open();
     await signIn(c2.page, email, pw);
     await expectAccount(c2.page, email);
+    // the second browser lists both sessions and signs the first one out
+    await c2.page.waitForSelector('#sessions li:nth-child(2)');
+    assert.equal(await c2.page.locator('#sessions li:has-text("(this one)")').count(), 1);
+    await c2.page.click('#sessions li:not(:has-text("(this one)")) button');
+    await c2.page.waitForSelector('#sessions li:nth-child(2)', { state: 'detached' });
+    await shot(c2.page, 'account-sessions');
+    await page.goto(base + '/ui/account', { waitUntil: 'commit' });
+    await page.waitForURL(base + '/ui/login');
+    await context.close();
     await c2.context.close();
   });
 });
