@@ -223,6 +223,41 @@
     if (t.status !== 200) { location.href = '/ui/login' + qs; return; }
     bearer = t.data.token;
     show('who', 'Signed in as ' + t.data.email);
+    // An enrolment-only session (the tenant requires a second factor the
+    // user lacks): prove it by mail, set one up, then sign in with it.
+    const enrolling = t.data.enrollment_required;
+    const enrolled = () => {
+      if (!enrolling) return false;
+      $('enrol-done').hidden = false;
+      $('sec-factors').hidden = true;
+      $('enrol-again').focus();
+      return true;
+    };
+    if (enrolling) {
+      $('enrol').hidden = false;
+      $('sec-password').hidden = true;
+      $('sec-recovery').hidden = true;
+      $('sec-factors').hidden = true;
+      $('enrol-send').addEventListener('click', async () => {
+        const r = await post('/v1/mfa/enroll/email/send');
+        if (r.status === 202) show('enrol-ok', 'We mailed you a code.'); else fail('enrol-error', r);
+        $('enrol-code').focus();
+      });
+      $('enrol-form').addEventListener('submit', async (ev) => {
+        ev.preventDefault();
+        const r = await post('/v1/mfa/enroll/email/verify', { code: $('enrol-code').value.trim() });
+        if (r.status !== 200) return fail('enrol-error', r);
+        $('enrol-form').hidden = true;
+        $('enrol-send').hidden = true;
+        $('enrol-intro').textContent = 'Thank you. Now choose your second factor below.';
+        $('sec-factors').hidden = false;
+        $('totp-start').focus();
+      });
+      $('enrol-again').addEventListener('click', async () => {
+        await post('/ui/session-end', {});
+        location.href = '/ui/login' + qs;
+      });
+    }
     async function factors() {
       const r = await call('GET', '/v1/mfa/factors');
       const ul = $('factors');
@@ -295,7 +330,7 @@
       if (r.status !== 200) return fail('totp-error', r);
       $('totp-panel').hidden = true;
       show('factor-ok', 'Your authenticator app is set up.');
-      factors();
+      if (!enrolled()) factors();
     });
     async function addKey(kind) {
       show('factor-error', ''); show('factor-ok', '');
@@ -306,7 +341,10 @@
       catch (e) { return show('factor-error', 'The key was not registered.'); }
       const r = await post('/v1/mfa/webauthn/register', { credential: credJSON(cred),
         name: kind === 'passkey' ? 'Passkey' : 'Security key' });
-      if (r.status === 201) { show('factor-ok', kind === 'passkey' ? 'Passkey added.' : 'Security key added.'); factors(); }
+      if (r.status === 201) {
+        show('factor-ok', kind === 'passkey' ? 'Passkey added.' : 'Security key added.');
+        if (!enrolled()) factors();
+      }
       else fail('factor-error', r);
     }
     $('passkey-add').addEventListener('click', () => addKey('passkey'));
@@ -323,7 +361,7 @@
       await post('/ui/session-end', {});
       location.href = '/ui/login' + qs;
     });
-    factors();
+    if (!enrolling) factors();
     sessions();
   }
 

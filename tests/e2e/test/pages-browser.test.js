@@ -28,6 +28,7 @@ describe('hosted pages in Chromium', { timeout: 110000 }, () => {
     fs.mkdirSync(ART, { recursive: true });
     mail = await startMail();
     await cliOk(['tenant', 'add', 'acme', '--registration-open'], { db });
+    await mkTenant(db, 'strict', { mfaRequired: true });
     const port = await freePort();
     base = `http://localhost:${port}`;
     srv = await startServer({
@@ -245,6 +246,44 @@ describe('hosted pages in Chromium', { timeout: 110000 }, () => {
     await signOut(page);
     await signIn(page, email, pw3);
     await expectAccount(page, email);
+    await context.close();
+  });
+
+  it('a tenant that requires MFA: the enrolment is proven by a mailed code, a passkey is set up, then it signs in with it', async () => {
+    const email = 'eva@example.com', pw = password();
+    await mkUser(db, 'strict', email, pw);
+    const { context, page, auth } = await open({ transport: 'internal', hasResidentKey: true, hasUserVerification: true });
+    await page.goto(base + '/ui/login?tenant=strict');
+    await page.fill('#email', email);
+    await page.fill('#password', pw);
+    await page.click('#login-submit');
+    await page.waitForURL(base + '/ui/account?tenant=strict');
+    await page.waitForSelector('#enrol:not([hidden])');
+    assert.equal(await page.isVisible('#sec-password'), false);
+    await page.click('#enrol-send');
+    await page.waitForSelector('#enrol-ok:has-text("We mailed you a code.")');
+    const m = await mail.next((x) => x.to === email);
+    const code = /\b(\d{6})\b/.exec(m.text)[1];
+    await page.fill('#enrol-code', code);
+    await shot(page, 'account-enrol');
+    await page.click('#enrol-form button[type=submit]');
+    await page.waitForSelector('#sec-factors:not([hidden])');
+    await page.click('#passkey-add');
+    await page.waitForSelector('#enrol-done:not([hidden])');
+    // sign in again, with the password and the new passkey
+    await auth.cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: auth.authenticatorId, enabled: false });
+    await page.click('#enrol-again');
+    await page.waitForURL(base + '/ui/login?tenant=strict');
+    await page.fill('#email', email);
+    await page.fill('#password', pw);
+    await page.click('#login-submit');
+    await page.waitForURL(base + '/ui/mfa?tenant=strict');
+    await auth.cdp.send('WebAuthn.setAutomaticPresenceSimulation', { authenticatorId: auth.authenticatorId, enabled: true });
+    await page.click('#method-webauthn_passkey');
+    await page.click('#key-start');
+    await page.waitForURL(base + '/ui/account?tenant=strict');
+    await page.waitForSelector('#factors li[data-method="webauthn_passkey"]');
+    assert.equal(await page.isVisible('#enrol'), false);
     await context.close();
   });
 
