@@ -29,6 +29,8 @@ describe('hosted pages in Chromium', { timeout: 110000 }, () => {
     mail = await startMail();
     await cliOk(['tenant', 'add', 'acme', '--registration-open'], { db });
     await mkTenant(db, 'strict', { mfaRequired: true });
+    await mkTenant(db, 'mailco');
+    await cliOk(['tenant', 'mfa', 'mailco', 'optional', 'totp,email,recovery_code'], { db });
     const port = await freePort();
     base = `http://localhost:${port}`;
     srv = await startServer({
@@ -284,6 +286,45 @@ describe('hosted pages in Chromium', { timeout: 110000 }, () => {
     await page.waitForURL(base + '/ui/account?tenant=strict');
     await page.waitForSelector('#factors li[data-method="webauthn_passkey"]');
     assert.equal(await page.isVisible('#enrol'), false);
+    await context.close();
+  });
+
+  it('the second-factor step switches to a code mailed to the user', async () => {
+    const email = 'mo@example.com', pw = password();
+    await mkUser(db, 'mailco', email, pw);
+    const { context, page } = await open();
+    const q = '?tenant=mailco';
+    await page.goto(base + '/ui/login' + q);
+    await page.fill('#email', email);
+    await page.fill('#password', pw);
+    await page.click('#login-submit');
+    await page.waitForURL(base + '/ui/account' + q);
+    await page.click('#totp-start');
+    await page.waitForSelector('#totp-qr svg');
+    const secret = await page.textContent('#totp-secret');
+    noteSecret(secret);
+    await page.fill('#totp-code', authenticator.generate(secret));
+    await page.click('#totp-form button[type=submit]');
+    await page.waitForSelector('#factors li[data-method="totp"]');
+    await page.click('#signout');
+    await page.waitForURL(base + '/ui/login' + q);
+    await page.fill('#email', email);
+    await page.fill('#password', pw);
+    await page.click('#login-submit');
+    await page.waitForURL(base + '/ui/mfa' + q);
+    assert.deepEqual(await page.$$eval('#mfa-methods button', (b) => b.map((x) => x.dataset.method)), ['totp', 'email']);
+    assert.equal(await page.getAttribute('#method-totp', 'aria-pressed'), 'true');
+    await page.click('#method-email');
+    assert.equal(await page.getAttribute('#method-email', 'aria-pressed'), 'true');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'code');
+    await page.click('#email-send');
+    await page.waitForSelector('#code-hint:has-text("We mailed you a code.")');
+    const m = await mail.next((x) => x.to === email);
+    const code = /\b(\d{6})\b/.exec(m.text)[1];
+    await shot(page, 'mfa-email');
+    await page.fill('#code', code);
+    await page.click('#code-submit');
+    await page.waitForURL(base + '/ui/account' + q);
     await context.close();
   });
 
