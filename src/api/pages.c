@@ -63,7 +63,9 @@ typedef struct page_err {
 	const char *message;
 } page_err;
 
-/* The pages' one table from engine errors to answers. No default. */
+/* The pages' one table from engine errors to answers. No default. The
+ * first group cannot come from a page route (the pages reach those
+ * engine calls through the JSON API), so it is the generic answer. */
 static page_err
 pages_map(ts_err e)
 {
