@@ -6,7 +6,21 @@
 (function () {
   const params = new URLSearchParams(location.search);
   const tenant = params.get('tenant');
-  const qs = tenant ? '?tenant=' + encodeURIComponent(tenant) : '';
+  // Where to go after signing in (an OpenID Connect authorization, say):
+  // a place of this origin only, as the URL parser reads it ("//host",
+  // "/\host", "/<tab>/host" all name another origin).
+  const returnTo = (() => {
+    const back = params.get('return_to');
+    if (!back || back[0] !== '/') return null;
+    try {
+      const u = new URL(back, location.origin);
+      return u.origin === location.origin ? u.pathname + u.search + u.hash : null;
+    } catch (e) { return null; }
+  })();
+  const keep = new URLSearchParams();
+  if (tenant) keep.set('tenant', tenant);
+  if (returnTo) keep.set('return_to', returnTo);
+  const qs = keep.toString() ? '?' + keep.toString() : '';
   const $ = (id) => document.getElementById(id);
   let bearer = null;
 
@@ -86,7 +100,7 @@
     return out;
   }
 
-  const signedIn = () => { location.href = '/ui/account' + qs; };
+  const signedIn = () => { location.href = returnTo || '/ui/account' + qs; };
 
   // ---- sign in ----
   function pageLogin() {

@@ -257,6 +257,21 @@ page_tenant(ts_api *api, const ts_http_req *req, json_t *body, ts_tenant *t)
 
 /* The signed-in browser of this request, in the tenant it names. */
 static ts_err
+page_browser(ts_api *api, const ts_http_req *req, json_t *body, ts_browser *b);
+
+ts_err
+api_page_browser(ts_api *api, const ts_http_req *req, ts_browser *b)
+{
+	return page_browser(api, req, NULL, b);
+}
+
+int
+api_page_same_origin(const ts_http_req *req)
+{
+	return same_origin(req);
+}
+
+static ts_err
 page_browser(ts_api *api, const ts_http_req *req, json_t *body, ts_browser *b)
 {
 	char cookie[TS_BROWSER_COOKIE_LEN + 1];

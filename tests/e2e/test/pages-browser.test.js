@@ -328,6 +328,25 @@ describe('hosted pages in Chromium', { timeout: 110000 }, () => {
     await context.close();
   });
 
+  it('return_to: a sign-in goes back to a path of this origin, never to another one', async () => {
+    const email = 'rita@example.com', pw = password();
+    await mkUser(db, 'acme', email, pw);
+    const { context, page } = await open();
+    for (const [to, want] of [['/ui/forgot?x=1', '/ui/forgot?x=1'], ['//evil.test/x', '/ui/account'],
+      ['/\\evil.test/x', '/ui/account'], ['/\t/evil.test/x', '/ui/account'], ['https://evil.test/', '/ui/account']]) {
+      await page.goto(base + '/ui/login?return_to=' + encodeURIComponent(to));
+      await page.fill('#email', email);
+      await page.fill('#password', pw);
+      await page.click('#login-submit');
+      await page.waitForURL((u) => u.pathname !== '/ui/login');
+      assert.equal(new URL(page.url()).origin, base, to);
+      assert.ok(page.url().startsWith(base + want), `${to} -> ${page.url()}`);
+      await page.goto(base + '/ui/account');
+      await signOut(page);
+    }
+    await context.close();
+  });
+
   it('CSRF: a cross-site form post and a cross-site text/plain fetch change nothing', async () => {
     const email = 'cia@example.com', pw = password();
     await mkUser(db, 'acme', email, pw);
