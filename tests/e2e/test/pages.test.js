@@ -71,7 +71,11 @@ describe('hosted pages over HTTP', () => {
         assert.match(r.text, /<meta name="viewport" content="width=device-width, initial-scale=1">/);
       }
     }
+    // passkey autofill (conditional mediation) needs the webauthn token on the username field
+    const login = await http('GET', srv.url + '/ui/login');
+    assert.match(login.text, /<input id="email" name="email" type="email" autocomplete="username webauthn"/);
     const js = await http('GET', srv.url + '/ui/app.js');
+    assert.match(js.text, /mediation/);
     assert.equal(js.headers['content-type'], 'text/javascript; charset=utf-8');
     const post = await http('POST', srv.url + '/ui/session-end', { json: {}, headers: { Origin: 'http://evil.test' } });
     assert.equal(post.headers['content-security-policy'], CSP);
