@@ -101,6 +101,8 @@ typedef enum {
 	TS_SECRET_WEBAUTHN = 11,     /* WebAuthn challenge (hash of its base64url): tenant_id,
 	                              * user_id ("" passwordless), session_id (registration),
 	                              * data = the ceremony it is bound to (auth/webauthn.c) */
+	TS_SECRET_BROWSER = 12,      /* browser session cookie (auth/browser.h): tenant_id,
+	                              * user_id, session_id */
 } ts_secret_kind;
 
 /* A mail waiting in the outbox (account.c renders it when it is sent). */
