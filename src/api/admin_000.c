@@ -961,7 +961,8 @@ client_new(admin_call *c, const char *slug)
 		json_decref(body);
 		return TS_HTTP_DONE;
 	}
-	(void)api_get_string(body, "type", &type);
+	if (api_get_string(body, "type", &type) != 1)
+		type = "confidential";
 	if (strcmp(type, "confidential") != 0 && strcmp(type, "public") != 0) {
 		json_decref(body);
 		return field_error(c->resp, "type", "must be \"confidential\" or \"public\"");
