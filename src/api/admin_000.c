@@ -45,6 +45,10 @@ admin_map(ts_err e)
 	case TS_E_REAUTH_REQUIRED:
 	case TS_E_LAST_FACTOR:
 	case TS_E_REGISTRATION_CLOSED: /* no self-service route here */
+	case TS_E_OIDC_CLIENT:       /* only the OpenID Connect endpoints (oidc.c) */
+	case TS_E_OIDC_GRANT:
+	case TS_E_OIDC_UNAUTHORIZED:
+	case TS_E_OIDC_SCOPE:
 	case TS_E__COUNT:
 		return (admin_err){ 500, "internal_error", "Internal error.", 0 };
 	case TS_E_INVALID:

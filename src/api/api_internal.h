@@ -15,7 +15,7 @@ struct ts_api {
 	ts_auth *auth;
 	char *prefix[4];             /* by face: native, admin, iam, px0 */
 	ts_pool *store_pool;         /* not owned; NULL: store calls inline */
-	int route_id[5][API_ROUTES_MAX]; /* ts_metrics_route id of each route,
+	int route_id[6][API_ROUTES_MAX]; /* ts_metrics_route id of each route,
 	                                by table (common, then the faces in
 	                                order) and index; 0 past the max */
 };
@@ -47,6 +47,7 @@ extern const api_route api_native_routes[];
 extern const api_route api_admin_routes[];   /* contract 000 */
 extern const api_route api_iam_routes[];     /* contract 001 */
 extern const api_route api_px0_routes[];     /* contract 003 */
+extern const api_route api_oidc_routes[];    /* OpenID Connect (oidc.c) */
 
 /* ---- request bodies ---- */
 

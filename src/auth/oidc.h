@@ -6,6 +6,8 @@
 #define TS_AUTH_OIDC_H
 
 #include "auth/admin.h"
+#include "crypto/jwt.h"
+#include "crypto/oidc_claims.h"
 
 /* What a client may ask for; anything else is refused. */
 #define TS_OIDC_GRANTS "authorization_code refresh_token client_credentials"
@@ -55,6 +57,61 @@ ts_err ts_admin_client_set(ts_auth *a, const ts_actor *who, const char *slug, co
                            const char **bad);
 ts_err ts_admin_client_remove(ts_auth *a, const ts_actor *who, const char *slug,
                               const char *id);
+
+/* ---- the provider (oidc.c) ---- */
+
+#define TS_OIDC_ISS_MAX 320
+
+/* The tenant slug names and its issuer, "<public-url>/t/<slug>" (one
+ * issuer per tenant: a token of one tenant's issuer fails validation at
+ * another's). TS_E_NOT_FOUND for no such tenant, or when the server has
+ * no --public-url (an issuer must be an absolute URL we own; it is never
+ * built from Host). */
+ts_err ts_oidc_tenant(ts_auth *a, const char *slug, ts_tenant *t, char iss[TS_OIDC_ISS_MAX]);
+
+/* Client authentication (RFC 6749 §2.3): client_id of tenant t with
+ * secret (NULL when none was sent). A confidential client needs its
+ * secret (compared in constant time, after the same hashing whether or
+ * not the client exists); a public client must send none.
+ * TS_E_OIDC_CLIENT for any failure (unknown, another tenant's, wrong or
+ * missing secret), so the answer tells nothing about which. */
+ts_err ts_oidc_client_auth(ts_auth *a, const ts_tenant *t, const char *client_id,
+                           const char *secret, ts_oidc_client *out);
+
+typedef struct ts_oidc_tokens {
+	char access[TS_JWT_MAX];
+	char refresh[TS_SECRET_TEXT_LEN + 1];   /* "" when none */
+	char id_token[TS_JWT_MAX];              /* "" when none */
+	char scope[TS_CLIENT_LIST_MAX];         /* granted */
+	int64_t expires_in;
+} ts_oidc_tokens;
+
+/* RFC 6749 §4.4: an access token for client c itself (sub = client_id).
+ * scope: space-separated, NULL or "" for none; each must be one of the
+ * client's, and openid / offline_access are refused (there is no user,
+ * and §4.4.3 gives no refresh token). TS_E_OIDC_UNAUTHORIZED when c may
+ * not use client_credentials; TS_E_OIDC_SCOPE. */
+ts_err ts_oidc_client_credentials(ts_auth *a, const ts_tenant *t, const char *iss,
+                                  const ts_oidc_client *c, const char *scope,
+                                  ts_oidc_tokens *out);
+
+/* RFC 7662: whether token is a live access token of issuer iss: signed
+ * by one of our keys, iss matching, not expired, its client still there
+ * and of this tenant, not revoked, its session (if any) live. *active 0
+ * for anything else (out zeroed). */
+ts_err ts_oidc_introspect(ts_auth *a, const ts_tenant *t, const char *iss, const char *token,
+                          int *active, ts_oidc_claims *out);
+
+/* RFC 7009: revokes an access token of client c (a token of another
+ * client, or no token of ours, is left alone: TS_OK all the same, §2.2). */
+ts_err ts_oidc_revoke(ts_auth *a, const ts_tenant *t, const char *iss, const ts_oidc_client *c,
+                      const char *token);
+
+/* OpenID Connect Core §5.3: the user an active access token speaks for,
+ * with the scopes it carries. TS_E_TOKEN_INVALID for a token that is not
+ * active or has no user (client_credentials) or no openid scope. */
+ts_err ts_oidc_userinfo(ts_auth *a, const ts_tenant *t, const char *iss, const char *token,
+                        ts_oidc_claims *claims, ts_user *u);
 
 /* 1 when word is one of the space-separated words of list. */
 int ts_oidc_has_word(const char *list, const char *word);

@@ -101,6 +101,10 @@ typedef enum {
 	TS_SECRET_WEBAUTHN = 11,     /* WebAuthn challenge (hash of its base64url): tenant_id,
 	                              * user_id ("" passwordless), session_id (registration),
 	                              * data = the ceremony it is bound to (auth/webauthn.c) */
+	/* OpenID Connect (issue 11; numbered apart so other branches' new
+	 * kinds do not clash): */
+	TS_SECRET_OIDC_REVOKED = 20, /* a revoked access token: hash of its jti, tenant_id,
+	                              * data = client_id; expires with the token */
 } ts_secret_kind;
 
 /* A mail waiting in the outbox (account.c renders it when it is sent). */

@@ -1,0 +1,259 @@
+/* Tessera as an OpenID Connect provider (auth/oidc.h): one issuer per
+ * tenant, client authentication, the client_credentials grant, and what
+ * introspection, revocation and userinfo decide about an access token. */
+#include <stdio.h>
+#include <string.h>
+
+#include "auth/audit.h"
+#include "auth/auth_internal.h"
+#include "auth/oidc.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "crypto/hash.h"
+
+ts_err
+ts_oidc_tenant(ts_auth *a, const char *slug, ts_tenant *t, char iss[TS_OIDC_ISS_MAX])
+{
+	ts_err r;
+	int n;
+
+	iss[0] = '\0';
+	memset(t, 0, sizeof(*t));
+	if (!a->public_url || !slug || !ts_slug_valid(slug))
+		return TS_E_NOT_FOUND;
+	if ((r = SOPS(a)->tenant_by_slug(ST(a), slug, t)) != TS_OK)
+		return r;
+	n = snprintf(iss, TS_OIDC_ISS_MAX, "%s/t/%s", a->public_url, t->slug);
+	return n > 0 && n < TS_OIDC_ISS_MAX ? TS_OK : TS_E_INTERNAL;
+}
+
+ts_err
+ts_oidc_client_auth(ts_auth *a, const ts_tenant *t, const char *client_id, const char *secret,
+                    ts_oidc_client *out)
+{
+	/* The hash an unknown client is compared with: the same work. */
+	static const char none[TS_HASH_SZ] =
+		"0000000000000000000000000000000000000000000000000000000000000000";
+	char hash[TS_HASH_SZ];
+	const char *want = none;
+	int exists, confidential, match, ok;
+	ts_err r;
+
+	memset(out, 0, sizeof(*out));
+	if (!client_id || !*client_id || strlen(client_id) >= TS_ID_SZ)
+		return TS_E_OIDC_CLIENT;
+	r = SOPS(a)->client_get(ST(a), client_id, out);
+	if (r != TS_OK && r != TS_E_NOT_FOUND)
+		return r;
+	exists = r == TS_OK && strcmp(out->tenant_id, t->id) == 0;
+	confidential = exists && out->secret_hash[0];
+	if (confidential)
+		want = out->secret_hash;
+	/* Hashed and compared whether or not the client exists. */
+	ts_secret_hash(secret ? secret : "", secret ? strlen(secret) : 0, hash);
+	match = ts_ct_eq(hash, want, TS_SECRET_HASH_LEN);
+	/* RFC 6749 §2.3.1: a confidential client proves its secret; a
+	 * public one has none to send. */
+	if (!exists)
+		ok = 0;
+	else if (confidential)
+		ok = secret != NULL && match;
+	else
+		ok = secret == NULL;
+	ts_wipe(hash, sizeof(hash));
+	if (!ok) {
+		memset(out, 0, sizeof(*out));
+		return TS_E_OIDC_CLIENT;
+	}
+	return TS_OK;
+}
+
+static void
+new_jti(char out[64])
+{
+	unsigned char raw[16];
+
+	ts_random(raw, sizeof(raw));
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+/* Each asked-for scope is one of the client's and none is refused; the
+ * granted list is written to out. */
+static ts_err
+scope_grant(const ts_oidc_client *c, const char *asked, const char *refused, char *out,
+            size_t cap)
+{
+	char buf[TS_CLIENT_LIST_MAX], *tok, *save = NULL;
+	size_t used = 0;
+
+	out[0] = '\0';
+	if (!asked || !*asked)
+		return TS_OK;
+	if (strlen(asked) >= sizeof(buf))
+		return TS_E_OIDC_SCOPE;
+	memcpy(buf, asked, strlen(asked) + 1);
+	for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		size_t n = strlen(tok);
+		if (!ts_oidc_has_word(c->scopes, tok) || ts_oidc_has_word(refused, tok))
+			return TS_E_OIDC_SCOPE;
+		if (ts_oidc_has_word(out, tok))
+			continue;
+		if (used + n + 2 > cap)
+			return TS_E_OIDC_SCOPE;
+		if (used)
+			out[used++] = ' ';
+		memcpy(out + used, tok, n + 1);
+		used += n;
+	}
+	return TS_OK;
+}
+
+ts_err
+ts_oidc_client_credentials(ts_auth *a, const ts_tenant *t, const char *iss,
+                           const ts_oidc_client *c, const char *scope, ts_oidc_tokens *out)
+{
+	ts_oidc_claims cl;
+	char payload[2048];
+	int64_t now = ts_now();
+	ts_err r;
+
+	memset(out, 0, sizeof(*out));
+	if (!c->secret_hash[0] || !ts_oidc_has_word(c->grant_types, "client_credentials"))
+		return TS_E_OIDC_UNAUTHORIZED;
+	if ((r = scope_grant(c, scope, "openid offline_access", out->scope, sizeof(out->scope))) !=
+	    TS_OK)
+		return r;
+	memset(&cl, 0, sizeof(cl));
+	ts_strlcpy(cl.iss, iss, sizeof(cl.iss));
+	ts_strlcpy(cl.sub, c->id, sizeof(cl.sub));
+	ts_strlcpy(cl.aud, c->id, sizeof(cl.aud));
+	ts_strlcpy(cl.client_id, c->id, sizeof(cl.client_id));
+	ts_strlcpy(cl.scope, out->scope, sizeof(cl.scope));
+	new_jti(cl.jti);
+	out->expires_in = c->access_ttl ? c->access_ttl : a->cfg.access_ttl;
+	cl.iat = now;
+	cl.exp = now + out->expires_in;
+	if ((r = ts_oidc_access_encode(&cl, payload, sizeof(payload))) != TS_OK ||
+	    (r = ts_keys_sign(a, payload, 0, out->access, sizeof(out->access))) != TS_OK)
+		return r;
+	ts_audit(a, "oidc_token_issued", "tenant", t->slug, "client", c->id, "grant",
+	         "client_credentials", NULL);
+	return TS_OK;
+}
+
+/* The access token's claims when it is ours, of issuer iss and unexpired
+ * (TS_E_TOKEN_INVALID otherwise). */
+static ts_err
+access_claims(ts_auth *a, const char *iss, const char *token, ts_oidc_claims *out)
+{
+	char kid[TS_KID_MAX];
+	ts_jws_parts parts;
+	ts_err r;
+
+	memset(out, 0, sizeof(*out));
+	if (!token || !*token || strlen(token) > TS_JWT_MAX)
+		return TS_E_TOKEN_INVALID;
+	if ((r = ts_keys_verify(a, token, &parts, kid)) != TS_OK)
+		return r == TS_E_NOMEM ? r : TS_E_TOKEN_INVALID;
+	r = ts_oidc_access_decode(parts.payload, out);
+	ts_jws_parts_free(&parts);
+	if (r != TS_OK || strcmp(out->iss, iss) != 0 || out->exp <= ts_now()) {
+		memset(out, 0, sizeof(*out));
+		return TS_E_TOKEN_INVALID;
+	}
+	return TS_OK;
+}
+
+ts_err
+ts_oidc_introspect(ts_auth *a, const ts_tenant *t, const char *iss, const char *token,
+                   int *active, ts_oidc_claims *out)
+{
+	char hash[TS_HASH_SZ];
+	ts_oidc_client c;
+	ts_secret sec;
+	ts_err r;
+
+	*active = 0;
+	if ((r = access_claims(a, iss, token, out)) != TS_OK)
+		return r == TS_E_TOKEN_INVALID ? TS_OK : r;
+	/* A deleted client's tokens die with it; a client of another
+	 * tenant cannot have been issued under this issuer. */
+	r = SOPS(a)->client_get(ST(a), out->client_id, &c);
+	if (r == TS_OK && strcmp(c.tenant_id, t->id) == 0) {
+		ts_secret_hash(out->jti, strlen(out->jti), hash);
+		r = SOPS(a)->secret_get(ST(a), TS_SECRET_OIDC_REVOKED, hash, &sec);
+		if (r == TS_E_NOT_FOUND) {
+			*active = 1;
+			r = TS_OK;
+		} else if (r == TS_OK) {
+			r = TS_OK;       /* revoked */
+		}
+	} else if (r == TS_OK || r == TS_E_NOT_FOUND) {
+		r = TS_OK;
+	}
+	if (r == TS_OK && *active && out->sid[0]) {
+		ts_session s;
+		ts_user u;
+		ts_tenant st;
+		ts_err sr = SOPS(a)->session_principal(ST(a), out->sid, &s, &u, &st);
+		if (sr == TS_E_NOT_FOUND || (sr == TS_OK && (s.revoked_at || s.expires_at <= ts_now() ||
+		                                              u.is_disabled)))
+			*active = 0;
+		else if (sr != TS_OK)
+			r = sr;
+		ts_wipe(&u, sizeof(u));
+	}
+	if (!*active)
+		memset(out, 0, sizeof(*out));
+	return r;
+}
+
+ts_err
+ts_oidc_revoke(ts_auth *a, const ts_tenant *t, const char *iss, const ts_oidc_client *c,
+               const char *token)
+{
+	ts_oidc_claims cl;
+	ts_secret sec;
+	ts_err r;
+
+	if (access_claims(a, iss, token, &cl) != TS_OK || strcmp(cl.client_id, c->id) != 0)
+		return TS_OK;    /* RFC 7009 §2.2: nothing to do is no error */
+	memset(&sec, 0, sizeof(sec));
+	ts_secret_hash(cl.jti, strlen(cl.jti), sec.hash);
+	sec.kind = TS_SECRET_OIDC_REVOKED;
+	ts_strlcpy(sec.tenant_id, t->id, sizeof(sec.tenant_id));
+	ts_strlcpy(sec.data, c->id, sizeof(sec.data));
+	sec.created_at = ts_now();
+	sec.expires_at = cl.exp;      /* swept once the token would be refused anyway */
+	r = SOPS(a)->secret_put(ST(a), &sec);
+	if (r == TS_E_CONFLICT)
+		r = TS_OK;               /* revoked already */
+	if (r == TS_OK)
+		ts_audit(a, "oidc_token_revoked", "tenant", t->slug, "client", c->id, NULL);
+	return r;
+}
+
+ts_err
+ts_oidc_userinfo(ts_auth *a, const ts_tenant *t, const char *iss, const char *token,
+                 ts_oidc_claims *claims, ts_user *u)
+{
+	ts_session s;
+	ts_tenant st;
+	int active = 0;
+	ts_err r;
+
+	memset(u, 0, sizeof(*u));
+	if ((r = ts_oidc_introspect(a, t, iss, token, &active, claims)) != TS_OK)
+		return r;
+	if (!active || !claims->sid[0] || !ts_oidc_has_word(claims->scope, "openid"))
+		return TS_E_TOKEN_INVALID;
+	if ((r = SOPS(a)->session_principal(ST(a), claims->sid, &s, u, &st)) != TS_OK)
+		return r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
+	memset(u->password_hash, 0, sizeof(u->password_hash));
+	if (strcmp(u->id, claims->sub) != 0 || strcmp(st.id, t->id) != 0) {
+		memset(u, 0, sizeof(*u));
+		return TS_E_TOKEN_INVALID;
+	}
+	return TS_OK;
+}
