@@ -6,6 +6,10 @@
  *   POST /t/{slug}/introspect                         (RFC 7662)
  *   POST /t/{slug}/revoke                             (RFC 7009)
  *   GET|POST /t/{slug}/userinfo                       (OpenID Connect Core §5.3)
+ *   GET|POST /t/{slug}/authorize  the request's checks (RFC 6749 §4.1.2.1:
+ *            an error page, or an error sent to the registered redirect
+ *            URI with state and iss, RFC 9207); the sign-in itself is not
+ *            in this build (docs/OIDC.md)
  * Requests are application/x-www-form-urlencoded (RFC 6749 §3.2); answers
  * JSON. Errors are {error, error_description} with RFC 6749's codes. The
  * engine decides (auth/oidc.h); this file only reads and writes HTTP. */
@@ -584,6 +588,125 @@ userinfo(oidc_call *c)
 	return TS_HTTP_DONE;
 }
 
+/* ---- authorize (RFC 6749 §4.1.1; OpenID Connect Core §3.1.2) ---- */
+
+/* Appends "&key=value" (or "?" first), value percent-encoded (RFC 3986
+ * §2.1, everything but unreserved); 0 when it does not fit. */
+static int
+qs_add(char *out, size_t cap, const char *key, const char *v)
+{
+	size_t n = strlen(out);
+	int w = snprintf(out + n, cap - n, "%c%s=", strchr(out, '?') ? '&' : '?', key);
+
+	if (w < 0 || (size_t)w >= cap - n)
+		return 0;
+	n += (size_t)w;
+	for (; *v; v++) {
+		unsigned char c = (unsigned char)*v;
+		if (n + 4 > cap)
+			return 0;
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    strchr("-._~", c))
+			out[n++] = (char)c;
+		else
+			n += (size_t)snprintf(out + n, 4, "%%%02X", c);
+	}
+	out[n] = '\0';
+	return 1;
+}
+
+/* A page with fixed text (nothing of the request is echoed). */
+static ts_http_action
+html_page(ts_http_resp *resp, int status, const char *title, const char *text)
+{
+	char *b = NULL;
+
+	if (asprintf(&b, "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"
+	                 "<title>%s</title><h1>%s</h1><p>%s</p></html>\n", title, title, text) < 0)
+		return oidc_error(resp, TS_E_NOMEM);
+	resp->status = status;
+	resp->body = b;
+	resp->body_len = strlen(b);
+	resp->content_type = "text/html; charset=utf-8";
+	return TS_HTTP_DONE;
+}
+
+/* RFC 6749 §4.1.2.1 with RFC 9207's iss: a 303 to the registered
+ * redirect_uri (the engine checked it is one). */
+static ts_http_action
+authz_redirect(oidc_call *c, const char *uri, const ts_oidc_authz *z, const char *state)
+{
+	ts_http_resp *resp = c->resp;
+
+	if (strlen(uri) >= sizeof(resp->location))
+		return html_page(resp, 400, "Sign-in request refused", "The redirect URI is too long.");
+	memcpy(resp->location, uri, strlen(uri) + 1);
+	if (!qs_add(resp->location, sizeof(resp->location), "error", z->error) ||
+	    !qs_add(resp->location, sizeof(resp->location), "error_description", z->description) ||
+	    (state && !qs_add(resp->location, sizeof(resp->location), "state", state)) ||
+	    !qs_add(resp->location, sizeof(resp->location), "iss", c->iss)) {
+		resp->location[0] = '\0';
+		return html_page(resp, 400, "Sign-in request refused", "The redirect URI is too long.");
+	}
+	resp->status = 303;   /* RFC 9110 §15.4.4: a GET follows, also after a POST */
+	resp->log_note = z->error;
+	return TS_HTTP_DONE;
+}
+
+/* The request's parameters: the query (GET) or the form (POST, §3.1). */
+static int
+authz_params(oidc_call *c, form *f, ts_oidc_authz_req *q)
+{
+	static const char *const names[] = { "client_id", "redirect_uri", "response_type", "scope",
+		                             "state", "nonce", "code_challenge",
+		                             "code_challenge_method", "prompt", "max_age",
+		                             "login_hint", "response_mode" };
+	const char **slot[] = { &q->client_id, &q->redirect_uri, &q->response_type, &q->scope,
+		                &q->state, &q->nonce, &q->code_challenge, &q->code_challenge_method,
+		                &q->prompt, &q->max_age, &q->login_hint, &q->response_mode };
+	int post = strcmp(c->req->method, "POST") == 0;
+	const char *why;
+
+	memset(q, 0, sizeof(*q));
+	memset(f, 0, sizeof(*f));
+	if (post && !form_parse(c->req, f, &why)) {
+		/* a repeated parameter (or a malformed form): trust none of it */
+		q->repeated = 1;
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *v = post ? form_get(f, names[i]) : ts_http_query(c->req, names[i]);
+		*slot[i] = v && *v ? v : NULL;
+	}
+	return 1;
+}
+
+static ts_http_action
+authorize(oidc_call *c)
+{
+	ts_oidc_authz_req q;
+	ts_oidc_authz *z = calloc(1, sizeof(*z));
+	ts_http_action act;
+	ts_err r;
+	form f;
+
+	if (!z)
+		return oidc_error(c->resp, TS_E_NOMEM);
+	authz_params(c, &f, &q);
+	if ((r = ts_oidc_authorize(c->api->auth, &c->tenant, &q, z)) != TS_OK)
+		act = html_page(c->resp, 503, "Try again", "The service is unavailable; try again shortly.");
+	else if (z->next == TS_AUTHZ_ERROR_PAGE)
+		act = html_page(c->resp, 400, "Sign-in request refused", z->description);
+	else if (z->next == TS_AUTHZ_ERROR_REDIRECT)
+		act = authz_redirect(c, q.redirect_uri, z, q.state);
+	else
+		act = html_page(c->resp, 501, "Not available yet",
+		                "Signing in through OpenID Connect is not available on this server yet.");
+	form_free(&f);
+	free(z);
+	return act;
+}
+
 /* ---- the sub-router ---- */
 
 typedef struct oidc_path {
@@ -599,6 +722,7 @@ static const oidc_path paths[] = {
 	{ "/introspect", "POST", post_introspect },
 	{ "/revoke", "POST", post_revoke },
 	{ "/userinfo", "GET, HEAD, POST", userinfo },
+	{ "/authorize", "GET, HEAD, POST", authorize },
 };
 
 static int

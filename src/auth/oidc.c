@@ -2,6 +2,7 @@
  * tenant, client authentication, the client_credentials grant, and what
  * introspection, revocation and userinfo decide about an access token. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth/audit.h"
@@ -255,5 +256,151 @@ ts_oidc_userinfo(ts_auth *a, const ts_tenant *t, const char *iss, const char *to
 		memset(u, 0, sizeof(*u));
 		return TS_E_TOKEN_INVALID;
 	}
+	return TS_OK;
+}
+
+/* ---- authorize ---- */
+
+static ts_err
+authz_page(ts_oidc_authz *out, const char *error, const char *description)
+{
+	out->next = TS_AUTHZ_ERROR_PAGE;
+	out->error = error;
+	out->description = description;
+	return TS_OK;
+}
+
+static ts_err
+authz_redirect(ts_oidc_authz *out, const char *error, const char *description)
+{
+	out->next = TS_AUTHZ_ERROR_REDIRECT;
+	out->error = error;
+	out->description = description;
+	return TS_OK;
+}
+
+/* RFC 7636 §4.1: 43 to 128 unreserved characters; an S256 challenge is
+ * the 43-character base64url of a SHA-256. */
+static int
+challenge_ok(const char *c)
+{
+	size_t n = strlen(c);
+
+	if (n != 43)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", c[i]))
+			return 0;
+	return 1;
+}
+
+/* prompt (OpenID Connect Core §3.1.2.1): space-separated none, login,
+ * consent; none with any other is an error. 0 when refused. */
+static int
+prompt_read(const char *p, ts_oidc_authz *out)
+{
+	char buf[64], *tok, *save = NULL;
+
+	if (!p)
+		return 1;
+	if (strlen(p) >= sizeof(buf))
+		return 0;
+	memcpy(buf, p, strlen(p) + 1);
+	for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		if (strcmp(tok, "none") == 0)
+			out->prompt_none = 1;
+		else if (strcmp(tok, "login") == 0)
+			out->prompt_login = 1;
+		else if (strcmp(tok, "consent") == 0)
+			out->prompt_consent = 1;
+		else
+			return 0;
+	}
+	return !(out->prompt_none && (out->prompt_login || out->prompt_consent));
+}
+
+static int
+max_age_read(const char *v, int64_t *out)
+{
+	char *end;
+	long long n;
+
+	*out = -1;
+	if (!v)
+		return 1;
+	n = strtoll(v, &end, 10);
+	if (!*v || *end || n < 0 || strlen(v) > 10)
+		return 0;
+	*out = n;
+	return 1;
+}
+
+ts_err
+ts_oidc_authorize(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req *q,
+                  ts_oidc_authz *out)
+{
+	const char *method = q->code_challenge_method;
+	ts_err r;
+
+	memset(out, 0, sizeof(*out));
+	out->max_age = -1;
+	/* §4.1.2.1: without a client and its exact redirect URI, nothing
+	 * may be sent anywhere. */
+	if (q->repeated)
+		return authz_page(out, "invalid_request", "A parameter is given more than once.");
+	if (!q->client_id || strlen(q->client_id) >= TS_ID_SZ)
+		return authz_page(out, "invalid_request", "The client_id is missing or unknown.");
+	r = SOPS(a)->client_get(ST(a), q->client_id, &out->client);
+	if (r == TS_E_NOT_FOUND || (r == TS_OK && strcmp(out->client.tenant_id, t->id) != 0)) {
+		memset(&out->client, 0, sizeof(out->client));
+		return authz_page(out, "invalid_request", "The client_id is missing or unknown.");
+	}
+	if (r != TS_OK)
+		return r;
+	/* OpenID Connect Core §3.1.2.1: redirect_uri is required, and is
+	 * compared exactly with a registered one (no prefix, no pattern). */
+	if (!q->redirect_uri || strchr(q->redirect_uri, ' ') ||
+	    !ts_oidc_has_word(out->client.redirect_uris, q->redirect_uri))
+		return authz_page(out, "invalid_request",
+		                  "The redirect_uri is missing or not registered for this client.");
+	if (q->state && strlen(q->state) > TS_OIDC_STATE_MAX)
+		return authz_page(out, "invalid_request", "The state is too long.");
+	/* From here on, errors go back to the client. */
+	if (!q->response_type)
+		return authz_redirect(out, "invalid_request", "response_type is required.");
+	if (strcmp(q->response_type, "code") != 0)
+		return authz_redirect(out, "unsupported_response_type", "Only response_type=code.");
+	if (!ts_oidc_has_word(out->client.grant_types, "authorization_code"))
+		return authz_redirect(out, "unauthorized_client",
+		                      "The client may not use the authorization code flow.");
+	if (q->response_mode && strcmp(q->response_mode, "query") != 0)
+		return authz_redirect(out, "invalid_request", "Only response_mode=query.");
+	if (!q->scope || !ts_oidc_has_word(q->scope, "openid"))
+		return authz_redirect(out, "invalid_scope", "The scope must include openid.");
+	if (scope_grant(&out->client, q->scope, "", out->scope, sizeof(out->scope)) != TS_OK)
+		return authz_redirect(out, "invalid_scope", "A scope asked for is not allowed.");
+	/* RFC 7636 §4.3: a challenge without a method means plain, which we
+	 * refuse like an explicit plain. */
+	if (q->code_challenge || method) {
+		if (!q->code_challenge || !method || strcmp(method, "S256") != 0)
+			return authz_redirect(out, "invalid_request",
+			                      "PKCE must use code_challenge_method=S256.");
+		if (!challenge_ok(q->code_challenge))
+			return authz_redirect(out, "invalid_request", "The code_challenge is malformed.");
+	} else if (!out->client.secret_hash[0]) {
+		return authz_redirect(out, "invalid_request",
+		                      "A public client must send a PKCE code_challenge (S256).");
+	}
+	if (q->nonce && (strlen(q->nonce) > TS_OIDC_NONCE_MAX || strchr(q->nonce, ' ')))
+		return authz_redirect(out, "invalid_request", "The nonce is malformed or too long.");
+	if (!prompt_read(q->prompt, out))
+		return authz_redirect(out, "invalid_request", "The prompt is not one this server takes.");
+	if (!max_age_read(q->max_age, &out->max_age))
+		return authz_redirect(out, "invalid_request", "max_age must be a number of seconds.");
+	/* §3.1.2.6: prompt=none may not show anything, and this build has
+	 * no browser session to answer from yet (docs/OIDC.md). */
+	if (out->prompt_none)
+		return authz_redirect(out, "login_required", "The person is not signed in.");
+	out->next = TS_AUTHZ_SIGN_IN;
 	return TS_OK;
 }

@@ -113,6 +113,52 @@ ts_err ts_oidc_revoke(ts_auth *a, const ts_tenant *t, const char *iss, const ts_
 ts_err ts_oidc_userinfo(ts_auth *a, const ts_tenant *t, const char *iss, const char *token,
                         ts_oidc_claims *claims, ts_user *u);
 
+/* ---- authorize (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2) ---- */
+
+#define TS_OIDC_STATE_MAX 512
+#define TS_OIDC_NONCE_MAX 128
+
+/* The parameters of an authorization request (NULL = absent). */
+typedef struct ts_oidc_authz_req {
+	const char *client_id, *redirect_uri, *response_type, *scope, *state, *nonce;
+	const char *code_challenge, *code_challenge_method, *prompt, *max_age, *login_hint;
+	const char *response_mode;
+	int repeated;                /* a parameter was given twice (§3.1) */
+} ts_oidc_authz_req;
+
+typedef enum {
+	/* The client or redirect URI cannot be trusted: show an error page,
+	 * never redirect (RFC 6749 §4.1.2.1, no open redirect). */
+	TS_AUTHZ_ERROR_PAGE = 0,
+	/* Redirect to the (registered) redirect_uri with error, state, iss. */
+	TS_AUTHZ_ERROR_REDIRECT = 1,
+	/* A valid request: the person must sign in next (not served by
+	 * this build yet). */
+	TS_AUTHZ_SIGN_IN = 2,
+} ts_oidc_authz_next;
+
+typedef struct ts_oidc_authz {
+	ts_oidc_authz_next next;
+	const char *error;           /* static: RFC 6749 §4.1.2.1 / OIDC Core §3.1.2.6 code */
+	const char *description;     /* static English */
+	ts_oidc_client client;       /* set from ERROR_REDIRECT on */
+	char scope[TS_CLIENT_LIST_MAX]; /* granted (SIGN_IN) */
+	int prompt_none, prompt_login, prompt_consent;
+	int64_t max_age;             /* -1 = none */
+} ts_oidc_authz;
+
+/* Judges an authorization request of tenant t. The order is the specs': the client and its exact redirect URI first
+ * (else ERROR_PAGE), then everything else is an error sent to that URI:
+ * response_type (only "code"), the client's grant, scope (openid and only
+ * the client's), PKCE (S256 only, required for a public client; "plain"
+ * refused, RFC 7636 §4.2 / OAuth 2.0 Security BCP §2.1.1), prompt,
+ * max_age, response_mode (only "query"). prompt=none is login_required:
+ * this build does not read the hosted pages' browser session yet, so no
+ * request has one (the next step: docs/OIDC.md). TS_OK with out->next, or
+ * a store error. */
+ts_err ts_oidc_authorize(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req *req,
+                         ts_oidc_authz *out);
+
 /* 1 when word is one of the space-separated words of list. */
 int ts_oidc_has_word(const char *list, const char *word);
 

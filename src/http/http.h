@@ -52,6 +52,9 @@ typedef struct ts_http_req {
 const char *ts_http_query(const ts_http_req *req, const char *key);
 const char *ts_http_header(const ts_http_req *req, const char *name);
 
+/* Longest Location a face may send (OpenID Connect redirects). */
+#define TS_HTTP_LOCATION_MAX 4096
+
 typedef struct ts_http_resp {
 	int status;
 	char *body;                  /* malloc'd; the transport frees it */
@@ -62,6 +65,7 @@ typedef struct ts_http_resp {
 	const char *log_note;        /* static short word for the access log */
 	const char *allow;           /* static; adds Allow (on 405) */
 	const char *www_authenticate; /* static; adds WWW-Authenticate (RFC 6750 §3) */
+	char location[TS_HTTP_LOCATION_MAX]; /* "" or a Location (a redirect, RFC 9110 §10.2.2) */
 	/* CORS (Fetch standard §3.2), filled by the dispatcher: */
 	const char *allow_origin;    /* adds Access-Control-Allow-Origin (this value)
 	                                and -Allow-Credentials: true; must live until

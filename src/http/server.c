@@ -492,6 +492,8 @@ add_headers(struct MHD_Response *m, const http_request *r)
 	if (rs->www_authenticate != NULL)
 		ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		                              rs->www_authenticate) == MHD_YES;
+	if (rs->location[0] != '\0')
+		ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_LOCATION, rs->location) == MHD_YES;
 	if (rs->retry_after > 0) {
 		snprintf(retry, sizeof(retry), "%d", rs->retry_after);
 		ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_RETRY_AFTER, retry) == MHD_YES;

@@ -61,6 +61,10 @@ export function checkOidc(method, pathname, res) {
     if (res.text.length) problems.push(`status ${key} must have no body`);
     return problems;
   }
+  if (resp.content['text/html']) {
+    if (!/^text\/html\b/i.test(res.headers['content-type'] || '')) problems.push(`Content-Type is ${res.headers['content-type']}, not text/html`);
+    return problems;
+  }
   if (!/^application\/json\b/i.test(res.headers['content-type'] || '')) problems.push(`Content-Type is ${res.headers['content-type']}`);
   let body;
   try {
@@ -102,7 +106,7 @@ export async function oidcHttp(srv, method, pathname, { form, basic, token, head
     noteSecret(r.json.refresh_token);
     noteSecret(r.json.id_token);
   }
-  if (validate) assertConforms(method, pathname, r);
+  if (validate) assertConforms(method, pathname.split('?')[0], r);
   return r;
 }
 
