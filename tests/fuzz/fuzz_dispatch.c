@@ -17,7 +17,8 @@
  * Deferred jobs (password checks) run right after dispatch returns, as a
  * pool worker would. Invariants: dispatch keeps the defer contract, no 5xx
  * (but the 503 of a refused deferral), every body is JSON, and every native
- * error is {code, message, ...}. */
+ * error is {code, message, ...}; an OpenID Connect one (/t...) {error,
+ * error_description}. */
 #include <ctype.h>
 #include <jansson.h>
 #include <strings.h>
@@ -120,6 +121,7 @@ world_new(void)
 		.rl_account_rate = 1e9,
 		.rl_account_burst = 1e9,
 		.kek = &kek,
+		.public_url = "https://id.example",   /* the OpenID Connect issuers */
 	};
 	need(ts_auth_new(&ac, store, &auth), "auth");
 	ts_api_config pc = { 0 };
@@ -276,7 +278,11 @@ check_response(const ts_http_req *req, const fuzz_http_priv *p, const ts_http_re
 		/* This world has no mail server: asking for a mailed enrolment
 		 * code is 501 mail_unconfigured by design (docs/API.md). */
 		int no_mail = resp->status == 501 && strcmp(req->path, "/v1/mfa/enroll/email/send") == 0;
-		if (!(resp->status == 503 && p->refuse_defer) && !no_mail) {
+		/* A valid OpenID Connect authorization request is 501 until the
+		 * sign-in step exists (docs/OIDC.md). */
+		size_t pl = strlen(req->path);
+		int authz = resp->status == 501 && pl > 10 && strcmp(req->path + pl - 10, "/authorize") == 0;
+		if (!(resp->status == 503 && p->refuse_defer) && !no_mail && !authz) {
 			fprintf(stderr, "fuzz_dispatch: %s %s -> %d %.*s\n", req->method, req->path,
 			        resp->status, (int)resp->body_len, resp->body ? resp->body : "");
 			FUZZ_CHECK(resp->status < 500);
@@ -296,9 +302,16 @@ check_response(const ts_http_req *req, const fuzz_http_priv *p, const ts_http_re
 		        req->path, resp->status, (int)resp->body_len, resp->body);
 		FUZZ_CHECK(j != NULL);
 	}
+	/* The OpenID Connect endpoints' errors (RFC 6749 §5.2). */
+	int oidc = strncmp(req->path, "/t", 2) == 0 && !resp->location[0];
+	if (oidc && resp->status >= 400) {
+		FUZZ_CHECK(json_is_object(j));
+		FUZZ_CHECK(json_is_string(json_object_get(j, "error")));
+		FUZZ_CHECK(json_is_string(json_object_get(j, "error_description")));
+	}
 	/* The native face's errors (paths outside the contract faces' prefixes). */
 	int native = strncmp(req->path, "/admin", 6) && strncmp(req->path, "/iam", 4) &&
-	             strncmp(req->path, "/px0", 4);
+	             strncmp(req->path, "/px0", 4) && strncmp(req->path, "/t", 2);
 	if (native && resp->status >= 400) {
 		FUZZ_CHECK(json_is_object(j));
 		FUZZ_CHECK(json_is_string(json_object_get(j, "code")));
