@@ -669,6 +669,10 @@ authz_params(oidc_call *c, form *f, ts_oidc_authz_req *q)
 
 	memset(q, 0, sizeof(*q));
 	memset(f, 0, sizeof(*f));
+	if (!post && ts_http_query_repeated(c->req)) {
+		q->repeated = 1;
+		return 1;
+	}
 	if (post && !form_parse(c->req, f, &why)) {
 		/* a repeated parameter (or a malformed form): trust none of it */
 		q->repeated = 1;

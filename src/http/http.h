@@ -51,6 +51,11 @@ typedef struct ts_http_req {
 /* Query-string or header lookup; NULL when absent. Valid for the request. */
 const char *ts_http_query(const ts_http_req *req, const char *key);
 const char *ts_http_header(const ts_http_req *req, const char *name);
+/* 1 when a query parameter name occurs more than once (or there are more
+ * than TS_HTTP_QUERY_MAX of them), else 0: RFC 6749 §3.1's "MUST NOT be
+ * included more than once" needs it, which a lookup cannot tell. */
+#define TS_HTTP_QUERY_MAX 64
+int ts_http_query_repeated(const ts_http_req *req);
 
 /* Longest Location a face may send (OpenID Connect redirects). */
 #define TS_HTTP_LOCATION_MAX 4096

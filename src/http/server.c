@@ -945,6 +945,43 @@ ts_http_query(const ts_http_req *req, const char *key)
 	return r ? MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key) : NULL;
 }
 
+typedef struct query_names {
+	const char *name[TS_HTTP_QUERY_MAX];
+	int n, repeated;
+} query_names;
+
+static enum MHD_Result
+query_name(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	query_names *q = cls;
+
+	(void)kind;
+	(void)value;
+	if (q->n == TS_HTTP_QUERY_MAX) {
+		q->repeated = 1;
+		return MHD_NO;
+	}
+	for (int i = 0; i < q->n; i++)
+		if (strcmp(q->name[i], key) == 0) {
+			q->repeated = 1;
+			return MHD_NO;
+		}
+	q->name[q->n++] = key;
+	return MHD_YES;
+}
+
+int
+ts_http_query_repeated(const ts_http_req *req)
+{
+	const http_request *r = req ? req->priv_ : NULL;
+	query_names q = { .n = 0 };
+
+	if (!r)
+		return 0;
+	(void)MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_name, &q);
+	return q.repeated;
+}
+
 const char *
 ts_http_header(const ts_http_req *req, const char *name)
 {

@@ -156,6 +156,15 @@ test('prompt=none without a browser session is login_required, state and iss ech
   assert.equal(q.iss, `${srv.publicUrl}/t/${TA}`);
 });
 
+test('a parameter given twice in the query is an error page (RFC 6749 §3.1)', async () => {
+  const base = new URLSearchParams(good(pub, { prompt: 'none' })).toString();
+  for (const extra of [`&redirect_uri=${encodeURIComponent('https://evil.example/cb')}`, '&state=other', `&client_id=${pub.id}`]) {
+    page(await authorize(TA, null, { raw: base + extra }));
+  }
+  // once each is fine
+  assert.equal(redirected(await authorize(TA, null, { raw: base })).error, 'login_required');
+});
+
 test('the form (POST) takes the same parameters; a repeated one is an error page', async () => {
   const q = redirected(await authorize(TA, good(pub, { prompt: 'none' }), { post: true }));
   assert.equal(q.error, 'login_required');
