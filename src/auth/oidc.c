@@ -7,7 +7,7 @@
 
 #include "auth/audit.h"
 #include "auth/auth_internal.h"
-#include "auth/oidc.h"
+#include "auth/oidc_internal.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "crypto/hash.h"
@@ -69,8 +69,8 @@ ts_oidc_client_auth(ts_auth *a, const ts_tenant *t, const char *client_id, const
 	return TS_OK;
 }
 
-static void
-new_jti(char out[64])
+void
+ts_oidc_new_jti(char out[64])
 {
 	unsigned char raw[16];
 
@@ -79,10 +79,8 @@ new_jti(char out[64])
 		snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
-/* Each asked-for scope is one of the client's and none is refused; the
- * granted list is written to out. */
-static ts_err
-scope_grant(const ts_oidc_client *c, const char *asked, const char *refused, char *out,
+ts_err
+ts_oidc_scope_grant(const ts_oidc_client *c, const char *asked, const char *refused, char *out,
             size_t cap)
 {
 	char buf[TS_CLIENT_LIST_MAX], *tok, *save = NULL;
@@ -111,32 +109,41 @@ scope_grant(const ts_oidc_client *c, const char *asked, const char *refused, cha
 }
 
 ts_err
-ts_oidc_client_credentials(ts_auth *a, const ts_tenant *t, const char *iss,
-                           const ts_oidc_client *c, const char *scope, ts_oidc_tokens *out)
+ts_oidc_access_issue(ts_auth *a, const char *iss, const ts_oidc_client *c, const char *sub,
+                     const char *sid, const char *scope, ts_oidc_tokens *out)
 {
 	ts_oidc_claims cl;
 	char payload[2048];
 	int64_t now = ts_now();
+
+	memset(&cl, 0, sizeof(cl));
+	ts_strlcpy(cl.iss, iss, sizeof(cl.iss));
+	ts_strlcpy(cl.sub, sub, sizeof(cl.sub));
+	ts_strlcpy(cl.aud, c->id, sizeof(cl.aud));
+	ts_strlcpy(cl.client_id, c->id, sizeof(cl.client_id));
+	ts_strlcpy(cl.sid, sid, sizeof(cl.sid));
+	ts_strlcpy(cl.scope, scope, sizeof(cl.scope));
+	ts_oidc_new_jti(cl.jti);
+	out->expires_in = c->access_ttl ? c->access_ttl : a->cfg.access_ttl;
+	cl.iat = now;
+	cl.exp = now + out->expires_in;
+	if (ts_oidc_access_encode(&cl, payload, sizeof(payload)) != TS_OK)
+		return TS_E_INTERNAL;
+	return ts_keys_sign(a, payload, 0, out->access, sizeof(out->access));
+}
+
+ts_err
+ts_oidc_client_credentials(ts_auth *a, const ts_tenant *t, const char *iss,
+                           const ts_oidc_client *c, const char *scope, ts_oidc_tokens *out)
+{
 	ts_err r;
 
 	memset(out, 0, sizeof(*out));
 	if (!c->secret_hash[0] || !ts_oidc_has_word(c->grant_types, "client_credentials"))
 		return TS_E_OIDC_UNAUTHORIZED;
-	if ((r = scope_grant(c, scope, "openid offline_access", out->scope, sizeof(out->scope))) !=
-	    TS_OK)
-		return r;
-	memset(&cl, 0, sizeof(cl));
-	ts_strlcpy(cl.iss, iss, sizeof(cl.iss));
-	ts_strlcpy(cl.sub, c->id, sizeof(cl.sub));
-	ts_strlcpy(cl.aud, c->id, sizeof(cl.aud));
-	ts_strlcpy(cl.client_id, c->id, sizeof(cl.client_id));
-	ts_strlcpy(cl.scope, out->scope, sizeof(cl.scope));
-	new_jti(cl.jti);
-	out->expires_in = c->access_ttl ? c->access_ttl : a->cfg.access_ttl;
-	cl.iat = now;
-	cl.exp = now + out->expires_in;
-	if ((r = ts_oidc_access_encode(&cl, payload, sizeof(payload))) != TS_OK ||
-	    (r = ts_keys_sign(a, payload, 0, out->access, sizeof(out->access))) != TS_OK)
+	if ((r = ts_oidc_scope_grant(c, scope, "openid offline_access", out->scope,
+	                             sizeof(out->scope))) != TS_OK ||
+	    (r = ts_oidc_access_issue(a, iss, c, c->id, "", out->scope, out)) != TS_OK)
 		return r;
 	ts_audit(a, "oidc_token_issued", "tenant", t->slug, "client", c->id, "grant",
 	         "client_credentials", NULL);
@@ -377,7 +384,7 @@ ts_oidc_authorize(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req *q,
 		return authz_redirect(out, "invalid_request", "Only response_mode=query.");
 	if (!q->scope || !ts_oidc_has_word(q->scope, "openid"))
 		return authz_redirect(out, "invalid_scope", "The scope must include openid.");
-	if (scope_grant(&out->client, q->scope, "", out->scope, sizeof(out->scope)) != TS_OK)
+	if (ts_oidc_scope_grant(&out->client, q->scope, "", out->scope, sizeof(out->scope)) != TS_OK)
 		return authz_redirect(out, "invalid_scope", "A scope asked for is not allowed.");
 	/* RFC 7636 §4.3: a challenge without a method means plain, which we
 	 * refuse like an explicit plain. */

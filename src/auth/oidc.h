@@ -159,6 +159,43 @@ typedef struct ts_oidc_authz {
 ts_err ts_oidc_authorize(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req *req,
                          ts_oidc_authz *out);
 
+/* ---- the code flow (oidc_code.c) ---- */
+
+#define TS_OIDC_CODE_TTL 60          /* seconds a code lives (≤ 60) */
+
+/* Issues a code for request q, judged by ts_oidc_authorize as z (next ==
+ * TS_AUTHZ_SIGN_IN), for the person of browser session `browser` (a live
+ * full session of t). The code (shown once; only its hash is kept) is
+ * single use, lives TS_OIDC_CODE_TTL, and is bound to the client, the
+ * exact redirect URI, the PKCE challenge, the nonce and the scope. */
+ts_err ts_oidc_code_issue(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req *q,
+                          const ts_oidc_authz *z, const ts_session *browser,
+                          char code[TS_SECRET_TEXT_LEN + 1]);
+
+/* grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6) for the
+ * authenticated client c: the access token, the ID token (iss, sub, aud,
+ * exp, iat, auth_time, nonce, amr, sid, at_hash; email claims with the
+ * email scope) and, with offline_access asked for and the refresh_token
+ * grant allowed, a refresh token. Each grant starts its own session
+ * (sid), so ending it ends only this client's tokens. TS_E_OIDC_GRANT for
+ * an unknown, expired or spent code, another client's, another redirect
+ * URI, a wrong or missing verifier (or one without a challenge), or a
+ * browser session that ended meanwhile; a code presented a second time
+ * also ends the session the first use started (RFC 6749 §4.1.2). */
+ts_err ts_oidc_code_exchange(ts_auth *a, const ts_tenant *t, const char *iss,
+                             const ts_oidc_client *c, const char *code,
+                             const char *redirect_uri, const char *verifier,
+                             ts_oidc_tokens *out);
+
+/* grant_type=refresh_token (RFC 6749 §6): rotates refresh (the old one
+ * is spent; presenting a spent one again ends the session, the native
+ * API's reuse rule) and issues a new access token. scope (may be NULL)
+ * may only narrow the grant's. TS_E_OIDC_GRANT for an unknown, expired
+ * or spent token, another client's (not spent by that attempt), or an
+ * ended session; TS_E_OIDC_SCOPE. */
+ts_err ts_oidc_refresh(ts_auth *a, const ts_tenant *t, const char *iss, const ts_oidc_client *c,
+                       const char *refresh, const char *scope, ts_oidc_tokens *out);
+
 /* 1 when word is one of the space-separated words of list. */
 int ts_oidc_has_word(const char *list, const char *word);
 

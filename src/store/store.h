@@ -105,6 +105,12 @@ typedef enum {
 	 * kinds do not clash): */
 	TS_SECRET_OIDC_REVOKED = 20, /* a revoked access token: hash of its jti, tenant_id,
 	                              * data = client_id; expires with the token */
+	TS_SECRET_OIDC_CODE = 21,    /* authorization code: tenant_id, user_id, session_id =
+	                              * the browser session, data = its binding (oidc_code.c) */
+	TS_SECRET_OIDC_GRANT = 22,   /* hash = the code's: session_id = the session the code
+	                              * started, so a replayed code can end it */
+	TS_SECRET_OIDC_REFRESH = 23, /* refresh token of a client: session_id = the grant's
+	                              * session, data = client_id and scope */
 } ts_secret_kind;
 
 /* A mail waiting in the outbox (account.c renders it when it is sent). */
