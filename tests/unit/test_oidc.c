@@ -10,6 +10,10 @@
 #include "auth/oidc.h"
 #include "check.h"
 #include "core/log.h"
+#include "core/util.h"
+#include "crypto/b64url.h"
+#include "crypto/hash.h"
+#include "crypto/seal.h"
 
 static const ts_pw_cost cheap = { 1, 8192 * 1024 };
 
@@ -155,6 +159,226 @@ test_auth(ts_auth *a, ts_store *s, const ts_actor *op)
 	ts_wipe(secret, sizeof(secret));
 }
 
+/* ---- the code flow (oidc_code.c) on a full engine ---- */
+
+#define ISS "https://id.example/t/acme"
+#define CB "https://a.example/cb"
+
+static ts_kek kek;
+
+typedef struct flow {
+	ts_auth *a;
+	ts_store *s;
+	ts_tenant t;
+	ts_user u;
+	ts_session browser;
+	ts_oidc_client pub, other;
+	char verifier[64], challenge[48];
+} flow;
+
+/* A code of f->pub for the browser session, with PKCE and a nonce. */
+static void
+code_of(flow *f, const ts_oidc_client *c, const char *scope, char code[TS_SECRET_TEXT_LEN + 1])
+{
+	ts_oidc_authz_req q = { .client_id = c->id, .redirect_uri = CB, .response_type = "code",
+		                .scope = scope, .state = "s", .nonce = "n-0S6_WzA2Mj",
+		                .code_challenge = f->challenge, .code_challenge_method = "S256" };
+	ts_oidc_authz z;
+
+	code[0] = '\0';
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, &z) == TS_OK);
+	CHECK(z.next == TS_AUTHZ_SIGN_IN);
+	CHECK(ts_oidc_code_issue(f->a, &f->t, &q, &z, &f->browser, code) == TS_OK);
+	CHECK(strlen(code) == TS_SECRET_TEXT_LEN);
+}
+
+static int
+active(flow *f, const char *access)
+{
+	ts_oidc_claims cl;
+	int on = -1;
+
+	CHECK(ts_oidc_introspect(f->a, &f->t, ISS, access, &on, &cl) == TS_OK);
+	return on;
+}
+
+/* The decoded payload of a compact JWS, into out. */
+static void
+payload_of(const char *jwt, char *out, size_t cap)
+{
+	ts_jws_parts p;
+
+	out[0] = '\0';
+	if (ts_jws_split(jwt, &p) == TS_OK) {
+		snprintf(out, cap, "%s", p.payload);
+		ts_jws_parts_free(&p);
+	}
+}
+
+static void
+test_code_refusals(flow *f)
+{
+	char code[TS_SECRET_TEXT_LEN + 1], wrong[64];
+	ts_oidc_tokens *t = calloc(1, sizeof(*t));
+
+	/* each refusal spends its code; one code per case */
+	code_of(f, &f->pub, "openid", code);
+	CHECK(ts_oidc_code_exchange(f->a, &f->t, ISS, &f->pub, code, CB "/x", f->verifier, t) ==
+	      TS_E_OIDC_GRANT);
+	code_of(f, &f->pub, "openid", code);
+	CHECK(ts_oidc_code_exchange(f->a, &f->t, ISS, &f->pub, code, CB, NULL, t) == TS_E_OIDC_GRANT);
+	code_of(f, &f->pub, "openid", code);
+	snprintf(wrong, sizeof(wrong), "%s", f->verifier);
+	wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
+	CHECK(ts_oidc_code_exchange(f->a, &f->t, ISS, &f->pub, code, CB, wrong, t) == TS_E_OIDC_GRANT);
+	code_of(f, &f->pub, "openid", code);
+	CHECK(ts_oidc_code_exchange(f->a, &f->t, ISS, &f->pub, code, CB, f->challenge, t) ==
+	      TS_E_OIDC_GRANT);   /* the challenge is no verifier ("plain") */
+	code_of(f, &f->pub, "openid", code);
+	CHECK(ts_oidc_code_exchange(f->a, &f->t, ISS, &f->other, code, CB, f->verifier, t) ==
+	      TS_E_OIDC_GRANT);   /* another client's code */
+	CHECK(ts_oidc_code_exchange(f->a, &f->t, ISS, &f->pub, "nope", CB, f->verifier, t) ==
+	      TS_E_OIDC_GRANT);
+
+	/* an expired code: the same binding, a past expiry */
+	{
+		ts_secret sec;
+		char h[TS_HASH_SZ], old[TS_SECRET_TEXT_LEN + 1];
+		code_of(f, &f->pub, "openid", code);
+		ts_secret_hash(code, strlen(code), h);
+		CHECK(f->s->ops->secret_get(f->s, TS_SECRET_OIDC_CODE, h, &sec) == TS_OK);
+		ts_secret_new(old);
+		ts_secret_hash(old, strlen(old), sec.hash);
+		sec.expires_at = ts_now() - 1;
+		CHECK(f->s->ops->secret_put(f->s, &sec) == TS_OK);
+		CHECK(ts_oidc_code_exchange(f->a, &f->t, ISS, &f->pub, old, CB, f->verifier, t) ==
+		      TS_E_OIDC_GRANT);
+		CHECK(ts_oidc_code_exchange(f->a, &f->t, ISS, &f->pub, code, CB, f->verifier, t) == TS_OK);
+	}
+	free(t);
+}
+
+static void
+test_code_flow(flow *f)
+{
+	char code[TS_SECRET_TEXT_LEN + 1], body[4096], want[80], old_refresh[TS_SECRET_TEXT_LEN + 1];
+	ts_oidc_tokens *t = calloc(1, sizeof(*t)), *t2 = calloc(1, sizeof(*t2));
+	ts_oidc_claims cl;
+	ts_user who;
+
+	code_of(f, &f->pub, "openid email offline_access", code);
+	CHECK(ts_oidc_code_exchange(f->a, &f->t, ISS, &f->pub, code, CB, f->verifier, t) == TS_OK);
+	CHECK_STR(t->scope, "openid email offline_access");
+	CHECK(t->refresh[0] && t->id_token[0] && t->access[0]);
+	CHECK(active(f, t->access) == 1);
+	CHECK(ts_oidc_userinfo(f->a, &f->t, ISS, t->access, &cl, &who) == TS_OK);
+	CHECK_STR(who.id, f->u.id);
+
+	/* the ID token: iss, sub, aud, nonce, amr, sid, auth_time, at_hash, email */
+	payload_of(t->id_token, body, sizeof(body));
+	CHECK(ts_oidc_id_decode(body, &cl) == TS_OK);
+	CHECK_STR(cl.iss, ISS);
+	CHECK_STR(cl.sub, f->u.id);
+	CHECK_STR(cl.aud, f->pub.id);
+	CHECK(cl.sid[0] && strcmp(cl.sid, f->browser.id) != 0);   /* the grant's own session */
+	CHECK(strstr(body, "\"nonce\":\"n-0S6_WzA2Mj\"") != NULL);
+	CHECK(strstr(body, "\"amr\":[\"pwd\",\"otp\"]") != NULL);
+	CHECK(strstr(body, "\"email_verified\":true") != NULL);
+	snprintf(want, sizeof(want), "\"auth_time\":%lld", (long long)f->browser.created_at);
+	CHECK(strstr(body, want) != NULL);
+	{
+		unsigned char d[TS_SHA256_LEN];
+		char half[32];
+		ts_sha256(t->access, strlen(t->access), d);
+		ts_b64url_encode(d, 16, half);
+		snprintf(want, sizeof(want), "\"at_hash\":\"%s\"", half);
+		CHECK(strstr(body, want) != NULL);
+	}
+
+	/* refresh: rotation; another client may not; the spent one again ends the grant */
+	CHECK(ts_oidc_refresh(f->a, &f->t, ISS, &f->other, t->refresh, NULL, t2) == TS_E_OIDC_GRANT);
+	CHECK(ts_oidc_refresh(f->a, &f->t, ISS, &f->pub, t->refresh, "openid admin", t2) ==
+	      TS_E_OIDC_SCOPE);
+	CHECK(ts_oidc_refresh(f->a, &f->t, ISS, &f->pub, t->refresh, "openid", t2) == TS_OK);
+	CHECK_STR(t2->scope, "openid");
+	CHECK(strcmp(t2->refresh, t->refresh) != 0);
+	CHECK(active(f, t2->access) == 1);
+	snprintf(old_refresh, sizeof(old_refresh), "%s", t->refresh);
+	CHECK(ts_oidc_refresh(f->a, &f->t, ISS, &f->pub, old_refresh, NULL, t) == TS_E_OIDC_GRANT);
+	CHECK(active(f, t2->access) == 0);
+	CHECK(ts_oidc_refresh(f->a, &f->t, ISS, &f->pub, t2->refresh, NULL, t) == TS_E_OIDC_GRANT);
+
+	/* a code presented twice ends what its first use issued */
+	code_of(f, &f->pub, "openid", code);
+	CHECK(ts_oidc_code_exchange(f->a, &f->t, ISS, &f->pub, code, CB, f->verifier, t) == TS_OK);
+	CHECK(t->refresh[0] == '\0');        /* no offline_access asked for */
+	CHECK(active(f, t->access) == 1);
+	CHECK(ts_oidc_code_exchange(f->a, &f->t, ISS, &f->pub, code, CB, f->verifier, t2) ==
+	      TS_E_OIDC_GRANT);
+	CHECK(active(f, t->access) == 0);
+
+	/* the browser session ended: its codes are worth nothing */
+	code_of(f, &f->pub, "openid", code);
+	CHECK(f->s->ops->session_revoke(f->s, f->browser.id, ts_now()) == TS_OK);
+	CHECK(ts_oidc_code_exchange(f->a, &f->t, ISS, &f->pub, code, CB, f->verifier, t) ==
+	      TS_E_OIDC_GRANT);
+	free(t);
+	free(t2);
+}
+
+static void
+test_flow(const char *dir)
+{
+	static const unsigned char raw[TS_KEK_LEN] = { 9 };
+	const char *u[] = { CB }, *g[] = { "authorization_code", "refresh_token" };
+	const char *sc[] = { "openid", "email", "offline_access" };
+	ts_oidc_client_patch p = { .name = "spa", .redirect_uris = { 1, u, 1 }, .grant_types = { 1, g, 2 },
+		                   .scopes = { 1, sc, 3 } };
+	char url[160], secret[TS_SECRET_TEXT_LEN + 1];
+	unsigned char d[TS_SHA256_LEN];
+	ts_actor op;
+	flow f;
+
+	memset(&f, 0, sizeof(f));
+	ts_kek_from_bytes(raw, &kek);
+	ts_auth_config cfg = {
+		.issuer = "https://auth.test", .audience = "tessera", .default_tenant = "acme",
+		.alg = TS_ALG_ES256, .access_ttl = 900, .refresh_ttl = 3600, .session_ttl = 7200,
+		.challenge_ttl = 300, .pw_cost = cheap, .lock_after = 10, .lock_secs = 60,
+		.totp_issuer = "Test", .kek = &kek,
+	};
+	snprintf(url, sizeof(url), "sqlite:%s/flow.db", dir);
+	CHECK(ts_store_open(url, &f.s) == TS_OK);
+	if (!f.s)
+		return;
+	CHECK(ts_admin_tenant_add(f.s, "acme", 0, &f.t) == TS_OK);
+	CHECK(ts_admin_user_add(f.s, &cheap, "acme", "alice@example.com", "correct horse battery staple",
+	                        28, 1, 0, &f.u) == TS_OK);
+	CHECK(ts_auth_new(&cfg, f.s, &f.a) == TS_OK);
+	if (!f.a)
+		return;
+	ts_actor_cli(&op);
+	CHECK(ts_admin_client_new(f.a, &op, "acme", &p, 0, secret, &f.pub, NULL) == TS_OK);
+	p.name = "other";
+	CHECK(ts_admin_client_new(f.a, &op, "acme", &p, 0, secret, &f.other, NULL) == TS_OK);
+	ts_uuid4(f.browser.id);
+	snprintf(f.browser.tenant_id, sizeof(f.browser.tenant_id), "%s", f.t.id);
+	snprintf(f.browser.user_id, sizeof(f.browser.user_id), "%s", f.u.id);
+	snprintf(f.browser.amr, sizeof(f.browser.amr), "pwd otp");
+	f.browser.kind = TS_SESSION_FULL;
+	f.browser.created_at = ts_now() - 30;
+	f.browser.expires_at = ts_now() + 3600;
+	CHECK(f.s->ops->session_create(f.s, &f.browser) == TS_OK);
+	ts_secret_new(f.verifier);     /* 43 unreserved characters */
+	ts_sha256(f.verifier, strlen(f.verifier), d);
+	ts_b64url_encode(d, sizeof(d), f.challenge);
+
+	test_code_refusals(&f);
+	test_code_flow(&f);
+	ts_auth_free(f.a);
+	ts_store_close(f.s);
+}
+
 int
 main(void)
 {
@@ -180,6 +404,7 @@ main(void)
 	test_auth(a, s, &op);
 	ts_auth_free(a);
 	ts_store_close(s);
+	test_flow(dir);
 	snprintf(url, sizeof(url), "rm -rf %s", dir);
 	if (system(url) != 0)
 		return 1;
