@@ -2,7 +2,9 @@
  * docs/openapi/oidc.json), one issuer per tenant under the public URL:
  *   GET  /t/{slug}/.well-known/openid-configuration   (OpenID Connect Discovery 1.0 §4)
  *   GET  /t/{slug}/jwks                               (the jwks_uri)
- *   POST /t/{slug}/token       client_credentials     (RFC 6749 §4.4, errors §5.2)
+ *   POST /t/{slug}/token       authorization_code (§4.1.3, RFC 7636 §4.5),
+ *                              refresh_token (§6), client_credentials (§4.4);
+ *                              errors §5.2
  *   POST /t/{slug}/introspect                         (RFC 7662)
  *   POST /t/{slug}/revoke                             (RFC 7009)
  *   GET|POST /t/{slug}/userinfo                       (OpenID Connect Core §5.3)
@@ -448,17 +450,38 @@ post_token(oidc_call *c)
 		act = oidc_bad(c->resp, "invalid_request", "grant_type is required");
 		goto out;
 	}
-	if (strcmp(grant, "client_credentials") != 0) {
+	if (strcmp(grant, "client_credentials") != 0 && strcmp(grant, "authorization_code") != 0 &&
+	    strcmp(grant, "refresh_token") != 0) {
 		act = oidc_bad(c->resp, "unsupported_grant_type",
-		               "this server takes client_credentials at this endpoint");
+		               "this server takes authorization_code, refresh_token and "
+		               "client_credentials");
 		goto out;
 	}
 	if (!(t = malloc(sizeof(*t)))) {
 		act = oidc_error(c->resp, TS_E_NOMEM);
 		goto out;
 	}
-	r = ts_oidc_client_credentials(c->api->auth, &c->tenant, c->iss, &cl, form_get(&f, "scope"),
-	                               t);
+	if (strcmp(grant, "authorization_code") == 0) {
+		/* RFC 6749 §4.1.3 */
+		if (!form_get(&f, "code") || !form_get(&f, "redirect_uri")) {
+			act = oidc_bad(c->resp, "invalid_request", "code and redirect_uri are required");
+			goto out;
+		}
+		r = ts_oidc_code_exchange(c->api->auth, &c->tenant, c->iss, &cl, form_get(&f, "code"),
+		                          form_get(&f, "redirect_uri"), form_get(&f, "code_verifier"),
+		                          t);
+	} else if (strcmp(grant, "refresh_token") == 0) {
+		/* RFC 6749 §6 */
+		if (!form_get(&f, "refresh_token")) {
+			act = oidc_bad(c->resp, "invalid_request", "refresh_token is required");
+			goto out;
+		}
+		r = ts_oidc_refresh(c->api->auth, &c->tenant, c->iss, &cl, form_get(&f, "refresh_token"),
+		                    form_get(&f, "scope"), t);
+	} else {
+		r = ts_oidc_client_credentials(c->api->auth, &c->tenant, c->iss, &cl,
+		                               form_get(&f, "scope"), t);
+	}
 	act = r == TS_OK ? token_answer(c, t) : oidc_error(c->resp, r);
 out:
 	if (t) {

@@ -181,3 +181,31 @@ test('a valid request reaches the sign-in step, not served by this build yet (50
   // the loopback redirect URI registered for the SPA is taken as well
   assert.equal((await authorize(TA, good(pub, { redirect_uri: 'http://127.0.0.1:9/cb' }))).status, 501);
 });
+
+test('the token endpoint\'s code and refresh grants: unknown codes and tokens are invalid_grant, for public and confidential clients', async () => {
+  const tok = `/t/${TA}/token`;
+  const code = crypto.randomBytes(32).toString('base64url');
+  const verifier = crypto.randomBytes(32).toString('base64url');
+  // a public client authenticates with its client_id alone (none)
+  let r = await oidcHttp(srv, 'POST', tok, { form: { grant_type: 'authorization_code', client_id: pub.id, code, redirect_uri: CB, code_verifier: verifier } });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.error, 'invalid_grant');
+  r = await oidcHttp(srv, 'POST', tok, { basic: [conf.id, conf.secret], form: { grant_type: 'authorization_code', code, redirect_uri: CB } });
+  assert.equal(r.json.error, 'invalid_grant');
+  r = await oidcHttp(srv, 'POST', tok, { basic: [conf.id, conf.secret], form: { grant_type: 'authorization_code', redirect_uri: CB } });
+  assert.equal(r.json.error, 'invalid_request');
+  r = await oidcHttp(srv, 'POST', tok, { basic: [conf.id, conf.secret], form: { grant_type: 'authorization_code', code } });
+  assert.equal(r.json.error, 'invalid_request', 'redirect_uri is required');
+  r = await oidcHttp(srv, 'POST', tok, { basic: [svc.id, svc.secret], form: { grant_type: 'authorization_code', code, redirect_uri: CB } });
+  assert.equal(r.json.error, 'unauthorized_client');
+  r = await oidcHttp(srv, 'POST', tok, { form: { grant_type: 'refresh_token', client_id: pub.id, refresh_token: crypto.randomBytes(32).toString('base64url') } });
+  assert.equal(r.json.error, 'invalid_grant');
+  r = await oidcHttp(srv, 'POST', tok, { form: { grant_type: 'refresh_token', client_id: pub.id } });
+  assert.equal(r.json.error, 'invalid_request');
+  // a public client may not use client_credentials, nor pretend to have a secret
+  r = await oidcHttp(srv, 'POST', tok, { form: { grant_type: 'client_credentials', client_id: pub.id } });
+  assert.equal(r.json.error, 'unauthorized_client');
+  r = await oidcHttp(srv, 'POST', tok, { form: { grant_type: 'authorization_code', client_id: pub.id, client_secret: 'x', code, redirect_uri: CB } });
+  assert.equal(r.status, 401);
+  assert.equal(r.json.error, 'invalid_client');
+});
