@@ -7,7 +7,7 @@ what=${1:-build}
 build_pkgs=(gcc make meson ninja-build pkg-config
   libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev liboath-dev
   libfido2-dev libcbor-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev sqlite3 ca-certificates
-  libsystemd-dev scdoc libunistring-dev libcrypt-dev)
+  libsystemd-dev scdoc libunistring-dev libcrypt-dev libqrencode-dev)
 # debhelper, dpkg-dev, lintian: the Debian package test (tests/pkg/run.sh);
 # python3: the fake NOTIFY_SOCKET of the black-box suite; systemd: its
 # systemd-analyze verify; whois (mkpasswd), argon2: hashes made by other tools
@@ -15,9 +15,10 @@ build_pkgs=(gcc make meson ninja-build pkg-config
 # haproxy: the multi-node test; postgresql-15: the throwaway cluster of the
 # tests (scripts/pg.sh); psql: the black-box suite on PostgreSQL; openssl:
 # the TLS tests (certificates, s_client); python3-prometheus-client: the
-# metrics test parses the exposition with the reference parser
+# metrics test parses the exposition with the reference parser; chromium,
+# zbar-tools: the hosted pages' browser tests (playwright-core, zbarimg)
 test_pkgs=(clang libclang-rt-14-dev curl haproxy postgresql-15 postgresql-client-15
-  debhelper dpkg-dev lintian python3 systemd whois argon2 openssl python3-prometheus-client)   # and Node.js >= 20, see below
+  debhelper dpkg-dev lintian python3 systemd whois argon2 openssl python3-prometheus-client chromium zbar-tools)   # and Node.js >= 20, see below
 bench_pkgs=(wrk glewlwyd procps valgrind nettle-dev g++ make python3 linux-perf)
 
 pkgs=("${build_pkgs[@]}")

@@ -121,6 +121,11 @@ static const api_route common_routes[] = {
 	{ FACE_NATIVE, "GET", "/openapi.json", get_openapi },
 	{ FACE_NATIVE, "GET", "/healthz", get_health },
 	{ FACE_NATIVE, "GET", "/readyz", get_ready },
+	/* The hosted pages: never face routes, so never a CORS answer. */
+	{ FACE_NATIVE, "*", "/ui/*", api_pages },
+	{ FACE_NATIVE, "*", "/ui/", api_pages },
+	{ FACE_NATIVE, "GET", "/verify", api_pages },
+	{ FACE_NATIVE, "GET", "/reset", api_pages },
 	{ 0, NULL, NULL, NULL },
 };
 

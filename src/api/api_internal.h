@@ -49,6 +49,20 @@ extern const api_route api_iam_routes[];     /* contract 001 */
 extern const api_route api_px0_routes[];     /* contract 003 */
 extern const api_route api_oidc_routes[];    /* OpenID Connect (oidc.c) */
 
+/* The hosted pages (pages.c): every path under /ui/, and /verify and
+ * /reset; a common route (no CORS answer). */
+ts_http_action api_pages(ts_api *api, ts_http_req *req, ts_http_resp *resp);
+/* For other browser-facing routes (OpenID Connect): the request's
+ * browser session (its cookie, in the tenant the request names by
+ * ?tenant= or Host, else the default); TS_E_TOKEN_INVALID without a
+ * cookie, else ts_browser_check's errors. To sign a person in, send them
+ * to /ui/login?return_to=<path of this origin> (docs/PAGES.md). */
+struct ts_browser;
+ts_err api_page_browser(ts_api *api, const ts_http_req *req, struct ts_browser *b);
+/* 1 when a state-changing request comes from this origin (the pages'
+ * rule: Sec-Fetch-Site same-origin, or Origin equal to our own). */
+int api_page_same_origin(const ts_http_req *req);
+
 /* ---- request bodies ---- */
 
 typedef enum {

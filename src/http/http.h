@@ -43,6 +43,7 @@ typedef struct ts_http_req {
 	                                replaces Host (RFC 9112 §3.2.2) */
 	const char *client_ip;       /* socket peer, or the trusted proxy's word */
 	const char *request_id;      /* for logs and error details */
+	int tls;                     /* 1 when the connection is https */
 	int metric_route;            /* the dispatcher's ts_metrics_route id of
 	                                the route that took it; 0: none */
 	void *priv_;                 /* the transport's */
@@ -80,6 +81,9 @@ typedef struct ts_http_resp {
 	const char *cors_headers;    /* static; preflight: -Allow-Headers */
 	int cors_max_age;            /* > 0: preflight's Access-Control-Max-Age */
 	int vary_origin;             /* adds Vary: Origin */
+	/* The hosted pages (api/pages.c): */
+	const char *csp;             /* static; adds Content-Security-Policy */
+	char set_cookie[160];        /* "" or one Set-Cookie value */
 } ts_http_resp;
 
 typedef enum { TS_HTTP_DONE, TS_HTTP_DEFERRED } ts_http_action;

@@ -411,6 +411,7 @@ request_start(http_request *r, const char *method, const char *version, int *oom
 		bad = "bad_target";
 	free(authority);
 	r->req.client_ip = r->ip;
+	r->req.tls = r->h->tls != NULL;
 	r->req.request_id = r->id;
 	r->req.priv_ = r;
 	if (bad == NULL)
@@ -492,6 +493,10 @@ add_headers(struct MHD_Response *m, const http_request *r)
 	if (rs->www_authenticate != NULL)
 		ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		                              rs->www_authenticate) == MHD_YES;
+	if (rs->csp != NULL)
+		ok &= MHD_add_response_header(m, "Content-Security-Policy", rs->csp) == MHD_YES;
+	if (rs->set_cookie[0] != '\0')
+		ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_SET_COOKIE, rs->set_cookie) == MHD_YES;
 	if (rs->location[0] != '\0')
 		ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_LOCATION, rs->location) == MHD_YES;
 	if (rs->retry_after > 0) {

@@ -101,6 +101,8 @@ typedef enum {
 	TS_SECRET_WEBAUTHN = 11,     /* WebAuthn challenge (hash of its base64url): tenant_id,
 	                              * user_id ("" passwordless), session_id (registration),
 	                              * data = the ceremony it is bound to (auth/webauthn.c) */
+	TS_SECRET_BROWSER = 12,      /* browser session cookie (auth/browser.h): tenant_id,
+	                              * user_id, session_id */
 	/* OpenID Connect (issue 11; numbered apart so other branches' new
 	 * kinds do not clash): */
 	TS_SECRET_OIDC_REVOKED = 20, /* a revoked access token: hash of its jti, tenant_id,
