@@ -59,6 +59,10 @@ ts_http_action api_pages(ts_api *api, ts_http_req *req, ts_http_resp *resp);
  * to /ui/login?return_to=<path of this origin> (docs/PAGES.md). */
 struct ts_browser;
 ts_err api_page_browser(ts_api *api, const ts_http_req *req, struct ts_browser *b);
+/* The same in tenant t (the OpenID Connect issuer's), whatever the
+ * request's own hints say. */
+ts_err api_page_browser_of(ts_api *api, const ts_http_req *req, const ts_tenant *t,
+                           struct ts_browser *b);
 /* 1 when a state-changing request comes from this origin (the pages'
  * rule: Sec-Fetch-Site same-origin, or Origin equal to our own). */
 int api_page_same_origin(const ts_http_req *req);

@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "api/api_internal.h"
+#include "auth/browser.h"
 #include "auth/oidc.h"
 #include "core/util.h"
 
@@ -705,7 +706,87 @@ authz_params(oidc_call *c, form *f, ts_oidc_authz_req *q)
 		const char *v = post ? form_get(f, names[i]) : ts_http_query(c->req, names[i]);
 		*slot[i] = v && *v ? v : NULL;
 	}
+	q->login_after = post ? form_get(f, "login_after") : ts_http_query(c->req, "login_after");
 	return 1;
+}
+
+/* The path to come back to after signing in: this request again, as a
+ * GET, without prompt and, when prompt=login asked for a new sign-in,
+ * with login_after (ours) so the new one satisfies it. */
+static int
+return_path(const oidc_call *c, const ts_oidc_authz_req *q, const ts_oidc_authz *z, char *out,
+            size_t cap)
+{
+	const char *names[] = { "client_id", "redirect_uri", "response_type", "scope", "state",
+		                "nonce", "code_challenge", "code_challenge_method", "max_age",
+		                "login_hint", "response_mode" };
+	const char *vals[] = { q->client_id, q->redirect_uri, q->response_type, q->scope, q->state,
+		               q->nonce, q->code_challenge, q->code_challenge_method, q->max_age,
+		               q->login_hint, q->response_mode };
+	char now[24];
+	int n = snprintf(out, cap, "/t/%s/authorize", c->tenant.slug);
+
+	if (n < 0 || (size_t)n >= cap)
+		return 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (vals[i] && !qs_add(out, cap, names[i], vals[i]))
+			return 0;
+	if (z->prompt_login || z->max_age >= 0) {
+		snprintf(now, sizeof(now), "%lld", (long long)ts_now());
+		if (!qs_add(out, cap, "login_after", now))
+			return 0;
+	}
+	return 1;
+}
+
+/* SIGN_IN: a 303 to the hosted sign-in page, which comes back here. */
+static ts_http_action
+to_sign_in(oidc_call *c, const ts_oidc_authz_req *q, const ts_oidc_authz *z)
+{
+	char back[TS_HTTP_LOCATION_MAX / 2];
+	ts_http_resp *resp = c->resp;
+	int n;
+
+	if (!return_path(c, q, z, back, sizeof(back)))
+		return html_page(resp, 400, "Sign-in request refused", "The request is too long.");
+	n = snprintf(resp->location, sizeof(resp->location), "/ui/login");
+	if (n < 0 || !qs_add(resp->location, sizeof(resp->location), "tenant", c->tenant.slug) ||
+	    (q->login_hint && !qs_add(resp->location, sizeof(resp->location), "login_hint",
+	                              q->login_hint)) ||
+	    !qs_add(resp->location, sizeof(resp->location), "return_to", back)) {
+		resp->location[0] = '\0';
+		return html_page(resp, 400, "Sign-in request refused", "The request is too long.");
+	}
+	resp->status = 303;
+	resp->log_note = "sign_in";
+	return TS_HTTP_DONE;
+}
+
+/* CODE: RFC 6749 §4.1.2 with RFC 9207's iss. */
+static ts_http_action
+with_code(oidc_call *c, const ts_oidc_authz_req *q, const ts_oidc_authz *z, const ts_browser *b)
+{
+	char code[TS_SECRET_TEXT_LEN + 1];
+	ts_http_resp *resp = c->resp;
+	ts_err r;
+
+	if (strlen(q->redirect_uri) >= sizeof(resp->location))
+		return html_page(resp, 400, "Sign-in request refused", "The redirect URI is too long.");
+	r = ts_oidc_code_issue(c->api->auth, &c->tenant, q, z, &b->p.session, b->auth_time, code);
+	if (r != TS_OK)
+		return html_page(resp, 503, "Try again", "The service is unavailable; try again shortly.");
+	memcpy(resp->location, q->redirect_uri, strlen(q->redirect_uri) + 1);
+	if (!qs_add(resp->location, sizeof(resp->location), "code", code) ||
+	    (q->state && !qs_add(resp->location, sizeof(resp->location), "state", q->state)) ||
+	    !qs_add(resp->location, sizeof(resp->location), "iss", c->iss)) {
+		resp->location[0] = '\0';
+		ts_wipe(code, sizeof(code));
+		return html_page(resp, 400, "Sign-in request refused", "The redirect URI is too long.");
+	}
+	ts_wipe(code, sizeof(code));
+	resp->status = 303;
+	resp->log_note = "code";
+	return TS_HTTP_DONE;
 }
 
 static ts_http_action
@@ -713,23 +794,37 @@ authorize(oidc_call *c)
 {
 	ts_oidc_authz_req q;
 	ts_oidc_authz *z = calloc(1, sizeof(*z));
+	ts_browser *b = calloc(1, sizeof(*b));
+	int64_t auth_time = 0;
 	ts_http_action act;
 	ts_err r;
 	form f;
 
-	if (!z)
+	if (!z || !b) {
+		free(z);
+		free(b);
 		return oidc_error(c->resp, TS_E_NOMEM);
+	}
 	authz_params(c, &f, &q);
-	if ((r = ts_oidc_authorize(c->api->auth, &c->tenant, &q, z)) != TS_OK)
+	/* The person's browser session in this issuer's tenant, if any; an
+	 * enrolment-only one is no sign-in. */
+	r = api_page_browser_of(c->api, c->req, &c->tenant, b);
+	if (r == TS_OK && b->p.scope == TS_SESSION_FULL)
+		auth_time = b->auth_time;
+	if (r == TS_E_STORE_UNAVAILABLE || r == TS_E_NOMEM || r == TS_E_INTERNAL ||
+	    (r = ts_oidc_authorize(c->api->auth, &c->tenant, &q, auth_time, z)) != TS_OK)
 		act = html_page(c->resp, 503, "Try again", "The service is unavailable; try again shortly.");
 	else if (z->next == TS_AUTHZ_ERROR_PAGE)
 		act = html_page(c->resp, 400, "Sign-in request refused", z->description);
 	else if (z->next == TS_AUTHZ_ERROR_REDIRECT)
 		act = authz_redirect(c, q.redirect_uri, z, q.state);
+	else if (z->next == TS_AUTHZ_SIGN_IN)
+		act = to_sign_in(c, &q, z);
 	else
-		act = html_page(c->resp, 501, "Not available yet",
-		                "Signing in through OpenID Connect is not available on this server yet.");
+		act = with_code(c, &q, z, b);
 	form_free(&f);
+	ts_wipe(b, sizeof(*b));
+	free(b);
 	free(z);
 	return act;
 }

@@ -269,6 +269,19 @@ api_page_browser(ts_api *api, const ts_http_req *req, ts_browser *b)
 	return page_browser(api, req, NULL, b);
 }
 
+ts_err
+api_page_browser_of(ts_api *api, const ts_http_req *req, const ts_tenant *t, ts_browser *b)
+{
+	char cookie[TS_BROWSER_COOKIE_LEN + 1];
+	ts_err r;
+
+	if (!get_cookie(req, cookie))
+		return TS_E_TOKEN_INVALID;
+	r = ts_browser_check(api->auth, cookie, t, b);
+	ts_wipe(cookie, sizeof(cookie));
+	return r;
+}
+
 int
 api_page_same_origin(const ts_http_req *req)
 {

@@ -342,8 +342,37 @@ max_age_read(const char *v, int64_t *out)
 	return 1;
 }
 
+/* After the request's checks: what the browser session allows. */
+static ts_err
+authz_session(ts_oidc_authz *out, const ts_oidc_authz_req *q, int64_t auth_time)
+{
+	int64_t now = ts_now(), after = 0;
+	int fresh;
+
+	if (q->login_after)
+		after = strtoll(q->login_after, NULL, 10);
+	/* prompt=login: a sign-in made for this request; max_age: recent
+	 * enough (OpenID Connect Core §3.1.2.1). */
+	fresh = auth_time > 0 && (!out->prompt_login || (after > 0 && auth_time >= after)) &&
+	        (out->max_age < 0 || now - auth_time <= out->max_age ||
+	         (after > 0 && auth_time >= after));
+	if (!fresh) {
+		/* §3.1.2.6: prompt=none may not show anything. */
+		if (out->prompt_none)
+			return authz_redirect(out, "login_required", "The person is not signed in.");
+		out->next = TS_AUTHZ_SIGN_IN;
+		return TS_OK;
+	}
+	/* No consent screen yet: only first-party clients get a code. */
+	if (!out->client.first_party || out->prompt_consent)
+		return authz_redirect(out, "consent_required",
+		                      "This client needs consent, which this server cannot ask yet.");
+	out->next = TS_AUTHZ_CODE;
+	return TS_OK;
+}
+
 ts_err
-ts_oidc_authorize(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req *q,
+ts_oidc_authorize(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req *q, int64_t auth_time,
                   ts_oidc_authz *out)
 {
 	const char *method = q->code_challenge_method;
@@ -404,10 +433,5 @@ ts_oidc_authorize(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req *q,
 		return authz_redirect(out, "invalid_request", "The prompt is not one this server takes.");
 	if (!max_age_read(q->max_age, &out->max_age))
 		return authz_redirect(out, "invalid_request", "max_age must be a number of seconds.");
-	/* §3.1.2.6: prompt=none may not show anything, and this build has
-	 * no browser session to answer from yet (docs/OIDC.md). */
-	if (out->prompt_none)
-		return authz_redirect(out, "login_required", "The person is not signed in.");
-	out->next = TS_AUTHZ_SIGN_IN;
-	return TS_OK;
+	return authz_session(out, q, auth_time);
 }

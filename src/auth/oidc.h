@@ -123,6 +123,9 @@ typedef struct ts_oidc_authz_req {
 	const char *client_id, *redirect_uri, *response_type, *scope, *state, *nonce;
 	const char *code_challenge, *code_challenge_method, *prompt, *max_age, *login_hint;
 	const char *response_mode;
+	/* Ours, added to the return path after a sign-in that prompt=login
+	 * asked for: a sign-in at or after this time satisfies it. */
+	const char *login_after;
 	int repeated;                /* a parameter was given twice (§3.1) */
 } ts_oidc_authz_req;
 
@@ -132,9 +135,10 @@ typedef enum {
 	TS_AUTHZ_ERROR_PAGE = 0,
 	/* Redirect to the (registered) redirect_uri with error, state, iss. */
 	TS_AUTHZ_ERROR_REDIRECT = 1,
-	/* A valid request: the person must sign in next (not served by
-	 * this build yet). */
+	/* A valid request: the person must sign in (again) first. */
 	TS_AUTHZ_SIGN_IN = 2,
+	/* A valid request of a signed-in person: issue the code. */
+	TS_AUTHZ_CODE = 3,
 } ts_oidc_authz_next;
 
 typedef struct ts_oidc_authz {
@@ -147,29 +151,32 @@ typedef struct ts_oidc_authz {
 	int64_t max_age;             /* -1 = none */
 } ts_oidc_authz;
 
-/* Judges an authorization request of tenant t. The order is the specs': the client and its exact redirect URI first
- * (else ERROR_PAGE), then everything else is an error sent to that URI:
+/* Judges an authorization request of tenant t. auth_time: when the person
+ * of the request's browser session signed in, 0 when there is none. The
+ * order is the specs': the client and its exact redirect URI first (else
+ * ERROR_PAGE), then everything else is an error sent to that URI:
  * response_type (only "code"), the client's grant, scope (openid and only
  * the client's), PKCE (S256 only, required for a public client; "plain"
  * refused, RFC 7636 §4.2 / OAuth 2.0 Security BCP §2.1.1), prompt,
- * max_age, response_mode (only "query"). prompt=none is login_required:
- * this build does not read the hosted pages' browser session yet, so no
- * request has one (the next step: docs/OIDC.md). TS_OK with out->next, or
- * a store error. */
+ * max_age, response_mode (only "query"). Then: without a session, or
+ * when prompt=login or max_age asks for a fresher sign-in, SIGN_IN (with
+ * prompt=none: login_required); a client not marked first-party is
+ * consent_required until the consent screen exists (docs/OIDC.md); else
+ * CODE. TS_OK with out->next, or a store error. */
 ts_err ts_oidc_authorize(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req *req,
-                         ts_oidc_authz *out);
+                         int64_t auth_time, ts_oidc_authz *out);
 
 /* ---- the code flow (oidc_code.c) ---- */
 
 #define TS_OIDC_CODE_TTL 60          /* seconds a code lives (≤ 60) */
 
 /* Issues a code for request q, judged by ts_oidc_authorize as z (next ==
- * TS_AUTHZ_SIGN_IN), for the person of browser session `browser` (a live
- * full session of t). The code (shown once; only its hash is kept) is
+ * TS_AUTHZ_CODE), for the person of browser session `browser` (a live
+ * full session of t) who signed in at auth_time. The code (shown once; only its hash is kept) is
  * single use, lives TS_OIDC_CODE_TTL, and is bound to the client, the
  * exact redirect URI, the PKCE challenge, the nonce and the scope. */
 ts_err ts_oidc_code_issue(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req *q,
-                          const ts_oidc_authz *z, const ts_session *browser,
+                          const ts_oidc_authz *z, const ts_session *browser, int64_t auth_time,
                           char code[TS_SECRET_TEXT_LEN + 1]);
 
 /* grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6) for the

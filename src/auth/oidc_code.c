@@ -87,7 +87,7 @@ code_data_read(const char *data, code_data *d)
 
 ts_err
 ts_oidc_code_issue(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req *q,
-                   const ts_oidc_authz *z, const ts_session *browser,
+                   const ts_oidc_authz *z, const ts_session *browser, int64_t auth_time,
                    char code[TS_SECRET_TEXT_LEN + 1])
 {
 	char ruri[32];
@@ -97,14 +97,14 @@ ts_oidc_code_issue(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req *q,
 	ts_err r;
 
 	code[0] = '\0';
-	if (z->next != TS_AUTHZ_SIGN_IN || strcmp(browser->tenant_id, t->id) != 0 ||
+	if (z->next != TS_AUTHZ_CODE || strcmp(browser->tenant_id, t->id) != 0 ||
 	    browser->kind != TS_SESSION_FULL || browser->revoked_at || browser->expires_at <= now)
 		return TS_E_INVALID;
 	memset(&sec, 0, sizeof(sec));
 	short_hash(q->redirect_uri, ruri);
 	n = snprintf(sec.data, sizeof(sec.data), "%s %s %s %x %lld %s", z->client.id, ruri,
 	             q->code_challenge ? q->code_challenge : "-", scope_bits(z->scope),
-	             (long long)browser->created_at, q->nonce ? q->nonce : "-");
+	             (long long)auth_time, q->nonce ? q->nonce : "-");
 	if (n < 0 || (size_t)n >= sizeof(sec.data))
 		return TS_E_INVALID;
 	ts_secret_new(code);

@@ -172,7 +172,7 @@ typedef struct flow {
 	ts_tenant t;
 	ts_user u;
 	ts_session browser;
-	ts_oidc_client pub, other;
+	ts_oidc_client pub, other, third;
 	char verifier[64], challenge[48];
 } flow;
 
@@ -186,9 +186,10 @@ code_of(flow *f, const ts_oidc_client *c, const char *scope, char code[TS_SECRET
 	ts_oidc_authz z;
 
 	code[0] = '\0';
-	CHECK(ts_oidc_authorize(f->a, &f->t, &q, &z) == TS_OK);
-	CHECK(z.next == TS_AUTHZ_SIGN_IN);
-	CHECK(ts_oidc_code_issue(f->a, &f->t, &q, &z, &f->browser, code) == TS_OK);
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, f->browser.created_at, &z) == TS_OK);
+	CHECK(z.next == TS_AUTHZ_CODE);
+	CHECK(ts_oidc_code_issue(f->a, &f->t, &q, &z, &f->browser, f->browser.created_at, code) ==
+	      TS_OK);
 	CHECK(strlen(code) == TS_SECRET_TEXT_LEN);
 }
 
@@ -213,6 +214,47 @@ payload_of(const char *jwt, char *out, size_t cap)
 		snprintf(out, cap, "%s", p.payload);
 		ts_jws_parts_free(&p);
 	}
+}
+
+/* What the browser session allows after the request's checks. */
+static void
+test_session_rules(flow *f)
+{
+	ts_oidc_authz_req q = { .client_id = f->pub.id, .redirect_uri = CB, .response_type = "code",
+		                .scope = "openid", .code_challenge = f->challenge,
+		                .code_challenge_method = "S256" };
+	int64_t at = ts_now() - 100;
+	char after[24];
+	ts_oidc_authz z;
+
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, 0, &z) == TS_OK && z.next == TS_AUTHZ_SIGN_IN);
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, at, &z) == TS_OK && z.next == TS_AUTHZ_CODE);
+	q.prompt = "none";
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, 0, &z) == TS_OK);
+	CHECK(z.next == TS_AUTHZ_ERROR_REDIRECT && strcmp(z.error, "login_required") == 0);
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, at, &z) == TS_OK && z.next == TS_AUTHZ_CODE);
+	q.prompt = "login";
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, at, &z) == TS_OK && z.next == TS_AUTHZ_SIGN_IN);
+	snprintf(after, sizeof(after), "%lld", (long long)at);
+	q.login_after = after;         /* the sign-in made for it */
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, at, &z) == TS_OK && z.next == TS_AUTHZ_CODE);
+	snprintf(after, sizeof(after), "%lld", (long long)at + 1);
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, at, &z) == TS_OK && z.next == TS_AUTHZ_SIGN_IN);
+	q.prompt = NULL;
+	q.login_after = NULL;
+	q.max_age = "60";
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, at, &z) == TS_OK && z.next == TS_AUTHZ_SIGN_IN);
+	q.max_age = "600";
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, at, &z) == TS_OK && z.next == TS_AUTHZ_CODE);
+	q.max_age = NULL;
+	q.prompt = "consent";          /* no consent screen yet */
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, at, &z) == TS_OK);
+	CHECK(z.next == TS_AUTHZ_ERROR_REDIRECT && strcmp(z.error, "consent_required") == 0);
+	q.prompt = NULL;
+	q.client_id = f->third.id;     /* not first-party */
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, at, &z) == TS_OK);
+	CHECK(z.next == TS_AUTHZ_ERROR_REDIRECT && strcmp(z.error, "consent_required") == 0);
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, 0, &z) == TS_OK && z.next == TS_AUTHZ_SIGN_IN);
 }
 
 static void
@@ -358,6 +400,8 @@ test_flow(const char *dir)
 	if (!f.a)
 		return;
 	ts_actor_cli(&op);
+	CHECK(ts_admin_client_new(f.a, &op, "acme", &p, 0, secret, &f.third, NULL) == TS_OK);
+	p.set_first_party = p.first_party = 1;
 	CHECK(ts_admin_client_new(f.a, &op, "acme", &p, 0, secret, &f.pub, NULL) == TS_OK);
 	p.name = "other";
 	CHECK(ts_admin_client_new(f.a, &op, "acme", &p, 0, secret, &f.other, NULL) == TS_OK);
@@ -373,6 +417,7 @@ test_flow(const char *dir)
 	ts_sha256(f.verifier, strlen(f.verifier), d);
 	ts_b64url_encode(d, sizeof(d), f.challenge);
 
+	test_session_rules(&f);
 	test_code_refusals(&f);
 	test_code_flow(&f);
 	ts_auth_free(f.a);

@@ -147,9 +147,10 @@ export async function startOidcServer(db, args = []) {
 }
 
 /** A client made on the command line: { id, secret } (secret null for a public client). */
-export async function mkClient(db, tenant, { name = 'app', pub = false, grants = [], scopes = [], redirects = [] } = {}) {
+export async function mkClient(db, tenant, { name = 'app', pub = false, firstParty = false, grants = [], scopes = [], redirects = [] } = {}) {
   const args = ['client', 'add', '--tenant', tenant, '--name', name];
   if (pub) args.push('--public');
+  if (firstParty) args.push('--first-party');
   for (const g of grants) args.push('--grant', g);
   for (const s of scopes) args.push('--scope', s);
   for (const u of redirects) args.push('--redirect-uri', u);

@@ -145,7 +145,7 @@ test('PKCE: S256 only, required for a public client; plain, a missing method or 
   }
   // a confidential client may go without PKCE, but plain is refused for it too
   const { code_challenge: _c, code_challenge_method: _m, ...noPkce } = good(conf);
-  assert.equal((await authorize(TA, noPkce)).status, 501);
+  assert.match((await authorize(TA, noPkce)).headers.location, /^\/ui\/login\?/);
   assert.equal(redirected(await authorize(TA, good(conf, { code_challenge_method: 'plain' }))).error, 'invalid_request');
 });
 
@@ -172,14 +172,28 @@ test('the form (POST) takes the same parameters; a repeated one is an error page
   page(await authorize(TA, null, { post: true, raw }));
 });
 
-test('a valid request reaches the sign-in step, not served by this build yet (501, no redirect)', async () => {
+test('a valid request without a browser session goes to the hosted sign-in page, which comes back to it', async () => {
   for (const c of [pub, conf]) {
-    const r = await authorize(TA, good(c, { nonce: 'n-1', prompt: 'login', max_age: '0', login_hint: 'a@b.example' }));
-    assert.equal(r.status, 501, r.text);
-    assert.equal(r.headers.location, undefined);
+    const r = await authorize(TA, good(c, { nonce: 'n-1', login_hint: 'a@b.example' }));
+    assert.equal(r.status, 303, r.text);
+    const u = new URL(r.headers.location, srv.url);
+    assert.equal(u.pathname, '/ui/login');
+    assert.equal(u.searchParams.get('tenant'), TA);
+    assert.equal(u.searchParams.get('login_hint'), 'a@b.example');
+    const back = new URL(u.searchParams.get('return_to'), srv.url);
+    assert.equal(back.origin, srv.url, 'a path of this origin');
+    assert.equal(back.pathname, `/t/${TA}/authorize`);
+    const want = good(c, { nonce: 'n-1', login_hint: 'a@b.example' });
+    for (const [k, v] of Object.entries(want)) assert.equal(back.searchParams.get(k), v, k);
+    assert.equal(back.searchParams.get('login_after'), null);
   }
+  // prompt=login: the way back drops prompt and says which sign-in counts
+  const r = await authorize(TA, good(pub, { prompt: 'login' }));
+  const back = new URL(new URL(r.headers.location, srv.url).searchParams.get('return_to'), srv.url);
+  assert.equal(back.searchParams.get('prompt'), null);
+  assert.match(back.searchParams.get('login_after'), /^[0-9]+$/);
   // the loopback redirect URI registered for the SPA is taken as well
-  assert.equal((await authorize(TA, good(pub, { redirect_uri: 'http://127.0.0.1:9/cb' }))).status, 501);
+  assert.equal((await authorize(TA, good(pub, { redirect_uri: 'http://127.0.0.1:9/cb' }))).status, 303);
 });
 
 test('the token endpoint\'s code and refresh grants: unknown codes and tokens are invalid_grant, for public and confidential clients', async () => {
