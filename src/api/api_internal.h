@@ -63,6 +63,9 @@ ts_err api_page_browser(ts_api *api, const ts_http_req *req, struct ts_browser *
  * request's own hints say. */
 ts_err api_page_browser_of(ts_api *api, const ts_http_req *req, const ts_tenant *t,
                            struct ts_browser *b);
+/* Ends the request's browser session (if any) and clears its cookie in
+ * resp, as POST /ui/session-end does (OpenID Connect's end_session). */
+ts_err api_page_sign_out(ts_api *api, const ts_http_req *req, ts_http_resp *resp);
 /* 1 when a state-changing request comes from this origin (the pages'
  * rule: Sec-Fetch-Site same-origin, or Origin equal to our own). */
 int api_page_same_origin(const ts_http_req *req);

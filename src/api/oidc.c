@@ -10,8 +10,10 @@
  *   GET|POST /t/{slug}/userinfo                       (OpenID Connect Core §5.3)
  *   GET|POST /t/{slug}/authorize  the request's checks (RFC 6749 §4.1.2.1:
  *            an error page, or an error sent to the registered redirect
- *            URI with state and iss, RFC 9207); the sign-in itself is not
- *            in this build (docs/OIDC.md)
+ *            URI with state and iss, RFC 9207); the sign-in on the hosted
+ *            pages (/ui/login?return_to=), then the code
+ *   GET|POST /t/{slug}/end_session  (RP-Initiated Logout 1.0): ends the
+ *            browser session and, with id_token_hint, the grant's tokens
  * Requests are application/x-www-form-urlencoded (RFC 6749 §3.2); answers
  * JSON. Errors are {error, error_description} with RFC 6749's codes. The
  * engine decides (auth/oidc.h); this file only reads and writes HTTP. */
@@ -829,6 +831,58 @@ authorize(oidc_call *c)
 	return act;
 }
 
+/* ---- end_session (OpenID Connect RP-Initiated Logout 1.0) ---- */
+
+static ts_http_action
+end_session(oidc_call *c)
+{
+	int post = strcmp(c->req->method, "POST") == 0;
+	const char *hint, *cid, *uri, *state, *why;
+	ts_oidc_logout *lo = calloc(1, sizeof(*lo));
+	ts_http_action act;
+	ts_err r;
+	form f = { 0 };
+
+	if (!lo)
+		return oidc_error(c->resp, TS_E_NOMEM);
+	if (post ? !form_parse(c->req, &f, &why) : ts_http_query_repeated(c->req)) {
+		act = html_page(c->resp, 400, "Sign-out refused", "A parameter is malformed or repeated.");
+		goto out;
+	}
+#define PARAM(k) (post ? form_get(&f, k) : ts_http_query(c->req, k))
+	hint = PARAM("id_token_hint");
+	cid = PARAM("client_id");
+	uri = PARAM("post_logout_redirect_uri");
+	state = PARAM("state");
+#undef PARAM
+	r = ts_oidc_end_session(c->api->auth, &c->tenant, c->iss, hint && *hint ? hint : NULL,
+	                        cid && *cid ? cid : NULL, uri && *uri ? uri : NULL, lo);
+	if (r == TS_E_INVALID) {
+		act = html_page(c->resp, 400, "Sign-out refused", "The id_token_hint is not one of ours.");
+		goto out;
+	}
+	if (r != TS_OK || (r = api_page_sign_out(c->api, c->req, c->resp)) != TS_OK) {
+		act = html_page(c->resp, 503, "Try again", "The service is unavailable; try again shortly.");
+		goto out;
+	}
+	if (lo->redirect && strlen(uri) < sizeof(c->resp->location)) {
+		memcpy(c->resp->location, uri, strlen(uri) + 1);
+		if (state && *state && !qs_add(c->resp->location, sizeof(c->resp->location), "state", state)) {
+			c->resp->location[0] = '\0';
+		} else {
+			c->resp->status = 303;
+			c->resp->log_note = "signed_out";
+			act = TS_HTTP_DONE;
+			goto out;
+		}
+	}
+	act = html_page(c->resp, 200, "Signed out", "You are signed out.");
+out:
+	form_free(&f);
+	free(lo);
+	return act;
+}
+
 /* ---- the sub-router ---- */
 
 typedef struct oidc_path {
@@ -845,6 +899,7 @@ static const oidc_path paths[] = {
 	{ "/revoke", "POST", post_revoke },
 	{ "/userinfo", "GET, HEAD, POST", userinfo },
 	{ "/authorize", "GET, HEAD, POST", authorize },
+	{ "/end_session", "GET, HEAD, POST", end_session },
 };
 
 static int

@@ -282,6 +282,20 @@ api_page_browser_of(ts_api *api, const ts_http_req *req, const ts_tenant *t, ts_
 	return r;
 }
 
+ts_err
+api_page_sign_out(ts_api *api, const ts_http_req *req, ts_http_resp *resp)
+{
+	char cookie[TS_BROWSER_COOKIE_LEN + 1];
+	ts_err r = TS_OK;
+
+	if (get_cookie(req, cookie))
+		r = ts_browser_end(api->auth, cookie);
+	ts_wipe(cookie, sizeof(cookie));
+	if (r == TS_OK)
+		set_cookie(req, resp, "", 0);
+	return r;
+}
+
 int
 api_page_same_origin(const ts_http_req *req)
 {

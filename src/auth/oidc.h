@@ -203,6 +203,24 @@ ts_err ts_oidc_code_exchange(ts_auth *a, const ts_tenant *t, const char *iss,
 ts_err ts_oidc_refresh(ts_auth *a, const ts_tenant *t, const char *iss, const ts_oidc_client *c,
                        const char *refresh, const char *scope, ts_oidc_tokens *out);
 
+/* ---- RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2) ---- */
+
+typedef struct ts_oidc_logout {
+	ts_oidc_client client;       /* id "" when none is known */
+	int redirect;                /* post_logout_redirect_uri is registered: go there */
+} ts_oidc_logout;
+
+/* id_token_hint (may be NULL): an ID token we signed for issuer iss
+ * (expired ones too, §2), whose client must be of t and agree with
+ * client_id when both are given; its grant session (sid) is ended, with
+ * every token it issued. post_logout_redirect_uri (may be NULL) is only
+ * followed when it is exactly one of that client's. TS_E_INVALID for a
+ * hint that is not ours, or disagrees (nothing ended). The browser
+ * session is the caller's to end. */
+ts_err ts_oidc_end_session(ts_auth *a, const ts_tenant *t, const char *iss,
+                           const char *id_token_hint, const char *client_id,
+                           const char *post_logout_uri, ts_oidc_logout *out);
+
 /* 1 when word is one of the space-separated words of list. */
 int ts_oidc_has_word(const char *list, const char *word);
 

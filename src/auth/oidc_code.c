@@ -388,3 +388,50 @@ ts_oidc_refresh(ts_auth *a, const ts_tenant *t, const char *iss, const ts_oidc_c
 	ts_wipe(next, sizeof(next));
 	return r;
 }
+
+ts_err
+ts_oidc_end_session(ts_auth *a, const ts_tenant *t, const char *iss, const char *id_token_hint,
+                    const char *client_id, const char *post_logout_uri, ts_oidc_logout *out)
+{
+	char kid[TS_KID_MAX];
+	ts_jws_parts parts;
+	ts_oidc_claims cl;
+	const char *cid = client_id;
+	ts_err r;
+
+	memset(out, 0, sizeof(*out));
+	memset(&cl, 0, sizeof(cl));
+	if (id_token_hint) {
+		if (strlen(id_token_hint) > TS_JWT_MAX ||
+		    ts_keys_verify(a, id_token_hint, &parts, kid) != TS_OK)
+			return TS_E_INVALID;
+		r = ts_oidc_id_decode(parts.payload, &cl);
+		ts_jws_parts_free(&parts);
+		if (r != TS_OK || strcmp(cl.iss, iss) != 0 || (client_id && strcmp(client_id, cl.aud) != 0))
+			return TS_E_INVALID;
+		cid = cl.aud;
+	}
+	if (cid && strlen(cid) < TS_ID_SZ) {
+		r = SOPS(a)->client_get(ST(a), cid, &out->client);
+		if (r != TS_OK && r != TS_E_NOT_FOUND)
+			return r;
+		if (r != TS_OK || strcmp(out->client.tenant_id, t->id) != 0)
+			memset(&out->client, 0, sizeof(out->client));
+	}
+	if (id_token_hint && !out->client.id[0])
+		return TS_E_INVALID;     /* a deleted client's, or another tenant's */
+	/* The grant's session, and with it every token it issued. */
+	if (cl.sid[0]) {
+		ts_session s;
+		ts_user u;
+		ts_tenant st;
+		if (SOPS(a)->session_principal(ST(a), cl.sid, &s, &u, &st) == TS_OK &&
+		    strcmp(s.tenant_id, t->id) == 0 && strcmp(u.id, cl.sub) == 0)
+			(void)SOPS(a)->session_revoke(ST(a), s.id, ts_now());
+		ts_wipe(&u, sizeof(u));
+	}
+	out->redirect = out->client.id[0] && post_logout_uri && !strchr(post_logout_uri, ' ') &&
+	                ts_oidc_has_word(out->client.post_logout_uris, post_logout_uri);
+	ts_audit(a, "oidc_end_session", "tenant", t->slug, "client", out->client.id, NULL);
+	return TS_OK;
+}

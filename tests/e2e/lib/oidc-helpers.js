@@ -147,13 +147,14 @@ export async function startOidcServer(db, args = []) {
 }
 
 /** A client made on the command line: { id, secret } (secret null for a public client). */
-export async function mkClient(db, tenant, { name = 'app', pub = false, firstParty = false, grants = [], scopes = [], redirects = [] } = {}) {
+export async function mkClient(db, tenant, { name = 'app', pub = false, firstParty = false, grants = [], scopes = [], redirects = [], postLogout = [] } = {}) {
   const args = ['client', 'add', '--tenant', tenant, '--name', name];
   if (pub) args.push('--public');
   if (firstParty) args.push('--first-party');
   for (const g of grants) args.push('--grant', g);
   for (const s of scopes) args.push('--scope', s);
   for (const u of redirects) args.push('--redirect-uri', u);
+  for (const u of postLogout) args.push('--post-logout-uri', u);
   const [id, secret] = (await cliOk(args, { db })).split('\n');
   noteSecret(secret);
   return { id, secret: secret ?? null };

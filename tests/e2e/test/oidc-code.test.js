@@ -21,6 +21,7 @@ const sfx = crypto.randomBytes(3).toString('hex');
 const TA = `ca-${sfx}`;
 const TB = `cb-${sfx}`;
 const CB = 'https://app.example/cb';
+const BYE = 'https://app.example/bye';
 const EMAIL = `ann-${sfx}@example.com`;
 const PASSWORD = 'correct horse battery ' + crypto.randomBytes(6).toString('hex');
 
@@ -82,7 +83,7 @@ before(async () => {
   await mkUser(db, TB, EMAIL, PASSWORD);
   spa = await mkClient(db, TA, { name: 'spa', pub: true, firstParty: true, redirects: [CB],
     grants: ['authorization_code', 'refresh_token'], scopes: ['openid', 'email', 'offline_access'] });
-  web = await mkClient(db, TA, { name: 'web', firstParty: true, redirects: [CB] });
+  web = await mkClient(db, TA, { name: 'web', firstParty: true, redirects: [CB], postLogout: [BYE] });
   judge = await mkClient(db, TA, { name: 'rs', grants: ['client_credentials'] });
   judgeB = await mkClient(db, TB, { name: 'rs-b', grants: ['client_credentials'] });
   srv = await startOidcServer(db);
@@ -213,4 +214,36 @@ test('signing out of the hosted pages ends the browser session: authorize asks t
   const q = new URL(r.headers.location).searchParams;
   assert.equal(q.get('error'), 'login_required');
   assert.equal(q.get('state'), 'z');
+});
+
+test('end_session (RP-initiated logout): with id_token_hint it ends the tokens and the browser session, and goes only to a registered URI', async () => {
+  cookie = null;
+  const { config, loc } = await codeFor(TA, web, { scope: 'openid', state: 'e' });
+  const t = await client.authorizationCodeGrant(config, loc, { expectedState: 'e', idTokenExpected: true });
+  const rs = await configOf(TA, judge);
+  assert.equal((await client.tokenIntrospection(rs, t.access_token)).active, true);
+  // not registered: signed out on a page, never redirected there
+  const other = client.buildEndSessionUrl(config, { post_logout_redirect_uri: 'https://evil.example/', state: 'q' });
+  let r = await oidcHttp(srv, 'GET', other.pathname + other.search);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.headers.location, undefined);
+  // a hint that is not ours
+  r = await oidcHttp(srv, 'GET', `/t/${TA}/end_session?id_token_hint=${t.id_token.slice(0, -4)}AAAA`);
+  assert.equal(r.status, 400);
+  assert.equal((await client.tokenIntrospection(rs, t.access_token)).active, true, 'nothing ended');
+  // a tenant B issuer does not take A's ID token
+  r = await oidcHttp(srv, 'GET', `/t/${TB}/end_session?id_token_hint=${t.id_token}`);
+  assert.equal(r.status, 400);
+  const url = client.buildEndSessionUrl(config, { id_token_hint: t.id_token, post_logout_redirect_uri: BYE, state: 'bye 1' });
+  r = await oidcHttp(srv, 'GET', url.pathname + url.search, { headers: { Cookie: `tessera=${cookie}` } });
+  assert.equal(r.status, 303, r.text);
+  const to = new URL(r.headers.location);
+  assert.equal(`${to.origin}${to.pathname}`, BYE);
+  assert.equal(to.searchParams.get('state'), 'bye 1');
+  assert.match(r.headers['set-cookie']?.[0] ?? '', /Max-Age=0/);
+  assert.deepEqual(await client.tokenIntrospection(rs, t.access_token), { active: false }, 'the grant\'s tokens end');
+  // and the browser session is over
+  const again = client.buildAuthorizationUrl(config, { redirect_uri: CB, scope: 'openid', prompt: 'none', state: 'z' });
+  r = await oidcHttp(srv, 'GET', again.pathname + again.search, { headers: { Cookie: `tessera=${cookie}` } });
+  assert.equal(new URL(r.headers.location).searchParams.get('error'), 'login_required');
 });
