@@ -791,43 +791,177 @@ with_code(oidc_call *c, const ts_oidc_authz_req *q, const ts_oidc_authz *z, cons
 	return TS_HTTP_DONE;
 }
 
-static ts_http_action
-authorize(oidc_call *c)
+/* Appends text to a page, HTML-escaped (only what the request sent is
+ * ever escaped into a page: the consent form's hidden fields). 0 when it
+ * does not fit. */
+static int
+html_add(char *out, size_t cap, const char *text)
 {
-	ts_oidc_authz_req q;
+	size_t n = strlen(out);
+
+	for (; *text; text++) {
+		const char *e = *text == '&' ? "&amp;" : *text == '<' ? "&lt;" : *text == '>' ? "&gt;"
+		                : *text == '"' ? "&quot;" : *text == '\'' ? "&#39;" : NULL;
+		size_t m = e ? strlen(e) : 1;
+		if (n + m + 1 > cap)
+			return 0;
+		memcpy(out + n, e ? e : text, m);
+		n += m;
+	}
+	out[n] = '\0';
+	return 1;
+}
+
+/* CONSENT: a page asking the person; its form posts the request back to
+ * {issuer}/consent (same origin only). */
+static ts_http_action
+consent_page(oidc_call *c, const ts_oidc_authz_req *q, const ts_oidc_authz *z)
+{
+	const char *names[] = { "client_id", "redirect_uri", "response_type", "scope", "state",
+		                "nonce", "code_challenge", "code_challenge_method", "max_age",
+		                "response_mode", "login_after" };
+	const char *vals[] = { q->client_id, q->redirect_uri, q->response_type, q->scope, q->state,
+		               q->nonce, q->code_challenge, q->code_challenge_method, q->max_age,
+		               q->response_mode, q->login_after };
+	size_t cap = 16384;
+	char *b = malloc(cap);
+	int ok;
+
+	if (!b)
+		return oidc_error(c->resp, TS_E_NOMEM);
+	b[0] = '\0';
+	ok = html_add(b, cap, "") && snprintf(b, cap, "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"
+	                                            "<title>Allow access</title><h1>Allow ") > 0;
+	ok = ok && html_add(b, cap, z->client.name);
+	ok = ok && strlen(b) + 200 < cap;
+	if (ok) {
+		strcat(b, "?</h1><p>It asks for: ");
+		ok = html_add(b, cap, z->scope);
+		strcat(b, "</p><form method=\"post\" action=\"/t/");
+		ok = ok && html_add(b, cap, c->tenant.slug);
+		strcat(b, "/consent\">");
+	}
+	for (size_t i = 0; ok && i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!vals[i])
+			continue;
+		ok = strlen(b) + 64 < cap;
+		if (!ok)
+			break;
+		strcat(b, "<input type=\"hidden\" name=\"");
+		strcat(b, names[i]);
+		strcat(b, "\" value=\"");
+		ok = html_add(b, cap, vals[i]) && strlen(b) + 8 < cap;
+		if (ok)
+			strcat(b, "\">");
+	}
+	ok = ok && strlen(b) + 200 < cap;
+	if (!ok) {
+		free(b);
+		return html_page(c->resp, 400, "Sign-in request refused", "The request is too long.");
+	}
+	strcat(b, "<button name=\"decision\" value=\"allow\">Allow</button> "
+	          "<button name=\"decision\" value=\"deny\">Deny</button></form></html>\n");
+	c->resp->status = 200;
+	c->resp->body = b;
+	c->resp->body_len = strlen(b);
+	c->resp->content_type = "text/html; charset=utf-8";
+	/* nothing runs, and the form goes nowhere else */
+	c->resp->csp = "default-src 'none'; form-action 'self'; frame-ancestors 'none'";
+	return TS_HTTP_DONE;
+}
+
+/* The request judged with the browser session, and its answer. decision:
+ * NULL from authorize; "allow" or "deny" from the consent form. */
+static ts_http_action
+authz_answer(oidc_call *c, const ts_oidc_authz_req *q, const char *decision)
+{
 	ts_oidc_authz *z = calloc(1, sizeof(*z));
 	ts_browser *b = calloc(1, sizeof(*b));
+	const char *user = NULL;
 	int64_t auth_time = 0;
 	ts_http_action act;
 	ts_err r;
-	form f;
 
 	if (!z || !b) {
 		free(z);
 		free(b);
 		return oidc_error(c->resp, TS_E_NOMEM);
 	}
-	authz_params(c, &f, &q);
 	/* The person's browser session in this issuer's tenant, if any; an
 	 * enrolment-only one is no sign-in. */
 	r = api_page_browser_of(c->api, c->req, &c->tenant, b);
-	if (r == TS_OK && b->p.scope == TS_SESSION_FULL)
+	if (r == TS_OK && b->p.scope == TS_SESSION_FULL) {
 		auth_time = b->auth_time;
+		user = b->p.user.id;
+	}
 	if (r == TS_E_STORE_UNAVAILABLE || r == TS_E_NOMEM || r == TS_E_INTERNAL ||
-	    (r = ts_oidc_authorize(c->api->auth, &c->tenant, &q, auth_time, z)) != TS_OK)
+	    (r = ts_oidc_authorize(c->api->auth, &c->tenant, q, user, auth_time, z)) != TS_OK) {
 		act = html_page(c->resp, 503, "Try again", "The service is unavailable; try again shortly.");
-	else if (z->next == TS_AUTHZ_ERROR_PAGE)
+		goto out;
+	}
+	if (decision && (z->next == TS_AUTHZ_CONSENT || z->next == TS_AUTHZ_CODE)) {
+		if (strcmp(decision, "allow") != 0) {
+			/* OpenID Connect Core §3.1.2.6 */
+			z->error = "access_denied";
+			z->description = "The person did not allow this client.";
+			act = authz_redirect(c, q->redirect_uri, z, q->state);
+			goto out;
+		}
+		if ((r = ts_oidc_consent_give(c->api->auth, &c->tenant, user, z)) != TS_OK) {
+			act = html_page(c->resp, 503, "Try again", "The service is unavailable; try again shortly.");
+			goto out;
+		}
+		z->next = TS_AUTHZ_CODE;
+	}
+	if (z->next == TS_AUTHZ_ERROR_PAGE)
 		act = html_page(c->resp, 400, "Sign-in request refused", z->description);
 	else if (z->next == TS_AUTHZ_ERROR_REDIRECT)
-		act = authz_redirect(c, q.redirect_uri, z, q.state);
+		act = authz_redirect(c, q->redirect_uri, z, q->state);
 	else if (z->next == TS_AUTHZ_SIGN_IN)
-		act = to_sign_in(c, &q, z);
+		act = to_sign_in(c, q, z);
+	else if (z->next == TS_AUTHZ_CONSENT)
+		act = consent_page(c, q, z);
 	else
-		act = with_code(c, &q, z, b);
-	form_free(&f);
+		act = with_code(c, q, z, b);
+out:
 	ts_wipe(b, sizeof(*b));
 	free(b);
 	free(z);
+	return act;
+}
+
+static ts_http_action
+authorize(oidc_call *c)
+{
+	ts_oidc_authz_req q;
+	ts_http_action act;
+	form f;
+
+	authz_params(c, &f, &q);
+	act = authz_answer(c, &q, NULL);
+	form_free(&f);
+	return act;
+}
+
+/* The consent form's answer: same origin only (no other site may consent
+ * for the person), the request judged again from the start. */
+static ts_http_action
+consent(oidc_call *c)
+{
+	ts_oidc_authz_req q;
+	ts_http_action act;
+	const char *decision;
+	form f;
+
+	if (!api_page_same_origin(c->req))
+		return html_page(c->resp, 403, "Refused", "This form must come from this site.");
+	authz_params(c, &f, &q);
+	decision = form_get(&f, "decision");
+	if (!decision)
+		act = html_page(c->resp, 400, "Sign-in request refused", "No decision was made.");
+	else
+		act = authz_answer(c, &q, decision);
+	form_free(&f);
 	return act;
 }
 
@@ -900,6 +1034,7 @@ static const oidc_path paths[] = {
 	{ "/userinfo", "GET, HEAD, POST", userinfo },
 	{ "/authorize", "GET, HEAD, POST", authorize },
 	{ "/end_session", "GET, HEAD, POST", end_session },
+	{ "/consent", "POST", consent },
 };
 
 static int

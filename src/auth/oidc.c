@@ -342,9 +342,71 @@ max_age_read(const char *v, int64_t *out)
 	return 1;
 }
 
+static void
+consent_key(const char *user_id, const char *client_id, char hash[TS_HASH_SZ])
+{
+	char key[2 * TS_ID_SZ + 16];
+	int n = snprintf(key, sizeof(key), "consent|%s|%s", user_id, client_id);
+
+	ts_secret_hash(key, n > 0 ? (size_t)n : 0, hash);
+}
+
+/* 1 when user_id's remembered consent to z's client covers z->scope. */
+static int
+consented(ts_auth *a, const char *user_id, const ts_oidc_authz *z)
+{
+	char hash[TS_HASH_SZ], cid[TS_ID_SZ], granted[TS_CLIENT_LIST_MAX];
+	ts_oidc_client narrowed;
+	unsigned bits = 0;
+	ts_secret sec;
+
+	consent_key(user_id, z->client.id, hash);
+	if (SOPS(a)->secret_get(ST(a), TS_SECRET_OIDC_CONSENT, hash, &sec) != TS_OK ||
+	    sec.expires_at <= ts_now() || sscanf(sec.data, "%36s %x", cid, &bits) != 2 ||
+	    strcmp(cid, z->client.id) != 0)
+		return 0;
+	narrowed = z->client;
+	narrowed.scopes[0] = '\0';
+	for (unsigned i = 0; i < 4; i++)
+		if (bits & (1u << i)) {
+			static const char *const names[] = { "openid", "email", "profile",
+				                             "offline_access" };
+			if (narrowed.scopes[0])
+				strncat(narrowed.scopes, " ", sizeof(narrowed.scopes) - strlen(narrowed.scopes) - 1);
+			strncat(narrowed.scopes, names[i], sizeof(narrowed.scopes) - strlen(narrowed.scopes) - 1);
+		}
+	return ts_oidc_scope_grant(&narrowed, z->scope, "", granted, sizeof(granted)) == TS_OK;
+}
+
+ts_err
+ts_oidc_consent_give(ts_auth *a, const ts_tenant *t, const char *user_id, const ts_oidc_authz *z)
+{
+	static const char *const names[] = { "openid", "email", "profile", "offline_access" };
+	unsigned bits = 0;
+	ts_secret sec;
+	ts_err r;
+
+	for (unsigned i = 0; i < 4; i++)
+		if (ts_oidc_has_word(z->scope, names[i]))
+			bits |= 1u << i;
+	memset(&sec, 0, sizeof(sec));
+	consent_key(user_id, z->client.id, sec.hash);
+	sec.kind = TS_SECRET_OIDC_CONSENT;
+	ts_strlcpy(sec.tenant_id, t->id, sizeof(sec.tenant_id));
+	ts_strlcpy(sec.user_id, user_id, sizeof(sec.user_id));
+	snprintf(sec.data, sizeof(sec.data), "%s %x", z->client.id, bits);
+	sec.created_at = ts_now();
+	sec.expires_at = sec.created_at + 365 * 86400;
+	if ((r = SOPS(a)->secret_replace(ST(a), &sec)) == TS_OK)
+		ts_audit(a, "oidc_consent_given", "tenant", t->slug, "user", user_id, "client",
+		         z->client.id, NULL);
+	return r;
+}
+
 /* After the request's checks: what the browser session allows. */
 static ts_err
-authz_session(ts_oidc_authz *out, const ts_oidc_authz_req *q, int64_t auth_time)
+authz_session(ts_auth *a, ts_oidc_authz *out, const ts_oidc_authz_req *q, const char *user_id,
+              int64_t auth_time)
 {
 	int64_t now = ts_now(), after = 0;
 	int fresh;
@@ -353,7 +415,7 @@ authz_session(ts_oidc_authz *out, const ts_oidc_authz_req *q, int64_t auth_time)
 		after = strtoll(q->login_after, NULL, 10);
 	/* prompt=login: a sign-in made for this request; max_age: recent
 	 * enough (OpenID Connect Core §3.1.2.1). */
-	fresh = auth_time > 0 && (!out->prompt_login || (after > 0 && auth_time >= after)) &&
+	fresh = auth_time > 0 && user_id && (!out->prompt_login || (after > 0 && auth_time >= after)) &&
 	        (out->max_age < 0 || now - auth_time <= out->max_age ||
 	         (after > 0 && auth_time >= after));
 	if (!fresh) {
@@ -363,17 +425,20 @@ authz_session(ts_oidc_authz *out, const ts_oidc_authz_req *q, int64_t auth_time)
 		out->next = TS_AUTHZ_SIGN_IN;
 		return TS_OK;
 	}
-	/* No consent screen yet: only first-party clients get a code. */
-	if (!out->client.first_party || out->prompt_consent)
-		return authz_redirect(out, "consent_required",
-		                      "This client needs consent, which this server cannot ask yet.");
+	if (out->prompt_consent || (!out->client.first_party && !consented(a, user_id, out))) {
+		if (out->prompt_none)
+			return authz_redirect(out, "consent_required",
+			                      "The person has not allowed this client yet.");
+		out->next = TS_AUTHZ_CONSENT;
+		return TS_OK;
+	}
 	out->next = TS_AUTHZ_CODE;
 	return TS_OK;
 }
 
 ts_err
-ts_oidc_authorize(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req *q, int64_t auth_time,
-                  ts_oidc_authz *out)
+ts_oidc_authorize(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req *q,
+                  const char *user_id, int64_t auth_time, ts_oidc_authz *out)
 {
 	const char *method = q->code_challenge_method;
 	ts_err r;
@@ -433,5 +498,5 @@ ts_oidc_authorize(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req *q, in
 		return authz_redirect(out, "invalid_request", "The prompt is not one this server takes.");
 	if (!max_age_read(q->max_age, &out->max_age))
 		return authz_redirect(out, "invalid_request", "max_age must be a number of seconds.");
-	return authz_session(out, q, auth_time);
+	return authz_session(a, out, q, user_id, auth_time);
 }

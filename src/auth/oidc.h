@@ -139,6 +139,9 @@ typedef enum {
 	TS_AUTHZ_SIGN_IN = 2,
 	/* A valid request of a signed-in person: issue the code. */
 	TS_AUTHZ_CODE = 3,
+	/* Signed in, but this client (not first-party) has no consent of
+	 * the person for these scopes yet: ask (ts_oidc_consent_give). */
+	TS_AUTHZ_CONSENT = 4,
 } ts_oidc_authz_next;
 
 typedef struct ts_oidc_authz {
@@ -152,7 +155,8 @@ typedef struct ts_oidc_authz {
 } ts_oidc_authz;
 
 /* Judges an authorization request of tenant t. auth_time: when the person
- * of the request's browser session signed in, 0 when there is none. The
+ * (user_id, NULL when none) of the request's browser session signed in,
+ * 0 when there is none. The
  * order is the specs': the client and its exact redirect URI first (else
  * ERROR_PAGE), then everything else is an error sent to that URI:
  * response_type (only "code"), the client's grant, scope (openid and only
@@ -160,11 +164,17 @@ typedef struct ts_oidc_authz {
  * refused, RFC 7636 §4.2 / OAuth 2.0 Security BCP §2.1.1), prompt,
  * max_age, response_mode (only "query"). Then: without a session, or
  * when prompt=login or max_age asks for a fresher sign-in, SIGN_IN (with
- * prompt=none: login_required); a client not marked first-party is
- * consent_required until the consent screen exists (docs/OIDC.md); else
+ * prompt=none: login_required); a client not marked first-party without
+ * the person's remembered consent to these scopes (or with
+ * prompt=consent) is CONSENT (with prompt=none: consent_required); else
  * CODE. TS_OK with out->next, or a store error. */
 ts_err ts_oidc_authorize(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req *req,
-                         int64_t auth_time, ts_oidc_authz *out);
+                         const char *user_id, int64_t auth_time, ts_oidc_authz *out);
+
+/* Remembers that user_id allows client z->client the scopes z->scope (a
+ * year; a later consent replaces it). */
+ts_err ts_oidc_consent_give(ts_auth *a, const ts_tenant *t, const char *user_id,
+                            const ts_oidc_authz *z);
 
 /* ---- the code flow (oidc_code.c) ---- */
 

@@ -113,6 +113,8 @@ typedef enum {
 	                              * started, so a replayed code can end it */
 	TS_SECRET_OIDC_REFRESH = 23, /* refresh token of a client: session_id = the grant's
 	                              * session, data = client_id and scope */
+	TS_SECRET_OIDC_CONSENT = 24, /* a consent given: hash of "consent|user|client",
+	                              * tenant_id, user_id, data = client_id and scope bits */
 } ts_secret_kind;
 
 /* A mail waiting in the outbox (account.c renders it when it is sent). */

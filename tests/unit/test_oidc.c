@@ -186,7 +186,7 @@ code_of(flow *f, const ts_oidc_client *c, const char *scope, char code[TS_SECRET
 	ts_oidc_authz z;
 
 	code[0] = '\0';
-	CHECK(ts_oidc_authorize(f->a, &f->t, &q, f->browser.created_at, &z) == TS_OK);
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, f->u.id, f->browser.created_at, &z) == TS_OK);
 	CHECK(z.next == TS_AUTHZ_CODE);
 	CHECK(ts_oidc_code_issue(f->a, &f->t, &q, &z, &f->browser, f->browser.created_at, code) ==
 	      TS_OK);
@@ -227,34 +227,44 @@ test_session_rules(flow *f)
 	char after[24];
 	ts_oidc_authz z;
 
-	CHECK(ts_oidc_authorize(f->a, &f->t, &q, 0, &z) == TS_OK && z.next == TS_AUTHZ_SIGN_IN);
-	CHECK(ts_oidc_authorize(f->a, &f->t, &q, at, &z) == TS_OK && z.next == TS_AUTHZ_CODE);
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, NULL, 0, &z) == TS_OK && z.next == TS_AUTHZ_SIGN_IN);
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, f->u.id, at, &z) == TS_OK && z.next == TS_AUTHZ_CODE);
 	q.prompt = "none";
-	CHECK(ts_oidc_authorize(f->a, &f->t, &q, 0, &z) == TS_OK);
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, NULL, 0, &z) == TS_OK);
 	CHECK(z.next == TS_AUTHZ_ERROR_REDIRECT && strcmp(z.error, "login_required") == 0);
-	CHECK(ts_oidc_authorize(f->a, &f->t, &q, at, &z) == TS_OK && z.next == TS_AUTHZ_CODE);
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, f->u.id, at, &z) == TS_OK && z.next == TS_AUTHZ_CODE);
 	q.prompt = "login";
-	CHECK(ts_oidc_authorize(f->a, &f->t, &q, at, &z) == TS_OK && z.next == TS_AUTHZ_SIGN_IN);
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, f->u.id, at, &z) == TS_OK && z.next == TS_AUTHZ_SIGN_IN);
 	snprintf(after, sizeof(after), "%lld", (long long)at);
 	q.login_after = after;         /* the sign-in made for it */
-	CHECK(ts_oidc_authorize(f->a, &f->t, &q, at, &z) == TS_OK && z.next == TS_AUTHZ_CODE);
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, f->u.id, at, &z) == TS_OK && z.next == TS_AUTHZ_CODE);
 	snprintf(after, sizeof(after), "%lld", (long long)at + 1);
-	CHECK(ts_oidc_authorize(f->a, &f->t, &q, at, &z) == TS_OK && z.next == TS_AUTHZ_SIGN_IN);
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, f->u.id, at, &z) == TS_OK && z.next == TS_AUTHZ_SIGN_IN);
 	q.prompt = NULL;
 	q.login_after = NULL;
 	q.max_age = "60";
-	CHECK(ts_oidc_authorize(f->a, &f->t, &q, at, &z) == TS_OK && z.next == TS_AUTHZ_SIGN_IN);
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, f->u.id, at, &z) == TS_OK && z.next == TS_AUTHZ_SIGN_IN);
 	q.max_age = "600";
-	CHECK(ts_oidc_authorize(f->a, &f->t, &q, at, &z) == TS_OK && z.next == TS_AUTHZ_CODE);
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, f->u.id, at, &z) == TS_OK && z.next == TS_AUTHZ_CODE);
 	q.max_age = NULL;
-	q.prompt = "consent";          /* no consent screen yet */
-	CHECK(ts_oidc_authorize(f->a, &f->t, &q, at, &z) == TS_OK);
+	q.prompt = "consent";          /* asked for: always asked */
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, f->u.id, at, &z) == TS_OK);
+	CHECK(z.next == TS_AUTHZ_CONSENT);
+	q.prompt = NULL;
+	q.client_id = f->third.id;     /* not first-party: asked once, remembered */
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, f->u.id, at, &z) == TS_OK);
+	CHECK(z.next == TS_AUTHZ_CONSENT);
+	q.prompt = "none";
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, f->u.id, at, &z) == TS_OK);
 	CHECK(z.next == TS_AUTHZ_ERROR_REDIRECT && strcmp(z.error, "consent_required") == 0);
 	q.prompt = NULL;
-	q.client_id = f->third.id;     /* not first-party */
-	CHECK(ts_oidc_authorize(f->a, &f->t, &q, at, &z) == TS_OK);
-	CHECK(z.next == TS_AUTHZ_ERROR_REDIRECT && strcmp(z.error, "consent_required") == 0);
-	CHECK(ts_oidc_authorize(f->a, &f->t, &q, 0, &z) == TS_OK && z.next == TS_AUTHZ_SIGN_IN);
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, f->u.id, at, &z) == TS_OK);
+	CHECK(ts_oidc_consent_give(f->a, &f->t, f->u.id, &z) == TS_OK);
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, f->u.id, at, &z) == TS_OK && z.next == TS_AUTHZ_CODE);
+	q.scope = "openid email";      /* more than was allowed: asked again */
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, f->u.id, at, &z) == TS_OK && z.next == TS_AUTHZ_CONSENT);
+	q.scope = "openid";
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, NULL, 0, &z) == TS_OK && z.next == TS_AUTHZ_SIGN_IN);
 }
 
 static void

@@ -31,6 +31,7 @@ let spa;       // public, first-party, offline_access
 let web;       // confidential, first-party
 let judge;     // confidential, for introspection
 let judgeB;    // the same at tenant B
+let third;     // confidential, not first-party: asks for consent
 let cookie;
 
 const issuer = (t) => `${srv.publicUrl}/t/${t}`;
@@ -85,6 +86,7 @@ before(async () => {
     grants: ['authorization_code', 'refresh_token'], scopes: ['openid', 'email', 'offline_access'] });
   web = await mkClient(db, TA, { name: 'web', firstParty: true, redirects: [CB], postLogout: [BYE] });
   judge = await mkClient(db, TA, { name: 'rs', grants: ['client_credentials'] });
+  third = await mkClient(db, TA, { name: 'Third <App>', redirects: [CB], scopes: ['openid', 'email'] });
   judgeB = await mkClient(db, TB, { name: 'rs-b', grants: ['client_credentials'] });
   srv = await startOidcServer(db);
 });
@@ -246,4 +248,52 @@ test('end_session (RP-initiated logout): with id_token_hint it ends the tokens a
   const again = client.buildAuthorizationUrl(config, { redirect_uri: CB, scope: 'openid', prompt: 'none', state: 'z' });
   r = await oidcHttp(srv, 'GET', again.pathname + again.search, { headers: { Cookie: `tessera=${cookie}` } });
   assert.equal(new URL(r.headers.location).searchParams.get('error'), 'login_required');
+});
+
+test('a client that is not first-party asks for consent once (remembered); deny is access_denied; the form is same-origin only', async () => {
+  cookie = await signIn(TA);
+  const jar = { Cookie: `tessera=${cookie}` };
+  const same = { ...jar, Origin: srv.url, 'Sec-Fetch-Site': 'same-origin' };
+  const config = await configOf(TA, third);
+  const state = `a"b<c>&'d ${crypto.randomBytes(3).toString('hex')}`;
+  const url = client.buildAuthorizationUrl(config, { redirect_uri: CB, scope: 'openid email', state });
+  let r = await oidcHttp(srv, 'GET', url.pathname + url.search, { headers: jar });
+  assert.equal(r.status, 200, r.text);
+  assert.match(r.headers['content-security-policy'], /form-action 'self'/);
+  assert.match(r.text, /Allow Third &lt;App&gt;\?/);
+  assert.doesNotMatch(r.text, /<App>|a"b<c>/, 'what the request sent is escaped');
+  const fields = Object.fromEntries([...r.text.matchAll(/<input type="hidden" name="([a-z_]+)" value="([^"]*)">/g)]
+    .map(([, k, v]) => [k, v.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#39;/g, "'").replace(/&amp;/g, '&')]));
+  assert.equal(fields.state, state);
+  assert.equal(fields.client_id, third.id);
+  const post = (extra, headers = same) => oidcHttp(srv, 'POST', `/t/${TA}/consent`, { form: { ...fields, ...extra }, headers });
+  // another site cannot consent for the person
+  r = await post({ decision: 'allow' }, { ...jar, Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' });
+  assert.equal(r.status, 403);
+  r = await post({ decision: 'allow' });
+  assert.equal(r.status, 303, r.text);
+  const loc = new URL(r.headers.location);
+  assert.equal(loc.searchParams.get('state'), state);
+  noteSecret(loc.searchParams.get('code'));
+  const t = await client.authorizationCodeGrant(config, loc, { expectedState: state, idTokenExpected: true });
+  assert.equal(t.claims().email, EMAIL);
+  // remembered: the next authorization goes straight to the code
+  r = await oidcHttp(srv, 'GET', url.pathname + url.search, { headers: jar });
+  assert.equal(r.status, 303);
+  assert.ok(new URL(r.headers.location).searchParams.get('code'));
+  noteSecret(new URL(r.headers.location).searchParams.get('code'));
+  // prompt=consent asks again; deny
+  const again = client.buildAuthorizationUrl(config, { redirect_uri: CB, scope: 'openid', state: 's2', prompt: 'consent' });
+  r = await oidcHttp(srv, 'GET', again.pathname + again.search, { headers: jar });
+  assert.equal(r.status, 200);
+  r = await oidcHttp(srv, 'POST', `/t/${TA}/consent`, { form: { client_id: third.id, redirect_uri: CB, response_type: 'code', scope: 'openid', state: 's2', prompt: 'consent', decision: 'deny' }, headers: same });
+  assert.equal(r.status, 303, r.text);
+  const q = new URL(r.headers.location).searchParams;
+  assert.equal(q.get('error'), 'access_denied');
+  assert.equal(q.get('state'), 's2');
+  assert.equal(q.get('iss'), issuer(TA));
+  // a consent form with an altered redirect URI is the error page, like authorize
+  r = await post({ decision: 'allow', redirect_uri: 'https://evil.example/cb' });
+  assert.equal(r.status, 400);
+  assert.equal(r.headers.location, undefined);
 });
