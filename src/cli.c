@@ -1432,6 +1432,8 @@ usage_all(FILE *f)
 		fprintf(f, "  %s\n", commands[i].usage);
 	for (size_t i = 0; i < cli_admin_ncommands; i++)
 		fprintf(f, "  %s\n", cli_admin_commands[i].usage);
+	for (size_t i = 0; i < cli_oidc_ncommands; i++)
+		fprintf(f, "  %s\n", cli_oidc_commands[i].usage);
 	fputs("  tessera --version\n", f);
 	fputs("Run 'tessera COMMAND --help' for a command's settings.\n", f);
 }
@@ -1550,8 +1552,11 @@ config_path(int argc, char **argv)
 static const cli_cmd *
 find_command(int argc, char **argv, int *first)
 {
-	for (size_t i = 0; i < N_COMMANDS + cli_admin_ncommands; i++) {
-		const cli_cmd *c = i < N_COMMANDS ? &commands[i] : &cli_admin_commands[i - N_COMMANDS];
+	for (size_t i = 0; i < N_COMMANDS + cli_admin_ncommands + cli_oidc_ncommands; i++) {
+		const cli_cmd *c = i < N_COMMANDS ? &commands[i]
+		                   : i < N_COMMANDS + cli_admin_ncommands
+		                       ? &cli_admin_commands[i - N_COMMANDS]
+		                       : &cli_oidc_commands[i - N_COMMANDS - cli_admin_ncommands];
 		if (strcmp(argv[1], c->name) != 0)
 			continue;
 		if (!c->sub) {

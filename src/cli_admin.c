@@ -38,7 +38,9 @@ xfail(const char *fmt, ...)
 	X("name", 2) X("slug", 2) X("password-min-length", 2) X("force", 1)  \
 	X("no-mfa-required", 1) X("registration-open", 1)                    \
 	X("registration-closed", 1) X("no-domains", 1) X("user", 2)          \
-	X("type", 2) X("limit", 2) X("after", 2)
+	X("type", 2) X("limit", 2) X("after", 2)                             \
+	X("redirect-uri", 2) X("post-logout-uri", 2) X("grant", 2)           \
+	X("scope", 2) X("public", 1) X("first-party", 1)
 
 int
 cli_admin_flag(const char *name)

@@ -80,6 +80,10 @@ int cli_read_password(char *buf, size_t cap, size_t *len);
 /* cli_admin.c */
 extern const cli_cmd cli_admin_commands[];
 extern const size_t cli_admin_ncommands;
+/* cli_oidc.c: tessera client add|list|delete (its flags are in
+ * cli_admin.c's table) */
+extern const cli_cmd cli_oidc_commands[];
+extern const size_t cli_oidc_ncommands;
 /* 0: not one of cli_admin.c's flags; 1: a switch; 2: takes a value. */
 int cli_admin_flag(const char *name);
 /* user verify|disable|enable and user unlock through the engine

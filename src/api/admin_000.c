@@ -14,6 +14,7 @@
 #include "api/jsonl.h"
 #include "auth/admin.h"
 #include "auth/import.h"
+#include "auth/oidc.h"
 #include "core/util.h"
 #include "crypto/b64url.h"
 #include "crypto/hash.h"
@@ -46,6 +47,10 @@ admin_map(ts_err e)
 	case TS_E_REAUTH_REQUIRED:
 	case TS_E_LAST_FACTOR:
 	case TS_E_REGISTRATION_CLOSED: /* no self-service route here */
+	case TS_E_OIDC_CLIENT:       /* only the OpenID Connect endpoints (oidc.c) */
+	case TS_E_OIDC_GRANT:
+	case TS_E_OIDC_UNAUTHORIZED:
+	case TS_E_OIDC_SCOPE:
 	case TS_E__COUNT:
 		return (admin_err){ 500, "internal_error", "Internal error.", 0 };
 	case TS_E_INVALID:
@@ -811,6 +816,215 @@ user_action(admin_call *c, const char *slug, const char *id, const char *what, c
 	return no_content(c->resp);
 }
 
+/* ---- OpenID Connect clients (issue 11; auth/oidc.h) ---- */
+
+static const field_spec client_fields[] = {
+	{ "name", F_STRING },
+	{ "type", F_STRING },                 /* creation only */
+	{ "redirect_uris", F_STRINGS },
+	{ "post_logout_redirect_uris", F_STRINGS },
+	{ "grant_types", F_STRINGS },
+	{ "scopes", F_STRINGS },
+	{ "first_party", F_BOOL },
+	{ "access_token_ttl", F_INT },
+	{ "refresh_token_ttl", F_INT },
+	{ "id_token_ttl", F_INT },
+	{ NULL, F_STRING },
+};
+
+/* A space-separated list as a JSON array. */
+static json_t *
+words_json(const char *list)
+{
+	json_t *a = json_array();
+	const char *p = list;
+
+	while (a && *p) {
+		const char *e = strchr(p, ' ');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (json_array_append_new(a, json_stringn(p, n)) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+		p += n + (e != NULL);
+	}
+	return a;
+}
+
+static json_t *
+client_json(const ts_oidc_client *c, const char *slug)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:I, s:I, s:I, s:o}",
+	                 "client_id", c->id, "customer", slug, "name", c->name, "type",
+	                 c->secret_hash[0] ? "confidential" : "public", "redirect_uris",
+	                 words_json(c->redirect_uris), "post_logout_redirect_uris",
+	                 words_json(c->post_logout_uris), "grant_types", words_json(c->grant_types),
+	                 "scopes", words_json(c->scopes), "first_party", c->first_party,
+	                 "access_token_ttl", (json_int_t)c->access_ttl, "refresh_token_ttl",
+	                 (json_int_t)c->refresh_ttl, "id_token_ttl", (json_int_t)c->id_ttl,
+	                 "created_at", api_time_json(c->created_at));
+}
+
+typedef struct client_strs {
+	const char *v[4][TS_ADMIN_HOSTS_MAX];
+} client_strs;
+
+static void
+strs_of(json_t *body, const char *key, ts_oidc_strs *out, const char **v)
+{
+	json_t *a = json_object_get(body, key), *e;
+	size_t i;
+
+	out->set = a != NULL;
+	out->v = v;
+	out->n = 0;
+	json_array_foreach(a, i, e)
+		v[out->n++] = json_string_value(e);
+}
+
+static void
+int_of(json_t *body, const char *key, int *set, int64_t *val)
+{
+	json_t *v = json_object_get(body, key);
+
+	*set = v != NULL;
+	*val = v ? (int64_t)json_integer_value(v) : 0;
+}
+
+/* The engine's patch of a client body (checked by body_fields_ok). */
+static void
+client_patch(json_t *body, ts_oidc_client_patch *p, client_strs *s)
+{
+	memset(p, 0, sizeof(*p));
+	(void)api_get_string(body, "name", &p->name);
+	strs_of(body, "redirect_uris", &p->redirect_uris, s->v[0]);
+	strs_of(body, "post_logout_redirect_uris", &p->post_logout_uris, s->v[1]);
+	strs_of(body, "grant_types", &p->grant_types, s->v[2]);
+	strs_of(body, "scopes", &p->scopes, s->v[3]);
+	get_bool(body, "first_party", &p->set_first_party, &p->first_party);
+	int_of(body, "access_token_ttl", &p->set_access_ttl, &p->access_ttl);
+	int_of(body, "refresh_token_ttl", &p->set_refresh_ttl, &p->refresh_ttl);
+	int_of(body, "id_token_ttl", &p->set_id_ttl, &p->id_ttl);
+}
+
+static ts_http_action
+client_refused(ts_http_resp *resp, ts_err r, const char *bad)
+{
+	if (r == TS_E_TENANT_UNKNOWN)
+		r = TS_E_NOT_FOUND;      /* a bearer route: the customer is a resource */
+	return admin_error(resp, r, r == TS_E_INVALID ? (bad ? bad : "body") : NULL,
+	                   r == TS_E_INVALID ? "not accepted (docs/OIDC.md)" : NULL, 0);
+}
+
+typedef struct client_page {
+	json_t *items;
+	const char *slug;
+	int failed;
+} client_page;
+
+static int
+client_push(void *arg, const ts_oidc_client *c)
+{
+	client_page *p = arg;
+	json_t *o = client_json(c, p->slug);
+
+	if (!o || json_array_append_new(p->items, o) != 0)
+		return p->failed = 1;
+	return 0;
+}
+
+static ts_http_action
+clients_list(admin_call *c, const char *slug)
+{
+	client_page p = { .items = json_array(), .slug = slug };
+	ts_err r;
+
+	if (!p.items)
+		return admin_error(c->resp, TS_E_NOMEM, NULL, NULL, 0);
+	r = ts_admin_client_list(c->api->auth, &c->who, slug, client_push, &p);
+	if (r == TS_OK && p.failed)
+		r = TS_E_NOMEM;
+	if (r != TS_OK) {
+		json_decref(p.items);
+		return client_refused(c->resp, r, NULL);
+	}
+	return reply_page(c->resp, p.items, NULL, 0);
+}
+
+static ts_http_action
+client_new(admin_call *c, const char *slug)
+{
+	json_t *body = api_body_or_400(c->req, c->resp, bad_request), *o;
+	char secret[TS_SECRET_TEXT_LEN + 1];
+	const char *type = "confidential", *bad = NULL;
+	ts_oidc_client_patch p;
+	ts_oidc_client cl;
+	client_strs s;
+	ts_err r;
+
+	if (!body)
+		return TS_HTTP_DONE;
+	if (!body_fields_ok(body, client_fields, c->resp)) {
+		json_decref(body);
+		return TS_HTTP_DONE;
+	}
+	if (api_get_string(body, "type", &type) != 1)
+		type = "confidential";
+	if (strcmp(type, "confidential") != 0 && strcmp(type, "public") != 0) {
+		json_decref(body);
+		return field_error(c->resp, "type", "must be \"confidential\" or \"public\"");
+	}
+	client_patch(body, &p, &s);
+	r = ts_admin_client_new(c->api->auth, &c->who, slug, &p, strcmp(type, "confidential") == 0,
+	                        secret, &cl, &bad);
+	json_decref(body);
+	if (r != TS_OK)
+		return client_refused(c->resp, r, bad);
+	o = client_json(&cl, slug);
+	if (o && secret[0])   /* shown this once: only its hash is kept */
+		json_object_set_new(o, "client_secret", json_string(secret));
+	ts_wipe(secret, sizeof(secret));
+	return reply_json(c->resp, 201, o);
+}
+
+static ts_http_action
+client_one(admin_call *c, const char *slug, const char *id)
+{
+	const char *bad = NULL;
+	ts_oidc_client_patch p;
+	ts_oidc_client cl;
+	client_strs s;
+	json_t *body;
+	ts_err r;
+
+	if (strcmp(c->req->method, "GET") == 0 || strcmp(c->req->method, "HEAD") == 0) {
+		if ((r = ts_admin_client_get(c->api->auth, &c->who, slug, id, &cl)) != TS_OK)
+			return client_refused(c->resp, r, NULL);
+		return reply_json(c->resp, 200, client_json(&cl, slug));
+	}
+	if (strcmp(c->req->method, "DELETE") == 0) {
+		if ((r = ts_admin_client_remove(c->api->auth, &c->who, slug, id)) != TS_OK)
+			return client_refused(c->resp, r, NULL);
+		return no_content(c->resp);
+	}
+	if (!(body = api_body_or_400(c->req, c->resp, bad_request)))
+		return TS_HTTP_DONE;
+	if (!body_fields_ok(body, client_fields, c->resp)) {
+		json_decref(body);
+		return TS_HTTP_DONE;
+	}
+	if (json_object_get(body, "type")) {
+		json_decref(body);
+		return field_error(c->resp, "type", "read-only field");
+	}
+	client_patch(body, &p, &s);
+	r = ts_admin_client_set(c->api->auth, &c->who, slug, id, &p, &cl, &bad);
+	json_decref(body);
+	if (r != TS_OK)
+		return client_refused(c->resp, r, bad);
+	return reply_json(c->resp, 200, client_json(&cl, slug));
+}
+
 /* ---- audit ---- */
 
 static int
@@ -988,6 +1202,8 @@ allow_of_path(const admin_call *c)
 		return "GET, HEAD, POST";
 	if (n == 2)
 		return "GET, HEAD, PATCH, DELETE";
+	if (strcmp(c->seg[2], "clients") == 0)
+		return n == 3 ? "GET, HEAD, POST" : n == 4 ? "GET, HEAD, PATCH, DELETE" : NULL;
 	if (strcmp(c->seg[2], "users") != 0)
 		return NULL;
 	if (n == 3)
@@ -1062,9 +1278,17 @@ admin_manage(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 		      : get ? customers_list(c) : customer_write(c, NULL);
 		break;
 	case 2: act = customer_one(c, slug); break;
-	case 3: act = get ? users_list(c, slug) : user_new(c, slug); break;
+	case 3:
+		if (strcmp(c->seg[2], "clients") == 0)
+			act = get ? clients_list(c, slug) : client_new(c, slug);
+		else
+			act = get ? users_list(c, slug) : user_new(c, slug);
+		break;
 	case 4:
-		act = strcmp(id, "import") == 0 ? users_import(c, slug) : user_one(c, slug, id);
+		if (strcmp(c->seg[2], "clients") == 0)
+			act = client_one(c, slug, id);
+		else
+			act = strcmp(id, "import") == 0 ? users_import(c, slug) : user_one(c, slug, id);
 		break;
 	default: act = user_action(c, slug, id, c->seg[4], c->nseg == 6 ? c->seg[5] : NULL); break;
 	}

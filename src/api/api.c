@@ -21,6 +21,7 @@ static const api_route *const faces[] = {
 	api_admin_routes,
 	api_iam_routes,
 	api_px0_routes,
+	api_oidc_routes,             /* last: its "/t*" must not shadow a face's route */
 };
 
 static ts_http_action

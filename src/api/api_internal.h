@@ -15,7 +15,7 @@ struct ts_api {
 	ts_auth *auth;
 	char *prefix[4];             /* by face: native, admin, iam, px0 */
 	ts_pool *store_pool;         /* not owned; NULL: store calls inline */
-	int route_id[5][API_ROUTES_MAX]; /* ts_metrics_route id of each route,
+	int route_id[6][API_ROUTES_MAX]; /* ts_metrics_route id of each route,
 	                                by table (common, then the faces in
 	                                order) and index; 0 past the max */
 };
@@ -47,6 +47,7 @@ extern const api_route api_native_routes[];
 extern const api_route api_admin_routes[];   /* contract 000 */
 extern const api_route api_iam_routes[];     /* contract 001 */
 extern const api_route api_px0_routes[];     /* contract 003 */
+extern const api_route api_oidc_routes[];    /* OpenID Connect (oidc.c) */
 
 /* The hosted pages (pages.c): every path under /ui/, and /verify and
  * /reset; a common route (no CORS answer). */
@@ -58,6 +59,13 @@ ts_http_action api_pages(ts_api *api, ts_http_req *req, ts_http_resp *resp);
  * to /ui/login?return_to=<path of this origin> (docs/PAGES.md). */
 struct ts_browser;
 ts_err api_page_browser(ts_api *api, const ts_http_req *req, struct ts_browser *b);
+/* The same in tenant t (the OpenID Connect issuer's), whatever the
+ * request's own hints say. */
+ts_err api_page_browser_of(ts_api *api, const ts_http_req *req, const ts_tenant *t,
+                           struct ts_browser *b);
+/* Ends the request's browser session (if any) and clears its cookie in
+ * resp, as POST /ui/session-end does (OpenID Connect's end_session). */
+ts_err api_page_sign_out(ts_api *api, const ts_http_req *req, ts_http_resp *resp);
 /* 1 when a state-changing request comes from this origin (the pages'
  * rule: Sec-Fetch-Site same-origin, or Origin equal to our own). */
 int api_page_same_origin(const ts_http_req *req);

@@ -47,6 +47,10 @@ iam_map(ts_err e, iam_stage st)
 	case TS_E_INTERNAL:
 	case TS_E_SEAL:              /* a stored secret that does not open: ours to fix */
 	case TS_E_PERMISSION:        /* only the admin API (000) refuses with it */
+	case TS_E_OIDC_CLIENT:       /* only the OpenID Connect endpoints (oidc.c) */
+	case TS_E_OIDC_GRANT:
+	case TS_E_OIDC_UNAUTHORIZED:
+	case TS_E_OIDC_SCOPE:
 	case TS_E_CONFLICT:
 	case TS_E_NOT_FOUND:
 	case TS_E_FORBIDDEN:

@@ -29,6 +29,10 @@ native_map(ts_err e)
 	case TS_E_INTERNAL:
 	case TS_E_SEAL:              /* a stored secret that does not open: ours to fix */
 	case TS_E_PERMISSION:        /* only the admin API (000) refuses with it */
+	case TS_E_OIDC_CLIENT:       /* only the OpenID Connect endpoints (oidc.c) */
+	case TS_E_OIDC_GRANT:
+	case TS_E_OIDC_UNAUTHORIZED:
+	case TS_E_OIDC_SCOPE:
 		return (native_err){ 500, "internal_error", "Internal error.", 0 };
 	case TS_E_INVALID:
 		return (native_err){ 400, "invalid_request", "Malformed request body.", 0 };

@@ -83,6 +83,10 @@ pages_map(ts_err e)
 	case TS_E_REAUTH_REQUIRED:
 	case TS_E_ENROLL_PROOF_REQUIRED:
 	case TS_E_FORBIDDEN:
+	case TS_E_OIDC_CLIENT:       /* only the OpenID Connect endpoints (oidc.c) */
+	case TS_E_OIDC_GRANT:
+	case TS_E_OIDC_UNAUTHORIZED:
+	case TS_E_OIDC_SCOPE:
 		return (page_err){ 500, "internal_error", "Something went wrong. Try again." };
 	case TS_E_INVALID:
 		return (page_err){ 400, "invalid_request", "The request was not understood." };
@@ -263,6 +267,33 @@ ts_err
 api_page_browser(ts_api *api, const ts_http_req *req, ts_browser *b)
 {
 	return page_browser(api, req, NULL, b);
+}
+
+ts_err
+api_page_browser_of(ts_api *api, const ts_http_req *req, const ts_tenant *t, ts_browser *b)
+{
+	char cookie[TS_BROWSER_COOKIE_LEN + 1];
+	ts_err r;
+
+	if (!get_cookie(req, cookie))
+		return TS_E_TOKEN_INVALID;
+	r = ts_browser_check(api->auth, cookie, t, b);
+	ts_wipe(cookie, sizeof(cookie));
+	return r;
+}
+
+ts_err
+api_page_sign_out(ts_api *api, const ts_http_req *req, ts_http_resp *resp)
+{
+	char cookie[TS_BROWSER_COOKIE_LEN + 1];
+	ts_err r = TS_OK;
+
+	if (get_cookie(req, cookie))
+		r = ts_browser_end(api->auth, cookie);
+	ts_wipe(cookie, sizeof(cookie));
+	if (r == TS_OK)
+		set_cookie(req, resp, "", 0);
+	return r;
 }
 
 int

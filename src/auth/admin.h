@@ -170,6 +170,11 @@ ts_err ts_admin_apikey_list(ts_auth *a, const ts_actor *who, const char *slug, t
                             void *arg);
 ts_err ts_admin_apikey_revoke(ts_auth *a, const ts_actor *who, const char *id);
 
+/* The tenant slug names when who may see it, else NOT_FOUND (the same
+ * answer as no such tenant): for the other admin resources (auth/oidc.h). */
+ts_err ts_admin_visible_tenant(ts_auth *a, const ts_actor *who, const char *slug,
+                               ts_tenant *out);
+
 /* ---- audit log ---- */
 
 /* f->tenant is a slug; an actor who is not the operator sees only their

@@ -117,6 +117,12 @@ visible_tenant(ts_auth *a, const ts_actor *who, const char *slug, ts_tenant *out
 	return TS_OK;
 }
 
+ts_err
+ts_admin_visible_tenant(ts_auth *a, const ts_actor *who, const char *slug, ts_tenant *out)
+{
+	return visible_tenant(a, who, slug, out);
+}
+
 /* The user id of a visible tenant; the password hash never leaves. */
 static ts_err
 visible_user(ts_auth *a, const ts_actor *who, const char *slug, const char *id, ts_tenant *t,

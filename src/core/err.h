@@ -37,7 +37,11 @@
 	X(TS_E_REAUTH_REQUIRED, "a recent sign-in is required for this")     \
 	X(TS_E_LAST_FACTOR, "the last second factor of the account cannot be removed") \
 	X(TS_E_REGISTRATION_CLOSED, "this tenant takes no self-service sign-ups") \
-	X(TS_E_PERMISSION, "the caller may not do this")
+	X(TS_E_PERMISSION, "the caller may not do this")                    \
+	X(TS_E_OIDC_CLIENT, "client authentication failed")                \
+	X(TS_E_OIDC_GRANT, "the grant is invalid, expired, revoked or another client's") \
+	X(TS_E_OIDC_UNAUTHORIZED, "the client may not use this grant type") \
+	X(TS_E_OIDC_SCOPE, "a scope asked for is not allowed for the client")
 
 typedef enum {
 #define TS_ERR_ENUM(name, text) name,

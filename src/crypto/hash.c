@@ -55,6 +55,13 @@ ts_sha256(const void *in, size_t n, unsigned char out[TS_SHA256_LEN])
 }
 
 void
+ts_sha512(const void *in, size_t n, unsigned char out[TS_SHA512_LEN])
+{
+	crypto_init_or_die();
+	crypto_hash_sha512(out, in, n);   /* libsodium's; cannot fail */
+}
+
+void
 ts_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n,
                unsigned char out[TS_SHA256_LEN])
 {

@@ -18,6 +18,8 @@
 ts_err ts_crypto_init(void) __attribute__((warn_unused_result));
 
 void ts_sha256(const void *in, size_t n, unsigned char out[TS_SHA256_LEN]);
+#define TS_SHA512_LEN 64
+void ts_sha512(const void *in, size_t n, unsigned char out[TS_SHA512_LEN]);
 void ts_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n,
                     unsigned char out[TS_SHA256_LEN]);
 void ts_random(void *buf, size_t n);

@@ -52,6 +52,14 @@ typedef struct ts_http_req {
 /* Query-string or header lookup; NULL when absent. Valid for the request. */
 const char *ts_http_query(const ts_http_req *req, const char *key);
 const char *ts_http_header(const ts_http_req *req, const char *name);
+/* 1 when a query parameter name occurs more than once (or there are more
+ * than TS_HTTP_QUERY_MAX of them), else 0: RFC 6749 §3.1's "MUST NOT be
+ * included more than once" needs it, which a lookup cannot tell. */
+#define TS_HTTP_QUERY_MAX 64
+int ts_http_query_repeated(const ts_http_req *req);
+
+/* Longest Location a face may send (OpenID Connect redirects). */
+#define TS_HTTP_LOCATION_MAX 4096
 
 typedef struct ts_http_resp {
 	int status;
@@ -63,6 +71,7 @@ typedef struct ts_http_resp {
 	const char *log_note;        /* static short word for the access log */
 	const char *allow;           /* static; adds Allow (on 405) */
 	const char *www_authenticate; /* static; adds WWW-Authenticate (RFC 6750 §3) */
+	char location[TS_HTTP_LOCATION_MAX]; /* "" or a Location (a redirect, RFC 9110 §10.2.2) */
 	/* CORS (Fetch standard §3.2), filled by the dispatcher: */
 	const char *allow_origin;    /* adds Access-Control-Allow-Origin (this value)
 	                                and -Allow-Credentials: true; must live until

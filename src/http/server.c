@@ -522,6 +522,8 @@ add_headers(struct MHD_Response *m, const http_request *r)
 		ok &= MHD_add_response_header(m, "Content-Security-Policy", rs->csp) == MHD_YES;
 	if (rs->set_cookie[0] != '\0')
 		ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_SET_COOKIE, rs->set_cookie) == MHD_YES;
+	if (rs->location[0] != '\0')
+		ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_LOCATION, rs->location) == MHD_YES;
 	if (rs->retry_after > 0) {
 		snprintf(retry, sizeof(retry), "%d", rs->retry_after);
 		ok &= MHD_add_response_header(m, MHD_HTTP_HEADER_RETRY_AFTER, retry) == MHD_YES;
@@ -971,6 +973,43 @@ ts_http_query(const ts_http_req *req, const char *key)
 	const http_request *r = req ? req->priv_ : NULL;
 
 	return r ? MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key) : NULL;
+}
+
+typedef struct query_names {
+	const char *name[TS_HTTP_QUERY_MAX];
+	int n, repeated;
+} query_names;
+
+static enum MHD_Result
+query_name(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	query_names *q = cls;
+
+	(void)kind;
+	(void)value;
+	if (q->n == TS_HTTP_QUERY_MAX) {
+		q->repeated = 1;
+		return MHD_NO;
+	}
+	for (int i = 0; i < q->n; i++)
+		if (strcmp(q->name[i], key) == 0) {
+			q->repeated = 1;
+			return MHD_NO;
+		}
+	q->name[q->n++] = key;
+	return MHD_YES;
+}
+
+int
+ts_http_query_repeated(const ts_http_req *req)
+{
+	const http_request *r = req ? req->priv_ : NULL;
+	query_names q = { .n = 0 };
+
+	if (!r)
+		return 0;
+	(void)MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_name, &q);
+	return q.repeated;
 }
 
 const char *

@@ -33,6 +33,10 @@
 	"id, tenant_id, user_id, kind, to_addr, data, created_at, "         \
 	"next_attempt, attempts"
 #define PG_LOCK_COLS "key, tenant_id, email, failures, locked_until, updated_at"
+#define PG_CLIENT_COLS                                                      \
+	"id, tenant_id, name, secret_hash, redirect_uris, post_logout_uris, " \
+	"grant_types, scopes, first_party, access_ttl, refresh_ttl, id_ttl, " \
+	"created_at"
 #define PG_APIKEY_COLS "id, tenant_id, name, hash, created_at, revoked_at"
 #define PG_AUDIT_COLS "seq, at, event, tenant, user_id, actor, data"
 
@@ -342,6 +346,7 @@
 	  "(SELECT id FROM users WHERE tenant_id = $1)")                      \
 	X(PG_TENANT_DEL_LOCKS, "DELETE FROM login_locks WHERE tenant_id = $1") \
 	X(PG_TENANT_DEL_APIKEYS, "DELETE FROM api_keys WHERE tenant_id = $1") \
+	X(PG_TENANT_DEL_CLIENTS, "DELETE FROM oidc_clients WHERE tenant_id = $1") \
 	X(PG_TENANT_DEL_USERS, "DELETE FROM users WHERE tenant_id = $1")      \
 	X(PG_TENANT_DEL_DOMAINS, "DELETE FROM tenant_domains WHERE tenant_id = $1") \
 	X(PG_TENANT_DEL_ORIGINS, "DELETE FROM tenant_origins WHERE tenant_id = $1") \
@@ -369,6 +374,23 @@
 	X(PG_APIKEY_REVOKE,                                                   \
 	  "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN "   \
 	  "greatest($2::bigint, 1) ELSE revoked_at END WHERE id = $1")        \
+	X(PG_CLIENT_INSERT,                                                   \
+	  "INSERT INTO oidc_clients(" PG_CLIENT_COLS ") VALUES($1, $2, $3, $4, " \
+	  "$5, $6, $7, $8, $9::int, $10::bigint, $11::bigint, $12::bigint, "   \
+	  "$13::bigint)")                                                     \
+	X(PG_CLIENT_GET,                                                      \
+	  "SELECT " PG_CLIENT_COLS " FROM oidc_clients WHERE id = $1")        \
+	X(PG_CLIENT_LIST,                                                     \
+	  "SELECT " PG_CLIENT_COLS " FROM oidc_clients WHERE tenant_id = $1 " \
+	  "ORDER BY created_at, id COLLATE \"C\"")                            \
+	X(PG_CLIENT_UPDATE,                                                   \
+	  "UPDATE oidc_clients SET name = $3, redirect_uris = $4, "           \
+	  "post_logout_uris = $5, grant_types = $6, scopes = $7, "            \
+	  "first_party = $8::int, access_ttl = $9::bigint, "                  \
+	  "refresh_ttl = $10::bigint, id_ttl = $11::bigint "                  \
+	  "WHERE id = $1 AND tenant_id = $2")                                 \
+	X(PG_CLIENT_DELETE,                                                   \
+	  "DELETE FROM oidc_clients WHERE tenant_id = $1 AND id = $2")        \
 	X(PG_AUDIT_INSERT,                                                    \
 	  "INSERT INTO audit_log(at, event, tenant, user_id, actor, data) "   \
 	  "VALUES($1::bigint, $2, $3, $4, $5, $6)")                           \
@@ -420,7 +442,7 @@ typedef struct pg_call {
 } pg_call;
 
 /* Parameters of one statement, as text. */
-#define PG_MAX_ARGS 12
+#define PG_MAX_ARGS 16
 typedef struct pg_args {
 	const char *v[PG_MAX_ARGS];
 	char num[PG_MAX_ARGS][24];

@@ -192,6 +192,23 @@ const char *const pg_migrations[] = {
 	"  $$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$;"
 	"CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log "
 	"  FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();",
+	/* 11: OpenID Connect clients (issue 11): one row per client of a
+	 * tenant; the secret is stored hashed, lists are space-separated. */
+	"CREATE TABLE oidc_clients ("
+	"  id TEXT PRIMARY KEY,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  secret_hash TEXT NOT NULL DEFAULT '',"
+	"  redirect_uris TEXT NOT NULL DEFAULT '',"
+	"  post_logout_uris TEXT NOT NULL DEFAULT '',"
+	"  grant_types TEXT NOT NULL DEFAULT '',"
+	"  scopes TEXT NOT NULL DEFAULT '',"
+	"  first_party INTEGER NOT NULL DEFAULT 0,"
+	"  access_ttl BIGINT NOT NULL DEFAULT 0,"
+	"  refresh_ttl BIGINT NOT NULL DEFAULT 0,"
+	"  id_ttl BIGINT NOT NULL DEFAULT 0,"
+	"  created_at BIGINT NOT NULL DEFAULT 0);"
+	"CREATE INDEX oidc_clients_tenant ON oidc_clients(tenant_id, created_at);",
 };
 
 const int pg_migration_count = (int)(sizeof pg_migrations / sizeof pg_migrations[0]);

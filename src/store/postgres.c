@@ -1637,7 +1637,8 @@ op_tenant_delete(ts_store *s, const char *tenant_id, int force)
 {
 	static const pg_stmt parts[] = {
 		PG_TENANT_DEL_SECRETS, PG_TENANT_DEL_SESSIONS, PG_TENANT_DEL_TOTP,
-		PG_TENANT_DEL_LOCKS,   PG_TENANT_DEL_APIKEYS,  PG_TENANT_DEL_USERS,
+		PG_TENANT_DEL_LOCKS,   PG_TENANT_DEL_APIKEYS,  PG_TENANT_DEL_CLIENTS,
+		PG_TENANT_DEL_USERS,
 		PG_TENANT_DEL_DOMAINS, PG_TENANT_DEL_ORIGINS,
 	};
 	pg_args a = { 0 };
@@ -1829,6 +1830,103 @@ op_audit_list(ts_store *s, const ts_audit_filter *f, ts_audit_cb cb, void *arg)
 	return TS_OK;
 }
 
+/* ---- OpenID Connect clients (issue 11) ------------------------------ */
+
+static void
+row_client(const PGresult *r, int i, ts_oidc_client *x)
+{
+	memset(x, 0, sizeof *x);
+	pg_col_text(r, i, 0, PG_BUF(x, id));
+	pg_col_text(r, i, 1, PG_BUF(x, tenant_id));
+	pg_col_text(r, i, 2, PG_BUF(x, name));
+	pg_col_text(r, i, 3, PG_BUF(x, secret_hash));
+	pg_col_text(r, i, 4, PG_BUF(x, redirect_uris));
+	pg_col_text(r, i, 5, PG_BUF(x, post_logout_uris));
+	pg_col_text(r, i, 6, PG_BUF(x, grant_types));
+	pg_col_text(r, i, 7, PG_BUF(x, scopes));
+	x->first_party = (int)pg_col_int(r, i, 8);
+	x->access_ttl = pg_col_int(r, i, 9);
+	x->refresh_ttl = pg_col_int(r, i, 10);
+	x->id_ttl = pg_col_int(r, i, 11);
+	x->created_at = pg_col_int(r, i, 12);
+}
+
+static ts_err
+op_client_create(ts_store *s, const ts_oidc_client *x)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, x->id);
+	pg_arg_text(&a, x->tenant_id);
+	pg_arg_text(&a, x->name);
+	pg_arg_text(&a, x->secret_hash);
+	pg_arg_text(&a, x->redirect_uris);
+	pg_arg_text(&a, x->post_logout_uris);
+	pg_arg_text(&a, x->grant_types);
+	pg_arg_text(&a, x->scopes);
+	pg_arg_int(&a, x->first_party);
+	pg_arg_int(&a, x->access_ttl);
+	pg_arg_int(&a, x->refresh_ttl);
+	pg_arg_int(&a, x->id_ttl);
+	pg_arg_int(&a, x->created_at);
+	return run(s, PG_CLIENT_INSERT, &a);  /* unknown tenant: FK -> NOT_FOUND */
+}
+
+static ts_err
+op_client_get(ts_store *s, const char *id, ts_oidc_client *out)
+{
+	GET_ONE(s, PG_CLIENT_GET, id, out, ts_oidc_client, row_client(k_.res, 0, &tmp_));
+}
+
+static ts_err
+op_client_list(ts_store *s, const char *tenant_id, ts_oidc_client_cb cb, void *arg)
+{
+	pg_args a = { 0 };
+	PGresult *res;
+	ts_oidc_client x;
+	ts_err r;
+
+	pg_arg_text(&a, tenant_id);
+	if ((r = fetch_all(s, PG_CLIENT_LIST, &a, &res)) != TS_OK)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		row_client(res, i, &x);
+		if (cb(arg, &x) != 0)
+			break;
+	}
+	PQclear(res);
+	return TS_OK;
+}
+
+static ts_err
+op_client_update(ts_store *s, const ts_oidc_client *x)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, x->id);
+	pg_arg_text(&a, x->tenant_id);
+	pg_arg_text(&a, x->name);
+	pg_arg_text(&a, x->redirect_uris);
+	pg_arg_text(&a, x->post_logout_uris);
+	pg_arg_text(&a, x->grant_types);
+	pg_arg_text(&a, x->scopes);
+	pg_arg_int(&a, x->first_party);
+	pg_arg_int(&a, x->access_ttl);
+	pg_arg_int(&a, x->refresh_ttl);
+	pg_arg_int(&a, x->id_ttl);
+	return change(s, PG_CLIENT_UPDATE, &a);
+}
+
+static ts_err
+op_client_delete(ts_store *s, const char *tenant_id, const char *id)
+{
+	pg_args a = { 0 };
+
+	pg_arg_text(&a, tenant_id);
+	pg_arg_text(&a, id);
+	return change(s, PG_CLIENT_DELETE, &a);
+}
+
 const ts_store_ops ts_store_postgres = {
 	.scheme = "postgres",
 	.remote = 1,
@@ -1919,4 +2017,9 @@ const ts_store_ops ts_store_postgres = {
 	.apikey_revoke = op_apikey_revoke,
 	.audit_append = op_audit_append,
 	.audit_list = op_audit_list,
+	.client_create = op_client_create,
+	.client_get = op_client_get,
+	.client_list = op_client_list,
+	.client_update = op_client_update,
+	.client_delete = op_client_delete,
 };

@@ -1674,7 +1674,8 @@ op_tenant_delete(ts_store *s, const char *tenant_id, int force)
 {
 	static const sq_stmt parts[] = {
 		ST_TENANT_DEL_SECRETS, ST_TENANT_DEL_SESSIONS, ST_TENANT_DEL_TOTP,
-		ST_TENANT_DEL_LOCKS,   ST_TENANT_DEL_APIKEYS,  ST_TENANT_DEL_USERS,
+		ST_TENANT_DEL_LOCKS,   ST_TENANT_DEL_APIKEYS,  ST_TENANT_DEL_CLIENTS,
+		ST_TENANT_DEL_USERS,
 		ST_TENANT_DEL_DOMAINS, ST_TENANT_DEL_ORIGINS,
 	};
 	sq_call k;
@@ -1870,6 +1871,110 @@ op_audit_list(ts_store *s, const ts_audit_filter *f, ts_audit_cb cb, void *arg)
 	return sq_end(&k, r == TS_E_NOT_FOUND ? TS_OK : r);
 }
 
+/* ---- ops: OpenID Connect clients (issue 11) ------------------------- */
+
+static void
+row_client(sqlite3_stmt *st, ts_oidc_client *x)
+{
+	memset(x, 0, sizeof *x);
+	sq_col_text(st, 0, SQ_BUF(x, id));
+	sq_col_text(st, 1, SQ_BUF(x, tenant_id));
+	sq_col_text(st, 2, SQ_BUF(x, name));
+	sq_col_text(st, 3, SQ_BUF(x, secret_hash));
+	sq_col_text(st, 4, SQ_BUF(x, redirect_uris));
+	sq_col_text(st, 5, SQ_BUF(x, post_logout_uris));
+	sq_col_text(st, 6, SQ_BUF(x, grant_types));
+	sq_col_text(st, 7, SQ_BUF(x, scopes));
+	x->first_party = sqlite3_column_int(st, 8);
+	x->access_ttl = sqlite3_column_int64(st, 9);
+	x->refresh_ttl = sqlite3_column_int64(st, 10);
+	x->id_ttl = sqlite3_column_int64(st, 11);
+	x->created_at = sqlite3_column_int64(st, 12);
+}
+
+static ts_err
+op_client_create(ts_store *s, const ts_oidc_client *x)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_CLIENT_INSERT, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, x->id);
+	sq_text(&k, 2, x->tenant_id);
+	sq_text(&k, 3, x->name);
+	sq_text(&k, 4, x->secret_hash);
+	sq_text(&k, 5, x->redirect_uris);
+	sq_text(&k, 6, x->post_logout_uris);
+	sq_text(&k, 7, x->grant_types);
+	sq_text(&k, 8, x->scopes);
+	sq_int(&k, 9, x->first_party);
+	sq_int(&k, 10, x->access_ttl);
+	sq_int(&k, 11, x->refresh_ttl);
+	sq_int(&k, 12, x->id_ttl);
+	sq_int(&k, 13, x->created_at);
+	return sq_end(&k, sq_exec(&k));   /* unknown tenant: FK -> NOT_FOUND */
+}
+
+static ts_err
+op_client_get(ts_store *s, const char *id, ts_oidc_client *out)
+{
+	GET_ONE(s, ST_CLIENT_GET, id, out, ts_oidc_client, row_client);
+}
+
+static ts_err
+op_client_list(ts_store *s, const char *tenant_id, ts_oidc_client_cb cb, void *arg)
+{
+	ts_oidc_client x;
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_READ, ST_CLIENT_LIST, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, tenant_id);
+	while ((r = sq_row(&k)) == TS_OK) {
+		row_client(k.st, &x);
+		if (cb(arg, &x) != 0)
+			break;
+	}
+	return sq_end(&k, r == TS_E_NOT_FOUND ? TS_OK : r);
+}
+
+static ts_err
+op_client_update(ts_store *s, const ts_oidc_client *x)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_CLIENT_UPDATE, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, x->id);
+	sq_text(&k, 2, x->tenant_id);
+	sq_text(&k, 3, x->name);
+	sq_text(&k, 4, x->redirect_uris);
+	sq_text(&k, 5, x->post_logout_uris);
+	sq_text(&k, 6, x->grant_types);
+	sq_text(&k, 7, x->scopes);
+	sq_int(&k, 8, x->first_party);
+	sq_int(&k, 9, x->access_ttl);
+	sq_int(&k, 10, x->refresh_ttl);
+	sq_int(&k, 11, x->id_ttl);
+	return sq_end(&k, sq_changed(&k));
+}
+
+static ts_err
+op_client_delete(ts_store *s, const char *tenant_id, const char *id)
+{
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_WRITE, ST_CLIENT_DELETE, &k)) != TS_OK)
+		return r;
+	sq_text(&k, 1, tenant_id);
+	sq_text(&k, 2, id);
+	return sq_end(&k, sq_changed(&k));
+}
+
 const ts_store_ops ts_store_sqlite = {
 	.scheme = "sqlite",
 	.remote = 0,
@@ -1957,4 +2062,9 @@ const ts_store_ops ts_store_sqlite = {
 	.apikey_revoke = op_apikey_revoke,
 	.audit_append = op_audit_append,
 	.audit_list = op_audit_list,
+	.client_create = op_client_create,
+	.client_get = op_client_get,
+	.client_list = op_client_list,
+	.client_update = op_client_update,
+	.client_delete = op_client_delete,
 };

@@ -36,6 +36,10 @@
 	"next_attempt, attempts"
 #define SQ_LOCK_COLS "key, tenant_id, email, failures, locked_until, updated_at"
 #define SQ_APIKEY_COLS "id, tenant_id, name, hash, created_at, revoked_at"
+#define SQ_CLIENT_COLS                                                      \
+	"id, tenant_id, name, secret_hash, redirect_uris, post_logout_uris, " \
+	"grant_types, scopes, first_party, access_ttl, refresh_ttl, id_ttl, " \
+	"created_at"
 #define SQ_AUDIT_COLS "seq, at, event, tenant, user_id, actor, data"
 
 /* Every statement the backend runs, X(name, sql): each connection prepares
@@ -335,6 +339,7 @@
 	  "(SELECT id FROM users WHERE tenant_id = ?1)")                      \
 	X(ST_TENANT_DEL_LOCKS, "DELETE FROM login_locks WHERE tenant_id = ?1") \
 	X(ST_TENANT_DEL_APIKEYS, "DELETE FROM api_keys WHERE tenant_id = ?1") \
+	X(ST_TENANT_DEL_CLIENTS, "DELETE FROM oidc_clients WHERE tenant_id = ?1") \
 	X(ST_TENANT_DEL_USERS, "DELETE FROM users WHERE tenant_id = ?1")      \
 	X(ST_TENANT_DEL_DOMAINS, "DELETE FROM tenant_domains WHERE tenant_id = ?1") \
 	X(ST_TENANT_DEL_ORIGINS, "DELETE FROM tenant_origins WHERE tenant_id = ?1") \
@@ -361,6 +366,21 @@
 	X(ST_APIKEY_REVOKE,                                                   \
 	  "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN "   \
 	  "max(?2, 1) ELSE revoked_at END WHERE id = ?1")                     \
+	X(ST_CLIENT_INSERT,                                                   \
+	  "INSERT INTO oidc_clients(" SQ_CLIENT_COLS ") VALUES(?1, ?2, ?3, ?4, " \
+	  "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")                          \
+	X(ST_CLIENT_GET,                                                      \
+	  "SELECT " SQ_CLIENT_COLS " FROM oidc_clients WHERE id = ?1")        \
+	X(ST_CLIENT_LIST,                                                     \
+	  "SELECT " SQ_CLIENT_COLS " FROM oidc_clients WHERE tenant_id = ?1 " \
+	  "ORDER BY created_at, id")                                          \
+	X(ST_CLIENT_UPDATE,                                                   \
+	  "UPDATE oidc_clients SET name = ?3, redirect_uris = ?4, "           \
+	  "post_logout_uris = ?5, grant_types = ?6, scopes = ?7, "            \
+	  "first_party = ?8, access_ttl = ?9, refresh_ttl = ?10, id_ttl = ?11 " \
+	  "WHERE id = ?1 AND tenant_id = ?2")                                 \
+	X(ST_CLIENT_DELETE,                                                   \
+	  "DELETE FROM oidc_clients WHERE tenant_id = ?1 AND id = ?2")        \
 	X(ST_AUDIT_INSERT,                                                    \
 	  "INSERT INTO audit_log(at, event, tenant, user_id, actor, data) "   \
 	  "VALUES(?1, ?2, ?3, ?4, ?5, ?6)")                                   \

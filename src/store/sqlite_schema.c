@@ -194,6 +194,23 @@ const char *const sq_migrations[] = {
 	"CREATE INDEX audit_log_tenant ON audit_log(tenant, seq);"
 	"CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log "
 	"  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;",
+	/* 11: OpenID Connect clients (issue 11): one row per client of a
+	 * tenant; the secret is stored hashed, lists are space-separated. */
+	"CREATE TABLE oidc_clients ("
+	"  id TEXT PRIMARY KEY NOT NULL,"
+	"  tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  secret_hash TEXT NOT NULL DEFAULT '',"
+	"  redirect_uris TEXT NOT NULL DEFAULT '',"
+	"  post_logout_uris TEXT NOT NULL DEFAULT '',"
+	"  grant_types TEXT NOT NULL DEFAULT '',"
+	"  scopes TEXT NOT NULL DEFAULT '',"
+	"  first_party INTEGER NOT NULL DEFAULT 0,"
+	"  access_ttl INTEGER NOT NULL DEFAULT 0,"
+	"  refresh_ttl INTEGER NOT NULL DEFAULT 0,"
+	"  id_ttl INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX oidc_clients_tenant ON oidc_clients(tenant_id, created_at);",
 };
 
 const int sq_migration_count = (int)(sizeof sq_migrations / sizeof sq_migrations[0]);

@@ -103,6 +103,18 @@ typedef enum {
 	                              * data = the ceremony it is bound to (auth/webauthn.c) */
 	TS_SECRET_BROWSER = 12,      /* browser session cookie (auth/browser.h): tenant_id,
 	                              * user_id, session_id */
+	/* OpenID Connect (issue 11; numbered apart so other branches' new
+	 * kinds do not clash): */
+	TS_SECRET_OIDC_REVOKED = 20, /* a revoked access token: hash of its jti, tenant_id,
+	                              * data = client_id; expires with the token */
+	TS_SECRET_OIDC_CODE = 21,    /* authorization code: tenant_id, user_id, session_id =
+	                              * the browser session, data = its binding (oidc_code.c) */
+	TS_SECRET_OIDC_GRANT = 22,   /* hash = the code's: session_id = the session the code
+	                              * started, so a replayed code can end it */
+	TS_SECRET_OIDC_REFRESH = 23, /* refresh token of a client: session_id = the grant's
+	                              * session, data = client_id and scope */
+	TS_SECRET_OIDC_CONSENT = 24, /* a consent given: hash of "consent|user|client",
+	                              * tenant_id, user_id, data = client_id and scope bits */
 } ts_secret_kind;
 
 /* A mail waiting in the outbox (account.c renders it when it is sent). */
@@ -261,6 +273,29 @@ typedef struct ts_audit_filter {
 	int limit;
 } ts_audit_filter;
 
+/* An OpenID Connect client of a tenant (issue 11; auth/oidc.h). Lists
+ * of URIs, grant types and scopes are space-separated text (a URI has
+ * no space), compared exactly by the engine. */
+#define TS_CLIENT_NAME_MAX 100
+#define TS_CLIENT_URIS_MAX 2048
+#define TS_CLIENT_LIST_MAX 256
+typedef struct ts_oidc_client {
+	char id[TS_ID_SZ];           /* the client_id */
+	char tenant_id[TS_ID_SZ];
+	char name[TS_CLIENT_NAME_MAX + 1];
+	char secret_hash[TS_HASH_SZ]; /* ts_secret_hash of the secret; "" = public client */
+	char redirect_uris[TS_CLIENT_URIS_MAX];
+	char post_logout_uris[TS_CLIENT_URIS_MAX];
+	char grant_types[TS_CLIENT_LIST_MAX];
+	char scopes[TS_CLIENT_LIST_MAX];
+	int first_party;             /* no consent screen */
+	int64_t access_ttl;          /* seconds; 0 = the server's default */
+	int64_t refresh_ttl;
+	int64_t id_ttl;
+	int64_t created_at;
+} ts_oidc_client;
+
+typedef int (*ts_oidc_client_cb)(void *arg, const ts_oidc_client *c);   /* non-zero stops */
 typedef int (*ts_tenant_cb)(void *arg, const ts_tenant *t);   /* non-zero stops */
 typedef int (*ts_key_cb)(void *arg, const ts_signing_key *k); /* non-zero stops */
 typedef int (*ts_lock_cb)(void *arg, const ts_lock *l);       /* non-zero stops */
@@ -585,7 +620,8 @@ typedef struct ts_store_ops {
 	 * password_min_length of tenant t->id. NOT_FOUND, CONFLICT (slug). */
 	ts_err (*tenant_update)(ts_store *s, const ts_tenant *t);
 	/* One transaction: the tenant and everything of it (domains, origins,
-	 * users, their sessions, secrets, TOTP factors, locks, API keys).
+	 * users, their sessions, secrets, TOTP factors, locks, API keys,
+	 * OpenID Connect clients).
 	 * Without force: CONFLICT (nothing deleted) while it has users.
 	 * NOT_FOUND for an unknown tenant. */
 	ts_err (*tenant_delete)(ts_store *s, const char *tenant_id, int force);
@@ -612,6 +648,20 @@ typedef struct ts_store_ops {
 	 * by the store). Rows are never changed; only the sweep removes them. */
 	ts_err (*audit_append)(ts_store *s, const ts_audit_rec *recs, int n);
 	ts_err (*audit_list)(ts_store *s, const ts_audit_filter *f, ts_audit_cb cb, void *arg);
+
+	/* ---- OpenID Connect clients (issue 11) ---- */
+
+	/* create: CONFLICT on a taken id; NOT_FOUND for an unknown tenant.
+	 * get: by client_id, whatever the tenant (the engine judges);
+	 * NOT_FOUND. list: the tenant's, by created_at then id. update: every
+	 * field but id, tenant_id, secret_hash and created_at, of the row
+	 * (c->id, c->tenant_id); NOT_FOUND. delete: the row of that tenant,
+	 * NOT_FOUND otherwise. A deleted tenant's clients go with it. */
+	ts_err (*client_create)(ts_store *s, const ts_oidc_client *c);
+	ts_err (*client_get)(ts_store *s, const char *id, ts_oidc_client *out);
+	ts_err (*client_list)(ts_store *s, const char *tenant_id, ts_oidc_client_cb cb, void *arg);
+	ts_err (*client_update)(ts_store *s, const ts_oidc_client *c);
+	ts_err (*client_delete)(ts_store *s, const char *tenant_id, const char *id);
 } ts_store_ops;
 
 #define TS_USER_BATCH_MAX 1000

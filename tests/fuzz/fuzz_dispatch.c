@@ -17,7 +17,8 @@
  * Deferred jobs (password checks) run right after dispatch returns, as a
  * pool worker would. Invariants: dispatch keeps the defer contract, no 5xx
  * (but the 503 of a refused deferral), every body is JSON, and every native
- * error is {code, message, ...}. */
+ * error is {code, message, ...}; an OpenID Connect one (/t...) {error,
+ * error_description}. */
 #include <ctype.h>
 #include <jansson.h>
 #include <strings.h>
@@ -120,6 +121,7 @@ world_new(void)
 		.rl_account_rate = 1e9,
 		.rl_account_burst = 1e9,
 		.kek = &kek,
+		.public_url = "https://id.example",   /* the OpenID Connect issuers */
 	};
 	need(ts_auth_new(&ac, store, &auth), "auth");
 	ts_api_config pc = { 0 };
@@ -296,9 +298,16 @@ check_response(const ts_http_req *req, const fuzz_http_priv *p, const ts_http_re
 		        req->path, resp->status, (int)resp->body_len, resp->body);
 		FUZZ_CHECK(j != NULL);
 	}
+	/* The OpenID Connect endpoints' errors (RFC 6749 §5.2). */
+	int oidc = strncmp(req->path, "/t", 2) == 0 && !resp->location[0];
+	if (oidc && resp->status >= 400) {
+		FUZZ_CHECK(json_is_object(j));
+		FUZZ_CHECK(json_is_string(json_object_get(j, "error")));
+		FUZZ_CHECK(json_is_string(json_object_get(j, "error_description")));
+	}
 	/* The native face's errors (paths outside the contract faces' prefixes). */
 	int native = strncmp(req->path, "/admin", 6) && strncmp(req->path, "/iam", 4) &&
-	             strncmp(req->path, "/px0", 4);
+	             strncmp(req->path, "/px0", 4) && strncmp(req->path, "/t", 2);
 	if (native && resp->status >= 400) {
 		FUZZ_CHECK(json_is_object(j));
 		FUZZ_CHECK(json_is_string(json_object_get(j, "code")));

@@ -51,6 +51,26 @@ ts_http_query(const ts_http_req *req, const char *key)
 	return NULL;
 }
 
+int
+ts_http_query_repeated(const ts_http_req *req)
+{
+	const fuzz_http_priv *p = req->priv_;
+	const char *a, *b;
+
+	if (!p || !p->query)
+		return 0;
+	for (a = p->query; *a; a += strcspn(a, "&") + (a[strcspn(a, "&")] != '\0')) {
+		size_t la = strcspn(a, "=&");
+		for (b = a + strcspn(a, "&"); *b; ) {
+			b += *b == '&';
+			if (strcspn(b, "=&") == la && memcmp(a, b, la) == 0)
+				return 1;
+			b += strcspn(b, "&");
+		}
+	}
+	return 0;
+}
+
 ts_err
 ts_http_defer_on(ts_http_req *req, ts_pool *pool, ts_http_job_fn job, void *arg)
 {

@@ -454,6 +454,13 @@ test_dispatch(void *app, ts_http_req *req, ts_http_resp *resp)
 		}
 		return TS_HTTP_DEFERRED;
 	}
+	if (strcmp(req->path, "/repeated") == 0) {
+		set_body(resp, 200, ts_http_query_repeated(req) ? "1" : "0");
+		resp->location[0] = '\0';
+		if (ts_http_query(req, "go"))   /* a redirect's Location */
+			snprintf(resp->location, sizeof(resp->location), "https://a.example/cb?x=1");
+		return TS_HTTP_DONE;
+	}
 	if (strcmp(req->path, "/retry") == 0) {
 		set_body(resp, 429, "{}");
 		resp->retry_after = 30;
@@ -580,6 +587,16 @@ test_basic(unsigned port)
 
 	get(port, "GET /info HTTP/1.1\r\nHost: [::1]:80\r\nConnection: close\r\n\r\n", &rp);
 	CHECK(strncmp(rp.body, "GET|/info|::1|", 14) == 0);
+
+	/* RFC 6749 §3.1 needs to know a parameter came twice */
+	get(port, "GET /repeated?a=1&b=2&c HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &rp);
+	CHECK_STR(rp.body, "0");
+	CHECK(!has_header(&rp, "Location"));
+	get(port, "GET /repeated?a=1&b=2&a=3 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &rp);
+	CHECK_STR(rp.body, "1");
+	get(port, "GET /repeated?go=1&go HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &rp);
+	CHECK_STR(rp.body, "1");
+	CHECK(has_header(&rp, "Location: https://a.example/cb?x=1"));
 
 	get(port, "GET /retry HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &rp);
 	CHECK(rp.status == 429);

@@ -2453,6 +2453,117 @@ test_admin_store(ts_store *s)
 	}
 }
 
+static int
+copy_client(void *arg, const ts_oidc_client *c)
+{
+	ts_oidc_client *out = arg;
+	int i = 0;
+
+	while (i < 3 && out[i].id[0])
+		i++;
+	if (i < 3)
+		out[i] = *c;
+	return 0;
+}
+
+/* OpenID Connect clients (issue 11): create, get, list in order, update
+ * (id, tenant, secret and creation kept), delete only within the tenant,
+ * and gone with their tenant. */
+static void
+test_client_store(ts_store *s)
+{
+	ts_tenant t = { 0 }, other = { 0 };
+	ts_oidc_client c = { 0 }, d, got, back[3];
+
+	mkid(t.id, 9501);
+	snprintf(t.slug, sizeof t.slug, "cli-one");
+	CHECK(s->ops->tenant_create(s, &t) == TS_OK);
+	mkid(other.id, 9502);
+	snprintf(other.slug, sizeof other.slug, "cli-two");
+	CHECK(s->ops->tenant_create(s, &other) == TS_OK);
+
+	mkid(c.id, 9510);
+	snprintf(c.tenant_id, sizeof c.tenant_id, "%s", t.id);
+	snprintf(c.name, sizeof c.name, "Web app");
+	mkhash(c.secret_hash, 9510);
+	snprintf(c.redirect_uris, sizeof c.redirect_uris, "https://a.example/cb https://a.example/cb2");
+	snprintf(c.post_logout_uris, sizeof c.post_logout_uris, "https://a.example/");
+	snprintf(c.grant_types, sizeof c.grant_types, "authorization_code refresh_token");
+	snprintf(c.scopes, sizeof c.scopes, "openid email offline_access");
+	c.first_party = 1;
+	c.access_ttl = 300;
+	c.refresh_ttl = 86400;
+	c.id_ttl = 600;
+	c.created_at = 20;
+	CHECK(s->ops->client_create(s, &c) == TS_OK);
+	CHECK(s->ops->client_create(s, &c) == TS_E_CONFLICT);
+	d = c;
+	mkid(d.id, 9511);
+	d.secret_hash[0] = '\0';
+	d.created_at = 10;
+	CHECK(s->ops->client_create(s, &d) == TS_OK);
+	got = d;
+	mkid(got.id, 9512);
+	mkid(got.tenant_id, 9999);
+	CHECK(s->ops->client_create(s, &got) == TS_E_NOT_FOUND);
+
+	CHECK(s->ops->client_get(s, c.id, &got) == TS_OK);
+	CHECK_STR(got.tenant_id, t.id);
+	CHECK_STR(got.name, "Web app");
+	CHECK_STR(got.secret_hash, c.secret_hash);
+	CHECK_STR(got.redirect_uris, "https://a.example/cb https://a.example/cb2");
+	CHECK_STR(got.post_logout_uris, "https://a.example/");
+	CHECK_STR(got.grant_types, "authorization_code refresh_token");
+	CHECK_STR(got.scopes, "openid email offline_access");
+	CHECK(got.first_party == 1 && got.access_ttl == 300 && got.refresh_ttl == 86400);
+	CHECK(got.id_ttl == 600 && got.created_at == 20);
+	mkid(got.id, 9599);
+	CHECK(s->ops->client_get(s, got.id, &got) == TS_E_NOT_FOUND);
+
+	memset(back, 0, sizeof back);
+	CHECK(s->ops->client_list(s, t.id, copy_client, back) == TS_OK);
+	CHECK_STR(back[0].id, d.id);      /* older first */
+	CHECK_STR(back[1].id, c.id);
+	CHECK(back[2].id[0] == '\0');
+	memset(back, 0, sizeof back);
+	CHECK(s->ops->client_list(s, other.id, copy_client, back) == TS_OK);
+	CHECK(back[0].id[0] == '\0');
+
+	got = c;
+	snprintf(got.name, sizeof got.name, "Renamed");
+	snprintf(got.redirect_uris, sizeof got.redirect_uris, "https://b.example/cb");
+	snprintf(got.post_logout_uris, sizeof got.post_logout_uris, "%s", "");
+	snprintf(got.grant_types, sizeof got.grant_types, "client_credentials");
+	snprintf(got.scopes, sizeof got.scopes, "openid");
+	got.first_party = 0;
+	got.access_ttl = 60;
+	got.refresh_ttl = 0;
+	got.id_ttl = 120;
+	mkhash(got.secret_hash, 1);       /* not changed by an update */
+	got.created_at = 99;
+	CHECK(s->ops->client_update(s, &got) == TS_OK);
+	CHECK(s->ops->client_get(s, c.id, &got) == TS_OK);
+	CHECK_STR(got.name, "Renamed");
+	CHECK_STR(got.redirect_uris, "https://b.example/cb");
+	CHECK_STR(got.post_logout_uris, "");
+	CHECK_STR(got.grant_types, "client_credentials");
+	CHECK_STR(got.scopes, "openid");
+	CHECK(got.first_party == 0 && got.access_ttl == 60 && got.refresh_ttl == 0);
+	CHECK(got.id_ttl == 120 && got.created_at == 20);
+	CHECK_STR(got.secret_hash, c.secret_hash);
+	snprintf(got.tenant_id, sizeof got.tenant_id, "%s", other.id);
+	CHECK(s->ops->client_update(s, &got) == TS_E_NOT_FOUND);
+
+	CHECK(s->ops->client_delete(s, other.id, c.id) == TS_E_NOT_FOUND);
+	CHECK(s->ops->client_delete(s, t.id, c.id) == TS_OK);
+	CHECK(s->ops->client_get(s, c.id, &got) == TS_E_NOT_FOUND);
+	CHECK(s->ops->client_delete(s, t.id, c.id) == TS_E_NOT_FOUND);
+
+	CHECK(s->ops->tenant_delete(s, t.id, 0) == TS_OK);
+	CHECK(s->ops->client_get(s, d.id, &got) == TS_E_NOT_FOUND);
+	CHECK(s->ops->tenant_delete(s, other.id, 0) == TS_OK);
+}
+
 /* The suite every backend passes. */
 /* ---- backup and restore (ops backup, restore) ------------------------- */
 
@@ -2533,6 +2644,7 @@ conformance(ts_store *s)
 	test_outbox(s);
 	test_outbox_race(s);
 	test_admin_store(s);
+	test_client_store(s);
 	test_bench(s);
 	test_backup_restore(s);
 }

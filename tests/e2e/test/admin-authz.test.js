@@ -47,6 +47,14 @@ async function userWithTotp() {
   return u;
 }
 
+// A confidential service client of A (the command line, as the operator).
+async function freshClient() {
+  const out = await cliOk(['client', 'add', '--tenant', TA, '--name', `c${++seq}`, '--grant', 'client_credentials'], { db });
+  const [id, secret] = out.split('\n');
+  noteSecret(secret);
+  return id;
+}
+
 const call = (method, rel, token, json, raw) =>
   faceHttp(srv, 'admin', method, rel, raw === undefined ? { token: token ?? undefined, json }
     : { token: token ?? undefined, body: raw, headers: { 'Content-Type': 'application/x-ndjson' } });
@@ -101,6 +109,19 @@ const ROUTES = [
       const u = await userWithTotp();
       return [`/customers/${TA}/users/${u.id}/factors/${u.fid}`];
     },
+    want: { op: 204, ta: 204, ob: 404, user: 403, key: 204 } },
+  // OpenID Connect clients (issue 11): the same rule as users
+  { m: 'GET', p: '/customers/{slug}/clients', make: async () => [`/customers/${TA}/clients`],
+    want: { op: 200, ta: 200, ob: 404, user: 403, key: 200 } },
+  { m: 'POST', p: '/customers/{slug}/clients',
+    make: async () => [`/customers/${TA}/clients`, { name: `svc ${++seq}`, grant_types: ['client_credentials'] }],
+    want: { op: 201, ta: 201, ob: 404, user: 403, key: 201 } },
+  { m: 'GET', p: '/customers/{slug}/clients/{client_id}', make: async () => [`/customers/${TA}/clients/${await freshClient()}`],
+    want: { op: 200, ta: 200, ob: 404, user: 403, key: 200 } },
+  { m: 'PATCH', p: '/customers/{slug}/clients/{client_id}',
+    make: async () => [`/customers/${TA}/clients/${await freshClient()}`, { name: `renamed ${++seq}` }],
+    want: { op: 200, ta: 200, ob: 404, user: 403, key: 200 } },
+  { m: 'DELETE', p: '/customers/{slug}/clients/{client_id}', make: async () => [`/customers/${TA}/clients/${await freshClient()}`],
     want: { op: 204, ta: 204, ob: 404, user: 403, key: 204 } },
   { m: 'GET', p: '/audit', make: async () => ['/audit'],
     want: { op: 200, ta: 200, ob: 200, user: 403, key: 200 } },
