@@ -16,9 +16,11 @@ build_pkgs=(gcc make meson ninja-build pkg-config
 # tests (scripts/pg.sh); psql: the black-box suite on PostgreSQL; openssl:
 # the TLS tests (certificates, s_client); python3-prometheus-client: the
 # metrics test parses the exposition with the reference parser; chromium,
-# zbar-tools: the hosted pages' browser tests (playwright-core, zbarimg)
+# zbar-tools: the hosted pages' browser tests (playwright-core, zbarimg);
+# apache2, libapache2-mod-auth-openidc: the OIDC relying-party test (oidc-apache)
 test_pkgs=(clang libclang-rt-14-dev curl haproxy postgresql-15 postgresql-client-15
-  debhelper dpkg-dev lintian python3 systemd whois argon2 openssl python3-prometheus-client chromium zbar-tools)   # and Node.js >= 20, see below
+  debhelper dpkg-dev lintian python3 systemd whois argon2 openssl python3-prometheus-client chromium zbar-tools
+  apache2 libapache2-mod-auth-openidc)   # and Node.js >= 20, see below
 bench_pkgs=(wrk glewlwyd procps valgrind nettle-dev g++ make python3 linux-perf)
 
 pkgs=("${build_pkgs[@]}")
