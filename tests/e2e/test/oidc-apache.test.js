@@ -144,6 +144,11 @@ after(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test('docs/OIDC.md shows contrib/apache-oidc.conf verbatim (the snippet this test runs)', () => {
+  const doc = fs.readFileSync(path.resolve(here, '../../../docs/OIDC.md'), 'utf8');
+  assert.ok(doc.includes('```apache\n' + fs.readFileSync(SNIPPET, 'utf8') + '```\n'), 'the Apache section holds the file as it is');
+});
+
 test('Apache mod_auth_openidc: without a session the page is not served, the module sends the browser to authorize with PKCE and a nonce', async () => {
   // a browser's navigation: the module answers 401 instead of redirecting
   // to what it takes for XHR (fetch sends Sec-Fetch-Mode: cors)
