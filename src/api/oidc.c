@@ -354,6 +354,7 @@ get_discovery(oidc_call *c)
 		                              "nonce", "amr", "acr", "sid", "at_hash", "email",
 		                              "email_verified", "name", NULL };
 	static const char *const modes[] = { "query", NULL };
+	static const char *const acrs[] = { TS_OIDC_ACR_PWD, TS_OIDC_ACR_MFA, NULL };
 	json_t *o = json_object();
 
 	if (!o)
@@ -373,6 +374,7 @@ get_discovery(oidc_call *c)
 	json_object_set_new(o, "id_token_signing_alg_values_supported", strs(algs));
 	json_object_set_new(o, "scopes_supported", strs(scopes));
 	json_object_set_new(o, "claims_supported", strs(claims));
+	json_object_set_new(o, "acr_values_supported", strs(acrs));
 	json_object_set_new(o, "token_endpoint_auth_methods_supported", strs(auth_methods));
 	json_object_set_new(o, "introspection_endpoint_auth_methods_supported",
 	                    strs(secret_methods));

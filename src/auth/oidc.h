@@ -178,6 +178,11 @@ ts_err ts_oidc_consent_give(ts_auth *a, const ts_tenant *t, const char *user_id,
 
 /* ---- the code flow (oidc_code.c) ---- */
 
+/* The ID token's acr values (docs/OIDC.md): a password only, or a second
+ * factor or a passkey as well. Discovery lists both. */
+#define TS_OIDC_ACR_PWD "1"
+#define TS_OIDC_ACR_MFA "2"
+
 #define TS_OIDC_CODE_TTL 60          /* seconds a code lives (≤ 60) */
 
 /* Issues a code for request q, judged by ts_oidc_authorize as z (next ==
@@ -191,7 +196,7 @@ ts_err ts_oidc_code_issue(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_re
 
 /* grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.6) for the
  * authenticated client c: the access token, the ID token (iss, sub, aud,
- * exp, iat, auth_time, nonce, amr, sid, at_hash; email claims with the
+ * exp, iat, auth_time, nonce, amr, acr, sid, at_hash; email claims with the
  * email scope) and, with offline_access asked for and the refresh_token
  * grant allowed, a refresh token. Each grant starts its own session
  * (sid), so ending it ends only this client's tokens. TS_E_OIDC_GRANT for

@@ -163,6 +163,32 @@ at_hash_of(const char *access, char out[64])
 	}
 }
 
+/* 1 when the space-separated list amr holds word. */
+static int
+amr_has(const char *amr, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = amr; (p = strstr(p, word)) != NULL; p += n)
+		if ((p == amr || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
+			return 1;
+	return 0;
+}
+
+/* The ID token's acr (OpenID Connect Core §2), docs/OIDC.md "acr": "2"
+ * when the sign-in used a second factor or a passkey (RFC 8176 otp, hwk,
+ * mca), else "1" (a password only). Derived here once, from the amr. */
+static const char *
+acr_of(const char *amr)
+{
+	static const char *const strong[] = { "otp", "hwk", "mca" };
+
+	for (size_t i = 0; i < sizeof(strong) / sizeof(strong[0]); i++)
+		if (amr_has(amr, strong[i]))
+			return TS_OIDC_ACR_MFA;
+	return TS_OIDC_ACR_PWD;
+}
+
 static ts_err
 id_token_issue(ts_auth *a, const char *iss, const ts_oidc_client *c, const ts_user *u,
                const ts_session *s, const code_data *d, ts_oidc_tokens *out)
@@ -178,6 +204,7 @@ id_token_issue(ts_auth *a, const char *iss, const ts_oidc_client *c, const ts_us
 	ts_strlcpy(cl.sid, s->id, sizeof(cl.sid));
 	ts_strlcpy(cl.nonce, d->nonce, sizeof(cl.nonce));
 	ts_strlcpy(cl.amr, s->amr, sizeof(cl.amr));
+	ts_strlcpy(cl.acr, acr_of(s->amr), sizeof(cl.acr));
 	at_hash_of(out->access, cl.at_hash);
 	if (d->bits & 2) {             /* email */
 		ts_strlcpy(cl.email, u->email, sizeof(cl.email));

@@ -326,7 +326,7 @@ test_code_flow(flow *f)
 	CHECK(ts_oidc_userinfo(f->a, &f->t, ISS, t->access, &cl, &who) == TS_OK);
 	CHECK_STR(who.id, f->u.id);
 
-	/* the ID token: iss, sub, aud, nonce, amr, sid, auth_time, at_hash, email */
+	/* the ID token: iss, sub, aud, nonce, amr, acr, sid, auth_time, at_hash, email */
 	payload_of(t->id_token, body, sizeof(body));
 	CHECK(ts_oidc_id_decode(body, &cl) == TS_OK);
 	CHECK_STR(cl.iss, ISS);
@@ -335,6 +335,7 @@ test_code_flow(flow *f)
 	CHECK(cl.sid[0] && strcmp(cl.sid, f->browser.id) != 0);   /* the grant's own session */
 	CHECK(strstr(body, "\"nonce\":\"n-0S6_WzA2Mj\"") != NULL);
 	CHECK(strstr(body, "\"amr\":[\"pwd\",\"otp\"]") != NULL);
+	CHECK(strstr(body, "\"acr\":\"2\"") != NULL);   /* a second factor */
 	CHECK(strstr(body, "\"email_verified\":true") != NULL);
 	snprintf(want, sizeof(want), "\"auth_time\":%lld", (long long)f->browser.created_at);
 	CHECK(strstr(body, want) != NULL);

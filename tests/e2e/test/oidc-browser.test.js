@@ -89,6 +89,7 @@ test('Chromium: authorize → hosted sign-in with password and TOTP → back wit
   const { payload } = await jose.jwtVerify(t.id_token, keys, { issuer, audience: spa.id });
   assert.equal(payload.email, EMAIL);
   assert.deepEqual(payload.amr, ['pwd', 'otp']);
+  assert.equal(payload.acr, '2', 'a second factor');
   assert.equal(payload.nonce, nonce);
   await context.close();
 });

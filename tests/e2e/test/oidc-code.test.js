@@ -118,6 +118,7 @@ test('authorization code + PKCE with openid-client: sign-in on the hosted pages,
   assert.equal(id.email, EMAIL);
   assert.equal(id.email_verified, true);
   assert.deepEqual(id.amr, ['pwd']);
+  assert.equal(id.acr, '1', 'a password only');
   assert.ok(id.sid && id.auth_time <= id.iat && id.iat - id.auth_time < 60);
   const hash = crypto.createHash(protectedHeader.alg === 'EdDSA' ? 'sha512' : 'sha256').update(t.access_token).digest();
   assert.equal(id.at_hash, hash.subarray(0, hash.length / 2).toString('base64url'));

@@ -63,6 +63,7 @@ test('discovery: each tenant is its own issuer; openid-client accepts the docume
   assert.equal(m.userinfo_endpoint, `${issuer(TA)}/userinfo`);
   assert.deepEqual(m.response_types_supported, ['code']);
   assert.deepEqual(m.code_challenge_methods_supported, ['S256']);
+  assert.deepEqual(m.acr_values_supported, ['1', '2']);
   assert.equal(m.authorization_response_iss_parameter_supported, true);
   const b = await discover(TB, svcB);
   assert.equal(b.serverMetadata().issuer, issuer(TB));
