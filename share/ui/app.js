@@ -252,6 +252,7 @@
       $('sec-password').hidden = true;
       $('sec-recovery').hidden = true;
       $('sec-factors').hidden = true;
+      $('sec-consents').hidden = true;
       $('enrol-send').addEventListener('click', async () => {
         const r = await post('/v1/mfa/enroll/email/send');
         if (r.status === 202) show('enrol-ok', 'We mailed you a code.'); else fail('enrol-error', r);
@@ -290,6 +291,29 @@
         b.addEventListener('click', async () => {
           const d = await call('DELETE', '/v1/mfa/factors/' + encodeURIComponent(f.id));
           if (d.status === 204) { show('factor-ok', 'Removed.'); factors(); } else fail('factor-error', d);
+        });
+        li.appendChild(b);
+        ul.appendChild(li);
+      });
+    }
+    async function consents() {
+      const r = await call('GET', '/v1/auth/consents');
+      const ul = $('consents');
+      ul.textContent = '';
+      if (r.status !== 200) return;
+      $('consents-none').hidden = r.data.items.length > 0;
+      r.data.items.forEach((c) => {
+        const li = document.createElement('li');
+        li.textContent = c.client_name + ': ' + c.scope + ' · since ' + c.created_at;
+        li.dataset.client = c.client_id;
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.className = 'small secondary';
+        b.textContent = 'Revoke';
+        b.setAttribute('aria-label', 'Revoke the consent to ' + c.client_name);
+        b.addEventListener('click', async () => {
+          const d = await call('DELETE', '/v1/auth/consents/' + encodeURIComponent(c.client_id));
+          if (d.status === 204) { show('consent-ok', 'Revoked.'); consents(); sessions(); } else fail('consent-error', d);
         });
         li.appendChild(b);
         ul.appendChild(li);
@@ -375,7 +399,7 @@
       await post('/ui/session-end', {});
       location.href = '/ui/login' + qs;
     });
-    if (!enrolling) factors();
+    if (!enrolling) { factors(); consents(); }
     sessions();
   }
 

@@ -7,6 +7,7 @@
 #include "api/api_internal.h"
 #include "auth/factor.h"
 #include "auth/account.h"
+#include "auth/oidc.h"
 #include "auth/webauthn.h"
 #include "core/util.h"
 #include "crypto/hash.h"
@@ -1138,6 +1139,62 @@ delete_session(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	return TS_HTTP_DONE;
 }
 
+/* ---- the user's consents to OpenID Connect clients (docs/OIDC.md) ---- */
+
+static int
+consent_item(void *arg, const ts_oidc_consent *x)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "client_id", x->client_id, "client_name",
+	                      x->client_name, "scope", x->scopes, "created_at",
+	                      api_time_json(x->created_at));
+
+	if (o)
+		json_array_append_new(arg, o);
+	return 0;
+}
+
+/* GET /v1/auth/consents, Bearer */
+static ts_http_action
+get_consents(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	ts_principal p;
+	json_t *items;
+	ts_err r;
+
+	if (!authenticate(api, req, resp, &p))
+		return TS_HTTP_DONE;
+	if (p.scope != TS_SESSION_FULL)
+		return native_error(resp, TS_E_FORBIDDEN, NULL,
+		                    "this token is only good for enrolling a second factor", 0);
+	if (!(items = json_array()))
+		return native_error(resp, TS_E_NOMEM, NULL, NULL, 0);
+	if ((r = ts_oidc_consents(api->auth, &p, consent_item, items)) != TS_OK) {
+		json_decref(items);
+		return native_error(resp, r, NULL, NULL, 0);
+	}
+	api_reply(resp, 200, json_pack("{s:o}", "items", items));
+	return TS_HTTP_DONE;
+}
+
+/* DELETE /v1/auth/consents/{client_id}, Bearer */
+static ts_http_action
+delete_consent(ts_api *api, ts_http_req *req, ts_http_resp *resp)
+{
+	ts_principal p;
+	ts_err r;
+
+	if (!authenticate(api, req, resp, &p))
+		return TS_HTTP_DONE;
+	if (p.scope != TS_SESSION_FULL)
+		return native_error(resp, TS_E_FORBIDDEN, NULL,
+		                    "this token is only good for enrolling a second factor", 0);
+	if ((r = ts_oidc_consent_revoke(api->auth, &p, api_path_tail(req))) != TS_OK)
+		return native_error(resp, r, NULL,
+		                    r == TS_E_NOT_FOUND ? "no such consent of yours" : NULL, 0);
+	resp->status = 204;
+	return TS_HTTP_DONE;
+}
+
 /* ---- WebAuthn (auth/webauthn.h) ---- */
 
 /* The credential member (PublicKeyCredential.toJSON()) as JSON text for
@@ -1346,6 +1403,8 @@ const api_route api_native_routes[] = {
 	{ FACE_NATIVE, "POST", "/v1/auth/password/change", post_password_change },
 	{ FACE_NATIVE, "GET", "/v1/auth/sessions", get_sessions },
 	{ FACE_NATIVE, "DELETE", "/v1/auth/sessions/*", delete_session },
+	{ FACE_NATIVE, "GET", "/v1/auth/consents", get_consents },
+	{ FACE_NATIVE, "DELETE", "/v1/auth/consents/*", delete_consent },
 	{ FACE_NATIVE, "POST", "/v1/auth/mfa/webauthn/options", post_mfa_webauthn_options },
 	{ FACE_NATIVE, "POST", "/v1/auth/passkey/options", post_passkey_options },
 	{ FACE_NATIVE, "POST", "/v1/auth/passkey/login", post_passkey_login },

@@ -403,6 +403,138 @@ ts_oidc_consent_give(ts_auth *a, const ts_tenant *t, const char *user_id, const 
 	return r;
 }
 
+/* The scope names of consent bits (ts_oidc_consent_give's order). */
+static void
+consent_scopes(unsigned bits, char *out, size_t cap)
+{
+	static const char *const names[] = { "openid", "email", "profile", "offline_access" };
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < 4; i++)
+		if (bits & (1u << i)) {
+			if (out[0])
+				strncat(out, " ", cap - strlen(out) - 1);
+			strncat(out, names[i], cap - strlen(out) - 1);
+		}
+}
+
+/* user_id's live consent to client c: TS_OK with *out, else NOT_FOUND. */
+static ts_err
+consent_get(ts_auth *a, const char *user_id, const ts_oidc_client *c, ts_secret *sec,
+            ts_oidc_consent *out)
+{
+	char hash[TS_HASH_SZ], cid[TS_ID_SZ];
+	unsigned bits = 0;
+	ts_err r;
+
+	consent_key(user_id, c->id, hash);
+	if ((r = SOPS(a)->secret_get(ST(a), TS_SECRET_OIDC_CONSENT, hash, sec)) != TS_OK)
+		return r;
+	if (sec->expires_at <= ts_now() || sscanf(sec->data, "%36s %x", cid, &bits) != 2 ||
+	    strcmp(cid, c->id) != 0 || strcmp(sec->user_id, user_id) != 0)
+		return TS_E_NOT_FOUND;
+	memset(out, 0, sizeof(*out));
+	ts_strlcpy(out->client_id, c->id, sizeof(out->client_id));
+	ts_strlcpy(out->client_name, c->name, sizeof(out->client_name));
+	consent_scopes(bits, out->scopes, sizeof(out->scopes));
+	out->created_at = sec->created_at;
+	return TS_OK;
+}
+
+typedef struct consent_walk {
+	ts_auth *a;
+	const char *user_id;
+	ts_oidc_consent_cb cb;
+	void *arg;
+	ts_err r;
+} consent_walk;
+
+static int
+consent_of_client(void *arg, const ts_oidc_client *c)
+{
+	consent_walk *w = arg;
+	ts_oidc_consent one;
+	ts_secret sec;
+	ts_err r = consent_get(w->a, w->user_id, c, &sec, &one);
+
+	if (r == TS_E_NOT_FOUND)
+		return 0;
+	if (r != TS_OK) {
+		w->r = r;
+		return 1;
+	}
+	return w->cb(w->arg, &one);
+}
+
+/* The consent's key is a hash of (user, client), so the list is the
+ * tenant's clients, each looked up: a tenant has few clients, and no
+ * store op is needed. */
+ts_err
+ts_oidc_consents(ts_auth *a, const ts_principal *p, ts_oidc_consent_cb cb, void *arg)
+{
+	consent_walk w = { a, p->user.id, cb, arg, TS_OK };
+	ts_err r;
+
+	if (p->scope != TS_SESSION_FULL)
+		return TS_E_FORBIDDEN;
+	r = SOPS(a)->client_list(ST(a), p->tenant.id, consent_of_client, &w);
+	return r != TS_OK ? r : w.r;
+}
+
+typedef struct grant_end {
+	ts_auth *a;
+	char label[sizeof(((ts_session *)0)->user_agent)];
+	int64_t now;
+	int n;
+} grant_end;
+
+static int
+grant_end_one(void *arg, const ts_session *s)
+{
+	grant_end *g = arg;
+
+	if (strcmp(s->user_agent, g->label) == 0 &&
+	    SOPS(g->a)->session_revoke(ST(g->a), s->id, g->now) == TS_OK)
+		g->n++;
+	return 0;
+}
+
+ts_err
+ts_oidc_consent_revoke(ts_auth *a, const ts_principal *p, const char *client_id)
+{
+	ts_oidc_client c;
+	ts_oidc_consent one;
+	ts_secret sec;
+	grant_end g;
+	ts_err r;
+
+	if (p->scope != TS_SESSION_FULL)
+		return TS_E_FORBIDDEN;
+	if (!client_id || !*client_id || strlen(client_id) >= TS_ID_SZ)
+		return TS_E_NOT_FOUND;
+	if ((r = SOPS(a)->client_get(ST(a), client_id, &c)) != TS_OK)
+		return r;
+	if (strcmp(c.tenant_id, p->tenant.id) != 0)
+		return TS_E_NOT_FOUND;
+	if ((r = consent_get(a, p->user.id, &c, &sec, &one)) != TS_OK)
+		return r;
+	/* An expired record is no consent (consented() judges expires_at). */
+	sec.expires_at = ts_now();
+	if ((r = SOPS(a)->secret_replace(ST(a), &sec)) != TS_OK)
+		return r;
+	/* The grants: each code exchange started a session with this label
+	 * (oidc_code.c); ending it ends its refresh and access tokens. Two
+	 * clients of one name lose both their grants: the safe side. */
+	memset(&g, 0, sizeof(g));
+	g.a = a;
+	g.now = ts_now();
+	snprintf(g.label, sizeof(g.label), "OpenID Connect: %s", c.name);
+	r = SOPS(a)->user_sessions_list(ST(a), p->user.id, g.now, grant_end_one, &g);
+	ts_audit(a, "oidc_consent_revoked", "tenant", p->tenant.slug, "user", p->user.id, "client",
+	         c.id, TS_LOG_INT("sessions_ended", g.n), NULL);
+	return r;
+}
+
 /* After the request's checks: what the browser session allows. */
 static ts_err
 authz_session(ts_auth *a, ts_oidc_authz *out, const ts_oidc_authz_req *q, const char *user_id,

@@ -176,6 +176,29 @@ ts_err ts_oidc_authorize(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req
 ts_err ts_oidc_consent_give(ts_auth *a, const ts_tenant *t, const char *user_id,
                             const ts_oidc_authz *z);
 
+/* A remembered consent, for the person's account page. */
+typedef struct ts_oidc_consent {
+	char client_id[TS_ID_SZ];
+	char client_name[TS_CLIENT_NAME_MAX + 1];
+	char scopes[TS_CLIENT_LIST_MAX];   /* the scopes allowed, space-separated */
+	int64_t created_at;                /* when it was given */
+} ts_oidc_consent;
+
+typedef int (*ts_oidc_consent_cb)(void *arg, const ts_oidc_consent *c);   /* non-zero stops */
+
+/* The live consents of the principal's user to the clients of its
+ * tenant, in the order of the tenant's clients (client_list). Needs a
+ * full session: TS_E_FORBIDDEN for an enrolment step. */
+ts_err ts_oidc_consents(ts_auth *a, const ts_principal *p, ts_oidc_consent_cb cb, void *arg);
+
+/* Withdraws the principal's user's consent to client_id (the next
+ * authorize asks again) and ends the user's live grants of that client:
+ * the sessions named "OpenID Connect: <client name>", so its refresh and
+ * access tokens stop working. TS_E_NOT_FOUND when there is no live
+ * consent (an unknown client, another tenant's); TS_E_FORBIDDEN for an
+ * enrolment step. */
+ts_err ts_oidc_consent_revoke(ts_auth *a, const ts_principal *p, const char *client_id);
+
 /* ---- the code flow (oidc_code.c) ---- */
 
 /* The ID token's acr values (docs/OIDC.md): a password only, or a second
