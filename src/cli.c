@@ -1188,6 +1188,7 @@ cmd_serve(cli_opts *o)
 		.public_url = o->cfg.public_url,
 		.verify_ttl = o->cfg.verify_ttl,
 		.reset_ttl = o->cfg.reset_ttl,
+		.oidc_code_ttl = o->cfg.oidc_code_ttl,
 		.webauthn_rp_id = o->cfg.webauthn_rp_id,
 		.webauthn_origins = o->cfg.webauthn_origins,
 	};

@@ -76,6 +76,7 @@ typedef enum {
 	X(STR, public_url, "", 0, 0, TS_USE_SERVE, URL, "base URL of the pages mailed links open (URL/verify?token=..., URL/reset?token=...); \"\" = mails carry the token and code only") \
 	X(INT, verify_ttl, 86400, 2, 2592000, TS_USE_SERVE, NONE, "lifetime of a mailed address-verification or invitation token, seconds") \
 	X(INT, reset_ttl, 1800, 2, 86400, TS_USE_SERVE, NONE, "lifetime of a mailed password-reset token, seconds") \
+	X(INT, oidc_code_ttl, 60, 1, 60, TS_USE_SERVE, NONE, "lifetime of an OpenID Connect authorization code, seconds (RFC 6749 §4.1.2: short)") \
 	X(INT, mail_retry, 30, 1, 3600, TS_USE_SERVE, NONE, "seconds before an undelivered mail is tried again (doubling each try, at most 4096 x)") \
 	X(INT, mail_poll, 5, 1, 3600, TS_USE_SERVE, NONE, "seconds between outbox checks for mail other nodes queued or that is due again") \
 	X(STR, webauthn_rp_id, "", 0, 0, TS_USE_SERVE, NONE, "WebAuthn RP ID, a domain (\"\" = the issuer URL's host)") \

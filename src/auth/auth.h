@@ -49,6 +49,7 @@ typedef struct ts_auth_config {
 	const char *public_url;      /* base of mailed links; NULL or "" = none */
 	int64_t verify_ttl;          /* mailed verification/invitation token; 0 = 24 h */
 	int64_t reset_ttl;           /* mailed reset token; 0 = 30 min */
+	int64_t oidc_code_ttl;       /* OpenID Connect authorization code; 0 = TS_OIDC_CODE_TTL */
 	/* WebAuthn (auth/webauthn.h): the RP ID ("" or NULL = the issuer's
 	 * host) and the origins clientDataJSON may name, comma-separated
 	 * ("" or NULL = the issuer's origin); copied. */

@@ -206,12 +206,12 @@ ts_err ts_oidc_consent_revoke(ts_auth *a, const ts_principal *p, const char *cli
 #define TS_OIDC_ACR_PWD "1"
 #define TS_OIDC_ACR_MFA "2"
 
-#define TS_OIDC_CODE_TTL 60          /* seconds a code lives (≤ 60) */
+#define TS_OIDC_CODE_TTL 60          /* seconds a code lives at most (--oidc-code-ttl) */
 
 /* Issues a code for request q, judged by ts_oidc_authorize as z (next ==
  * TS_AUTHZ_CODE), for the person of browser session `browser` (a live
  * full session of t) who signed in at auth_time. The code (shown once; only its hash is kept) is
- * single use, lives TS_OIDC_CODE_TTL, and is bound to the client, the
+ * single use, lives cfg.oidc_code_ttl (at most TS_OIDC_CODE_TTL), and is bound to the client, the
  * exact redirect URI, the PKCE challenge, the nonce and the scope. */
 ts_err ts_oidc_code_issue(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req *q,
                           const ts_oidc_authz *z, const ts_session *browser, int64_t auth_time,

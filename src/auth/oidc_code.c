@@ -114,7 +114,8 @@ ts_oidc_code_issue(ts_auth *a, const ts_tenant *t, const ts_oidc_authz_req *q,
 	ts_strlcpy(sec.user_id, browser->user_id, sizeof(sec.user_id));
 	ts_strlcpy(sec.session_id, browser->id, sizeof(sec.session_id));
 	sec.created_at = now;
-	sec.expires_at = now + TS_OIDC_CODE_TTL;
+	sec.expires_at = now + (a->cfg.oidc_code_ttl > 0 && a->cfg.oidc_code_ttl < TS_OIDC_CODE_TTL
+	                        ? a->cfg.oidc_code_ttl : TS_OIDC_CODE_TTL);
 	if ((r = SOPS(a)->secret_put(ST(a), &sec)) != TS_OK)
 		ts_wipe(code, TS_SECRET_TEXT_LEN + 1);
 	return r;

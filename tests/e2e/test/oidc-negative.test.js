@@ -4,13 +4,14 @@
 // open redirect, RFC 6749 §4.1.2.1); every other error goes back to the
 // registered redirect URI with error, state unchanged and iss (RFC 9207).
 // PKCE is S256 only and required for public clients; prompt=none without
-// a session is login_required. Answers validated against
+// a session is login_required; a code past its lifetime (--oidc-code-ttl)
+// is invalid_grant. Answers validated against
 // docs/openapi/oidc.json. (The sign-in itself, codes and their reuse are
 // the next step: docs/OIDC.md.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { newDb, mkTenant } from '../lib/server.js';
+import { newDb, mkTenant, mkUser, http, noteSecret } from '../lib/server.js';
 import { oidcHttp, startOidcServer, mkClient } from '../lib/oidc-helpers.js';
 
 const sfx = crypto.randomBytes(3).toString('hex');
@@ -222,4 +223,42 @@ test('the token endpoint\'s code and refresh grants: unknown codes and tokens ar
   r = await oidcHttp(srv, 'POST', tok, { form: { grant_type: 'authorization_code', client_id: pub.id, client_secret: 'x', code, redirect_uri: CB } });
   assert.equal(r.status, 401);
   assert.equal(r.json.error, 'invalid_client');
+});
+
+test('an expired code is invalid_grant (--oidc-code-ttl 1, waited past)', async () => {
+  const email = `exp-${sfx}@example.com`;
+  const password = 'correct horse battery ' + crypto.randomBytes(6).toString('hex');
+  await mkUser(db, TA, email, password);
+  const fp = await mkClient(db, TA, { name: 'fp', firstParty: true, redirects: [CB] });
+  const short = await startOidcServer(db, ['--oidc-code-ttl', '1']);
+  try {
+    const r0 = await http('POST', `${short.url}/ui/session-password?tenant=${TA}`, {
+      json: { email, password }, headers: { Origin: short.url, 'Sec-Fetch-Site': 'same-origin' },
+    });
+    assert.equal(r0.status, 200, r0.text);
+    const cookie = /tessera=([A-Za-z0-9_-]{43});/.exec(r0.headers['set-cookie']?.[0] ?? '')[1];
+    noteSecret(cookie);
+    const verifier = crypto.randomBytes(32).toString('base64url');
+    const qs = new URLSearchParams({ ...good(fp), code_challenge: crypto.createHash('sha256').update(verifier).digest('base64url') });
+    const code = async (server) => {
+      const r = await oidcHttp(server, 'GET', `/t/${TA}/authorize?${qs}`, { headers: { Cookie: `tessera=${cookie}` } });
+      const c = redirected(r).code;
+      assert.ok(c, r.headers.location);
+      noteSecret(c);
+      return c;
+    };
+    const exchange = (server, c) => oidcHttp(server, 'POST', `/t/${TA}/token`, { basic: [fp.id, fp.secret],
+      form: { grant_type: 'authorization_code', code: c, redirect_uri: CB, code_verifier: verifier } });
+    // the same request is good with the default lifetime (the other
+    // server, same store), so what fails it below is the wait
+    let r = await exchange(srv, await code(srv));
+    assert.equal(r.status, 200, r.text);
+    const late = await code(short);
+    await new Promise((res) => setTimeout(res, 2500));
+    r = await exchange(short, late);
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.error, 'invalid_grant');
+  } finally {
+    await short.stop();
+  }
 });
