@@ -379,6 +379,70 @@ test_code_flow(flow *f)
 	free(t2);
 }
 
+static int
+consent_seen(void *arg, const ts_oidc_consent *c)
+{
+	ts_oidc_consent *last = arg;
+
+	last[1].created_at++;          /* the count */
+	last[0] = *c;
+	return 0;
+}
+
+/* The account page's consents: listed, revoked with the client's grants. */
+static void
+test_consents(flow *f)
+{
+	ts_oidc_authz_req q = { .client_id = f->third.id, .redirect_uri = CB, .response_type = "code",
+		                .scope = "openid", .code_challenge = f->challenge,
+		                .code_challenge_method = "S256" };
+	char code[TS_SECRET_TEXT_LEN + 1];
+	ts_oidc_tokens *t = calloc(1, sizeof(*t));
+	ts_oidc_consent seen[2];
+	ts_principal p;
+	ts_oidc_authz z;
+
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	memset(&p, 0, sizeof(p));
+	p.user = f->u;
+	p.tenant = f->t;
+	p.session = f->browser;
+	p.scope = TS_SESSION_FULL;
+	/* test_session_rules allowed third "openid" */
+	memset(seen, 0, sizeof(seen));
+	CHECK(ts_oidc_consents(f->a, &p, consent_seen, seen) == TS_OK);
+	CHECK(seen[1].created_at == 1);
+	CHECK_STR(seen[0].client_id, f->third.id);
+	CHECK_STR(seen[0].client_name, f->third.name);
+	CHECK_STR(seen[0].scopes, "openid");
+	CHECK(seen[0].created_at > 0 && seen[0].created_at <= ts_now());
+	code_of(f, &f->third, "openid", code);
+	CHECK(ts_oidc_code_exchange(f->a, &f->t, ISS, &f->third, code, CB, f->verifier, t) == TS_OK);
+	CHECK(active(f, t->access) == 1);
+
+	p.scope = TS_SESSION_ENROLL;   /* an enrolment step sees nothing */
+	CHECK(ts_oidc_consents(f->a, &p, consent_seen, seen) == TS_E_FORBIDDEN);
+	CHECK(ts_oidc_consent_revoke(f->a, &p, f->third.id) == TS_E_FORBIDDEN);
+	p.scope = TS_SESSION_FULL;
+	CHECK(ts_oidc_consent_revoke(f->a, &p, f->other.id) == TS_E_NOT_FOUND);   /* none given */
+	CHECK(ts_oidc_consent_revoke(f->a, &p, "00000000-0000-4000-8000-000000000000") ==
+	      TS_E_NOT_FOUND);
+	CHECK(ts_oidc_consent_revoke(f->a, &p, "") == TS_E_NOT_FOUND);
+	CHECK(active(f, t->access) == 1);
+
+	CHECK(ts_oidc_consent_revoke(f->a, &p, f->third.id) == TS_OK);
+	CHECK(active(f, t->access) == 0);   /* the grant ended with it */
+	memset(seen, 0, sizeof(seen));
+	CHECK(ts_oidc_consents(f->a, &p, consent_seen, seen) == TS_OK && seen[1].created_at == 0);
+	CHECK(ts_oidc_authorize(f->a, &f->t, &q, f->u.id, ts_now(), &z) == TS_OK);
+	CHECK(z.next == TS_AUTHZ_CONSENT);   /* asked again */
+
+	CHECK(ts_oidc_consent_revoke(f->a, &p, f->third.id) == TS_E_NOT_FOUND);
+	free(t);
+}
+
 static void
 test_flow(const char *dir)
 {
@@ -429,6 +493,7 @@ test_flow(const char *dir)
 	ts_b64url_encode(d, sizeof(d), f.challenge);
 
 	test_session_rules(&f);
+	test_consents(&f);
 	test_code_refusals(&f);
 	test_code_flow(&f);
 	ts_auth_free(f.a);
