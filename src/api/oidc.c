@@ -816,6 +816,41 @@ html_add(char *out, size_t cap, const char *text)
 
 /* CONSENT: a page asking the person; its form posts the request back to
  * {issuer}/consent (same origin only). */
+/* The origin of a registered redirect URI (https://host[:port], or http on
+ * the loopback) into out; 0 when it has anything a CSP source could not
+ * carry. */
+static int
+uri_origin(const char *uri, char *out, size_t cap)
+{
+	const char *p = strstr(uri ? uri : "", "://");
+	size_t n;
+
+	if (!p || (strncmp(uri, "https://", 8) != 0 && strncmp(uri, "http://", 7) != 0))
+		return 0;
+	p += 3;
+	n = strcspn(p, "/?#");
+	if (n == 0 || strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") < n)
+		return 0;
+	return snprintf(out, cap, "%.*s%.*s", (int)(p - uri), uri, (int)n, p) < (int)cap;
+}
+
+/* Adds the redirect URI's origin to the consent page's form-action, the
+ * policy written after the page's NUL in body b (cap bytes). */
+static void
+consent_csp(ts_http_resp *resp, char *b, size_t cap, const char *redirect_uri)
+{
+	char origin[TS_OIDC_URI_MAX];
+	size_t used = strlen(b) + 1;
+	int n;
+
+	if (!uri_origin(redirect_uri, origin, sizeof(origin)))
+		return;
+	n = snprintf(b + used, cap - used,
+	             "default-src 'none'; form-action 'self' %s; frame-ancestors 'none'", origin);
+	if (n > 0 && (size_t)n < cap - used)
+		resp->csp = b + used;
+}
+
 static ts_http_action
 consent_page(oidc_call *c, const ts_oidc_authz_req *q, const ts_oidc_authz *z)
 {
@@ -867,8 +902,14 @@ consent_page(oidc_call *c, const ts_oidc_authz_req *q, const ts_oidc_authz *z)
 	c->resp->body = b;
 	c->resp->body_len = strlen(b);
 	c->resp->content_type = "text/html; charset=utf-8";
-	/* nothing runs, and the form goes nowhere else */
+	/* nothing runs, and the form goes nowhere else than here and, by the
+	 * answer's redirect, the registered redirect URI: browsers check
+	 * form-action on the redirects of a form's navigation too (CSP 3
+	 * §6.4.1), so without its origin Allow and Deny would be blocked. The
+	 * policy lives after the page's NUL, in the body the transport keeps
+	 * until the answer is sent. */
 	c->resp->csp = "default-src 'none'; form-action 'self'; frame-ancestors 'none'";
+	consent_csp(c->resp, b, cap, q->redirect_uri);
 	return TS_HTTP_DONE;
 }
 
