@@ -91,6 +91,12 @@ ts_auth_new(const ts_auth_config *cfg, ts_store *store, ts_auth **out)
 	    cfg->session_ttl <= 0 || cfg->challenge_ttl <= 0 || !cfg->kek ||
 	    cfg->refresh_reuse_interval < 0)
 		return TS_E_INVALID;
+	/* Before any thread starts: libsodium picks its implementations in
+	 * sodium_init(), and the unknown-user hash thread would otherwise be
+	 * first while this thread already unseals keys (a NULL function
+	 * pointer: SIGSEGV or SIGBUS at start-up, 1 start in ~20). */
+	if ((r = ts_crypto_init()) != TS_OK)
+		return r;
 	if (!(a = calloc(1, sizeof(*a))))
 		return TS_E_NOMEM;
 	a->cfg = *cfg;
