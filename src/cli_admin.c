@@ -72,9 +72,9 @@ cli_admin_flag_set(cli_opts *o, const char *name, const char *v)
 	return 0;
 }
 
-/* The flag's last value, or NULL when it was not given. */
-static const char *
-xflag(const cli_opts *o, const char *name)
+/* The flag's last value, or NULL when it was not given (cli_internal.h). */
+const char *
+cli_xflag(const cli_opts *o, const char *name)
 {
 	const char *v = NULL;
 
@@ -84,15 +84,8 @@ xflag(const cli_opts *o, const char *name)
 	return v;
 }
 
-/* The store and an engine for it, with the command line's actor. */
-typedef struct admin_ctx {
-	ts_store *s;
-	ts_auth *a;
-	ts_actor who;
-} admin_ctx;
-
-static int
-ctx_open(cli_opts *o, admin_ctx *c)
+int
+cli_ctx_open(cli_opts *o, cli_ctx *c)
 {
 	ts_pw_cost cost = cli_pw_cost(&o->cfg);
 
@@ -108,8 +101,8 @@ ctx_open(cli_opts *o, admin_ctx *c)
 	return 0;
 }
 
-static void
-ctx_close(admin_ctx *c)
+void
+cli_ctx_close(cli_ctx *c)
 {
 	ts_auth_free(c->a);
 	ts_store_close(c->s);
@@ -118,7 +111,7 @@ ctx_close(admin_ctx *c)
 /* The user named by --tenant/--email, with the messages every user
  * command gives. */
 static int
-find_user(admin_ctx *c, const cli_opts *o, const char *cmd, ts_user *u)
+find_user(cli_ctx *c, const cli_opts *o, const char *cmd, ts_user *u)
 {
 	ts_err r;
 
@@ -142,7 +135,7 @@ cli_admin_tenant_new(cli_opts *o, ts_store *s, ts_tenant *out, int *bad)
 	ts_pw_cost cost = cli_pw_cost(&o->cfg);
 	ts_tenant_patch p = { .slug = o->pos[0], .set_mfa = 1, .mfa_required = o->mfa_required,
 	                      .set_registration = 1,
-	                      .registration_open = xflag(o, "registration-open") != NULL };
+	                      .registration_open = cli_xflag(o, "registration-open") != NULL };
 	ts_actor cli;
 	ts_auth *a = NULL;
 	ts_err r;
@@ -176,7 +169,7 @@ cmd_tenant_set(cli_opts *o)
 {
 	ts_tenant_patch p = { 0 };
 	const char *bad = NULL, *v;
-	admin_ctx c;
+	cli_ctx c;
 	ts_tenant t;
 	ts_err r;
 	int rc = 1;
@@ -186,17 +179,17 @@ cmd_tenant_set(cli_opts *o)
 		             "[--mfa-required|--no-mfa-required] "
 		             "[--registration-open|--registration-closed] "
 		             "[--password-min-length N] [--domain HOST]... [--no-domains]");
-	p.slug = xflag(o, "slug");
-	p.name = xflag(o, "name");
-	if (o->mfa_required || xflag(o, "no-mfa-required")) {
+	p.slug = cli_xflag(o, "slug");
+	p.name = cli_xflag(o, "name");
+	if (o->mfa_required || cli_xflag(o, "no-mfa-required")) {
 		p.set_mfa = 1;
 		p.mfa_required = o->mfa_required;
 	}
-	if (xflag(o, "registration-open") || xflag(o, "registration-closed")) {
+	if (cli_xflag(o, "registration-open") || cli_xflag(o, "registration-closed")) {
 		p.set_registration = 1;
-		p.registration_open = xflag(o, "registration-open") != NULL;
+		p.registration_open = cli_xflag(o, "registration-open") != NULL;
 	}
-	if ((v = xflag(o, "password-min-length"))) {
+	if ((v = cli_xflag(o, "password-min-length"))) {
 		char *end;
 		long n = strtol(v, &end, 10);
 		if (!*v || *end || n < 0 || n > 100000)
@@ -204,12 +197,12 @@ cmd_tenant_set(cli_opts *o)
 		p.set_pw_min = 1;
 		p.password_min_length = (int)n;
 	}
-	if (o->ndomains || xflag(o, "no-domains")) {
+	if (o->ndomains || cli_xflag(o, "no-domains")) {
 		p.set_domains = 1;
 		p.domains = o->domains;
 		p.ndomains = o->ndomains;
 	}
-	if (ctx_open(o, &c))
+	if (cli_ctx_open(o, &c))
 		return 1;
 	r = ts_admin_tenant_set(c.a, &c.who, o->pos[0], &p, &t, &bad);
 	if (r == TS_OK) {
@@ -227,22 +220,22 @@ cmd_tenant_set(cli_opts *o)
 	} else {
 		xfail("cannot update tenant: %s", ts_strerror(r));
 	}
-	ctx_close(&c);
+	cli_ctx_close(&c);
 	return rc;
 }
 
 static int
 cmd_tenant_delete(cli_opts *o)
 {
-	admin_ctx c;
+	cli_ctx c;
 	ts_err r;
 	int rc = 1;
 
 	if (o->npos != 1)
 		return xfail("usage: tessera tenant delete SLUG [--force]");
-	if (ctx_open(o, &c))
+	if (cli_ctx_open(o, &c))
 		return 1;
-	r = ts_admin_tenant_remove(c.a, &c.who, o->pos[0], xflag(o, "force") != NULL);
+	r = ts_admin_tenant_remove(c.a, &c.who, o->pos[0], cli_xflag(o, "force") != NULL);
 	if (r == TS_OK) {
 		printf("deleted tenant %s\n", o->pos[0]);
 		rc = 0;
@@ -255,7 +248,7 @@ cmd_tenant_delete(cli_opts *o)
 	} else {
 		xfail("cannot delete tenant: %s", ts_strerror(r));
 	}
-	ctx_close(&c);
+	cli_ctx_close(&c);
 	return rc;
 }
 
@@ -282,19 +275,19 @@ static int
 cmd_user_list(cli_opts *o)
 {
 	list_ctx l = { "", 0 };
-	admin_ctx c;
+	cli_ctx c;
 	ts_err r = TS_OK;
 	int more = 1;
 
 	if (!o->tenant)
 		return xfail("usage: tessera user list --tenant SLUG [--email EMAIL]");
-	if (ctx_open(o, &c))
+	if (cli_ctx_open(o, &c))
 		return 1;
 	/* The API's pages, walked to the end. */
 	while (more && r == TS_OK)
 		r = ts_admin_user_page(c.a, &c.who, o->tenant, l.last, o->email, 500, print_user, &l,
 		                       &more);
-	ctx_close(&c);
+	cli_ctx_close(&c);
 	if (r == TS_E_NOT_FOUND)
 		return xfail("no tenant '%s'", o->tenant);
 	if (r != TS_OK)
@@ -305,12 +298,12 @@ cmd_user_list(cli_opts *o)
 static int
 cmd_user_delete(cli_opts *o)
 {
-	admin_ctx c;
+	cli_ctx c;
 	ts_user u;
 	ts_err r;
 	int rc = 1;
 
-	if (ctx_open(o, &c))
+	if (cli_ctx_open(o, &c))
 		return 1;
 	if (find_user(&c, o, "delete", &u) == 0) {
 		if ((r = ts_admin_user_remove(c.a, &c.who, o->tenant, u.id)) == TS_OK) {
@@ -320,19 +313,19 @@ cmd_user_delete(cli_opts *o)
 			xfail("cannot delete %s: %s", o->email, ts_strerror(r));
 		}
 	}
-	ctx_close(&c);
+	cli_ctx_close(&c);
 	return rc;
 }
 
 static int
 cmd_user_sessions_revoke(cli_opts *o)
 {
-	admin_ctx c;
+	cli_ctx c;
 	ts_user u;
 	ts_err r;
 	int rc = 1, n = 0;
 
-	if (ctx_open(o, &c))
+	if (cli_ctx_open(o, &c))
 		return 1;
 	if (find_user(&c, o, "sessions-revoke", &u) == 0) {
 		if ((r = ts_admin_user_sessions_end(c.a, &c.who, o->tenant, u.id, &n)) == TS_OK) {
@@ -343,7 +336,7 @@ cmd_user_sessions_revoke(cli_opts *o)
 			xfail("cannot end sessions of %s: %s", o->email, ts_strerror(r));
 		}
 	}
-	ctx_close(&c);
+	cli_ctx_close(&c);
 	return rc;
 }
 
@@ -351,7 +344,7 @@ int
 cli_admin_user_flags(cli_opts *o, int verify, int disable, int enable)
 {
 	ts_user_patch p = { 0 };
-	admin_ctx c;
+	cli_ctx c;
 	ts_user u;
 	ts_err r;
 	int rc = 1, n = 0;
@@ -360,7 +353,7 @@ cli_admin_user_flags(cli_opts *o, int verify, int disable, int enable)
 	p.is_verified = 1;
 	p.set_disabled = disable || enable;
 	p.is_disabled = disable;
-	if (ctx_open(o, &c))
+	if (cli_ctx_open(o, &c))
 		return 1;
 	if (find_user(&c, o, verify ? "verify" : disable ? "disable" : "enable", &u) != 0)
 		goto out;
@@ -375,19 +368,19 @@ cli_admin_user_flags(cli_opts *o, int verify, int disable, int enable)
 		printf("%s %s in tenant %s\n", verify ? "verified" : "enabled", u.email, o->tenant);
 	rc = 0;
 out:
-	ctx_close(&c);
+	cli_ctx_close(&c);
 	return rc;
 }
 
 int
 cli_admin_user_unlock(cli_opts *o)
 {
-	admin_ctx c;
+	cli_ctx c;
 	ts_user u;
 	ts_err r;
 	int rc = 1;
 
-	if (ctx_open(o, &c))
+	if (cli_ctx_open(o, &c))
 		return 1;
 	r = ts_admin_user_lookup(c.a, &c.who, o->tenant, o->email, &u);
 	if (r == TS_OK)
@@ -404,7 +397,7 @@ cli_admin_user_unlock(cli_opts *o)
 		printf("unlocked %s in tenant %s (failed logins cleared)\n", o->email, o->tenant);
 		rc = 0;
 	}
-	ctx_close(&c);
+	cli_ctx_close(&c);
 	return rc;
 }
 
@@ -427,17 +420,17 @@ cmd_audit(cli_opts *o)
 {
 	ts_audit_filter f = { .limit = 100 };
 	const char *v;
-	admin_ctx c;
+	cli_ctx c;
 	ts_err r;
 
-	if ((v = xflag(o, "limit"))) {
+	if ((v = cli_xflag(o, "limit"))) {
 		char *end;
 		long n = strtol(v, &end, 10);
 		if (!*v || *end || n < 1 || n > 100000)
 			return xfail("--limit: a number from 1 to 100000");
 		f.limit = (int)n;
 	}
-	if ((v = xflag(o, "after"))) {
+	if ((v = cli_xflag(o, "after"))) {
 		char *end;
 		long long n = strtoll(v, &end, 10);
 		if (!*v || *end || n < 0)
@@ -445,12 +438,12 @@ cmd_audit(cli_opts *o)
 		f.after = n;
 	}
 	f.tenant = o->tenant;
-	f.user_id = xflag(o, "user");
-	f.event = xflag(o, "type");
-	if (ctx_open(o, &c))
+	f.user_id = cli_xflag(o, "user");
+	f.event = cli_xflag(o, "type");
+	if (cli_ctx_open(o, &c))
 		return 1;
 	r = ts_admin_audit_list(c.a, &c.who, &f, print_audit, NULL);
-	ctx_close(&c);
+	cli_ctx_close(&c);
 	if (r == TS_E_NOT_FOUND)
 		return xfail("no tenant '%s'", o->tenant);
 	if (r != TS_OK)
@@ -464,15 +457,15 @@ static int
 cmd_apikey_create(cli_opts *o)
 {
 	char text[TS_APIKEY_TEXT_MAX];
-	const char *name = xflag(o, "name");
-	admin_ctx c;
+	const char *name = cli_xflag(o, "name");
+	cli_ctx c;
 	ts_apikey k;
 	ts_err r;
 	int rc = 1;
 
 	if (!o->tenant || !name)
 		return xfail("usage: tessera apikey create --tenant SLUG --name NAME");
-	if (ctx_open(o, &c))
+	if (cli_ctx_open(o, &c))
 		return 1;
 	r = ts_admin_apikey_create(c.a, &c.who, o->tenant, name, text, &k);
 	if (r == TS_OK) {
@@ -489,7 +482,7 @@ cmd_apikey_create(cli_opts *o)
 		xfail("cannot create an API key: %s", ts_strerror(r));
 	}
 	ts_wipe(text, sizeof(text));
-	ctx_close(&c);
+	cli_ctx_close(&c);
 	return rc;
 }
 
@@ -507,13 +500,13 @@ print_key(void *arg, const ts_apikey *k)
 static int
 cmd_apikey_list(cli_opts *o)
 {
-	admin_ctx c;
+	cli_ctx c;
 	ts_err r;
 
-	if (ctx_open(o, &c))
+	if (cli_ctx_open(o, &c))
 		return 1;
 	r = ts_admin_apikey_list(c.a, &c.who, o->tenant, print_key, NULL);
-	ctx_close(&c);
+	cli_ctx_close(&c);
 	if (r == TS_E_TENANT_UNKNOWN)
 		return xfail("no tenant '%s'", o->tenant);
 	if (r != TS_OK)
@@ -524,15 +517,15 @@ cmd_apikey_list(cli_opts *o)
 static int
 cmd_apikey_revoke(cli_opts *o)
 {
-	admin_ctx c;
+	cli_ctx c;
 	ts_err r;
 
 	if (o->npos != 1)
 		return xfail("usage: tessera apikey revoke ID");
-	if (ctx_open(o, &c))
+	if (cli_ctx_open(o, &c))
 		return 1;
 	r = ts_admin_apikey_revoke(c.a, &c.who, o->pos[0]);
-	ctx_close(&c);
+	cli_ctx_close(&c);
 	if (r == TS_E_NOT_FOUND)
 		return xfail("no API key %s", o->pos[0]);
 	if (r != TS_OK)

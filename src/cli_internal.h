@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "auth/auth.h"
+#include "auth/admin.h"
 #include "config.h"
 #include "core/err.h"
 #include "crypto/password.h"
@@ -97,6 +98,18 @@ int cli_admin_user_unlock(cli_opts *o);
 ts_err cli_admin_tenant_new(cli_opts *o, ts_store *s, ts_tenant *out, int *bad);
 /* Records a flag (v NULL for a switch); non-zero (reported) when full. */
 int cli_admin_flag_set(cli_opts *o, const char *name, const char *v);
+/* The last value of a flag recorded by cli_admin_flag_set, or NULL. */
+const char *cli_xflag(const cli_opts *o, const char *name);
+/* The store and an engine for it, with the command line's actor: what
+ * the admin and client commands run on (cli_admin.c). */
+typedef struct cli_ctx {
+	ts_store *s;
+	ts_auth *a;
+	ts_actor who;
+} cli_ctx;
+/* 1 (said) on failure; close with cli_ctx_close. */
+int cli_ctx_open(cli_opts *o, cli_ctx *c);
+void cli_ctx_close(cli_ctx *c);
 
 /* cli_ops.c */
 int ts_cmd_config_check(cli_opts *o);

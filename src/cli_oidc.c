@@ -44,46 +44,6 @@ xflags(const cli_opts *o, const char *name, ts_oidc_strs *out, const char **v)
 		}
 }
 
-static const char *
-xflag(const cli_opts *o, const char *name)
-{
-	const char *v = NULL;
-
-	for (int i = 0; i < o->nx; i++)
-		if (strcmp(o->xname[i], name) == 0)
-			v = o->xval[i];
-	return v;
-}
-
-typedef struct oidc_ctx {
-	ts_store *s;
-	ts_auth *a;
-	ts_actor who;
-} oidc_ctx;
-
-static int
-ctx_open(cli_opts *o, oidc_ctx *c)
-{
-	ts_pw_cost cost = cli_pw_cost(&o->cfg);
-
-	memset(c, 0, sizeof(*c));
-	ts_actor_cli(&c->who);
-	if (cli_open_store(o, &c->s))
-		return 1;
-	if (ts_auth_new_admin(c->s, &cost, o->cfg.operator_tenant, &c->a) != TS_OK) {
-		ts_store_close(c->s);
-		return xfail("out of memory");
-	}
-	return 0;
-}
-
-static void
-ctx_close(oidc_ctx *c)
-{
-	ts_auth_free(c->a);
-	ts_store_close(c->s);
-}
-
 static int
 cmd_client_add(cli_opts *o)
 {
@@ -91,11 +51,11 @@ cmd_client_add(cli_opts *o)
 	char secret[TS_SECRET_TEXT_LEN + 1];
 	ts_oidc_client_patch p = { 0 };
 	ts_oidc_client cl;
-	oidc_ctx c;
+	cli_ctx c;
 	ts_err r;
 	int rc = 1;
 
-	p.name = xflag(o, "name");
+	p.name = cli_xflag(o, "name");
 	if (!o->tenant || !p.name)
 		return xfail("usage: tessera client add --tenant SLUG --name NAME [--public] "
 		             "[--redirect-uri URI]...");
@@ -103,10 +63,10 @@ cmd_client_add(cli_opts *o)
 	xflags(o, "post-logout-uri", &p.post_logout_uris, v[1]);
 	xflags(o, "grant", &p.grant_types, v[2]);
 	xflags(o, "scope", &p.scopes, v[3]);
-	p.set_first_party = p.first_party = xflag(o, "first-party") != NULL;
-	if (ctx_open(o, &c))
+	p.set_first_party = p.first_party = cli_xflag(o, "first-party") != NULL;
+	if (cli_ctx_open(o, &c))
 		return 1;
-	r = ts_admin_client_new(c.a, &c.who, o->tenant, &p, xflag(o, "public") == NULL, secret, &cl,
+	r = ts_admin_client_new(c.a, &c.who, o->tenant, &p, cli_xflag(o, "public") == NULL, secret, &cl,
 	                        &bad);
 	if (r == TS_OK) {
 		/* stdout: the id, then the secret shown this once */
@@ -125,7 +85,7 @@ cmd_client_add(cli_opts *o)
 		xfail("cannot create a client: %s", ts_strerror(r));
 	}
 	ts_wipe(secret, sizeof(secret));
-	ctx_close(&c);
+	cli_ctx_close(&c);
 	return rc;
 }
 
@@ -144,15 +104,15 @@ print_client(void *arg, const ts_oidc_client *cl)
 static int
 cmd_client_list(cli_opts *o)
 {
-	oidc_ctx c;
+	cli_ctx c;
 	ts_err r;
 
 	if (!o->tenant)
 		return xfail("usage: tessera client list --tenant SLUG");
-	if (ctx_open(o, &c))
+	if (cli_ctx_open(o, &c))
 		return 1;
 	r = ts_admin_client_list(c.a, &c.who, o->tenant, print_client, NULL);
-	ctx_close(&c);
+	cli_ctx_close(&c);
 	if (r == TS_E_TENANT_UNKNOWN)
 		return xfail("no tenant '%s'", o->tenant);
 	if (r != TS_OK)
@@ -163,15 +123,15 @@ cmd_client_list(cli_opts *o)
 static int
 cmd_client_delete(cli_opts *o)
 {
-	oidc_ctx c;
+	cli_ctx c;
 	ts_err r;
 
 	if (!o->tenant || o->npos != 1)
 		return xfail("usage: tessera client delete --tenant SLUG CLIENT_ID");
-	if (ctx_open(o, &c))
+	if (cli_ctx_open(o, &c))
 		return 1;
 	r = ts_admin_client_remove(c.a, &c.who, o->tenant, o->pos[0]);
-	ctx_close(&c);
+	cli_ctx_close(&c);
 	if (r == TS_E_NOT_FOUND)
 		return xfail("no client %s in tenant %s", o->pos[0], o->tenant);
 	if (r != TS_OK)
