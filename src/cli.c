@@ -1201,8 +1201,13 @@ cmd_serve(cli_opts *o)
 	 * local SQLite file is called inline (docs/ARCHITECTURE.md). */
 	int store_defer = defer_mode == STORE_DEFER_ALWAYS ||
 	                  (defer_mode == STORE_DEFER_AUTO && ts_auth_store_remote(auth));
-	if (store_defer) {
-		unsigned sw = o->cfg.store_workers ? (unsigned)o->cfg.store_workers : 2 * cores();
+	/* With the store inline, the same threads still run the refreshes,
+	 * whose rotations are group-committed (store/group.h): enough of
+	 * them to wait together, so a batch holds more than the two an
+	 * event thread pair could make. */
+	if (store_defer || defer_mode == STORE_DEFER_AUTO) {
+		unsigned sw = o->cfg.store_workers ? (unsigned)o->cfg.store_workers :
+		              store_defer ? 2 * cores() : 8 * cores();
 		if ((r = ts_pool_new(sw, (unsigned)o->cfg.store_queue, &store_pool)) != TS_OK) {
 			fail("cannot start store threads: %s", ts_strerror(r));
 			goto out;
@@ -1215,6 +1220,7 @@ cmd_serve(cli_opts *o)
 		.prefix_px0 = o->cfg.prefix_px0,
 		.store_pool = store_pool,
 		.store_defer = store_defer,
+		.write_pool = store_defer ? NULL : store_pool,
 	};
 	if ((r = ts_api_new(&pc, auth, &api)) != TS_OK) {
 		fail("cannot set up the API: %s", ts_strerror(r));

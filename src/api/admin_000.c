@@ -1299,8 +1299,8 @@ out:
 }
 
 const api_route api_admin_routes[] = {
-	{ FACE_ADMIN, "POST", "/auth/token", post_token },
-	{ FACE_ADMIN, "*", "/customers*", admin_manage },
-	{ FACE_ADMIN, "*", "/audit", admin_manage },
-	{ 0, NULL, NULL, NULL },
+	{ FACE_ADMIN, "POST", "/auth/token", post_token, 0 },
+	{ FACE_ADMIN, "*", "/customers*", admin_manage, 0 },
+	{ FACE_ADMIN, "*", "/audit", admin_manage, 0 },
+	{ 0, NULL, NULL, NULL, 0 },
 };

@@ -117,16 +117,16 @@ get_ready(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 }
 
 static const api_route common_routes[] = {
-	{ FACE_NATIVE, "GET", "/.well-known/jwks.json", get_jwks },
-	{ FACE_NATIVE, "GET", "/openapi.json", get_openapi },
-	{ FACE_NATIVE, "GET", "/healthz", get_health },
-	{ FACE_NATIVE, "GET", "/readyz", get_ready },
+	{ FACE_NATIVE, "GET", "/.well-known/jwks.json", get_jwks, 0 },
+	{ FACE_NATIVE, "GET", "/openapi.json", get_openapi, 0 },
+	{ FACE_NATIVE, "GET", "/healthz", get_health, 0 },
+	{ FACE_NATIVE, "GET", "/readyz", get_ready, 0 },
 	/* The hosted pages: never face routes, so never a CORS answer. */
-	{ FACE_NATIVE, "*", "/ui/*", api_pages },
-	{ FACE_NATIVE, "*", "/ui/", api_pages },
-	{ FACE_NATIVE, "GET", "/verify", api_pages },
-	{ FACE_NATIVE, "GET", "/reset", api_pages },
-	{ 0, NULL, NULL, NULL },
+	{ FACE_NATIVE, "*", "/ui/*", api_pages, 0 },
+	{ FACE_NATIVE, "*", "/ui/", api_pages, 0 },
+	{ FACE_NATIVE, "GET", "/verify", api_pages, 0 },
+	{ FACE_NATIVE, "GET", "/reset", api_pages, 0 },
+	{ 0, NULL, NULL, NULL, 0 },
 };
 
 /* The only routes that never touch the store, so always run inline: the
@@ -343,11 +343,11 @@ store_job_run(void *arg, ts_http_resp *resp)
 	(void)dispatch_routed(j.api, j.req, resp, j.route, j.allowed, j.face_route);
 }
 
-/* Sends a routed request to the store pool; DONE with a 503 when its
+/* Sends a routed request to a store pool; DONE with a 503 when its
  * queue is full, so a slow database sheds load instead of queueing it. */
 static ts_http_action
-defer_to_store(ts_api *api, ts_http_req *req, ts_http_resp *resp, const api_route *r,
-               const char *allowed, int face_route)
+defer_to_store(ts_api *api, ts_pool *pool, ts_http_req *req, ts_http_resp *resp,
+               const api_route *r, const char *allowed, int face_route)
 {
 	store_job *j = malloc(sizeof(*j));
 	ts_err e;
@@ -355,7 +355,7 @@ defer_to_store(ts_api *api, ts_http_req *req, ts_http_resp *resp, const api_rout
 	if (!j)
 		return reply_simple(resp, 500, "internal", "out of memory");
 	*j = (store_job){ api, req, r, allowed, face_route };
-	if ((e = ts_http_defer_on(req, api->store_pool, store_job_run, j)) == TS_OK)
+	if ((e = ts_http_defer_on(req, pool, store_job_run, j)) == TS_OK)
 		return TS_HTTP_DEFERRED;
 	free(j);
 	if (e != TS_E_OVERLOADED)
@@ -381,7 +381,9 @@ ts_api_dispatch(void *app, ts_http_req *req, ts_http_resp *resp)
 	/* A body too large is answered at once (ts_http_defer refuses it);
 	 * its handler's 413 touches no store. */
 	if (api->store_pool && !req->body_too_large && (face_route || (r && touches_store(r))))
-		return defer_to_store(api, req, resp, r, allowed, face_route);
+		return defer_to_store(api, api->store_pool, req, resp, r, allowed, face_route);
+	if (api->write_pool && !req->body_too_large && r && (r->flags & API_GROUPED))
+		return defer_to_store(api, api->write_pool, req, resp, r, allowed, face_route);
 	return dispatch_routed(api, req, resp, r, allowed, face_route);
 }
 
@@ -419,6 +421,7 @@ ts_api_new(const ts_api_config *cfg, ts_auth *auth, ts_api **out)
 		return TS_E_NOMEM;
 	api->auth = auth;
 	api->store_pool = cfg->store_defer ? cfg->store_pool : NULL;
+	api->write_pool = api->store_pool ? NULL : cfg->write_pool;
 	api->prefix[FACE_NATIVE] = prefix_dup(cfg->prefix_native, "");
 	api->prefix[FACE_ADMIN] = prefix_dup(cfg->prefix_admin, "/admin");
 	api->prefix[FACE_IAM] = prefix_dup(cfg->prefix_iam, "/iam");

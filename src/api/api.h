@@ -16,6 +16,9 @@ typedef struct ts_api_config {
 	 * store_defer is set; NULL / 0: inline. Must outlive ts_http_stop. */
 	ts_pool *store_pool;
 	int store_defer;
+	/* With the store inline: the pool of the routes whose writes are
+	 * group-committed (a refresh); NULL: those run inline too. */
+	ts_pool *write_pool;
 } ts_api_config;
 
 typedef struct ts_api ts_api;

@@ -15,6 +15,8 @@ struct ts_api {
 	ts_auth *auth;
 	char *prefix[4];             /* by face: native, admin, iam, px0 */
 	ts_pool *store_pool;         /* not owned; NULL: store calls inline */
+	ts_pool *write_pool;         /* not owned; API_GROUPED routes of an
+	                                inline store; NULL: inline too */
 	int route_id[6][API_ROUTES_MAX]; /* ts_metrics_route id of each route,
 	                                by table (common, then the faces in
 	                                order) and index; 0 past the max */
@@ -27,7 +29,14 @@ typedef struct api_route {
 	const char *method;
 	const char *path;            /* after the face's prefix */
 	api_handler fn;
+	unsigned flags;              /* API_GROUPED */
 } api_route;
+
+/* The route's store write is group-committed (store/group.h): with the
+ * store called inline it runs on ts_api.write_pool instead, so that
+ * concurrent ones can wait together for one commit; two event threads
+ * alone would never make a batch of more than two. */
+#define API_GROUPED 1u
 
 /* The same order as ts_metrics_face (core/metrics.h). */
 enum { FACE_NATIVE = 0, FACE_ADMIN = 1, FACE_IAM = 2, FACE_PX0 = 3 };

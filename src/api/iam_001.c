@@ -323,7 +323,7 @@ out:
 }
 
 const api_route api_iam_routes[] = {
-	{ FACE_IAM, "POST", "/me/auth-tokens", post_auth_tokens },
-	{ FACE_IAM, "POST", "/me/sessions", post_sessions },
-	{ 0, NULL, NULL, NULL },
+	{ FACE_IAM, "POST", "/me/auth-tokens", post_auth_tokens, 0 },
+	{ FACE_IAM, "POST", "/me/sessions", post_sessions, 0 },
+	{ 0, NULL, NULL, NULL, 0 },
 };

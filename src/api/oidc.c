@@ -1135,6 +1135,6 @@ oidc_route(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 /* "/t*" takes every path under /t: the issuers (oidc_route answers 404 for
  * the rest). After the native routes, so none of theirs is shadowed. */
 const api_route api_oidc_routes[] = {
-	{ FACE_NATIVE, "*", "/t*", oidc_route },
-	{ 0, NULL, NULL, NULL },
+	{ FACE_NATIVE, "*", "/t*", oidc_route, 0 },
+	{ 0, NULL, NULL, NULL, 0 },
 };

@@ -156,6 +156,6 @@ post_login(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 }
 
 const api_route api_px0_routes[] = {
-	{ FACE_PX0, "POST", "/v1/auth/login", post_login },
-	{ 0, NULL, NULL, NULL },
+	{ FACE_PX0, "POST", "/v1/auth/login", post_login, 0 },
+	{ 0, NULL, NULL, NULL, 0 },
 };

@@ -173,6 +173,22 @@
 	  "UPDATE secrets SET used_at = GREATEST($3::bigint, 1) "             \
 	  "WHERE kind = $1::int AND hash = $2 AND used_at = 0 "               \
 	  "RETURNING " PG_SECRET_COLS)                                        \
+	/* A refresh rotation in one statement, so one round trip: spend the   \
+	 * old token, store its successor (the spent one's owner, nothing    \
+	 * else carried over), move the session's last use. No row: absent   \
+	 * or already spent (PG_SECRET_GET tells which). A racing twin waits  \
+	 * on the row lock and then finds used_at set. */                     \
+	X(PG_SECRET_ROTATE,                                                   \
+	  "WITH spent AS (UPDATE secrets SET used_at = GREATEST($3::bigint, 1) " \
+	  "WHERE kind = $1::int AND hash = $2 AND used_at = 0 "               \
+	  "RETURNING " PG_SECRET_COLS "), "                                   \
+	  "born AS (INSERT INTO secrets(" PG_SECRET_COLS ") "                 \
+	  "SELECT kind, $4, tenant_id, user_id, session_id, '', $3::bigint, " \
+	  "$5::bigint, 0 FROM spent), "                                       \
+	  "touched AS (UPDATE sessions SET last_used_at = "                   \
+	  "GREATEST(last_used_at, $3::bigint) WHERE id = "                    \
+	  "(SELECT session_id FROM spent)) "                                  \
+	  "SELECT " PG_SECRET_COLS " FROM spent")                             \
 	X(PG_SECRET_ATTEMPT,                                                  \
 	  "UPDATE secrets SET attempts = attempts + 1 "                       \
 	  "WHERE kind = $1::int AND hash = $2 AND used_at = 0 "               \

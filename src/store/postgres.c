@@ -816,12 +816,13 @@ op_secret_consume(ts_store *s, int kind, const char *hash, int64_t now, ts_secre
 	return r;
 }
 
+/* One round trip in its own (implicit) transaction; see PG_SECRET_ROTATE. */
 static ts_err
 op_secret_rotate(ts_store *s, int kind, const char *old_hash, int64_t now, const char *new_hash,
                  int64_t new_expires, ts_secret *out)
 {
-	ts_secret tmp, next;
-	pg_args a = { 0 };
+	ts_secret tmp;
+	pg_args a = { 0 }, g = { 0 };
 	pg_call k;
 	ts_err r;
 
@@ -830,27 +831,32 @@ op_secret_rotate(ts_store *s, int kind, const char *old_hash, int64_t now, const
 		memset(out, 0, sizeof *out);
 		return r;
 	}
-	if ((r = pg_cmd(&k, "BEGIN")) != TS_OK ||
-	    (r = consume(&k, kind, old_hash, now, &tmp)) != TS_OK)
-		goto out;
-	/* The successor: the spent one's owner, nothing else carried over. */
-	next = (ts_secret){ .kind = kind, .created_at = now, .expires_at = new_expires };
-	ts_strlcpy(next.hash, new_hash, sizeof(next.hash));
-	ts_strlcpy(next.tenant_id, tmp.tenant_id, sizeof(next.tenant_id));
-	ts_strlcpy(next.user_id, tmp.user_id, sizeof(next.user_id));
-	ts_strlcpy(next.session_id, tmp.session_id, sizeof(next.session_id));
-	args_secret(&a, &next);
-	if ((r = pg_run(&k, PG_SECRET_INSERT, &a)) != TS_OK)
-		goto out;
-	memset(&a, 0, sizeof a);
-	pg_arg_text(&a, tmp.session_id);
+	pg_arg_int(&a, kind);
+	pg_arg_text(&a, old_hash);
 	pg_arg_int(&a, now);
-	if ((r = pg_run(&k, PG_SESSION_TOUCH, &a)) == TS_OK)
-		r = pg_cmd(&k, "COMMIT");
+	pg_arg_text(&a, new_hash);
+	pg_arg_int(&a, new_expires);
+	if ((r = pg_run(&k, PG_SECRET_ROTATE, &a)) != TS_OK)
+		goto out;
+	if (pg_rows(&k) > 0) {
+		row_secret(k.res, 0, &tmp);
+		goto out;
+	}
+	/* Nothing spent: absent, or used before (the row tells by whom). */
+	pg_arg_int(&g, kind);
+	pg_arg_text(&g, old_hash);
+	if ((r = pg_run(&k, PG_SECRET_GET, &g)) != TS_OK)
+		goto out;
+	if (pg_rows(&k) == 0) {
+		r = TS_E_NOT_FOUND;
+		goto out;
+	}
+	row_secret(k.res, 0, &tmp);
+	r = TS_E_TOKEN_REUSED;
 out:
-	r = pg_end(&k, r);                    /* rolls back unless committed */
+	r = pg_end(&k, r);
 	if (r == TS_OK || r == TS_E_TOKEN_REUSED)
-		*out = tmp;
+		*out = tmp;                   /* late, so old_hash may alias out */
 	else
 		memset(out, 0, sizeof *out);
 	return r;

@@ -788,48 +788,132 @@ op_secret_consume(ts_store *s, int kind, const char *hash, int64_t now, ts_secre
 	return r;
 }
 
+/* One rotation inside the caller's write transaction: spends old_hash and
+ * stores its successor. TS_OK, or the verdict of consume() with nothing
+ * written (TS_E_TOKEN_REUSED, TS_E_NOT_FOUND), or an error that leaves
+ * the transaction to be rolled back. */
+static ts_err
+rotate_in(sq_call *k, int kind, const char *old_hash, int64_t now, const char *new_hash,
+          int64_t new_expires, ts_secret *tmp)
+{
+	ts_secret next;
+	ts_err r;
+
+	memset(tmp, 0, sizeof *tmp);
+	if ((r = sq_use(k, ST_SECRET_CONSUME)) != TS_OK ||
+	    (r = consume(k, kind, old_hash, now, tmp)) != TS_OK)
+		return r;
+	if ((r = sq_use(k, ST_SECRET_INSERT)) != TS_OK)
+		return r;
+	/* The successor: the spent one's owner, nothing else carried over. */
+	next = (ts_secret){ .kind = kind, .created_at = now, .expires_at = new_expires };
+	ts_strlcpy(next.hash, new_hash, sizeof(next.hash));
+	ts_strlcpy(next.tenant_id, tmp->tenant_id, sizeof(next.tenant_id));
+	ts_strlcpy(next.user_id, tmp->user_id, sizeof(next.user_id));
+	ts_strlcpy(next.session_id, tmp->session_id, sizeof(next.session_id));
+	bind_secret(k, &next);
+	if ((r = sq_exec(k)) != TS_OK || (r = sq_use(k, ST_SESSION_TOUCH)) != TS_OK)
+		return r;
+	sq_text(k, 1, tmp->session_id);
+	sq_int(k, 2, now);
+	return sq_exec(k);
+}
+
+/* A rotation waiting for its batch (store/group.h). */
+typedef struct sq_rot {
+	ts_group_item link;          /* first */
+	int kind;
+	const char *old_hash, *new_hash;
+	int64_t now, new_expires;
+	ts_secret tmp;
+	ts_err r;
+} sq_rot;
+
+static int
+verdict(ts_err r)
+{
+	return r == TS_OK || r == TS_E_TOKEN_REUSED || r == TS_E_NOT_FOUND;
+}
+
+/* One rotation in a transaction of its own. */
+static ts_err
+rotate_alone(sq_store *s, sq_rot *x)
+{
+	sq_call k;
+	ts_err r;
+
+	memset(&x->tmp, 0, sizeof x->tmp);
+	if ((r = sq_begin(&s->base, SQ_WRITE, ST_BEGIN, &k)) != TS_OK)
+		return r;
+	if ((r = sq_exec(&k)) == TS_OK &&
+	    (r = rotate_in(&k, x->kind, x->old_hash, x->now, x->new_hash, x->new_expires,
+	                   &x->tmp)) == TS_OK &&
+	    (r = sq_use(&k, ST_COMMIT)) == TS_OK)
+		r = sq_exec(&k);
+	return sq_end(&k, r);                 /* rolls back unless committed */
+}
+
+/* The leader's batch: every rotation in one write transaction, one
+ * commit. A verdict (spent, reused, absent) is each item's own and
+ * writes nothing; any other error rolls the batch back and each item is
+ * run alone, so one bad rotation cannot fail the others. */
+static void
+rotate_batch(void *ctx, ts_group_item *batch, size_t n)
+{
+	sq_store *s = ctx;
+	sq_call k;
+	ts_group_item *it;
+	ts_err r;
+
+	if (n == 1) {
+		((sq_rot *)batch)->r = rotate_alone(s, (sq_rot *)batch);
+		return;
+	}
+	if ((r = sq_begin(&s->base, SQ_WRITE, ST_BEGIN, &k)) != TS_OK) {
+		for (it = batch; it; it = it->next)
+			((sq_rot *)it)->r = r;
+		return;
+	}
+	if ((r = sq_exec(&k)) != TS_OK)
+		goto fail;
+	for (it = batch; it; it = it->next) {
+		sq_rot *x = (sq_rot *)it;
+
+		x->r = rotate_in(&k, x->kind, x->old_hash, x->now, x->new_hash, x->new_expires,
+		                 &x->tmp);
+		if (!verdict(x->r)) {
+			r = x->r;
+			goto fail;
+		}
+	}
+	if ((r = sq_use(&k, ST_COMMIT)) != TS_OK || (r = sq_exec(&k)) != TS_OK)
+		goto fail;
+	sq_end(&k, TS_OK);
+	return;
+fail:
+	sq_end(&k, r);                        /* rolls back */
+	for (it = batch; it; it = it->next)
+		((sq_rot *)it)->r = rotate_alone(s, (sq_rot *)it);
+}
+
 static ts_err
 op_secret_rotate(ts_store *s, int kind, const char *old_hash, int64_t now, const char *new_hash,
                  int64_t new_expires, ts_secret *out)
 {
-	ts_secret tmp, next;
-	sq_call k;
-	ts_err r;
+	sq_store *q = (sq_store *)s;
+	sq_rot x = { .kind = kind, .old_hash = old_hash, .new_hash = new_hash,
+	             .now = now, .new_expires = new_expires };
 
-	memset(&tmp, 0, sizeof tmp);
-	if ((r = sq_begin(s, SQ_WRITE, ST_BEGIN, &k)) != TS_OK) {
-		memset(out, 0, sizeof *out);
-		return r;
-	}
-	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_SECRET_CONSUME)) != TS_OK)
-		goto out;
-	if ((r = consume(&k, kind, old_hash, now, &tmp)) != TS_OK)
-		goto out;
-	if ((r = sq_use(&k, ST_SECRET_INSERT)) != TS_OK)
-		goto out;
-	/* The successor: the spent one's owner, nothing else carried over. */
-	next = (ts_secret){ .kind = kind, .created_at = now, .expires_at = new_expires };
-	ts_strlcpy(next.hash, new_hash, sizeof(next.hash));
-	ts_strlcpy(next.tenant_id, tmp.tenant_id, sizeof(next.tenant_id));
-	ts_strlcpy(next.user_id, tmp.user_id, sizeof(next.user_id));
-	ts_strlcpy(next.session_id, tmp.session_id, sizeof(next.session_id));
-	bind_secret(&k, &next);
-	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_SESSION_TOUCH)) != TS_OK)
-		goto out;
-	sq_text(&k, 1, tmp.session_id);
-	sq_int(&k, 2, now);
-	if ((r = sq_exec(&k)) != TS_OK || (r = sq_use(&k, ST_COMMIT)) != TS_OK)
-		goto out;
-	r = sq_exec(&k);
-out:
-	r = sq_end(&k, r);                    /* rolls back unless committed */
-	if (r == TS_OK || r == TS_E_TOKEN_REUSED)
-		*out = tmp;
+	if (q->group_max > 1)
+		ts_group_run(&q->rotations, &x.link, rotate_batch, q);
+	else
+		x.r = rotate_alone(q, &x);
+	if (x.r == TS_OK || x.r == TS_E_TOKEN_REUSED)
+		*out = x.tmp;                 /* late, so old_hash may alias out */
 	else
 		memset(out, 0, sizeof *out);
-	return r;
+	return x.r;
 }
-
 
 static ts_err
 op_secret_attempt(ts_store *s, int kind, const char *hash, int max, int *n)

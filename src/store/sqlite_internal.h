@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sqlite3.h>
+#include "store/group.h"
 #include "store/hostneg.h"
 #include "store/store.h"
 
@@ -450,6 +451,11 @@ typedef struct sq_store {
 	pthread_mutex_t wmu;  /* guards writing */
 	pthread_cond_t wcv;
 	int writing;
+
+	/* Refresh rotations share write transactions (store/group.h):
+	 * group_max rotations at most in one; 1 = each alone. */
+	ts_group rotations;
+	int group_max;
 } sq_store;
 
 enum { SQ_READ = 0, SQ_WRITE = 1 };

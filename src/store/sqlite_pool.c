@@ -45,6 +45,8 @@
 #define SQ_MMAP_BYTES "268435456"    /* 256 MiB; a larger file is read past it */
 #define SQ_STAT_MS_DEFAULT 100
 #define SQ_STAT_MS_MAX 60000
+#define SQ_GROUP_DEFAULT 64
+#define SQ_GROUP_MAX 1024
 
 static const char *const sq_sql[SQ_ST__COUNT] = {
 #define SQ_ST_SQL(name, sql) [name] = sql,
@@ -218,6 +220,8 @@ parse_option(sq_store *s, const char *opt, size_t n)
 		return parse_int(eq + 1, vlen, 0, SQ_IDLE_MS_MAX, &s->idle_ms);
 	if (SQ_IS("stat_ms"))
 		return parse_int(eq + 1, vlen, 0, SQ_STAT_MS_MAX, &s->stat_ms);
+	if (SQ_IS("group_commit"))
+		return parse_int(eq + 1, vlen, 1, SQ_GROUP_MAX, &s->group_max);
 #undef SQ_IS
 	return -1;
 }
@@ -957,13 +961,14 @@ store_init(sq_store *s)
 	s->max_conns = SQ_POOL_DEFAULT;
 	s->idle_ms = SQ_IDLE_MS_DEFAULT;
 	s->stat_ms = SQ_STAT_MS_DEFAULT;
+	s->group_max = SQ_GROUP_DEFAULT;
 	ts_hostneg_init(&s->hostneg);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	bad = pthread_mutex_init(&s->mu, NULL) || pthread_mutex_init(&s->wmu, NULL) ||
 	      pthread_cond_init(&s->cv, &ca) || pthread_cond_init(&s->reaper_cv, &ca) ||
 	      pthread_cond_init(&s->ckpt_cv, &ca) ||
-	      pthread_cond_init(&s->wcv, &ca);
+	      pthread_cond_init(&s->wcv, &ca) || ts_group_init(&s->rotations, 1) != 0;
 	pthread_condattr_destroy(&ca);
 	return bad ? TS_E_INTERNAL : TS_OK;
 }
@@ -1044,6 +1049,7 @@ sq_store_open(const char *dsn, ts_store_mode mode, ts_store **out)
 	s->create = mode == TS_STORE_CREATE;
 	if ((r = parse_dsn(s, dsn)) != TS_OK)
 		goto fail;
+	s->rotations.max = (size_t)s->group_max;
 	s->create |= s->memory;
 	s->inspect = mode == TS_STORE_INSPECT;
 	if (mode != TS_STORE_CREATE && (r = must_exist(s)) != TS_OK)
@@ -1100,6 +1106,7 @@ sq_store_close(ts_store *base)
 	if (s->nconns != 0)
 		ts_store_report("closed with %d connection(s) still in use",
 		        s->nconns);
+	ts_group_destroy(&s->rotations);
 	pthread_cond_destroy(&s->wcv);
 	pthread_cond_destroy(&s->ckpt_cv);
 	pthread_cond_destroy(&s->reaper_cv);

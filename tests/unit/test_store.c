@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 #include "store/store.h"
 #include "store/sqlite_internal.h"
+#include "store/group.h"
 #include "check.h"
 
 static char dir[64];          /* this run's temporary directory */
@@ -1074,6 +1075,82 @@ run_race(struct race *r, int n, void *(*fn)(void *))
 		pthread_join(th[i], NULL);
 	pthread_barrier_destroy(&r->go);
 	pthread_mutex_destroy(&r->mu);
+}
+
+/* Forty rotations of forty tokens at once, the way concurrent refreshes
+ * reach a group commit (store/group.h): each gets its own verdict in the
+ * shared transaction. Every tenth token is absent and every tenth but one
+ * was spent before; neither may fail or undo the others. */
+struct batch_race {
+	ts_store *s;
+	pthread_barrier_t *go;
+	int i;
+	ts_err res;
+	ts_secret out;
+};
+
+static void *
+batch_main(void *arg)
+{
+	struct batch_race *b = arg;
+	char old[TS_HASH_SZ], next[TS_HASH_SZ];
+
+	mkhash(old, 7200 + (unsigned)b->i);
+	mkhash(next, 7300 + (unsigned)b->i);
+	pthread_barrier_wait(b->go);
+	b->res = b->s->ops->secret_rotate(b->s, TS_SECRET_REFRESH, old, 1500, next, 9999, &b->out);
+	return NULL;
+}
+
+static void
+test_rotate_batch(ts_store *s)
+{
+	enum { N = 40 };
+	struct batch_race b[N];
+	pthread_barrier_t go;
+	pthread_t th[N];
+	char sid[32], h[TS_HASH_SZ];
+	ts_secret got;
+	int i;
+
+	for (i = 0; i < N; i++) {
+		snprintf(sid, sizeof sid, "sess-b%d", i);
+		if (i % 10 != 9)
+			put_secret(s, TS_SECRET_REFRESH, 7200 + (unsigned)i, sid, "user", 9999);
+		if (i % 10 == 8) {
+			mkhash(h, 7200 + (unsigned)i);
+			CHECK(s->ops->secret_consume(s, TS_SECRET_REFRESH, h, 1400, &got) == TS_OK);
+		}
+	}
+	pthread_barrier_init(&go, NULL, N);
+	for (i = 0; i < N; i++) {
+		b[i] = (struct batch_race){ .s = s, .go = &go, .i = i };
+		pthread_create(&th[i], NULL, batch_main, &b[i]);
+	}
+	for (i = 0; i < N; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&go);
+	for (i = 0; i < N; i++) {
+		snprintf(sid, sizeof sid, "sess-b%d", i);
+		mkhash(h, 7300 + (unsigned)i);
+		if (i % 10 == 9) {
+			CHECK(b[i].res == TS_E_NOT_FOUND);
+			CHECK(s->ops->secret_get(s, TS_SECRET_REFRESH, h, &got) == TS_E_NOT_FOUND);
+		} else if (i % 10 == 8) {
+			CHECK(b[i].res == TS_E_TOKEN_REUSED);
+			CHECK(b[i].out.used_at == 1400);   /* the earlier spend, not ours */
+			CHECK(s->ops->secret_get(s, TS_SECRET_REFRESH, h, &got) == TS_E_NOT_FOUND);
+		} else {
+			CHECK(b[i].res == TS_OK);
+			CHECK_STR(b[i].out.session_id, sid);
+			CHECK(s->ops->secret_get(s, TS_SECRET_REFRESH, h, &got) == TS_OK);
+			CHECK_STR(got.session_id, sid);
+			CHECK(got.used_at == 0 && got.created_at == 1500 && got.expires_at == 9999);
+			mkhash(h, 7200 + (unsigned)i);
+			CHECK(s->ops->secret_get(s, TS_SECRET_REFRESH, h, &got) == TS_OK);
+			CHECK(got.used_at == 1500);
+		}
+	}
 }
 
 static void
@@ -2639,6 +2716,7 @@ conformance(ts_store *s)
 	test_factors(s);
 	test_factor_races(s);
 	test_races(s);
+	test_rotate_batch(s);
 	test_buckets(s);
 	test_session_list(s);
 	test_outbox(s);
@@ -2647,6 +2725,116 @@ conformance(ts_store *s)
 	test_client_store(s);
 	test_bench(s);
 	test_backup_restore(s);
+}
+
+/* ts_group (store/group.h) alone: every item is run once, before its
+ * caller returns; callers that come while a batch runs share the next;
+ * no batch exceeds max. The first batch is held until all callers have
+ * arrived, so the second must hold every other one (up to max). */
+struct grp_test {
+	ts_group g;
+	pthread_mutex_t mu;
+	int arrived, batches, biggest, second, runs_of[32];
+};
+
+struct grp_item {
+	ts_group_item link;          /* first */
+	int id, result;
+	struct grp_test *t;
+};
+
+static void
+grp_run(void *ctx, ts_group_item *batch, size_t n)
+{
+	struct grp_test *t = ctx;
+	size_t seen = 0;
+	int first;
+
+	pthread_mutex_lock(&t->mu);
+	first = t->batches++ == 0;
+	if ((int)n > t->biggest)
+		t->biggest = (int)n;
+	if (t->batches == 2)
+		t->second = (int)n;
+	pthread_mutex_unlock(&t->mu);
+	if (first) {
+		for (;;) {
+			pthread_mutex_lock(&t->mu);
+			int all = t->arrived == 16;
+			pthread_mutex_unlock(&t->mu);
+			if (all)
+				break;
+			usleep(1000);
+		}
+		usleep(50000);               /* the others reach the queue */
+	}
+	for (ts_group_item *x = batch; x; x = x->next, seen++) {
+		struct grp_item *it = (struct grp_item *)x;
+
+		CHECK(!x->done);
+		it->result = it->id * 3;
+		pthread_mutex_lock(&t->mu);
+		t->runs_of[it->id]++;
+		pthread_mutex_unlock(&t->mu);
+	}
+	CHECK(seen == n);
+}
+
+static void *
+grp_main(void *arg)
+{
+	struct grp_item *it = arg;
+
+	pthread_mutex_lock(&it->t->mu);
+	it->t->arrived++;
+	pthread_mutex_unlock(&it->t->mu);
+	ts_group_run(&it->t->g, &it->link, grp_run, it->t);
+	CHECK(it->result == it->id * 3);
+	return NULL;
+}
+
+static void
+test_group_once(size_t max, int want_second)
+{
+	struct grp_test t = { .arrived = 0 };
+	struct grp_item it[16];
+	pthread_t th[16];
+	int i;
+
+	CHECK(ts_group_init(&t.g, max) == 0);
+	pthread_mutex_init(&t.mu, NULL);
+	/* The first caller leads alone; the rest arrive while it runs. */
+	it[0] = (struct grp_item){ .id = 0, .t = &t };
+	pthread_create(&th[0], NULL, grp_main, &it[0]);
+	while (1) {
+		pthread_mutex_lock(&t.mu);
+		int started = t.batches > 0;
+		pthread_mutex_unlock(&t.mu);
+		if (started)
+			break;
+		usleep(1000);
+	}
+	for (i = 1; i < 16; i++) {
+		it[i] = (struct grp_item){ .id = i, .t = &t };
+		pthread_create(&th[i], NULL, grp_main, &it[i]);
+	}
+	for (i = 0; i < 16; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < 16; i++)
+		CHECK(t.runs_of[i] == 1);
+	CHECK(t.g.items == 16);
+	CHECK(t.biggest <= (int)max);
+	CHECK(t.second == want_second);
+	pthread_mutex_destroy(&t.mu);
+	ts_group_destroy(&t.g);
+}
+
+static void
+test_group(void)
+{
+	test_group_once(64, 15);
+	test_group_once(4, 4);
+	test_group_once(1, 1);
 }
 
 int
@@ -2685,6 +2873,7 @@ main(void)
 		return CHECK_DONE();
 	}
 	fprintf(stderr, "store suite on SQLite\n");
+	test_group();
 	test_open_sqlite();
 	s = open_db("main.db", NULL);
 	if (s) {
