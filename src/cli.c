@@ -1243,6 +1243,7 @@ cmd_serve(cli_opts *o)
 		.conn_limit = (unsigned)o->cfg.conn_limit,
 		.conn_limit_per_ip = (unsigned)o->cfg.conn_limit_per_ip,
 		.conn_timeout = (unsigned)o->cfg.conn_timeout,
+		.header_kib = (unsigned)o->cfg.http_header_kib,
 		.trusted_proxies = o->cfg.trusted_proxies,
 		.tls_cert = o->cfg.tls_cert,
 		.tls_key = o->cfg.tls_key,

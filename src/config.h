@@ -49,6 +49,7 @@ typedef enum {
 	X(INT, conn_limit, 4096, 16, 1000000, TS_USE_SERVE, NONE, "most open connections")                     \
 	X(INT, conn_limit_per_ip, 256, 0, 1000000, TS_USE_SERVE, NONE, "most open connections of one client address (0 = no limit; trusted proxies exempt)") \
 	X(INT, conn_timeout, 10, 1, 3600, TS_USE_SERVE, NONE, "idle connection timeout, seconds")              \
+	X(INT, http_header_kib, 16, 8, 64, TS_USE_SERVE, NONE, "most KiB of a request line and header block (431 past it); every open connection holds this much") \
 	X(STR, trusted_proxies, "", 0, 0, TS_USE_SERVE, PROXIES, "comma list of proxy IPs or CIDRs whose X-Forwarded-For counts") \
 	X(INT, lock_after, 10, 1, 100, TS_USE_SERVE, NONE, "failed logins before an account is locked")        \
 	X(INT, rl_ip_per_min, 600, 0, 100000000, TS_USE_SERVE, NONE, "password attempts per minute per client address (0 = off)") \

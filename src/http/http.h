@@ -9,7 +9,7 @@
  * whitespace in a field name), a header line folded (obs-fold) or holding
  * a NUL or bare CR, a target with SP, CTL or NUL, and HTTP/1.1 without
  * Host. libmicrohttpd itself answers a few (431 for a header block over
- * 32 KiB, a non-numeric Content-Length...; docs/ARCHITECTURE.md lists
+ * header_kib, a non-numeric Content-Length...; docs/ARCHITECTURE.md lists
  * them). Connections are cut when the request line and headers, or the
  * body, take longer than conn_timeout, even if the client keeps sending a
  * byte at a time; a client address over conn_limit_per_ip is refused at
@@ -126,6 +126,10 @@ typedef struct ts_http_config {
 	                                for everyone else. Excess connections
 	                                are closed at once, unread. */
 	unsigned conn_timeout;       /* seconds of inactivity before a cut */
+	unsigned header_kib;         /* request line + header block limit, KiB
+	                                (431 past it); 0 = 16. It is also each
+	                                connection's arena, so it sets the
+	                                memory of every open connection. */
 	const char *trusted_proxies; /* comma list of IPs whose X-Forwarded-For is believed */
 	const char *tls_cert;        /* PEM certificate (and chain) file; NULL or ""
 	                                with tls_key: plain HTTP */
