@@ -220,6 +220,21 @@ ts_auth_start_session_access(ts_auth *a, const ts_user *u, const char *amr,
 	                     out);
 }
 
+/* What ends a session for its tokens: a revocation, its absolute end, a
+ * disabled user. The user's password hash is wiped from *u on the way. */
+static ts_err
+session_usable(const ts_session *s, ts_user *u, int64_t now)
+{
+	memset(u->password_hash, 0, sizeof(u->password_hash));
+	if (s->revoked_at)
+		return TS_E_SESSION_REVOKED;
+	if (s->expires_at <= now)
+		return TS_E_TOKEN_EXPIRED;
+	if (u->is_disabled)
+		return TS_E_SESSION_REVOKED;
+	return TS_OK;
+}
+
 /* Loads a live session with its user and tenant; revoked, expired and
  * disabled all end the session's use. */
 static ts_err
@@ -229,14 +244,7 @@ live_session(ts_auth *a, const char *sid, int64_t now, ts_session *s, ts_user *u
 
 	if ((r = SOPS(a)->session_principal(ST(a), sid, s, u, t)) != TS_OK)
 		return r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
-	memset(u->password_hash, 0, sizeof(u->password_hash));
-	if (s->revoked_at)
-		return TS_E_SESSION_REVOKED;
-	if (s->expires_at <= now)
-		return TS_E_TOKEN_EXPIRED;
-	if (u->is_disabled)
-		return TS_E_SESSION_REVOKED;
-	return TS_OK;
+	return session_usable(s, u, now);
 }
 
 /* The successor of a refresh token: HMAC-SHA256 under a subkey of the key
@@ -304,7 +312,9 @@ refresh_rotate(ts_auth *a, const char *refresh, const ts_tenant *expect, ts_toke
 	 * interval, reuse that revokes the session), and the one that won
 	 * must still get its pair. A revocation that lands after the check
 	 * spends the new token too (session_revoke). */
-	if ((r = SOPS(a)->secret_get(ST(a), TS_SECRET_REFRESH, hash, &sec)) != TS_OK)
+	/* The token and its session in one read. */
+	if ((r = SOPS(a)->secret_principal(ST(a), TS_SECRET_REFRESH, hash, &sec, &s, u,
+	                                   t)) != TS_OK)
 		return r == TS_E_NOT_FOUND ? TS_E_TOKEN_INVALID : r;
 	/* Another tenant's token is refused before anything is spent, so a
 	 * request aimed at the wrong tenant costs its owner nothing. */
@@ -315,7 +325,9 @@ refresh_rotate(ts_auth *a, const char *refresh, const ts_tenant *expect, ts_toke
 	/* A session already ended (logout, disable, a new password) spent its
 	 * tokens itself: that is session_revoked, not a leak. Only a spent
 	 * token of a live session is a reuse, which rotation reports. */
-	if ((r = live_session(a, sec.session_id, now, &s, u, t)) != TS_OK)
+	if (!s.id[0])
+		return TS_E_TOKEN_INVALID;
+	if ((r = session_usable(&s, u, now)) != TS_OK)
 		return r;
 	/* The successor is known up front so that spending the old token and
 	 * storing the new one is a single transaction, and single use holds

@@ -651,6 +651,45 @@ op_session_principal(ts_store *s, const char *id, ts_session *sess, ts_user *u, 
 }
 
 static ts_err
+op_secret_principal(ts_store *s, int kind, const char *hash, ts_secret *out, ts_session *sess,
+                    ts_user *u, ts_tenant *t)
+{
+	pg_args a = { 0 };
+	ts_secret x;
+	ts_session y;
+	pg_call k;
+	ts_err r;
+
+	pg_arg_int(&a, kind);
+	pg_arg_text(&a, hash);
+	if ((r = pg_begin(s, &k)) != TS_OK)
+		return r;
+	if ((r = pg_run(&k, PG_SECRET_PRINCIPAL, &a)) == TS_OK) {
+		if (pg_rows(&k) == 0) {
+			r = TS_E_NOT_FOUND;
+		} else {
+			/* Through copies: hash may point into *out. */
+			row_secret(k.res, 0, &x);
+			if (!PQgetisnull(k.res, 0, 28)) {
+				row_session(k.res, 0, 9, &y);
+				row_user(k.res, 0, 17, u);
+				row_tenant(k.res, 0, 28, t);
+			} else {
+				memset(&y, 0, sizeof y);
+				memset(u, 0, sizeof *u);
+				memset(t, 0, sizeof *t);
+			}
+		}
+	}
+	r = pg_end(&k, r);
+	if (r == TS_OK) {
+		*out = x;
+		*sess = y;
+	}
+	return r;
+}
+
+static ts_err
 op_session_set_amr(ts_store *s, const char *id, const char *amr)
 {
 	pg_args a = { 0 };
@@ -1966,6 +2005,7 @@ const ts_store_ops ts_store_postgres = {
 	.user_sessions_revoke = op_user_sessions_revoke,
 	.secret_put = op_secret_put,
 	.secret_get = op_secret_get,
+	.secret_principal = op_secret_principal,
 	.secret_consume = op_secret_consume,
 	.secret_rotate = op_secret_rotate,
 	.secret_attempt = op_secret_attempt,

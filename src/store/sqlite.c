@@ -629,6 +629,40 @@ op_session_principal(ts_store *s, const char *id, ts_session *sess, ts_user *u, 
 }
 
 static ts_err
+op_secret_principal(ts_store *s, int kind, const char *hash, ts_secret *out, ts_session *sess,
+                    ts_user *u, ts_tenant *t)
+{
+	ts_secret x;
+	ts_session y;
+	sq_call k;
+	ts_err r;
+
+	if ((r = sq_begin(s, SQ_READ, ST_SECRET_PRINCIPAL, &k)) != TS_OK)
+		return r;
+	sq_int(&k, 1, kind);
+	sq_text(&k, 2, hash);
+	if ((r = sq_row(&k)) == TS_OK) {
+		/* Through copies: hash may point into *out. */
+		row_secret(k.st, &x);
+		if (sqlite3_column_type(k.st, 28) != SQLITE_NULL) {
+			row_session_at(k.st, 9, &y);
+			row_user_at(k.st, 17, u);
+			row_tenant_at(k.st, 28, t);
+		} else {
+			memset(&y, 0, sizeof y);
+			memset(u, 0, sizeof *u);
+			memset(t, 0, sizeof *t);
+		}
+	}
+	r = sq_end(&k, r);
+	if (r == TS_OK) {
+		*out = x;
+		*sess = y;
+	}
+	return r;
+}
+
+static ts_err
 op_session_set_amr(ts_store *s, const char *id, const char *amr)
 {
 	sq_call k;
@@ -2089,6 +2123,7 @@ const ts_store_ops ts_store_sqlite = {
 	.user_sessions_revoke = op_user_sessions_revoke,
 	.secret_put = op_secret_put,
 	.secret_get = op_secret_get,
+	.secret_principal = op_secret_principal,
 	.secret_consume = op_secret_consume,
 	.secret_rotate = op_secret_rotate,
 	.secret_attempt = op_secret_attempt,

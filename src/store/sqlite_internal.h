@@ -128,6 +128,22 @@
 	  "FROM sessions s JOIN users u ON u.id = s.user_id "                 \
 	  "JOIN tenants t ON t.id = s.tenant_id WHERE s.id = ?1")             \
 	X(ST_SESSION_EXISTS, "SELECT 1 FROM sessions WHERE id = ?1")          \
+	/* Columns: the secret 0-8, its session 9-16, user 17-27, tenant     \
+	 * 28-35; LEFT JOINs, so a secret without them still comes back. */   \
+	X(ST_SECRET_PRINCIPAL,                                                \
+	  "SELECT x.kind, x.hash, x.tenant_id, x.user_id, x.session_id, "     \
+	  "x.data, x.created_at, x.expires_at, x.used_at, "                   \
+	  "s.id, s.tenant_id, s.user_id, s.kind, s.amr, s.created_at, "       \
+	  "s.expires_at, s.revoked_at, "                                      \
+	  "u.id, u.tenant_id, u.email, u.password_hash, u.is_verified, "      \
+	  "u.is_admin, u.is_disabled, u.failed_logins, u.locked_until, "      \
+	  "u.created_at, u.email_norm, t.id, t.slug, t.mfa_required, "        \
+	  "t.created_at, t.registration_open, t.password_min_length, "         \
+	  "t.mfa_factors, t.name "                                            \
+	  "FROM secrets x LEFT JOIN sessions s ON s.id = x.session_id "       \
+	  "LEFT JOIN users u ON u.id = s.user_id "                            \
+	  "LEFT JOIN tenants t ON t.id = s.tenant_id "                        \
+	  "WHERE x.kind = ?1 AND x.hash = ?2")                                \
 	X(ST_SESSION_SET_AMR,                                                 \
 	  "UPDATE sessions SET amr = ?2 WHERE id = ?1 AND revoked_at = 0")    \
 	X(ST_SESSION_REVOKE,                                                  \

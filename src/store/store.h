@@ -403,6 +403,13 @@ typedef struct ts_store_ops {
 	/* Reads without consuming; NOT_FOUND when absent (expiry is the
 	 * caller's to judge from the record). */
 	ts_err (*secret_get)(ts_store *s, int kind, const char *hash, ts_secret *out);
+	/* secret_get and session_principal of its session in one read (a
+	 * refresh needs both; one statement is one round trip, and on SQLite
+	 * one read transaction). NOT_FOUND when the secret is absent; TS_OK
+	 * otherwise, with sess->id "" (and *u, *t zeroed) when its session,
+	 * the session's user or its tenant is missing. */
+	ts_err (*secret_principal)(ts_store *s, int kind, const char *hash, ts_secret *out,
+	                           ts_session *sess, ts_user *u, ts_tenant *t);
 	/* Single use, atomic across threads and processes: sets used_at = now
 	 * only if it was 0. TS_OK when this call consumed it; TS_E_TOKEN_REUSED
 	 * when it had been consumed already (out is filled, so the caller can

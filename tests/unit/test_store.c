@@ -548,6 +548,37 @@ test_sessions(ts_store *s)
 	CHECK(s->ops->secret_get(s, TS_SECRET_REFRESH, h, &sec) == TS_OK && sec.used_at == 50);
 	mkhash(h, 4);
 	CHECK(s->ops->secret_get(s, TS_SECRET_REFRESH, h, &sec) == TS_OK && sec.used_at == 0);
+	/* secret_principal: the secret with its session, user and tenant in
+	 * one read; a secret of an unknown session comes back alone. */
+	{
+		ts_secret ps;
+		ts_session pss;
+		ts_user pu;
+		ts_tenant pt;
+
+		mkhash(h, 1);
+		CHECK(s->ops->secret_principal(s, TS_SECRET_REFRESH, h, &ps, &pss, &pu, &pt) == TS_OK);
+		CHECK(ps.used_at == 77 && ps.expires_at == 9999 && ps.kind == TS_SECRET_REFRESH);
+		CHECK_STR(ps.session_id, x.id);
+		CHECK_STR(pss.id, x.id);
+		CHECK(pss.revoked_at == 77 && pss.kind == TS_SESSION_ENROLL);
+		CHECK_STR(pss.amr, "pwd otp");
+		CHECK_STR(pu.id, u.id);
+		CHECK_STR(pu.email, "User301@Example.COM");
+		CHECK_STR(pt.id, t.id);
+		CHECK_STR(pt.slug, "tenant-300");
+		mkhash(h, 4);
+		memset(&pu, 'x', sizeof pu);
+		CHECK(s->ops->secret_principal(s, TS_SECRET_REFRESH, h, &ps, &pss, &pu, &pt) == TS_OK);
+		CHECK_STR(ps.session_id, "other-session");
+		CHECK(pss.id[0] == 0 && pu.id[0] == 0 && pu.password_hash[0] == 0 && pt.id[0] == 0);
+		mkhash(h, 2);
+		CHECK(s->ops->secret_principal(s, TS_SECRET_REFRESH, h, &ps, &pss, &pu, &pt) ==
+		      TS_E_NOT_FOUND);                     /* hash 2 is an access secret */
+		mkhash(h, 999);
+		CHECK(s->ops->secret_principal(s, TS_SECRET_REFRESH, h, &ps, &pss, &pu, &pt) ==
+		      TS_E_NOT_FOUND);
+	}
 	/* again: keeps the first time */
 	CHECK(s->ops->session_revoke(s, x.id, 88) == TS_OK);
 	CHECK(get_session(s, x.id, &got) == TS_OK && got.revoked_at == 77);
