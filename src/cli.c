@@ -1206,8 +1206,10 @@ cmd_serve(cli_opts *o)
 	 * them to wait together, so a batch holds more than the two an
 	 * event thread pair could make. */
 	if (store_defer || defer_mode == STORE_DEFER_AUTO) {
-		unsigned sw = o->cfg.store_workers ? (unsigned)o->cfg.store_workers :
-		              store_defer ? 2 * cores() : 8 * cores();
+		/* 8 per core: a thread waiting on a round trip or a commit costs
+		 * no CPU, and in-flight requests are at most this many (2 per
+		 * core held PostgreSQL refreshes at ~3,000/s here; issue 13). */
+		unsigned sw = o->cfg.store_workers ? (unsigned)o->cfg.store_workers : 8 * cores();
 		if ((r = ts_pool_new(sw, (unsigned)o->cfg.store_queue, &store_pool)) != TS_OK) {
 			fail("cannot start store threads: %s", ts_strerror(r));
 			goto out;

@@ -68,7 +68,7 @@ typedef enum {
 	X(STR, smtp_password, "", 0, 0, TS_USE_SERVE, NONE, "SMTP AUTH password for the user in smtp_url (secret: prefer --smtp-password-file)") \
 	X(STR, smtp_from, "tessera@localhost", 0, 0, TS_USE_SERVE, NONE, "sender address of mailed codes")      \
 	X(INT, smtp_timeout, 10, 1, 300, TS_USE_SERVE, NONE, "seconds one mail delivery may take") \
-	X(INT, store_workers, 0, 0, 256, TS_USE_SERVE, NONE, "threads that run requests touching a remote store, or the group-committed writes of a local one (0 = 2 x cores remote, 8 x cores local)") \
+	X(INT, store_workers, 0, 0, 256, TS_USE_SERVE, NONE, "threads that run requests touching a remote store, or the group-committed writes of a local one (0 = 8 x cores)") \
 	X(INT, store_queue, 256, 1, 100000, TS_USE_SERVE, NONE, "requests that may wait for a store thread (full: 503 at once)") \
 	X(STR, store_defer, "auto", 0, 0, TS_USE_SERVE, CHOICE, "run store requests on the store threads: auto (when the store is remote), always or never") \
 	X(INT, sweep_interval, 60, 0, 86400, TS_USE_SERVE, NONE, "seconds between housekeeping sweeps (0 = off)") \
