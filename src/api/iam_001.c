@@ -237,7 +237,8 @@ token_job_run(void *arg, ts_http_resp *resp)
 	iam_stage st = IAM_AT_LOGIN;
 
 	memset(&t, 0, sizeof(t));
-	r = ts_auth_password(j->api->auth, &j->req, &ok);
+	/* The padding holds the answer, not this hashing worker. */
+	r = ts_auth_password_at(j->api->auth, &j->req, &ok, &resp->not_before_us);
 	if (r == TS_OK) {
 		st = IAM_AT_TOKEN;
 		r = ts_auth_iam_token(j->api->auth, &ok, &t);

@@ -136,6 +136,13 @@ ts_err ts_auth_admit(ts_auth *a, const ts_login_req *req, int *retry_after);
  * work), TS_E_NOT_VERIFIED (only after a correct password), TS_E_LOCKED,
  * TS_E_STORE_UNAVAILABLE, TS_E_INTERNAL. No session is created. */
 ts_err ts_auth_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out);
+/* The same without the padding's sleep (pwtime.h): *not_before gets the
+ * monotonic time (ts_mono_us) before which the caller must not answer, 0
+ * when any time will do. For callers that can hold an answer without a
+ * thread (the faces: ts_http_resp.not_before_us), so the worker that
+ * hashed is free for the next hash meanwhile. */
+ts_err ts_auth_password_at(ts_auth *a, const ts_login_req *req, ts_login_ok *out,
+                           int64_t *not_before);
 
 /* ---- tokens and sessions ---- */
 

@@ -310,11 +310,23 @@ check_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out, int *rehas
 ts_err
 ts_auth_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out)
 {
+	int64_t until = 0;
+	ts_err r = ts_auth_password_at(a, req, out, &until);
+
+	ts_pwtime_sleep_until(until);
+	return r;
+}
+
+ts_err
+ts_auth_password_at(ts_auth *a, const ts_login_req *req, ts_login_ok *out,
+                    int64_t *not_before)
+{
 	int64_t start = ts_mono_us();
 	int rehash = 0;
 	ts_err r;
 
 	memset(out, 0, sizeof(*out));
+	*not_before = 0;
 	if (!req->email || !req->password || req->password_len == 0 ||
 	    req->password_len > TS_PASSWORD_MAX)
 		return TS_E_INVALID;
@@ -323,9 +335,9 @@ ts_auth_password(ts_auth *a, const ts_login_req *req, ts_login_ok *out)
 	 * stored hash takes (pwtime.h): a known account whose hash has another
 	 * cost than the dummy's is not told apart from an unknown one. */
 	if (r == TS_OK || r == TS_E_BAD_CREDENTIALS || r == TS_E_NOT_VERIFIED)
-		ts_pwtime_pad(&a->pwtime, start);
-	/* After the padding: the upgrade's hash is only ever paid by someone
-	 * who gave the right password, and its time is not in any estimate. */
+		*not_before = ts_pwtime_deadline(&a->pwtime, start);
+	/* The upgrade's hash is only ever paid by someone who gave the right
+	 * password, and its time is not in any estimate. */
 	if (rehash)
 		upgrade_hash(a, &out->user, req);
 	/* Refusals were counted with their reason (audit_fail). */

@@ -106,10 +106,21 @@ ts_pwtime_target(ts_pwtime *p, int64_t now_us)
 	return (int64_t)(best * (1 + MARGIN));
 }
 
+int64_t
+ts_pwtime_deadline(ts_pwtime *p, int64_t start_us)
+{
+	return start_us + ts_pwtime_target(p, ts_mono_us());
+}
+
 void
 ts_pwtime_pad(ts_pwtime *p, int64_t start_us)
 {
-	int64_t end = start_us + ts_pwtime_target(p, ts_mono_us());
+	ts_pwtime_sleep_until(ts_pwtime_deadline(p, start_us));
+}
+
+void
+ts_pwtime_sleep_until(int64_t end)
+{
 	struct timespec ts = { .tv_sec = end / 1000000, .tv_nsec = (end % 1000000) * 1000 };
 
 	/* Absolute monotonic deadline: a signal cannot stretch or cut it. */

@@ -38,8 +38,13 @@ void ts_pwtime_destroy(ts_pwtime *p);
 /* ts_pw_verify, timed: the duration is folded into the estimate of phc's
  * class. Same returns as ts_pw_verify. */
 ts_err ts_pwtime_verify(ts_pwtime *p, const char *phc, const char *pw, size_t len);
-/* Sleeps until start_us (monotonic, when the check began) plus the padding
- * target: the largest live class estimate with a margin. */
+/* start_us (monotonic, when the check began) plus the padding target: the
+ * largest live class estimate with a margin. No answer of the check may
+ * leave before it. */
+int64_t ts_pwtime_deadline(ts_pwtime *p, int64_t start_us);
+/* Sleeps until the monotonic time until (past or 0: returns at once). */
+void ts_pwtime_sleep_until(int64_t until);
+/* Both: sleeps until ts_pwtime_deadline(p, start_us). */
 void ts_pwtime_pad(ts_pwtime *p, int64_t start_us);
 /* The target in microseconds at now_us (for tests). */
 int64_t ts_pwtime_target(ts_pwtime *p, int64_t now_us);

@@ -84,6 +84,10 @@ typedef struct ts_http_resp {
 	/* The hosted pages (api/pages.c): */
 	const char *csp;             /* static; adds Content-Security-Policy */
 	char set_cookie[160];        /* "" or one Set-Cookie value */
+	/* A deferred job's answer leaves no sooner than this (monotonic,
+	 * ts_mono_us; 0 = at once), held on a timer, not on a thread: a
+	 * login's padding (auth/pwtime.h). */
+	int64_t not_before_us;
 } ts_http_resp;
 
 typedef enum { TS_HTTP_DONE, TS_HTTP_DEFERRED } ts_http_action;

@@ -158,6 +158,22 @@ void http_watchdog_remove(http_watchdog *w, http_conn *c);
  * the connection waits for the next one (the wait clock restarts). */
 void http_watchdog_busy(http_watchdog *w, http_conn *c, int busy);
 
+/* Answers held until a deadline (delay.c): one timer thread calls fire(d)
+ * at each entry's time, soonest first. An entry lives in its owner (a
+ * request) until fired. */
+typedef struct http_delay http_delay;
+typedef struct http_delayed {
+	struct http_delayed *next;
+	int64_t at_us;              /* monotonic (ts_mono_us) */
+} http_delayed;
+typedef void (*http_delay_fn)(http_delayed *d);
+
+ts_err http_delay_start(http_delay_fn fire, http_delay **out);
+/* Queues d to fire at at_us. */
+void http_delay_add(http_delay *w, http_delayed *d, int64_t at_us);
+/* Fires every entry left at once, stops the thread, frees w (NULL: no-op). */
+void http_delay_stop(http_delay *w);
+
 /* Normalises a Host header value: lower-cased, port and IPv6 brackets
  * removed. 1 on success; 0 when the value is empty, too long or holds a
  * byte that no host name or IP literal has. out holds TS_HOST_MAX + 1. */

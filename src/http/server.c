@@ -74,6 +74,7 @@ struct ts_http {
 	unsigned ndeferred;         /* deferred requests not yet completed
 	                               (answered or dropped); stop waits for 0 */
 	http_tls *tls;              /* owned; NULL: plain HTTP */
+	http_delay *delay;          /* owned; answers held to not_before_us */
 };
 
 /* An open connection: MHD's socket context. */
@@ -122,6 +123,7 @@ typedef struct http_request {
 	int suspended;              /* the connection thread suspended conn */
 	int orphaned;               /* MHD dropped the request while the job
 	                               ran: the worker frees it */
+	http_delayed delayed;       /* while its answer waits for not_before_us */
 } http_request;
 
 static const char body_internal[] = "{\"error\":\"internal error\"}";
@@ -870,22 +872,14 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static _Thread_local http_request *tl_running;
 static _Thread_local int tl_handed_on;
 
+/* The job's answer is ready to go: the connection thread sends it. */
 static void
-run_job(void *arg)
+job_finish(http_request *r)
 {
-	http_request *r = arg;
 	ts_http *h = r->h;
 	struct MHD_Connection *conn = r->conn;
 	int resume, orphan;
 
-	tl_running = r;
-	tl_handed_on = 0;
-	ts_log_set_request(r->id);
-	r->job(r->job_arg, &r->resp);
-	ts_log_set_request(NULL);   /* before r may be freed */
-	tl_running = NULL;
-	if (tl_handed_on)
-		return;   /* r is the next job's now, maybe already answered */
 	pthread_mutex_lock(&r->mu);
 	r->job_done = 1;
 	resume = r->suspended;
@@ -898,6 +892,34 @@ run_job(void *arg)
 	} else if (resume) {
 		MHD_resume_connection(conn);
 	}
+}
+
+static void
+delay_fired(http_delayed *d)
+{
+	job_finish((http_request *)(void *)((char *)d - offsetof(http_request, delayed)));
+}
+
+static void
+run_job(void *arg)
+{
+	http_request *r = arg;
+
+	tl_running = r;
+	tl_handed_on = 0;
+	ts_log_set_request(r->id);
+	r->job(r->job_arg, &r->resp);
+	ts_log_set_request(NULL);   /* before r may be freed */
+	tl_running = NULL;
+	if (tl_handed_on)
+		return;   /* r is the next job's now, maybe already answered */
+	/* Until then the request stays deferred and unanswered, as if its
+	 * job were still running (a client that leaves orphans it). */
+	if (r->resp.not_before_us > ts_mono_us()) {
+		http_delay_add(r->h->delay, &r->delayed, r->resp.not_before_us);
+		return;
+	}
+	job_finish(r);
 }
 
 /* From inside r's running job: queue the next step on pool. The request
@@ -1146,6 +1168,7 @@ http_free(ts_http *h)
 	if (h->daemon != NULL)
 		MHD_stop_daemon(h->daemon);
 	http_watchdog_stop(h->watchdog); /* after MHD: it unregisters on close */
+	http_delay_stop(h->delay);         /* after the deferred requests ended */
 	http_connlimit_free(h->connlimit); /* after MHD: it releases on close */
 	http_tls_free(h->tls);             /* after MHD: connections hold bundles */
 	pthread_cond_destroy(&h->cv);
@@ -1271,6 +1294,10 @@ ts_http_start(const ts_http_config *cfg, ts_http **out, unsigned *port_out)
 	/* A trusted proxy carries every client: it is not limited. */
 	if ((r = http_connlimit_new(per_ip, h->trusted, h->ntrusted, &h->connlimit)) != TS_OK) {
 		start_fail("out of memory");
+		goto out;
+	}
+	if ((r = http_delay_start(delay_fired, &h->delay)) != TS_OK) {
+		start_fail("cannot start the answer timer thread");
 		goto out;
 	}
 	/* Before the daemon: MHD reports connections to it at once. */

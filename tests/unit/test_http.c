@@ -355,6 +355,26 @@ sleepy_job(void *arg, ts_http_resp *resp)
 	resp->log_note = "slept";
 }
 
+/* A job whose answer is held 200 ms (a login's padding): it records when
+ * it ran, then leaves the hashing worker free (ts_http_resp.not_before_us). */
+#define HELD_US 200000
+static _Atomic int64_t held_started[2];
+static atomic_int held_n;
+
+static void
+held_job(void *arg, ts_http_resp *resp)
+{
+	int i = atomic_fetch_add(&held_n, 1);
+
+	(void)arg;
+	if (i < 2)
+		held_started[i] = ts_mono_us();
+	resp->not_before_us = ts_mono_us() + HELD_US;
+	resp->status = 200;
+	resp->body = strdup(i == 0 ? "held0" : "held1");
+	resp->body_len = 5;
+}
+
 /* A job on a second pool that hands its request on to the server's pool
  * (a login: admission on a store worker, then a hashing worker). */
 static ts_pool *second_pool;
@@ -440,6 +460,13 @@ test_dispatch(void *app, ts_http_req *req, ts_http_resp *resp)
 			set_body(resp, 503, "{\"error\":\"busy\"}");
 			resp->retry_after = 1;
 			resp->log_note = "overloaded";
+			return TS_HTTP_DONE;
+		}
+		return TS_HTTP_DEFERRED;
+	}
+	if (strcmp(req->path, "/held") == 0) {
+		if (ts_http_defer(req, held_job, NULL) != TS_OK) {
+			set_body(resp, 503, "{\"error\":\"busy\"}");
 			return TS_HTTP_DONE;
 		}
 		return TS_HTTP_DEFERRED;
@@ -952,6 +979,59 @@ test_keepalive(unsigned port)
 
 /* The client leaves while its job runs: nothing leaks or crashes, and the
  * server goes on serving. */
+/* Two held answers on a server with one worker: each leaves no sooner
+ * than HELD_US after its job ran, and the second job runs while the first
+ * answer is held (the worker does not sleep through the wait). A client
+ * that leaves while its answer is held costs nothing (ASan). */
+typedef struct {
+	unsigned port;
+	reply rp;
+	int64_t got_us;
+} held_client;
+
+static void *
+held_main(void *arg)
+{
+	held_client *c = arg;
+
+	get(c->port, "GET /held HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &c->rp);
+	c->got_us = ts_mono_us();
+	return NULL;
+}
+
+static void
+test_held(unsigned port)
+{
+	held_client c[2] = { { .port = port }, { .port = port } };
+	pthread_t th[2];
+	int64_t first;
+	int fd;
+
+	atomic_store(&held_n, 0);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, held_main, &c[i]);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	CHECK(atomic_load(&held_n) == 2);
+	for (int i = 0; i < 2; i++) {
+		int job = c[i].rp.body[4] == '1';   /* which job answered it */
+
+		CHECK(c[i].rp.status == 200);
+		CHECK(strncmp(c[i].rp.body, "held", 4) == 0);
+		CHECK(c[i].got_us - held_started[job] >= HELD_US);
+	}
+	CHECK(strcmp(c[0].rp.body, c[1].rp.body) != 0);
+	first = c[0].got_us < c[1].got_us ? c[0].got_us : c[1].got_us;
+	CHECK(held_started[1] < first);      /* ran while the first was held */
+	CHECK(held_started[1] - held_started[0] < HELD_US);
+
+	fd = connect_to(port);
+	send_all(fd, "GET /held HTTP/1.1\r\nHost: t\r\n\r\n", 31);
+	usleep(50000);
+	close(fd);                           /* gone while held */
+	usleep(300000);
+}
+
 static void
 test_client_gone(unsigned port)
 {
@@ -1114,6 +1194,7 @@ main(void)
 		test_keepalive(a.port);
 		test_port_in_use(a.port);
 		test_client_gone(a.port);
+		test_held(b.port);   /* b: a queue of 8, so both are taken */
 		test_big_headers(a.port);
 		test_trusted(b.port);
 		test_slow_clients(a.port);
