@@ -1032,10 +1032,22 @@ function render(R) {
   return lines.join("\n") + "\n";
 }
 
-// A full run rewrites DOC but keeps its Scale-out section (--scale writes it).
+// A full run rewrites DOC but keeps its Scale-out section (--scale writes it)
+// and every section written by hand between "<!-- NAME: written by hand ... -->"
+// and "<!-- /NAME -->" (the analysis of a run, the import rates), which go
+// back in their old order right before "## The bound".
+const HAND = /<!-- ([a-z][a-z0-9-]*): written by hand[^>]*-->[\s\S]*?<!-- \/\1 -->/g;
 function keepScaleOut(doc) {
-  const old = fs.existsSync(DOC) ? scaleOutSection(fs.readFileSync(DOC, "utf8")) : null;
-  return old ? withScaleOut(doc, old) : doc;
+  const prev = fs.existsSync(DOC) ? fs.readFileSync(DOC, "utf8") : "";
+  const old = prev ? scaleOutSection(prev) : null;
+  let out = old ? withScaleOut(doc, old) : doc;
+  const hand = prev.match(HAND) || [];
+  if (hand.length) {
+    const at = out.indexOf("\n## The bound");
+    const block = `\n${hand.join("\n\n")}\n`;
+    out = at >= 0 ? `${out.slice(0, at)}\n${block}${out.slice(at)}` : `${out}${block}`;
+  }
+  return out;
 }
 
 // ------------------------------------------------------------ scale-out mode

@@ -354,7 +354,9 @@ password_run(void *arg, ts_http_resp *resp)
 		page_error(resp, TS_E_NOMEM, 0);
 		goto out;
 	}
-	if ((r = ts_browser_password(pl->j.api->auth, &pl->j.req, &cl, st)) != TS_OK) {
+	r = ts_browser_password(pl->j.api->auth, &pl->j.req, &cl, st);
+	resp->not_before_us = st->not_before;  /* the padding holds the answer */
+	if (r != TS_OK) {
 		page_error(resp, r, 0);
 		goto out;
 	}

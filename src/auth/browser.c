@@ -101,7 +101,7 @@ ts_browser_password(ts_auth *a, const ts_login_req *req, const ts_client *cl,
 	ts_err r;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = ts_auth_password(a, req, &out->login)) != TS_OK)
+	if ((r = ts_auth_password_at(a, req, &out->login, &out->not_before)) != TS_OK)
 		return r;
 	switch (out->login.next) {
 	case TS_NEXT_MFA:

@@ -53,6 +53,9 @@ typedef struct ts_browser_step {
 	 * session): the new cookie's value; "" otherwise. Wipe it after use. */
 	char cookie[TS_BROWSER_COOKIE_LEN + 1];
 	ts_browser b;                /* the session, when cookie is set */
+	/* The answer must not leave before this (ts_auth_password_at), even
+	 * when an error is returned. */
+	int64_t not_before;
 } ts_browser_step;
 
 /* Step 1: the password (call ts_auth_admit first, on the connection
