@@ -651,7 +651,7 @@ async function scale(bound) {
   const db = path.join(OUT, "scale.db");
   makeTesseraDb(db);
   tessera(["user", "add", "--tenant", TENANT, "--email", "cheap@example.com", "--verified", "--db", `sqlite:${db}`,
-    "--pw-opslimit", "1", "--pw-memlimit-kib", "8"], "cheap-password-1\n");
+    "--pw-opslimit", "1", "--pw-memlimit-kib", "8"], "violet anchor 5521 meadow\n");
   const hash = run("sqlite3", [db, "SELECT password_hash FROM users WHERE email_norm = 'cheap@example.com'"]).stdout.trim();
   if (!hash.startsWith("$argon2id$")) throw new Error(`no cheap hash: ${hash}`);
   const insert = (from, to) => `PRAGMA journal_mode=WAL;
