@@ -365,12 +365,6 @@ defer_to_store(ts_api *api, ts_pool *pool, ts_http_req *req, ts_http_resp *resp,
 	return reply_simple(resp, 503, "overloaded", "the server is busy; try again shortly");
 }
 
-ts_pool *
-api_store_threads(const ts_api *api)
-{
-	return api->store_pool ? api->store_pool : api->write_pool;
-}
-
 ts_http_action
 ts_api_dispatch(void *app, ts_http_req *req, ts_http_resp *resp)
 {

@@ -125,7 +125,6 @@ typedef struct api_login_job {
 	json_t *body;
 	ts_login_req req;
 	const char *user_agent;      /* the request's, NULL when none */
-	ts_http_req *http;           /* the request, valid until it is answered */
 } api_login_job;
 /* Wipes the password in the parsed body, releases the body, frees j. */
 void api_login_job_free(api_login_job *j);
@@ -134,10 +133,6 @@ void api_login_job_free(api_login_job *j);
  * never here. TS_OK when deferred (the job owns j); otherwise the error to
  * answer with, *wait its Retry-After (0 when none), and j is freed. */
 ts_err api_login_defer(ts_http_req *req, api_login_job *j, ts_http_job_fn run, int *wait);
-
-/* The threads that may wait on the store (the store pool, or with the
- * store inline the pool of its group-committed writes); NULL: none. */
-ts_pool *api_store_threads(const ts_api *api);
 
 /* The last path segment of a request whose route ends in a star
  * segment (as sent, not percent-decoded). */

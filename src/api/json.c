@@ -227,7 +227,6 @@ api_login_defer(ts_http_req *req, api_login_job *j, ts_http_job_fn run, int *wai
 	j->req.client_ip = req->client_ip;
 	j->user_agent = ts_http_header(req, "User-Agent");
 	j->req.face = (ts_metrics_face)api_face_of_path(j->api, req->path);
-	j->http = req;
 	if ((r = ts_auth_admit(j->api->auth, &j->req, wait)) == TS_OK &&
 	    (r = ts_http_defer(req, run, j)) == TS_OK)
 		return TS_OK;

@@ -217,49 +217,16 @@ reply_login_ok(ts_api *api, const ts_login_ok *ok, const ts_client *cl, ts_http_
 	}
 }
 
-/* A checked password on its way from the hashing worker to a store
- * thread, which starts the session and answers. */
-typedef struct login_done {
-	api_login_job *j;
-	ts_login_ok ok;
-} login_done;
-
-static void
-login_done_run(void *arg, ts_http_resp *resp)
-{
-	login_done *d = arg;
-	ts_client cl = { d->j->req.client_ip, d->j->user_agent };
-
-	reply_login_ok(d->j->api, &d->ok, &cl, resp);
-	api_login_job_free(d->j);
-	ts_wipe(d, sizeof(*d));
-	free(d);
-}
-
 static void
 login_job_run(void *arg, ts_http_resp *resp)
 {
 	api_login_job *j = arg;
-	ts_pool *next = api_store_threads(j->api);
-	login_done *d;
 	ts_login_ok ok;
 	/* The padding holds the answer, not this hashing worker. */
 	ts_err r = ts_auth_password_at(j->api->auth, &j->req, &ok, &resp->not_before_us);
 
 	ts_client cl = { j->req.client_ip, j->user_agent };
 
-	/* The session's writes and signature go to a store thread, so this
-	 * worker takes the next hash at once (issue 13). */
-	if (r == TS_OK && next && (d = malloc(sizeof(*d))) != NULL) {
-		d->j = j;
-		d->ok = ok;
-		ts_wipe(&ok, sizeof(ok));
-		if (ts_http_defer_on(j->http, next, login_done_run, d) == TS_OK)
-			return;
-		ok = d->ok;
-		ts_wipe(d, sizeof(*d));
-		free(d);
-	}
 	if (r == TS_OK)
 		reply_login_ok(j->api, &ok, &cl, resp);
 	else
