@@ -40,6 +40,18 @@
 #define PG_APIKEY_COLS "id, tenant_id, name, hash, created_at, revoked_at"
 #define PG_AUDIT_COLS "seq, at, event, tenant, user_id, actor, data"
 
+/* A session with its user and tenant (s, u, t), as the row readers take
+ * them: the session's columns 0-7, the user's 8-18, the tenant's 19-26,
+ * counted from where the list starts. */
+#define PG_PRINCIPAL_COLS                                                  \
+	"s.id, s.tenant_id, s.user_id, s.kind, s.amr, s.created_at, "       \
+	"s.expires_at, s.revoked_at, "                                      \
+	"u.id, u.tenant_id, u.email, u.password_hash, u.is_verified, "      \
+	"u.is_admin, u.is_disabled, u.failed_logins, u.locked_until, "      \
+	"u.created_at, u.email_norm, t.id, t.slug, t.mfa_required, "        \
+	"t.created_at, t.registration_open, t.password_min_length, "        \
+	"t.mfa_factors, t.name "
+
 /* Every statement, X(name, sql). Each connection prepares all of them
  * once, right after it connects (PQprepare), so an op is one round trip.
  * Parameters are sent as text; the casts say what they are. */
@@ -121,13 +133,7 @@
 	  "LIMIT $3::int FOR UPDATE SKIP LOCKED) RETURNING " PG_MAIL_COLS)     \
 	X(PG_MAIL_DELETE, "DELETE FROM outbox WHERE id = $1")                 \
 	X(PG_SESSION_PRINCIPAL,                                               \
-	  "SELECT s.id, s.tenant_id, s.user_id, s.kind, s.amr, s.created_at, " \
-	  "s.expires_at, s.revoked_at, "                                      \
-	  "u.id, u.tenant_id, u.email, u.password_hash, u.is_verified, "      \
-	  "u.is_admin, u.is_disabled, u.failed_logins, u.locked_until, "      \
-	  "u.created_at, u.email_norm, t.id, t.slug, t.mfa_required, "        \
-	  "t.created_at, t.registration_open, t.password_min_length, "         \
-	  "t.mfa_factors, t.name "                                            \
+	  "SELECT " PG_PRINCIPAL_COLS                                         \
 	  "FROM sessions s JOIN users u ON u.id = s.user_id "                 \
 	  "JOIN tenants t ON t.id = s.tenant_id WHERE s.id = $1")             \
 	X(PG_SESSION_EXISTS, "SELECT 1 FROM sessions WHERE id = $1")          \
@@ -136,13 +142,7 @@
 	X(PG_SECRET_PRINCIPAL,                                                \
 	  "SELECT x.kind, x.hash, x.tenant_id, x.user_id, x.session_id, "     \
 	  "x.data, x.created_at, x.expires_at, x.used_at, "                   \
-	  "s.id, s.tenant_id, s.user_id, s.kind, s.amr, s.created_at, "       \
-	  "s.expires_at, s.revoked_at, "                                      \
-	  "u.id, u.tenant_id, u.email, u.password_hash, u.is_verified, "      \
-	  "u.is_admin, u.is_disabled, u.failed_logins, u.locked_until, "      \
-	  "u.created_at, u.email_norm, t.id, t.slug, t.mfa_required, "        \
-	  "t.created_at, t.registration_open, t.password_min_length, "         \
-	  "t.mfa_factors, t.name "                                            \
+	  PG_PRINCIPAL_COLS                                                   \
 	  "FROM secrets x LEFT JOIN sessions s ON s.id = x.session_id "       \
 	  "LEFT JOIN users u ON u.id = s.user_id "                            \
 	  "LEFT JOIN tenants t ON t.id = s.tenant_id "                        \

@@ -43,6 +43,18 @@
 	"created_at"
 #define SQ_AUDIT_COLS "seq, at, event, tenant, user_id, actor, data"
 
+/* A session with its user and tenant (s, u, t), as the row readers take
+ * them: the session's columns 0-7, the user's 8-18, the tenant's 19-26,
+ * counted from where the list starts. */
+#define SQ_PRINCIPAL_COLS                                                  \
+	"s.id, s.tenant_id, s.user_id, s.kind, s.amr, s.created_at, "       \
+	"s.expires_at, s.revoked_at, "                                      \
+	"u.id, u.tenant_id, u.email, u.password_hash, u.is_verified, "      \
+	"u.is_admin, u.is_disabled, u.failed_logins, u.locked_until, "      \
+	"u.created_at, u.email_norm, t.id, t.slug, t.mfa_required, "        \
+	"t.created_at, t.registration_open, t.password_min_length, "        \
+	"t.mfa_factors, t.name "
+
 /* Every statement the backend runs, X(name, sql): each connection prepares
  * one lazily on first use and keeps it, so the hot paths never re-parse.
  * Parameters are numbered (?1..) so an op binds by meaning, not position. */
@@ -118,13 +130,7 @@
 	  "ORDER BY next_attempt, id LIMIT ?3) RETURNING " SQ_MAIL_COLS)      \
 	X(ST_MAIL_DELETE, "DELETE FROM outbox WHERE id = ?1")                 \
 	X(ST_SESSION_PRINCIPAL,                                               \
-	  "SELECT s.id, s.tenant_id, s.user_id, s.kind, s.amr, s.created_at, " \
-	  "s.expires_at, s.revoked_at, "                                      \
-	  "u.id, u.tenant_id, u.email, u.password_hash, u.is_verified, "      \
-	  "u.is_admin, u.is_disabled, u.failed_logins, u.locked_until, "      \
-	  "u.created_at, u.email_norm, t.id, t.slug, t.mfa_required, "        \
-	  "t.created_at, t.registration_open, t.password_min_length, "         \
-	  "t.mfa_factors, t.name "                                            \
+	  "SELECT " SQ_PRINCIPAL_COLS                                         \
 	  "FROM sessions s JOIN users u ON u.id = s.user_id "                 \
 	  "JOIN tenants t ON t.id = s.tenant_id WHERE s.id = ?1")             \
 	X(ST_SESSION_EXISTS, "SELECT 1 FROM sessions WHERE id = ?1")          \
@@ -133,13 +139,7 @@
 	X(ST_SECRET_PRINCIPAL,                                                \
 	  "SELECT x.kind, x.hash, x.tenant_id, x.user_id, x.session_id, "     \
 	  "x.data, x.created_at, x.expires_at, x.used_at, "                   \
-	  "s.id, s.tenant_id, s.user_id, s.kind, s.amr, s.created_at, "       \
-	  "s.expires_at, s.revoked_at, "                                      \
-	  "u.id, u.tenant_id, u.email, u.password_hash, u.is_verified, "      \
-	  "u.is_admin, u.is_disabled, u.failed_logins, u.locked_until, "      \
-	  "u.created_at, u.email_norm, t.id, t.slug, t.mfa_required, "        \
-	  "t.created_at, t.registration_open, t.password_min_length, "         \
-	  "t.mfa_factors, t.name "                                            \
+	  SQ_PRINCIPAL_COLS                                                   \
 	  "FROM secrets x LEFT JOIN sessions s ON s.id = x.session_id "       \
 	  "LEFT JOIN users u ON u.id = s.user_id "                            \
 	  "LEFT JOIN tenants t ON t.id = s.tenant_id "                        \
