@@ -323,16 +323,28 @@ authenticate(ts_api *api, ts_http_req *req, ts_http_resp *resp, ts_principal *p)
 	return 1;
 }
 
+/* authenticate(), for a call only a full session may make: an
+ * enrolment-only token gets 403. */
+static int
+authenticate_full(ts_api *api, ts_http_req *req, ts_http_resp *resp, ts_principal *p)
+{
+	if (!authenticate(api, req, resp, p))
+		return 0;
+	if (p->scope != TS_SESSION_FULL) {
+		native_error(resp, TS_E_FORBIDDEN, NULL,
+		             "this token is only good for enrolling a second factor", 0);
+		return 0;
+	}
+	return 1;
+}
+
 static ts_http_action
 get_me(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 {
 	ts_principal p;
 
-	if (!authenticate(api, req, resp, &p))
+	if (!authenticate_full(api, req, resp, &p))
 		return TS_HTTP_DONE;
-	if (p.scope != TS_SESSION_FULL)
-		return native_error(resp, TS_E_FORBIDDEN, NULL,
-		                    "this token is only good for enrolling a second factor", 0);
 	api_reply(resp, 200, json_pack("{s:o}", "user", api_user_json(&p.user, p.tenant.slug)));
 	return TS_HTTP_DONE;
 }
@@ -1057,11 +1069,8 @@ post_password_change(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	account_job *j;
 	ts_principal p;
 
-	if (!authenticate(api, req, resp, &p))
+	if (!authenticate_full(api, req, resp, &p))
 		return TS_HTTP_DONE;
-	if (p.scope != TS_SESSION_FULL)
-		return native_error(resp, TS_E_FORBIDDEN, NULL,
-		                    "this token is only good for enrolling a second factor", 0);
 	if (!(j = account_job_new(api, req, resp)))
 		return TS_HTTP_DONE;
 	j->p = p;
@@ -1105,11 +1114,8 @@ get_sessions(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	session_list l;
 	ts_err r;
 
-	if (!authenticate(api, req, resp, &p))
+	if (!authenticate_full(api, req, resp, &p))
 		return TS_HTTP_DONE;
-	if (p.scope != TS_SESSION_FULL)
-		return native_error(resp, TS_E_FORBIDDEN, NULL,
-		                    "this token is only good for enrolling a second factor", 0);
 	if (!(l.items = json_array()))
 		return native_error(resp, TS_E_NOMEM, NULL, NULL, 0);
 	l.current = p.session.id;
@@ -1128,11 +1134,8 @@ delete_session(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	ts_principal p;
 	ts_err r;
 
-	if (!authenticate(api, req, resp, &p))
+	if (!authenticate_full(api, req, resp, &p))
 		return TS_HTTP_DONE;
-	if (p.scope != TS_SESSION_FULL)
-		return native_error(resp, TS_E_FORBIDDEN, NULL,
-		                    "this token is only good for enrolling a second factor", 0);
 	if ((r = ts_account_session_revoke(api->auth, &p, api_path_tail(req))) != TS_OK)
 		return native_error(resp, r, NULL,
 		                    r == TS_E_NOT_FOUND ? "no such session of yours" : NULL, 0);
@@ -1162,11 +1165,8 @@ get_consents(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	json_t *items;
 	ts_err r;
 
-	if (!authenticate(api, req, resp, &p))
+	if (!authenticate_full(api, req, resp, &p))
 		return TS_HTTP_DONE;
-	if (p.scope != TS_SESSION_FULL)
-		return native_error(resp, TS_E_FORBIDDEN, NULL,
-		                    "this token is only good for enrolling a second factor", 0);
 	if (!(items = json_array()))
 		return native_error(resp, TS_E_NOMEM, NULL, NULL, 0);
 	if ((r = ts_oidc_consents(api->auth, &p, consent_item, items)) != TS_OK) {
@@ -1184,11 +1184,8 @@ delete_consent(ts_api *api, ts_http_req *req, ts_http_resp *resp)
 	ts_principal p;
 	ts_err r;
 
-	if (!authenticate(api, req, resp, &p))
+	if (!authenticate_full(api, req, resp, &p))
 		return TS_HTTP_DONE;
-	if (p.scope != TS_SESSION_FULL)
-		return native_error(resp, TS_E_FORBIDDEN, NULL,
-		                    "this token is only good for enrolling a second factor", 0);
 	if ((r = ts_oidc_consent_revoke(api->auth, &p, api_path_tail(req))) != TS_OK)
 		return native_error(resp, r, NULL,
 		                    r == TS_E_NOT_FOUND ? "no such consent of yours" : NULL, 0);
