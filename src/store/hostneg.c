@@ -2,17 +2,7 @@
  * TS_HOSTNEG_SLOTS entries (FNV-1a of the host), each good for
  * TS_HOSTNEG_TTL_MS. */
 #include <string.h>
-#include <time.h>
 #include "store/hostneg.h"
-
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static unsigned
 slot_of(const char *host)
@@ -41,7 +31,7 @@ int
 ts_hostneg_has(ts_hostneg *c, const char *host, uint64_t *gen)
 {
 	unsigned i = slot_of(host);
-	int64_t now = mono_us();
+	int64_t now = ts_mono_us();
 	int hit;
 
 	pthread_mutex_lock(&c->mu);
@@ -62,7 +52,7 @@ ts_hostneg_put(ts_hostneg *c, const char *host, uint64_t gen)
 	pthread_mutex_lock(&c->mu);
 	if (c->gen == gen) {
 		memcpy(c->e[i].host, host, n + 1);
-		c->e[i].until_us = mono_us() + (int64_t)TS_HOSTNEG_TTL_MS * 1000;
+		c->e[i].until_us = ts_mono_us() + (int64_t)TS_HOSTNEG_TTL_MS * 1000;
 	}
 	pthread_mutex_unlock(&c->mu);
 }
@@ -75,4 +65,20 @@ ts_hostneg_clear(ts_hostneg *c)
 	for (unsigned i = 0; i < TS_HOSTNEG_SLOTS; i++)
 		c->e[i].until_us = 0;
 	pthread_mutex_unlock(&c->mu);
+}
+
+ts_err
+ts_hostneg_lookup(ts_hostneg *c, ts_store *s, const char *host, ts_tenant *out,
+                  ts_err (*find)(ts_store *s, const char *host, ts_tenant *out))
+{
+	uint64_t gen;
+	ts_err r;
+
+	if (ts_hostneg_has(c, host, &gen)) {
+		memset(out, 0, sizeof *out);
+		return TS_E_NOT_FOUND;
+	}
+	if ((r = find(s, host, out)) == TS_E_NOT_FOUND)
+		ts_hostneg_put(c, host, gen);
+	return r;
 }

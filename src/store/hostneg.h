@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include "core/util.h"
+#include "store/store.h"
 
 #define TS_HOSTNEG_TTL_MS 1000
 #define TS_HOSTNEG_SLOTS 32
@@ -33,5 +34,10 @@ int ts_hostneg_has(ts_hostneg *c, const char *host, uint64_t *gen);
 void ts_hostneg_put(ts_hostneg *c, const char *host, uint64_t gen);
 /* A domain was added: forget every negative answer. */
 void ts_hostneg_clear(ts_hostneg *c);
+/* A backend's tenant_by_domain op through the cache: find(s, host, out)
+ * runs unless host is known to name no tenant, and its NOT_FOUND is
+ * remembered. */
+ts_err ts_hostneg_lookup(ts_hostneg *c, ts_store *s, const char *host, ts_tenant *out,
+                         ts_err (*find)(ts_store *s, const char *host, ts_tenant *out));
 
 #endif

@@ -315,17 +315,7 @@ tenant_by_domain(ts_store *s, const char *host, ts_tenant *out)
 static ts_err
 op_tenant_by_domain(ts_store *s, const char *host, ts_tenant *out)
 {
-	ts_hostneg *c = &((sq_store *)s)->hostneg;
-	uint64_t gen;
-	ts_err r;
-
-	if (ts_hostneg_has(c, host, &gen)) {
-		memset(out, 0, sizeof *out);
-		return TS_E_NOT_FOUND;
-	}
-	if ((r = tenant_by_domain(s, host, out)) == TS_E_NOT_FOUND)
-		ts_hostneg_put(c, host, gen);
-	return r;
+	return ts_hostneg_lookup(&((sq_store *)s)->hostneg, s, host, out, tenant_by_domain);
 }
 
 static ts_err
