@@ -140,6 +140,8 @@ ts_err ts_mail_code_check(ts_auth *a, const char *owner, const char *code, int64
 #define TS_CODE_DIGITS 6
 void ts_code_new(char out[TS_CODE_DIGITS + 1]);
 int ts_code_shape_ok(const char *code);
+/* enroll.c: 1 when the space-separated amr list (RFC 8176) holds word. */
+int ts_amr_has(const char *amr, const char *word);
 /* The stored form of a mailed code: the hash of "owner:code", owner being
  * what the code is bound to (an IAM auth token, an enrolment session id),
  * so a code cannot be tried without its owner. */

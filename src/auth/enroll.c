@@ -50,9 +50,8 @@ ts_code_shape_ok(const char *code)
 
 /* ---- the rule ---- */
 
-/* 1 when the space-separated list amr holds word. */
-static int
-amr_has(const char *amr, const char *word)
+int
+ts_amr_has(const char *amr, const char *word)
 {
 	size_t n = strlen(word);
 
@@ -67,7 +66,7 @@ ts_auth_enroll_proven(const ts_session *s)
 {
 	if (s->kind != TS_SESSION_ENROLL)
 		return 1;
-	return amr_has(s->amr, AMR_MAIL) || amr_has(s->amr, AMR_LINK);
+	return ts_amr_has(s->amr, AMR_MAIL) || ts_amr_has(s->amr, AMR_LINK);
 }
 
 ts_err
@@ -93,7 +92,7 @@ session_add_amr(ts_auth *a, const ts_principal *p, const char *word)
 {
 	char amr[sizeof(p->session.amr)];
 
-	if (amr_has(p->session.amr, word))
+	if (ts_amr_has(p->session.amr, word))
 		return TS_OK;
 	if ((size_t)snprintf(amr, sizeof(amr), "%s %s", p->session.amr, word) >= sizeof(amr))
 		return TS_E_INTERNAL;

@@ -164,18 +164,6 @@ at_hash_of(const char *access, char out[64])
 	}
 }
 
-/* 1 when the space-separated list amr holds word. */
-static int
-amr_has(const char *amr, const char *word)
-{
-	size_t n = strlen(word);
-
-	for (const char *p = amr; (p = strstr(p, word)) != NULL; p += n)
-		if ((p == amr || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
-			return 1;
-	return 0;
-}
-
 /* The ID token's acr (OpenID Connect Core §2), docs/OIDC.md "acr": "2"
  * when the sign-in used a second factor or a passkey (RFC 8176 otp, hwk,
  * mca), else "1" (a password only). Derived here once, from the amr. */
@@ -185,7 +173,7 @@ acr_of(const char *amr)
 	static const char *const strong[] = { "otp", "hwk", "mca" };
 
 	for (size_t i = 0; i < sizeof(strong) / sizeof(strong[0]); i++)
-		if (amr_has(amr, strong[i]))
+		if (ts_amr_has(amr, strong[i]))
 			return TS_OIDC_ACR_MFA;
 	return TS_OIDC_ACR_PWD;
 }
