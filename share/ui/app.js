@@ -70,6 +70,18 @@
       return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
     },
   };
+
+  // A small secondary button in a list row: text, its accessible name, what a click does.
+  function smallButton(text, label, onClick) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'small secondary';
+    b.textContent = text;
+    b.setAttribute('aria-label', label);
+    b.addEventListener('click', onClick);
+    return b;
+  }
+
   function requestOptions(pk) {
     const o = Object.assign({}, pk, { challenge: b64u.dec(pk.challenge) });
     if (pk.allowCredentials)
@@ -283,12 +295,7 @@
         li.textContent = (LABELS[f.method] ? f.method.replace('webauthn_', '') : f.method) + ': ' + f.name +
           (f.remaining !== undefined ? ' (' + f.remaining + ' left)' : '');
         li.dataset.method = f.method;
-        const b = document.createElement('button');
-        b.type = 'button';
-        b.className = 'small secondary';
-        b.textContent = 'Remove';
-        b.setAttribute('aria-label', 'Remove ' + f.name);
-        b.addEventListener('click', async () => {
+        const b = smallButton('Remove', 'Remove ' + f.name, async () => {
           const d = await call('DELETE', '/v1/mfa/factors/' + encodeURIComponent(f.id));
           if (d.status === 204) { show('factor-ok', 'Removed.'); factors(); } else fail('factor-error', d);
         });
@@ -306,12 +313,7 @@
         const li = document.createElement('li');
         li.textContent = c.client_name + ': ' + c.scope + ' · since ' + c.created_at;
         li.dataset.client = c.client_id;
-        const b = document.createElement('button');
-        b.type = 'button';
-        b.className = 'small secondary';
-        b.textContent = 'Revoke';
-        b.setAttribute('aria-label', 'Revoke the consent to ' + c.client_name);
-        b.addEventListener('click', async () => {
+        const b = smallButton('Revoke', 'Revoke the consent to ' + c.client_name, async () => {
           const d = await call('DELETE', '/v1/auth/consents/' + encodeURIComponent(c.client_id));
           if (d.status === 204) { show('consent-ok', 'Revoked.'); consents(); sessions(); } else fail('consent-error', d);
         });
@@ -328,12 +330,7 @@
         const li = document.createElement('li');
         li.textContent = (s.user_agent || 'Unknown browser') + ' · ' + (s.ip || '') + ' · since ' +
           s.created_at + (s.current ? ' (this one)' : '');
-        const b = document.createElement('button');
-        b.type = 'button';
-        b.className = 'small secondary';
-        b.textContent = 'Sign out';
-        b.setAttribute('aria-label', 'Sign out the session started ' + s.created_at);
-        b.addEventListener('click', async () => {
+        const b = smallButton('Sign out', 'Sign out the session started ' + s.created_at, async () => {
           await call('DELETE', '/v1/auth/sessions/' + encodeURIComponent(s.id));
           if (s.current) location.href = '/ui/login' + qs; else sessions();
         });
