@@ -421,7 +421,7 @@ ts_api_new(const ts_api_config *cfg, ts_auth *auth, ts_api **out)
 		return TS_E_NOMEM;
 	api->auth = auth;
 	api->store_pool = cfg->store_defer ? cfg->store_pool : NULL;
-	api->write_pool = api->store_pool ? NULL : cfg->write_pool;
+	api->write_pool = cfg->write_pool;
 	api->prefix[FACE_NATIVE] = prefix_dup(cfg->prefix_native, "");
 	api->prefix[FACE_ADMIN] = prefix_dup(cfg->prefix_admin, "/admin");
 	api->prefix[FACE_IAM] = prefix_dup(cfg->prefix_iam, "/iam");

@@ -53,7 +53,7 @@ ts_group_run(ts_group *g, ts_group_item *it, ts_group_run_fn run, void *ctx)
 	*g->tail = it;
 	g->tail = &it->next;
 	while (!it->done) {
-		ts_group_item *batch, *x, *next;
+		ts_group_item *batch, *x;
 		size_t n;
 
 		if (g->leading) {
@@ -66,10 +66,9 @@ ts_group_run(ts_group *g, ts_group_item *it, ts_group_run_fn run, void *ctx)
 		pthread_mutex_unlock(&g->mu);
 		run(ctx, batch, n);
 		pthread_mutex_lock(&g->mu);
-		for (x = batch; x; x = next) {
-			next = x->next;      /* read before done: x may go away */
+		/* Under mu: no owner can see done and return before the loop ends. */
+		for (x = batch; x; x = x->next)
 			x->done = 1;
-		}
 		g->batches++;
 		g->items += n;
 		g->leading = 0;

@@ -34,7 +34,7 @@ typedef struct ts_group {
 	ts_group_item *head, **tail;
 	size_t max;                  /* most items in one batch */
 	int leading;                 /* a batch is being run */
-	unsigned long batches, items;  /* run so far (tests, metrics) */
+	unsigned long batches, items;  /* run so far, under mu (the tests read them) */
 } ts_group;
 
 /* 0, or -1 when the mutex or condvar cannot be made. max >= 1. */
