@@ -36,6 +36,7 @@ is(const ts_limits *l, const ts_auth_live *v)
 typedef struct reader {
 	ts_auth *a;
 	atomic_int *stop;
+	atomic_int *started;         /* readers that have read once */
 	long reads, torn;
 } reader;
 
@@ -46,7 +47,8 @@ read_loop(void *arg)
 
 	while (!atomic_load(r->stop)) {
 		ts_limits l = ts_auth_limits(r->a);
-		r->reads++;
+		if (r->reads++ == 0)
+			atomic_fetch_add(r->started, 1);
 		if (!is(&l, &A) && !is(&l, &B))
 			r->torn++;
 	}
@@ -58,14 +60,18 @@ test_whole(ts_auth *a)
 {
 	pthread_t t[3];
 	reader r[3];
-	atomic_int stop = 0;
+	atomic_int stop = 0, started = 0;
 	long torn = 0, reads = 0;
 
 	CHECK(ts_auth_reload(a, &A) == TS_OK);
 	for (int i = 0; i < 3; i++) {
-		r[i] = (reader){ a, &stop, 0, 0 };
+		r[i] = (reader){ a, &stop, &started, 0, 0 };
 		pthread_create(&t[i], NULL, read_loop, &r[i]);
 	}
+	/* The reloads race the readers only once all of them are reading (a
+	 * slow start could let them all finish first). */
+	while (atomic_load(&started) < 3)
+		usleep(100);
 	for (int i = 0; i < 2000; i++)
 		CHECK(ts_auth_reload(a, i % 2 ? &A : &B) == TS_OK);
 	atomic_store(&stop, 1);
